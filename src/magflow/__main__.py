@@ -1,0 +1,3 @@
+from magflow.cli import app
+
+app(prog_name="magflow")

@@ -1,0 +1,31 @@
+"""Seller accounts on eMAG: one row per (platform, MAIN|FBE) credential set."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from magflow.db.base import Base, TimestampMixin
+
+
+class AccountType(StrEnum):
+    """MAIN: the seller ships. FBE: fulfilled by eMAG (EMAG_API.md §1, "MAIN vs FBE accounts")."""
+
+    main = "main"
+    fbe = "fbe"
+
+
+class EmagAccount(TimestampMixin, Base):
+    __tablename__ = "emag_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    platform: Mapped[str] = mapped_column(String(8))
+    account_type: Mapped[str] = mapped_column(String(8))
+    username: Mapped[str] = mapped_column(String(255))
+    # Fernet token (key derived from the secret key); never returned by any API.
+    password_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    base_url: Mapped[str | None] = mapped_column(String(512))
+    is_active: Mapped[bool] = mapped_column(default=True)

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter, HTTPException, status
+
+from magflow.accounts import service
+from magflow.accounts.models import EmagAccount
+from magflow.accounts.schemas import AccountCreate, AccountOut
+from magflow.auth.dependencies import Admin, CurrentUser
+from magflow.common.deps import Context, Session
+
+router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
+
+
+@router.get("", response_model=list[AccountOut])
+async def list_accounts(session: Session, _user: CurrentUser) -> Sequence[EmagAccount]:
+    return await service.list_accounts(session)
+
+
+@router.post("", response_model=AccountOut, status_code=status.HTTP_201_CREATED)
+async def add_account(
+    ctx: Context, session: Session, _admin: Admin, body: AccountCreate
+) -> EmagAccount:
+    try:
+        account = await service.add_account(session, ctx.cipher, body)
+    except service.AccountExistsError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    await session.commit()
+    return account
+
+
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_account(session: Session, _admin: Admin, name: str) -> None:
+    try:
+        await service.remove_account(session, name)
+    except service.AccountNotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    await session.commit()

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+from magflow.accounts.models import AccountType
+
+
+class PlatformCode(StrEnum):
+    ro = "ro"
+    bg = "bg"
+    hu = "hu"
+
+
+class AccountCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    platform: PlatformCode
+    account_type: AccountType
+    username: str = Field(min_length=1, max_length=255)
+    password: str = Field(min_length=1, max_length=1024)
+    base_url: HttpUrl | None = None
+
+
+class AccountOut(BaseModel):
+    """An account as shown to users: the password is never part of it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    platform: PlatformCode
+    account_type: AccountType
+    username: str
+    base_url: str | None
+    is_active: bool
+    created_at: datetime

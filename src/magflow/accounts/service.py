@@ -1,0 +1,92 @@
+"""Seller accounts. Never commits: the caller owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from magflow.accounts import repository
+from magflow.accounts.models import EmagAccount
+from magflow.accounts.schemas import AccountCreate
+from magflow.common.crypto import CredentialCipher
+
+
+class AccountExistsError(ValueError):
+    pass
+
+
+class AccountNotFoundError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class AccountCredentials:
+    """Decrypted credentials, handed to the eMAG client only. ``repr`` hides the password."""
+
+    account_id: int
+    name: str
+    platform: str
+    account_type: str
+    username: str
+    password: str
+    base_url: str | None
+
+    def __repr__(self) -> str:
+        return f"AccountCredentials(account_id={self.account_id}, name={self.name!r}, password=***)"
+
+
+async def add_account(
+    session: AsyncSession, cipher: CredentialCipher, data: AccountCreate
+) -> EmagAccount:
+    if await repository.get_by_name(session, data.name) is not None:
+        raise AccountExistsError(f"an account named {data.name!r} already exists")
+    account = EmagAccount(
+        name=data.name,
+        platform=data.platform.value,
+        account_type=data.account_type.value,
+        username=data.username,
+        password_encrypted=cipher.encrypt(data.password),
+        base_url=str(data.base_url).rstrip("/") if data.base_url else None,
+    )
+    repository.add(session, account)
+    await session.flush()
+    return account
+
+
+async def get_account(session: AsyncSession, name_or_id: str | int) -> EmagAccount:
+    account = None
+    if isinstance(name_or_id, int) or str(name_or_id).isdigit():
+        account = await repository.get_by_id(session, int(name_or_id))
+    if account is None:
+        account = await repository.get_by_name(session, str(name_or_id))
+    if account is None:
+        raise AccountNotFoundError(f"no eMAG account named or numbered {name_or_id!r}")
+    return account
+
+
+async def list_accounts(
+    session: AsyncSession, *, active_only: bool = False, account_type: str | None = None
+) -> Sequence[EmagAccount]:
+    return await repository.list_accounts(
+        session, active_only=active_only, account_type=account_type
+    )
+
+
+async def remove_account(session: AsyncSession, name_or_id: str | int) -> EmagAccount:
+    account = await get_account(session, name_or_id)
+    await repository.delete(session, account)
+    return account
+
+
+def credentials(cipher: CredentialCipher, account: EmagAccount) -> AccountCredentials:
+    return AccountCredentials(
+        account_id=account.id,
+        name=account.name,
+        platform=account.platform,
+        account_type=account.account_type,
+        username=account.username,
+        password=cipher.decrypt(account.password_encrypted),
+        base_url=account.base_url,
+    )

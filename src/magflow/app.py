@@ -1,0 +1,55 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from magflow import __version__
+from magflow.accounts.routes import router as accounts_router
+from magflow.auth.routes import router as auth_router
+from magflow.context import AppContext
+from magflow.db.migrate import upgrade
+from magflow.settings import Settings
+from magflow.status.routes import router as status_router
+
+
+# Every router, in the order they are mounted. Each carries its full prefix itself and is
+# mounted without another one, so this list is the route table (see tests/test_routes.py).
+ROUTERS: list[APIRouter] = [status_router, auth_router, accounts_router]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await asyncio.to_thread(upgrade, settings.async_database_url)
+        ctx = AppContext.build(settings)
+        app.state.ctx = ctx
+        try:
+            yield
+        finally:
+            await ctx.close()
+
+    app = FastAPI(
+        title="MagFlow",
+        version=__version__,
+        description="Operations hub for eMAG marketplace sellers.",
+        lifespan=lifespan,
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

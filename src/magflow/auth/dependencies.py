@@ -1,0 +1,54 @@
+"""Who is calling, and may they? Every route but /health and login depends on these."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, status
+from fastapi.security import OAuth2PasswordBearer
+
+from magflow.auth import service
+from magflow.auth.models import Role, User
+from magflow.auth.tokens import InvalidTokenError
+from magflow.common.deps import Context, Session
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
+
+
+def unauthorized(message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=message, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+async def current_user(
+    ctx: Context, session: Session, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User:
+    if not token:
+        raise unauthorized("not authenticated: send 'Authorization: Bearer <access token>'")
+    try:
+        return await service.user_from_token(session, ctx.tokens, token, "access")
+    except InvalidTokenError as exc:
+        raise unauthorized(str(exc)) from exc
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def require_role(minimum: Role) -> Callable[[User], Awaitable[User]]:
+    """A dependency that lets through users whose role is ``minimum`` or higher."""
+
+    async def check(user: CurrentUser) -> User:
+        if Role(user.role).rank < minimum.rank:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"this action needs the {minimum.value} role or higher; you are {user.role}",
+            )
+        return user
+
+    return check
+
+
+Operator = Annotated[User, Depends(require_role(Role.operator))]
+Admin = Annotated[User, Depends(require_role(Role.admin))]

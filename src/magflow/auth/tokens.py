@@ -1,0 +1,73 @@
+"""JWT access and refresh tokens (HS256, key derived from the secret key)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import jwt
+
+from magflow.common.crypto import derive_key
+
+TokenType = Literal["access", "refresh"]
+ALGORITHM = "HS256"
+
+
+class InvalidTokenError(Exception):
+    """The token is malformed, tampered with, expired or of the wrong type."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: int
+    token_type: TokenType
+    version: int
+    expires_at: datetime
+
+
+class TokenService:
+    def __init__(self, secret_key: str, access_minutes: int, refresh_days: int) -> None:
+        self._key = derive_key(secret_key, "jwt-signing")
+        self.access_lifetime = timedelta(minutes=access_minutes)
+        self.refresh_lifetime = timedelta(days=refresh_days)
+
+    def issue(self, user_id: int, token_type: TokenType, version: int) -> str:
+        now = datetime.now(UTC)
+        lifetime = self.refresh_lifetime if token_type == "refresh" else self.access_lifetime
+        payload: dict[str, Any] = {
+            "sub": str(user_id),
+            "type": token_type,
+            "ver": version,
+            "iat": now,
+            "exp": now + lifetime,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(payload, self._key, algorithm=ALGORITHM)
+
+    def decode(self, token: str, expected: TokenType) -> TokenClaims:
+        try:
+            payload = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                options={"require": ["sub", "type", "exp", "iat"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise InvalidTokenError("token has expired") from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidTokenError("token is invalid") from exc
+        if payload.get("type") != expected:
+            raise InvalidTokenError(f"expected an {expected} token")
+        try:
+            user_id = int(payload["sub"])
+            version = int(payload.get("ver", 0))
+        except (TypeError, ValueError) as exc:
+            raise InvalidTokenError("token is invalid") from exc
+        return TokenClaims(
+            user_id=user_id,
+            token_type=expected,
+            version=version,
+            expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+        )

@@ -1,0 +1,293 @@
+"""The ``magflow`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from magflow import __version__
+from magflow.accounts import service as accounts_service
+from magflow.accounts.models import AccountType
+from magflow.accounts.schemas import AccountCreate, PlatformCode
+from magflow.auth import service as auth_service
+from magflow.auth.models import Role
+from magflow.auth.passwords import generate_password
+from magflow.common.logging import configure_logging
+from magflow.context import AppContext
+from magflow.db.migrate import upgrade
+from magflow.settings import Settings
+
+app = typer.Typer(
+    help="MagFlow: operations hub for eMAG marketplace sellers.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+users_app = typer.Typer(help="MagFlow users (people who log in).", no_args_is_help=True)
+accounts_app = typer.Typer(help="eMAG seller accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(accounts_app, name="accounts")
+
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"magflow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """MagFlow. Settings come from MAGFLOW_* environment variables (see the README)."""
+
+
+def settings_or_exit() -> Settings:
+    try:
+        settings = Settings()
+    except Exception as exc:
+        raise fail(f"invalid settings: {exc}") from exc
+    configure_logging(settings.log_format, settings.log_level)
+    return settings
+
+
+def run_with_context(fn: Callable[[AppContext], Awaitable[T]]) -> T:
+    """Migrate, build a context, run ``fn`` in it, and close it."""
+    settings = settings_or_exit()
+    upgrade(settings.async_database_url)
+
+    async def runner() -> T:
+        ctx = AppContext.build(settings)
+        try:
+            return await fn(ctx)
+        finally:
+            await ctx.close()
+
+    return asyncio.run(runner())
+
+
+def read_secret(*, from_stdin: bool, env_var: str | None, prompt: str) -> str:
+    if from_stdin:
+        value = sys.stdin.readline().rstrip("\r\n")
+        if not value:
+            raise fail("no password on standard input")
+        return value
+    if env_var and os.environ.get(env_var):
+        return os.environ[env_var]
+    if not sys.stdin.isatty():
+        raise fail(
+            "no password given: use --password-stdin"
+            + (f" or set {env_var}" if env_var else "")
+            + " when not running in a terminal"
+        )
+    prompted: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    return prompted
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the API server (migrates the database first)."""
+    import uvicorn
+
+    from magflow.app import create_app
+
+    settings = settings_or_exit()
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    settings = settings_or_exit()
+    upgrade(settings.async_database_url)
+    console.print("database is at the latest revision")
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="Login email.")],
+    role: Annotated[Role, typer.Option(help="admin, operator or viewer.")] = Role.viewer,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    generate: Annotated[
+        bool, typer.Option("--generate-password", help="Generate a password and print it once.")
+    ] = False,
+) -> None:
+    """Create a user. The password is prompted for, read from stdin, or generated."""
+    password = (
+        generate_password()
+        if generate
+        else read_secret(from_stdin=password_stdin, env_var=None, prompt="Password")
+    )
+
+    async def create(ctx: AppContext) -> None:
+        async with ctx.db.session() as session:
+            await auth_service.create_user(session, email, password, role)
+            await session.commit()
+
+    try:
+        run_with_context(create)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"created {role.value} {auth_service.normalize_email(email)}")
+    if generate:
+        console.print(f"password: {password}", highlight=False)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users."""
+    from magflow.auth import repository
+
+    async def fetch(ctx: AppContext) -> list[tuple[int, str, str, bool]]:
+        async with ctx.db.session() as session:
+            return [
+                (u.id, u.email, u.role, u.is_active) for u in await repository.list_users(session)
+            ]
+
+    table = Table("id", "email", "role", "active")
+    for user_id, email, role, active in run_with_context(fetch):
+        table.add_row(str(user_id), email, role, "yes" if active else "no")
+    console.print(table)
+
+
+@accounts_app.command("add")
+def accounts_add(
+    name: Annotated[str, typer.Argument(help="A short name, e.g. ro-main.")],
+    platform: Annotated[PlatformCode, typer.Option(help="ro, bg or hu.")],
+    account_type: Annotated[AccountType, typer.Option("--type", help="main or fbe.")],
+    username: Annotated[str, typer.Option(help="eMAG API username.")],
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="Override the platform's API URL (a sandbox or the simulator)."),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Add an eMAG seller account. The password is stored encrypted and never shown again."""
+    password = read_secret(
+        from_stdin=password_stdin, env_var="MAGFLOW_ACCOUNT_PASSWORD", prompt="eMAG API password"
+    )
+    try:
+        data = AccountCreate(
+            name=name,
+            platform=platform,
+            account_type=account_type,
+            username=username,
+            password=password,
+            base_url=base_url,  # type: ignore[arg-type]
+        )
+    except ValueError as exc:
+        raise fail(f"invalid account: {_first_error(exc)}") from exc
+
+    async def add(ctx: AppContext) -> int:
+        async with ctx.db.session() as session:
+            account = await accounts_service.add_account(session, ctx.cipher, data)
+            await session.commit()
+            return account.id
+
+    try:
+        account_id = run_with_context(add)
+    except accounts_service.AccountExistsError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"added account {name} (id {account_id}, {platform.value} {account_type.value})")
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return str(exc)
+
+
+@accounts_app.command("list")
+def accounts_list() -> None:
+    """List eMAG accounts (passwords are never shown)."""
+
+    async def fetch(ctx: AppContext) -> list[list[str]]:
+        async with ctx.db.session() as session:
+            return [
+                [
+                    str(a.id),
+                    a.name,
+                    a.platform,
+                    a.account_type,
+                    a.username,
+                    a.base_url or "(platform default)",
+                    "yes" if a.is_active else "no",
+                ]
+                for a in await accounts_service.list_accounts(session)
+            ]
+
+    table = Table("id", "name", "platform", "type", "username", "API URL", "active")
+    for row in run_with_context(fetch):
+        table.add_row(*row)
+    console.print(table)
+
+
+@accounts_app.command("remove")
+def accounts_remove(name: Annotated[str, typer.Argument(help="Account name or id.")]) -> None:
+    """Remove an account and everything synced for it."""
+
+    async def remove(ctx: AppContext) -> None:
+        async with ctx.db.session() as session:
+            await accounts_service.remove_account(session, name)
+            await session.commit()
+
+    try:
+        run_with_context(remove)
+    except accounts_service.AccountNotFoundError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"removed account {name}")
+
+
+DEMO_ADMIN_EMAIL = "admin@magflow.local"
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Set up a demo installation and serve it: an admin with a fresh generated password."""
+    import uvicorn
+
+    from magflow.app import create_app
+
+    password = generate_password()
+
+    async def ensure_admin(ctx: AppContext) -> None:
+        async with ctx.db.session() as session:
+            await auth_service.set_demo_admin(session, DEMO_ADMIN_EMAIL, password)
+            await session.commit()
+
+    run_with_context(ensure_admin)
+    console.rule("MagFlow demo")
+    console.print(f"URL:      http://{host}:{port}/  (API docs at /docs)", highlight=False)
+    console.print(f"login:    {DEMO_ADMIN_EMAIL}", highlight=False)
+    console.print(f"password: {password}  (new on every start)", highlight=False)
+    console.rule()
+    uvicorn.run(create_app(settings_or_exit()), host=host, port=port, log_config=None)

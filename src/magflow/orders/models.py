@@ -1,0 +1,65 @@
+"""Orders as read from eMAG ``order/read`` (EMAG_API.md §5.9)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from magflow.db.base import Base, JSONType, TimestampMixin
+
+Money = Numeric(16, 4)
+
+
+class EmagOrder(TimestampMixin, Base):
+    """One order of one account, keyed by (account_id, emag_id).
+
+    ``order_type`` is eMAG's ``type``: 2 fulfilled by eMAG (FBE), 3 fulfilled by the seller.
+    Totals are computed from the active lines, the shipping tax and vouchers at sync time so that
+    analytics never re-read the JSON.
+    """
+
+    __tablename__ = "emag_orders"
+    __table_args__ = (
+        UniqueConstraint("account_id", "emag_id"),
+        Index("ix_emag_orders_account_status", "account_id", "status"),
+        Index("ix_emag_orders_account_date", "account_id", "order_date"),
+        Index("ix_emag_orders_account_modified", "account_id", "emag_modified_at"),
+        Index("ix_emag_orders_customer", "customer_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("emag_accounts.id", ondelete="CASCADE"))
+    emag_id: Mapped[int] = mapped_column(BigInteger)
+    order_type: Mapped[int] = mapped_column(default=3)
+    status: Mapped[int]
+    is_complete: Mapped[bool | None]
+    payment_mode_id: Mapped[int | None]
+    payment_mode: Mapped[str | None] = mapped_column(String(64))
+    payment_status: Mapped[int | None]
+    delivery_mode: Mapped[str | None] = mapped_column(String(64))
+    order_date: Mapped[datetime | None]
+    emag_modified_at: Mapped[datetime | None]
+    currency: Mapped[str | None] = mapped_column(String(3))
+    shipping_tax: Mapped[Decimal | None] = mapped_column(Money)
+    total_without_vat: Mapped[Decimal | None] = mapped_column(Money)
+    total_with_vat: Mapped[Decimal | None] = mapped_column(Money)
+    # Identity used by customer analytics: eMAG customer id, else email hash, else phone.
+    customer_key: Mapped[str | None] = mapped_column(String(128))
+    customer_emag_id: Mapped[int | None] = mapped_column(BigInteger)
+    customer_name: Mapped[str | None] = mapped_column(String(255))
+    customer: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    products: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    vouchers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    reason_cancellation: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    status_history: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    awb_number: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_at: Mapped[datetime | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    last_seen_at: Mapped[datetime]
+    last_seen_run_id: Mapped[int | None]

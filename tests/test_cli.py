@@ -1,0 +1,175 @@
+"""The CLI, run as a real process against both databases."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select
+
+from magflow.accounts.models import EmagAccount
+from magflow.auth.models import User
+from magflow.auth.passwords import verify_password
+from magflow.context import AppContext
+from magflow.settings import Settings
+
+
+@pytest.fixture
+def run(settings: Settings):  # type: ignore[no-untyped-def]
+    env = {
+        **os.environ,
+        "MAGFLOW_DATABASE_URL": settings.database_url,
+        "MAGFLOW_VAR_DIR": str(settings.var_dir),
+        "MAGFLOW_SECRET_KEY": settings.resolved_secret_key(),
+        "COLUMNS": "200",
+    }
+    env.pop("MAGFLOW_ACCOUNT_PASSWORD", None)
+
+    def _run(*args: str, stdin: str = "", extra_env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+        return subprocess.run(
+            [sys.executable, "-m", "magflow", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env={**env, **(extra_env or {})},
+            timeout=60,
+        )
+
+    return _run
+
+
+def test_version(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("--version")
+    assert result.returncode == 0
+    assert "magflow 0.1.0" in result.stdout
+
+
+async def test_users_create_from_stdin_and_generated(run, ctx: AppContext) -> None:  # type: ignore[no-untyped-def]
+    result = run(
+        "users",
+        "create",
+        "--email",
+        "A@Example.com",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin="a-long-enough-password\n",
+    )
+    assert result.returncode == 0, result.stderr
+    generated = run("users", "create", "--email", "v@example.com", "--generate-password")
+    assert generated.returncode == 0, generated.stderr
+    password = generated.stdout.split("password:")[1].strip()
+    async with ctx.db.session() as session:
+        users = {u.email: u for u in (await session.execute(select(User))).scalars()}
+    assert users["a@example.com"].role == "admin"
+    assert verify_password(users["a@example.com"].password_hash, "a-long-enough-password")
+    assert users["v@example.com"].role == "viewer"
+    assert verify_password(users["v@example.com"].password_hash, password)
+
+    duplicate = run("users", "create", "--email", "a@example.com", "--generate-password")
+    assert duplicate.returncode == 1
+    assert "already exists" in duplicate.stderr
+    short = run("users", "create", "--email", "s@example.com", "--password-stdin", stdin="short\n")
+    assert short.returncode == 1 and "at least 10" in short.stderr
+    no_password = run("users", "create", "--email", "n@example.com")
+    assert no_password.returncode == 1 and "--password-stdin" in no_password.stderr
+    bad_role = run("users", "create", "--email", "b@example.com", "--role", "boss")
+    assert bad_role.returncode == 2
+
+
+async def test_accounts_add_list_remove(run, ctx: AppContext) -> None:  # type: ignore[no-untyped-def]
+    secret = "the-sellers-emag-password"
+    added = run(
+        "accounts",
+        "add",
+        "ro-main",
+        "--platform",
+        "ro",
+        "--type",
+        "main",
+        "--username",
+        "seller",
+        "--base-url",
+        "http://127.0.0.1:8900/api-3",
+        extra_env={"MAGFLOW_ACCOUNT_PASSWORD": secret},
+    )
+    assert added.returncode == 0, added.stderr
+    added_stdin = run(
+        "accounts",
+        "add",
+        "hu-fbe",
+        "--platform",
+        "hu",
+        "--type",
+        "fbe",
+        "--username",
+        "seller-hu",
+        "--password-stdin",
+        stdin=secret + "\n",
+    )
+    assert added_stdin.returncode == 0, added_stdin.stderr
+    listed = run("accounts", "list")
+    assert listed.returncode == 0
+    assert "ro-main" in listed.stdout and "hu-fbe" in listed.stdout
+    assert "http://127.0.0.1:8900/api-3" in listed.stdout
+    for output in (added, added_stdin, listed):
+        assert secret not in output.stdout + output.stderr
+
+    async with ctx.db.session() as session:
+        rows = (await session.execute(select(EmagAccount))).scalars().all()
+    assert {(a.name, a.platform, a.account_type) for a in rows} == {
+        ("ro-main", "ro", "main"),
+        ("hu-fbe", "hu", "fbe"),
+    }
+    assert all(secret.encode() not in a.password_encrypted for a in rows)
+
+    duplicate = run(
+        "accounts",
+        "add",
+        "ro-main",
+        "--platform",
+        "ro",
+        "--type",
+        "main",
+        "--username",
+        "x",
+        "--password-stdin",
+        stdin="pw\n",
+    )
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    bad_platform = run(
+        "accounts",
+        "add",
+        "pl",
+        "--platform",
+        "pl",
+        "--type",
+        "main",
+        "--username",
+        "x",
+        "--password-stdin",
+        stdin="pw\n",
+    )
+    assert bad_platform.returncode == 2
+    bad_url = run(
+        "accounts",
+        "add",
+        "x",
+        "--platform",
+        "ro",
+        "--type",
+        "main",
+        "--username",
+        "x",
+        "--base-url",
+        "not a url",
+        "--password-stdin",
+        stdin="pw\n",
+    )
+    assert bad_url.returncode == 1 and "base_url" in bad_url.stderr
+
+    assert run("accounts", "remove", "ro-main").returncode == 0
+    missing = run("accounts", "remove", "ro-main")
+    assert missing.returncode == 1 and "no eMAG account" in missing.stderr
