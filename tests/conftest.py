@@ -104,6 +104,7 @@ def settings(backend: Backend, tmp_path: Path) -> Settings:
         redis_prefix=f"magflow-test-{uuid.uuid4().hex[:12]}",
         secret_key=secrets.token_urlsafe(32),
         migrate_on_start=False,
+        schedules_enabled=False,
     )
 
 

@@ -12,15 +12,25 @@ from fastapi.middleware.cors import CORSMiddleware
 from magflow import __version__
 from magflow.accounts.routes import router as accounts_router
 from magflow.auth.routes import router as auth_router
+from magflow.catalog.routes import router as offers_router
 from magflow.context import AppContext
 from magflow.db.migrate import upgrade
+from magflow.orders.routes import router as orders_router
 from magflow.settings import Settings
 from magflow.status.routes import router as status_router
-
+from magflow.sync.routes import router as sync_router
+from magflow.sync.wiring import build_runner
 
 # Every router, in the order they are mounted. Each carries its full prefix itself and is
 # mounted without another one, so this list is the route table (see tests/test_routes.py).
-ROUTERS: list[APIRouter] = [status_router, auth_router, accounts_router]
+ROUTERS: list[APIRouter] = [
+    status_router,
+    auth_router,
+    accounts_router,
+    sync_router,
+    offers_router,
+    orders_router,
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,10 +41,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.migrate_on_start:
             await asyncio.to_thread(upgrade, settings.async_database_url)
         ctx = AppContext.build(settings)
+        ctx.runner = build_runner(ctx)
         app.state.ctx = ctx
+        await ctx.jobs.start()
         try:
             yield
         finally:
+            await ctx.jobs.stop()
             await ctx.close()
 
     app = FastAPI(

@@ -291,3 +291,14 @@ def demo(
     console.print(f"password: {password}  (new on every start)", highlight=False)
     console.rule()
     uvicorn.run(create_app(settings_or_exit()), host=host, port=port, log_config=None)
+
+
+def _register_subcommands() -> None:
+    from magflow.emag_sim.cli import simulator
+    from magflow.sync.cli import sync_command
+
+    app.command("sync")(sync_command)
+    app.command("simulator")(simulator)
+
+
+_register_subcommands()

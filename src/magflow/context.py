@@ -6,10 +6,14 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from magflow.accounts.service import AccountCredentials
 from magflow.auth.throttle import LoginThrottle, MemoryLoginThrottle, RedisLoginThrottle
 from magflow.auth.tokens import TokenService
 from magflow.common.crypto import CredentialCipher
 from magflow.db.engine import Database
+from magflow.emag.client import EmagClient
+from magflow.emag.ratelimit import RateLimiter, make_rate_limiter
+from magflow.jobs.base import JobRunner
 from magflow.settings import Settings
 
 
@@ -21,6 +25,14 @@ class AppContext:
     cipher: CredentialCipher
     throttle: LoginThrottle
     redis: Redis | None
+    rate_limiter: RateLimiter
+    runner: JobRunner | None = None
+
+    @property
+    def jobs(self) -> JobRunner:
+        if self.runner is None:
+            raise RuntimeError("no job runner in this process")
+        return self.runner
 
     @classmethod
     def build(cls, settings: Settings) -> AppContext:
@@ -45,9 +57,24 @@ class AppContext:
             cipher=CredentialCipher(secret),
             throttle=throttle,
             redis=redis,
+            rate_limiter=make_rate_limiter(settings.redis_url, prefix=settings.redis_prefix),
+        )
+
+    def emag_client(self, credentials: AccountCredentials) -> EmagClient:
+        """A client for one account; every client of the account shares this process's limiter
+        (and, with Redis, every process's)."""
+        return EmagClient.for_platform(
+            credentials.platform,
+            credentials.username,
+            credentials.password,
+            rate_limiter=self.rate_limiter,
+            account_key=f"{credentials.platform}:{credentials.username}",
+            base_url=credentials.base_url,
+            timeout=self.settings.emag_timeout_seconds,
         )
 
     async def close(self) -> None:
+        await self.rate_limiter.aclose()
         await self.db.dispose()
         if self.redis is not None:
             await self.redis.aclose()

@@ -64,6 +64,18 @@ class Settings(BaseSettings):
     login_failure_window_seconds: Annotated[int, Field(gt=0)] = 60
 
     jobs: JobBackend = JobBackend.inprocess
+    emag_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    # Sync engine and schedules.
+    sync_fetch_concurrency: Annotated[int, Field(ge=1, le=32)] = 4
+    sync_max_concurrent_runs: Annotated[int, Field(ge=1)] = 4
+    sync_stale_seconds: Annotated[float, Field(gt=0)] = 60.0
+    sync_heartbeat_seconds: Annotated[float, Field(gt=0)] = 5.0
+    sync_orders_full_days: Annotated[int, Field(ge=1)] = 90
+    sync_round_backoff_seconds: Annotated[float, Field(ge=0)] = 2.0
+    schedules_enabled: bool = True
+    schedule_orders: str = "5m"
+    schedule_offers: str = "1h"
+    schedule_jitter_seconds: Annotated[float, Field(ge=0)] = 60.0
     log_format: LogFormat = LogFormat.text
     log_level: str = "INFO"
     migrate_on_start: bool = True

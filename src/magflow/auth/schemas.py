@@ -10,7 +10,7 @@ from magflow.auth.models import Role
 class TokenPair(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: str = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
+    token_type: str = "bearer"
     expires_in: int
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from magflow.db.base import Base, JSONType, TimestampMixin
@@ -40,6 +40,16 @@ class SyncLog(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_emag_sync_logs_account_kind_status", "account_id", "kind", "status"),
         Index("ix_emag_sync_logs_created_at", "created_at"),
+        # At most one queued or running run per (account, kind): the database, not a check in
+        # code, decides between two simultaneous triggers. Partial indexes work on both engines.
+        Index(
+            "uq_emag_sync_logs_one_active",
+            "account_id",
+            "kind",
+            unique=True,
+            postgresql_where=text("status IN ('queued', 'running')"),
+            sqlite_where=text("status IN ('queued', 'running')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

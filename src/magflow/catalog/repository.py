@@ -1,0 +1,126 @@
+"""Every query on ``emag_products_v2``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from magflow.catalog.models import EmagProduct
+from magflow.db.query import like_pattern
+from magflow.db.upsert import upsert
+
+# Columns a sync refreshes on an existing offer (everything but identity and created_at).
+_SYNC_COLUMNS = [
+    c.name
+    for c in EmagProduct.__table__.columns
+    if c.name not in {"id", "account_id", "emag_id", "created_at"}
+]
+
+
+async def existing_ids(session: AsyncSession, account_id: int, emag_ids: list[int]) -> set[int]:
+    result = await session.execute(
+        select(EmagProduct.emag_id).where(
+            EmagProduct.account_id == account_id, EmagProduct.emag_id.in_(emag_ids)
+        )
+    )
+    return set(result.scalars())
+
+
+async def upsert_offers(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    await upsert(
+        session,
+        EmagProduct.__table__,
+        rows,  # type: ignore[arg-type]
+        ["account_id", "emag_id"],
+        _SYNC_COLUMNS,
+    )
+
+
+async def mark_missing(session: AsyncSession, account_id: int, run_id: int, now: datetime) -> int:
+    """Offers of the account not seen by run ``run_id`` are marked missing (never deleted)."""
+    result = await session.execute(
+        update(EmagProduct)
+        .where(
+            EmagProduct.account_id == account_id,
+            or_(EmagProduct.last_seen_run_id.is_(None), EmagProduct.last_seen_run_id != run_id),
+            EmagProduct.missing_since.is_(None),
+        )
+        .values(missing_since=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class OfferFilter:
+    account_ids: Sequence[int] | None = None
+    search: str | None = None
+    status: int | None = None
+    in_stock: bool | None = None
+    include_missing: bool = False
+
+
+def _filtered(query: Select[Any], f: OfferFilter) -> Select[Any]:
+    account_ids, search, status, in_stock = f.account_ids, f.search, f.status, f.in_stock
+    if account_ids is not None:
+        query = query.where(EmagProduct.account_id.in_(account_ids))
+    if search:
+        pattern = like_pattern(search)
+        conditions: list[ColumnElement[bool]] = [
+            func.lower(EmagProduct.name).like(pattern, escape="\\"),
+            func.lower(EmagProduct.part_number).like(pattern, escape="\\"),
+            func.lower(EmagProduct.part_number_key).like(pattern, escape="\\"),
+        ]
+        if search.isdigit():
+            conditions.append(EmagProduct.emag_id == int(search))
+        query = query.where(or_(*conditions))
+    if status is not None:
+        query = query.where(EmagProduct.status == status)
+    if in_stock is True:
+        query = query.where(EmagProduct.stock_total > 0)
+    elif in_stock is False:
+        query = query.where(EmagProduct.stock_total <= 0)
+    if not f.include_missing:
+        query = query.where(EmagProduct.missing_since.is_(None))
+    return query
+
+
+SORTABLE = {
+    "id": EmagProduct.id,
+    "emag_id": EmagProduct.emag_id,
+    "name": EmagProduct.name,
+    "sale_price": EmagProduct.sale_price,
+    "stock": EmagProduct.stock_total,
+    "updated_at": EmagProduct.updated_at,
+}
+
+
+async def list_offers(
+    session: AsyncSession,
+    filters: OfferFilter,
+    *,
+    sort: str = "id",
+    descending: bool = False,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[int, Sequence[EmagProduct]]:
+    total = (
+        await session.execute(_filtered(select(func.count(EmagProduct.id)), filters))
+    ).scalar_one()
+    column = SORTABLE[sort]
+    order = column.desc() if descending else column.asc()
+    rows = await session.execute(
+        _filtered(select(EmagProduct), filters)
+        .order_by(order, EmagProduct.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return int(total), rows.scalars().all()
+
+
+async def get_offer(session: AsyncSession, offer_id: int) -> EmagProduct | None:
+    return await session.get(EmagProduct, offer_id)

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from magflow.accounts import service as accounts_service
+from magflow.auth.dependencies import CurrentUser
+from magflow.catalog import repository
+from magflow.catalog.schemas import OfferOut
+from magflow.common.deps import Session
+from magflow.common.schemas import Page
+
+router = APIRouter(prefix="/api/v1/emag/offers", tags=["offers"])
+
+
+async def account_ids(session: Session, account: str | None) -> list[int] | None:
+    if account is None:
+        return None
+    try:
+        return [(await accounts_service.get_account(session, account)).id]
+    except accounts_service.AccountNotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+
+
+@router.get("", response_model=Page[OfferOut])
+async def list_offers(
+    session: Session,
+    _user: CurrentUser,
+    account: str | None = None,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    offer_status: Annotated[int | None, Query(alias="status", ge=0, le=2)] = None,
+    in_stock: bool | None = None,
+    include_missing: bool = False,
+    sort: Literal["id", "emag_id", "name", "sale_price", "stock", "updated_at"] = "id",
+    order: Literal["asc", "desc"] = "asc",
+    skip: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Any:
+    total, rows = await repository.list_offers(
+        session,
+        repository.OfferFilter(
+            account_ids=await account_ids(session, account),
+            search=search,
+            status=offer_status,
+            in_stock=in_stock,
+            include_missing=include_missing,
+        ),
+        sort=sort,
+        descending=order == "desc",
+        offset=skip,
+        limit=limit,
+    )
+    return Page[OfferOut](
+        total=total, skip=skip, limit=limit, items=[OfferOut.model_validate(r) for r in rows]
+    )
+
+
+@router.get("/{offer_id}", response_model=OfferOut)
+async def get_offer(session: Session, _user: CurrentUser, offer_id: int) -> Any:
+    offer = await repository.get_offer(session, offer_id)
+    if offer is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no offer {offer_id}")
+    return offer

@@ -1,0 +1,83 @@
+"""The eMAG Marketplace API client (see ``/work/shared/EMAG_API.md`` for the protocol).
+
+Knows nothing of the database. Main entry points: :class:`EmagClient`,
+:func:`make_rate_limiter`, :class:`RetryPolicy`, the errors and the payload models.
+"""
+
+from magflow.emag.chunking import chunk_entities, count_input_vars
+from magflow.emag.client import (
+    AWBS,
+    CATEGORIES,
+    COURIER_ACCOUNTS,
+    HANDLING_TIMES,
+    LOCALITIES,
+    OFFERS,
+    ORDERS,
+    RMAS,
+    VATS,
+    EmagClient,
+    ResourceSpec,
+)
+from magflow.emag.dates import format_emag_datetime, parse_emag_datetime
+from magflow.emag.errors import (
+    EmagAuthError,
+    EmagError,
+    EmagRateLimitedError,
+    EmagTransientError,
+    EmagValidationError,
+    is_documentation_error,
+)
+from magflow.emag.metrics import ClientStats
+from magflow.emag.platforms import PLATFORMS, Platform, PlatformInfo, platform_info
+from magflow.emag.ratelimit import (
+    Bucket,
+    InMemoryRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+    Window,
+    bucket_for_route,
+    make_rate_limiter,
+)
+from magflow.emag.results import ChunkResult, OfferSaveResult, Page, SaveResult
+from magflow.emag.retry import RetryPolicy
+
+__all__ = [
+    "AWBS",
+    "CATEGORIES",
+    "COURIER_ACCOUNTS",
+    "HANDLING_TIMES",
+    "LOCALITIES",
+    "OFFERS",
+    "ORDERS",
+    "PLATFORMS",
+    "RMAS",
+    "VATS",
+    "Bucket",
+    "ChunkResult",
+    "ClientStats",
+    "EmagAuthError",
+    "EmagClient",
+    "EmagError",
+    "EmagRateLimitedError",
+    "EmagTransientError",
+    "EmagValidationError",
+    "InMemoryRateLimiter",
+    "OfferSaveResult",
+    "Page",
+    "Platform",
+    "PlatformInfo",
+    "RateLimiter",
+    "RedisRateLimiter",
+    "ResourceSpec",
+    "RetryPolicy",
+    "SaveResult",
+    "Window",
+    "bucket_for_route",
+    "chunk_entities",
+    "count_input_vars",
+    "format_emag_datetime",
+    "is_documentation_error",
+    "make_rate_limiter",
+    "parse_emag_datetime",
+    "platform_info",
+]

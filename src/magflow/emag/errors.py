@@ -1,0 +1,361 @@
+"""Typed errors and the response envelope of the eMAG API (EMAG_API.md §2, gotcha 15).
+
+Every answer is classified here, in one place:
+
+- HTTP 429 (Kong's ``{"message": "API rate limit exceeded"}``) → :class:`EmagRateLimitedError`.
+- HTTP 401/403, and any ``isError`` answer whose messages say ``Invalid vendor ip`` or ``You are not
+  allowed to use this API.`` → :class:`EmagAuthError` (§2 "HTTP status codes"; 401 is UNCERTAIN
+  ([T451]) but treated the same, the tolerant reading).
+- HTTP 5xx, timeouts, connection errors, and a 2xx body that is not a JSON envelope →
+  :class:`EmagTransientError`. A 2xx JSON object without ``isError`` is also "not processed" by the
+  success rule of §2, so it is transient too.
+- ``isError: true`` with messages (normally under HTTP 200), and other 4xx such as offer_stock's
+  400/404 ``{"message": ...}`` bodies (§5.4) → :class:`EmagValidationError`.
+
+Error texts carry the route and eMAG's own messages, never credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class EmagError(Exception):
+    """Base of every error the client raises.
+
+    ``messages`` holds eMAG's own messages (plain strings), ``route`` the API route (for example
+    ``product_offer/read``), ``status_code`` the HTTP status when a response was received.
+    """
+
+    kind = "error"
+
+    def __init__(
+        self,
+        summary: str,
+        *,
+        route: str,
+        status_code: int | None = None,
+        messages: Iterable[str] = (),
+        body: Any = None,
+    ) -> None:
+        self.summary = summary
+        self.route = route
+        self.status_code = status_code
+        self.messages: list[str] = list(messages)
+        # The decoded response body, if any (eMAG never echoes credentials back).
+        self.body = body
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        status = f" (HTTP {self.status_code})" if self.status_code is not None else ""
+        text = f"{self.route}{status}: {self.summary}"
+        if self.messages:
+            text += " — " + "; ".join(self.messages[:10])
+            if len(self.messages) > 10:
+                text += f"; … ({len(self.messages) - 10} more)"
+        return text
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(route={self.route!r}, status_code={self.status_code!r}, "
+            f"messages={self.messages!r})"
+        )
+
+
+class EmagAuthError(EmagError):
+    """Bad credentials, no API rights or a non-whitelisted IP (§1 "Auth", §2). Never retried."""
+
+    kind = "auth"
+
+
+class EmagRateLimitedError(EmagError):
+    """HTTP 429 from eMAG's gateway (§3).
+
+    ``retry_after``: seconds from a ``Retry-After``/``RateLimit-Reset`` header (not documented for
+    eMAG, used when present). ``window``: length in seconds of the longest Kong window reported
+    exhausted by ``X-RateLimit-Remaining-<n><unit>: 0`` (e.g. 1, 3, 60). Either may be None.
+    """
+
+    kind = "rate_limited"
+
+    def __init__(
+        self,
+        summary: str,
+        *,
+        retry_after: float | None = None,
+        window: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.retry_after = retry_after
+        self.window = window
+        super().__init__(summary, **kwargs)
+
+
+class EmagTransientError(EmagError):
+    """5xx, timeout, connection failure or malformed body: worth retrying (§2).
+
+    ``reason`` is one of ``server_error``, ``timeout``, ``network``, ``malformed``.
+    ``maybe_processed`` is False only when the request certainly never reached eMAG (a connect
+    error or a connection-pool timeout) or eMAG said it did not process it (502/503); the client
+    uses it to decide whether a non-idempotent write may be retried.
+    """
+
+    kind = "transient"
+
+    def __init__(
+        self, summary: str, *, reason: str, maybe_processed: bool = True, **kwargs: Any
+    ) -> None:
+        self.reason = reason
+        self.maybe_processed = maybe_processed
+        super().__init__(summary, **kwargs)
+
+
+class EmagValidationError(EmagError):
+    """eMAG refused the request: ``isError: true`` or a 4xx ``{"message": ...}`` body.
+
+    Never retried.
+    """
+
+    kind = "validation"
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+AUTH_PATTERNS = (
+    re.compile(r"invalid vendor ip", re.IGNORECASE),
+    re.compile(r"you are not allowed to use this api", re.IGNORECASE),
+)
+
+# Product documentation errors (§2 "doc_errors" list, §5.1, gotcha 12) and the non-blocking family
+# warning. A product_offer/save answer with isError true whose messages ALL match one of these is
+# read as "offer saved, documentation rejected"; any other message means "not saved".
+DOC_ERROR_PATTERNS = (
+    re.compile(r"characteristic with id \S+ is not attached to template", re.IGNORECASE),
+    re.compile(r"value of characteristic with id \S+ must be", re.IGNORECASE),
+    re.compile(r"mktp family:", re.IGNORECASE),
+    re.compile(r"photo gallery validation", re.IGNORECASE),
+    re.compile(r"template does not exist in doc application", re.IGNORECASE),
+    re.compile(r"part number is invalid", re.IGNORECASE),
+    re.compile(r"photo_gallery array is empty", re.IGNORECASE),
+    re.compile(r"locale \S+ doesn't exist for characteristic", re.IGNORECASE),
+    re.compile(r"provide product characteristic values for the given family type", re.IGNORECASE),
+)
+
+
+def is_auth_message(message: str) -> bool:
+    return any(p.search(message) for p in AUTH_PATTERNS)
+
+
+def is_documentation_error(message: str) -> bool:
+    """True when ``message`` is one of the documentation errors of §2 (gotcha 12)."""
+    return any(p.search(message) for p in DOC_ERROR_PATTERNS)
+
+
+def flatten_messages(value: Any) -> list[str]:
+    """eMAG messages as plain strings.
+
+    They are strings in practice (§2), but be tolerant: nested lists are flattened, objects give
+    their ``message``/``text``/``msg`` (or their JSON), numbers are stringified, null is dropped.
+    """
+    out: list[str] = []
+    if value is None:
+        return out
+    if isinstance(value, str):
+        if value.strip():
+            out.append(value)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            out.extend(flatten_messages(item))
+    elif isinstance(value, dict):
+        for key in ("message", "text", "msg", "error"):
+            if isinstance(value.get(key), str):
+                text = value[key]
+                if isinstance(value.get("field"), str):
+                    text = f"{value['field']}: {text}"
+                out.append(text)
+                break
+        else:
+            if value:
+                out.append(json.dumps(value, ensure_ascii=False, default=str))
+    else:
+        out.append(str(value))
+    return out
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes"}
+    return bool(value)
+
+
+# --- envelope ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Envelope:
+    """A decoded ``{"isError", "messages", "results", "errors"}`` answer (§2)."""
+
+    is_error: bool
+    messages: list[str]
+    results: Any
+    errors: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+    status_code: int = 200
+
+    @property
+    def all_messages(self) -> list[str]:
+        return self.messages + [e for e in self.errors if e not in self.messages]
+
+
+def _decode(content: bytes) -> Any:
+    return json.loads(content.decode("utf-8-sig"))
+
+
+def _retry_after(headers: dict[str, str]) -> float | None:
+    """Seconds from ``Retry-After`` / ``RateLimit-Reset`` (not documented for eMAG, §2)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name in ("retry-after", "ratelimit-reset"):
+        raw = lowered.get(name)
+        if raw is not None:
+            try:
+                return max(0.0, float(raw))
+            except ValueError:
+                pass
+    return None
+
+
+def _exhausted_window(headers: dict[str, str]) -> float | None:
+    """The longest window Kong reports exhausted (``X-RateLimit-Remaining-3second: 0``, §2)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    units = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+    longest: float | None = None
+    for name, raw in lowered.items():
+        match = re.fullmatch(r"x-ratelimit-remaining-(\d*)(second|minute|hour|day)", name)
+        if match is None:
+            continue
+        try:
+            remaining = float(raw)
+        except ValueError:
+            continue
+        if remaining <= 0:
+            period = float(match.group(1) or 1) * units[match.group(2)]
+            longest = period if longest is None else max(longest, period)
+    return longest
+
+
+def parse_response(
+    route: str, status_code: int, content: bytes, headers: dict[str, str] | None = None
+) -> Envelope | None:
+    """Classify one HTTP answer: return its envelope (None for an empty 2xx, e.g. offer_stock's
+    204, §5.4) or raise the matching :class:`EmagError`.
+
+    ``isError: true`` raises :class:`EmagValidationError` (or :class:`EmagAuthError` for the auth
+    messages); callers that must see such envelopes (product_offer/save's documentation errors)
+    catch it and read ``err.body``.
+    """
+    headers = headers or {}
+    body: Any = None
+    decoded = False
+    if content.strip():
+        try:
+            body = _decode(content)
+            decoded = True
+        except (ValueError, UnicodeDecodeError):
+            body = None
+    messages = flatten_messages(body.get("messages")) if isinstance(body, dict) else []
+    if isinstance(body, dict):
+        messages += [m for m in flatten_messages(body.get("message")) if m not in messages]
+        messages += [m for m in flatten_messages(body.get("errors")) if m not in messages]
+    if not decoded and content.strip():
+        messages = [content[:200].decode("utf-8", "replace")]
+
+    if status_code == 429:
+        raise EmagRateLimitedError(
+            "rate limit exceeded",
+            retry_after=_retry_after(headers),
+            window=_exhausted_window(headers),
+            route=route,
+            status_code=status_code,
+            messages=messages,
+            body=body,
+        )
+    if status_code in (401, 403):
+        raise EmagAuthError(
+            "authentication refused",
+            route=route,
+            status_code=status_code,
+            messages=messages,
+            body=body,
+        )
+    if status_code >= 500:
+        raise EmagTransientError(
+            "server error",
+            reason="server_error",
+            # 502/503: the gateway/backend did not take the request. 500/504 may have done work.
+            maybe_processed=status_code not in (502, 503),
+            route=route,
+            status_code=status_code,
+            messages=messages,
+            body=body,
+        )
+    if status_code >= 400:
+        if isinstance(body, dict) and any(is_auth_message(m) for m in messages):
+            raise EmagAuthError(
+                "authentication refused",
+                route=route,
+                status_code=status_code,
+                messages=messages,
+                body=body,
+            )
+        raise EmagValidationError(
+            "request refused", route=route, status_code=status_code, messages=messages, body=body
+        )
+    if not content.strip():
+        return None
+    if not decoded:
+        raise EmagTransientError(
+            "malformed JSON in response",
+            reason="malformed",
+            route=route,
+            status_code=status_code,
+            messages=messages,
+        )
+    if not isinstance(body, dict) or "isError" not in body:
+        raise EmagTransientError(
+            "response is not an eMAG envelope (no isError)",
+            reason="malformed",
+            route=route,
+            status_code=status_code,
+            body=body,
+        )
+    envelope = Envelope(
+        is_error=_truthy(body.get("isError")),
+        # [DOC] shows "Maximum input vars" under a singular "message" key (§2): read both.
+        messages=flatten_messages(body.get("messages")) + flatten_messages(body.get("message")),
+        results=body.get("results"),
+        errors=flatten_messages(body.get("errors")),
+        raw=body,
+        status_code=status_code,
+    )
+    if envelope.is_error:
+        all_messages = envelope.all_messages
+        if any(is_auth_message(m) for m in all_messages):
+            raise EmagAuthError(
+                "authentication refused",
+                route=route,
+                status_code=status_code,
+                messages=all_messages,
+                body=body,
+            )
+        raise EmagValidationError(
+            "eMAG answered isError",
+            route=route,
+            status_code=status_code,
+            messages=all_messages,
+            body=body,
+        )
+    return envelope

@@ -1,0 +1,72 @@
+"""eMAG platforms: API host, locale, currency and the local timezone of each (EMAG_API.md §1).
+
+Dates in eMAG payloads and filters carry no timezone (§4, gotcha 18). We read them as the
+platform's local time (UNCERTAIN in the reference; [SIG] formats BG filters in Europe/Sofia), so
+each platform names its IANA timezone here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+
+class Platform(StrEnum):
+    """The eMAG marketplaces MagFlow supports; values match ``accounts.PlatformCode``."""
+
+    RO = "ro"
+    BG = "bg"
+    HU = "hu"
+
+
+@dataclass(frozen=True)
+class PlatformInfo:
+    platform: Platform
+    api_url: str
+    marketplace_url: str
+    locale: str
+    currency: str
+    timezone: str
+    country_code: str
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+PLATFORMS: dict[Platform, PlatformInfo] = {
+    Platform.RO: PlatformInfo(
+        Platform.RO,
+        api_url="https://marketplace-api.emag.ro/api-3",
+        marketplace_url="https://marketplace.emag.ro",
+        locale="ro_RO",
+        currency="RON",
+        timezone="Europe/Bucharest",
+        country_code="RO",
+    ),
+    Platform.BG: PlatformInfo(
+        Platform.BG,
+        api_url="https://marketplace-api.emag.bg/api-3",
+        marketplace_url="https://marketplace.emag.bg",
+        locale="bg_BG",
+        currency="BGN",
+        timezone="Europe/Sofia",
+        country_code="BG",
+    ),
+    Platform.HU: PlatformInfo(
+        Platform.HU,
+        api_url="https://marketplace-api.emag.hu/api-3",
+        marketplace_url="https://marketplace.emag.hu",
+        locale="hu_HU",
+        currency="HUF",
+        timezone="Europe/Budapest",
+        country_code="HU",
+    ),
+}
+
+
+def platform_info(platform: Platform | str) -> PlatformInfo:
+    """Look a platform up by enum or code (``"ro"``, ``"RO"``...)."""
+    return PLATFORMS[Platform(str(platform).lower())]

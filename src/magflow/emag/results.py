@@ -1,0 +1,121 @@
+"""Results of reads and saves that span several requests: pages and chunked saves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from magflow.emag.errors import EmagValidationError
+from magflow.emag.schemas import EmagModel, OfferItemResult
+
+M = TypeVar("M", bound=EmagModel)
+
+
+@dataclass
+class Page(Generic[M]):
+    """One page of a ``{resource}/read``.
+
+    ``raw`` holds the result rows exactly as received (what the sync engine stores); ``items`` the
+    parsed models; rows that could not be parsed even tolerantly are in ``invalid`` with the reason.
+    ``total_items``/``total_pages`` come from the preceding ``count`` when there was one.
+    """
+
+    resource: str
+    number: int
+    items_per_page: int
+    items: list[M]
+    raw: list[Any]
+    invalid: list[tuple[Any, str]] = field(default_factory=list)
+    total_items: int | None = None
+    total_pages: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.raw
+
+    @property
+    def is_full(self) -> bool:
+        return len(self.raw) >= self.items_per_page
+
+
+@dataclass
+class ChunkResult:
+    """The answer to one chunk of a save (at most 50 entities, 4000 vars, §3).
+
+    ``saved`` is False when eMAG refused the chunk (``error`` holds why). For ``product_offer/save``
+    an ``isError`` answer whose messages are all documentation errors (§2, §5.1, gotcha 12) counts
+    as saved: its messages are in ``documentation_errors``.
+    """
+
+    index: int
+    ids: list[Any]
+    saved: bool
+    messages: list[str] = field(default_factory=list)
+    documentation_errors: list[str] = field(default_factory=list)
+    error: EmagValidationError | None = None
+    results: Any = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SaveResult:
+    """All chunks of one save call. Validation refusals are reported here, not raised (the other
+    chunks may have been saved); auth, rate-limit and transient failures are raised."""
+
+    route: str
+    chunks: list[ChunkResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Every chunk saved (documentation errors allowed)."""
+        return all(c.saved for c in self.chunks)
+
+    @property
+    def saved_ids(self) -> list[Any]:
+        return [i for c in self.chunks if c.saved for i in c.ids]
+
+    @property
+    def failed_ids(self) -> list[Any]:
+        return [i for c in self.chunks if not c.saved for i in c.ids]
+
+    @property
+    def documentation_errors(self) -> list[str]:
+        return [m for c in self.chunks for m in c.documentation_errors]
+
+    @property
+    def errors(self) -> list[EmagValidationError]:
+        return [c.error for c in self.chunks if c.error is not None]
+
+    def raise_for_errors(self) -> None:
+        """Raise the first chunk's validation error, if any chunk was refused."""
+        for chunk in self.chunks:
+            if chunk.error is not None:
+                raise chunk.error
+
+
+@dataclass
+class OfferSaveResult:
+    """Per-offer outcome of the light ``offer/save`` (§5.3): the top-level ``isError`` stays false
+    while items fail, so each offer id maps to its own ``isError``/``messages``. When eMAG refuses
+    a whole chunk (top-level ``isError: true``) every offer of that chunk gets the chunk's
+    messages. Offers the answer does not mention are assumed saved (``results`` UNCERTAIN when
+    empty) and listed in ``unreported``."""
+
+    items: dict[str, OfferItemResult] = field(default_factory=dict)
+    unreported: list[str] = field(default_factory=list)
+    raw: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> dict[str, list[str]]:
+        return {k: v.messages for k, v in self.items.items() if v.is_error}
+
+    @property
+    def succeeded(self) -> list[str]:
+        return [k for k, v in self.items.items() if not v.is_error] + self.unreported
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed

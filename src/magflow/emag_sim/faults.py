@@ -1,0 +1,74 @@
+"""Fault injection, reproducible from a seed (see :class:`~magflow.emag_sim.config.FaultConfig`).
+
+One ``random.Random(seed)`` draw per eligible request picks at most one fault, in the fixed order
+429, 500, 502, 504, timeout, malformed, is_error, slow. The same seed and the same sequence of
+requests give the same faults. When every probability is 0 nothing is drawn.
+
+Faults are decided *before* the request is processed, after authentication and the real rate
+limit. Every fault but ``slow`` answers without touching the handler, so a faulted write is never
+applied; a ``slow`` answer is processed normally after its delay.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+
+from magflow.emag_sim.config import FaultConfig
+
+ORDER = ("rate_429", "error_500", "error_502", "error_504", "timeout", "malformed", "is_error",
+         "slow")  # fmt: skip
+
+# Bodies of the gateway-level faults (§2: 5xx are transient; Kong's own messages).
+BODY_429 = b'{"message":"API rate limit exceeded"}'
+BODY_500 = b'{"message":"An unexpected error occurred"}'
+BODY_502 = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
+)
+BODY_504 = b'{"message":"The upstream server is timing out"}'
+BODY_MALFORMED = b'{"isError":false,"messages":[],"results":[{"id":1,"status":'
+IS_ERROR_MESSAGE = "An error occurred while processing your request. Please try again later."
+
+
+def _seed(config: FaultConfig, default_seed: int) -> int:
+    return config.seed if config.seed is not None else default_seed * 7919 + 17
+
+
+class FaultInjector:
+    """Draws faults; thread-safe; counts what it injected."""
+
+    def __init__(self, config: FaultConfig, default_seed: int) -> None:
+        self._lock = threading.Lock()
+        self._default_seed = default_seed
+        self.config = config
+        self._rng = random.Random(_seed(config, default_seed))
+        self.counts: dict[str, int] = {}
+
+    def configure(self, config: FaultConfig) -> None:
+        """Replace the configuration; the random sequence restarts from the (new) seed."""
+        config.validate()
+        with self._lock:
+            self.config = config
+            self._rng = random.Random(_seed(config, self._default_seed))
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.counts = {}
+
+    def draw(self, route: str) -> str | None:
+        cfg = self.config
+        if cfg.routes and not any(route.startswith(prefix) for prefix in cfg.routes):
+            return None
+        probabilities = [float(getattr(cfg, name)) for name in ORDER]
+        if not any(probabilities):
+            return None
+        with self._lock:
+            u = self._rng.random()
+            acc = 0.0
+            for name, p in zip(ORDER, probabilities, strict=True):
+                acc += p
+                if u < acc:
+                    self.counts[name] = self.counts.get(name, 0) + 1
+                    return name
+        return None

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from magflow.auth.dependencies import CurrentUser
+from magflow.catalog.routes import account_ids
+from magflow.common.deps import Session
+from magflow.common.schemas import Page
+from magflow.orders import repository
+from magflow.orders.schemas import OrderDetailOut, OrderOut
+
+router = APIRouter(prefix="/api/v1/emag/orders", tags=["orders"])
+
+
+@router.get("", response_model=Page[OrderOut])
+async def list_orders(
+    session: Session,
+    _user: CurrentUser,
+    account: str | None = None,
+    order_status: Annotated[list[int] | None, Query(alias="status")] = None,
+    order_type: Annotated[int | None, Query(alias="type", ge=2, le=3)] = None,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    sort: Literal["id", "emag_id", "order_date", "status", "total", "modified"] = "order_date",
+    order: Literal["asc", "desc"] = "desc",
+    skip: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Any:
+    for bound in (date_from, date_to):
+        if bound is not None and bound.tzinfo is None:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                detail="date_from/date_to need a timezone, e.g. 2026-01-31T00:00:00Z",
+            )
+    total, rows = await repository.list_orders(
+        session,
+        repository.OrderFilter(
+            account_ids=await account_ids(session, account),
+            status=order_status,
+            order_type=order_type,
+            search=search,
+            date_from=date_from,
+            date_to=date_to,
+        ),
+        sort=sort,
+        descending=order == "desc",
+        offset=skip,
+        limit=limit,
+    )
+    return Page[OrderOut](
+        total=total, skip=skip, limit=limit, items=[OrderOut.model_validate(r) for r in rows]
+    )
+
+
+@router.get("/{order_id}", response_model=OrderDetailOut)
+async def get_order(session: Session, _user: CurrentUser, order_id: int) -> Any:
+    order = await repository.get_order(session, order_id)
+    if order is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no order {order_id}")
+    return order

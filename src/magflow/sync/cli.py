@@ -1,0 +1,159 @@
+"""``magflow sync offers|orders``: run syncs in this process with a live progress bar."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from magflow.accounts import service as accounts_service
+from magflow.context import AppContext
+from magflow.sync import service
+from magflow.sync.models import SyncKind, SyncLog, SyncMode, SyncStatus
+from magflow.sync.wiring import build_engine
+
+console = Console()
+
+
+async def run_syncs(
+    ctx: AppContext, kind: SyncKind, account: str | None, full: bool
+) -> list[dict[str, Any]]:
+    """Queue one run per account and execute them here; returns each run's final view."""
+    mode = SyncMode.full if (full or kind is SyncKind.offers) else SyncMode.incremental
+    async with ctx.db.session() as session:
+        if account:
+            accounts = [await accounts_service.get_account(session, account)]
+        else:
+            accounts = list(await accounts_service.list_accounts(session, active_only=True))
+        if not accounts:
+            raise typer.BadParameter("no active eMAG account: add one with 'magflow accounts add'")
+        names = {a.id: a.name for a in accounts}
+        runs: list[SyncLog] = []
+        for acct in accounts:
+            runs.append(
+                await service.request_run(
+                    session,
+                    account_id=acct.id,
+                    kind=kind,
+                    mode=mode,
+                    trigger="cli",
+                    requested_by="cli",
+                )
+            )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("page {task.fields[page]}/{task.fields[pages]}"),
+        TextColumn("{task.fields[rate]} items/s"),
+        TextColumn("ETA {task.fields[eta]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        tasks: dict[int, TaskID] = {
+            run.id: bar.add_task(
+                f"{kind.value} {names[run.account_id or 0]}",
+                total=None,
+                page=0,
+                pages="?",
+                rate="-",
+                eta="-",
+            )
+            for run in runs
+        }
+
+        async def publish(event_type: str, run: SyncLog, data: dict[str, Any]) -> None:
+            view = service.progress_view(run)
+            bar.update(
+                tasks[run.id],
+                total=view["total_items"],
+                completed=view["processed_items"],
+                page=view["current_page"],
+                pages=view["total_pages"] if view["total_pages"] is not None else "?",
+                rate=f"{view['throughput_per_second']:.0f}"
+                if view["throughput_per_second"]
+                else "-",
+                eta=f"{view['eta_seconds']:.0f}s" if view["eta_seconds"] is not None else "-",
+            )
+
+        engine = build_engine(ctx, publish=publish)
+        await asyncio.gather(*(engine.execute(run.id) for run in runs))
+
+    results = []
+    async with ctx.db.session() as session:
+        for run in runs:
+            final = await session.get(SyncLog, run.id)
+            assert final is not None
+            results.append(
+                {
+                    **service.progress_view(final),
+                    "errors": final.errors,
+                    "account": names[run.account_id or 0],
+                    "api_calls": final.api_calls,
+                }
+            )
+    return results
+
+
+def print_summary(results: list[dict[str, Any]]) -> bool:
+    table = Table("run", "account", "status", "items", "created", "updated", "API calls", "items/s")
+    ok = True
+    for r in results:
+        ok &= r["status"] == SyncStatus.completed.value
+        style = "green" if r["status"] == SyncStatus.completed.value else "red"
+        table.add_row(
+            str(r["run_id"]),
+            r["account"],
+            f"[{style}]{r['status']}[/{style}]",
+            f"{r['processed_items']}/{r['total_items']}",
+            str(r["created_items"]),
+            str(r["updated_items"]),
+            str(r["api_calls"]),
+            f"{r['throughput_per_second'] or 0:.0f}",
+        )
+    console.print(table)
+    for r in results:
+        for error in r["errors"][-5:]:
+            console.print(
+                f"[red]{r['account']}[/red] page {error.get('page')}: "
+                + "; ".join(error.get("messages") or [error.get("message", "")]),
+                highlight=False,
+            )
+    return ok
+
+
+def sync_command(
+    kind: Annotated[SyncKind, typer.Argument(help="offers or orders")],
+    account: Annotated[
+        str | None, typer.Option(help="Account name or id (default: every active account).")
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Orders: read the whole date range, not only changes.")
+    ] = False,
+) -> None:
+    """Sync offers or orders from eMAG now, showing progress; exits non-zero unless completed."""
+    from magflow.cli import fail, run_with_context
+
+    async def go(ctx: AppContext) -> list[dict[str, Any]]:
+        return await run_syncs(ctx, kind, account, full)
+
+    try:
+        results = run_with_context(go)
+    except accounts_service.AccountNotFoundError as exc:
+        raise fail(str(exc)) from exc
+    except service.RunAlreadyActiveError as exc:
+        raise fail(str(exc)) from exc
+    if not print_summary(results):
+        raise typer.Exit(1)

@@ -1,0 +1,663 @@
+"""The sync engine: reads offers or orders of one account from eMAG into the database.
+
+How a run goes (DESIGN.md principles 2-4):
+1. *Plan*: ``count`` each segment (offers: one; orders: one per order type and per window of at
+   most a month, EMAG_API.md §4) and store the plan in the run's ``checkpoint``, with totals.
+2. *Pages*: fetched concurrently (the account's rate limiter paces them) while a single writer
+   stores each page in **one transaction together with the checkpoint** (the page numbers done)
+   and the progress counters. Rows are upserted by (account_id, eMAG id), so a page written twice
+   changes nothing; customers move by deltas (see ``customers.service``).
+3. *Resume*: a run found in ``running`` with a stale heartbeat (its process died) is executed
+   again with the same id; the stored plan is reused and only pages not in the checkpoint are
+   fetched, so the final state equals an uninterrupted run's.
+4. *Finish*: pages that failed after the client's retries are retried in further rounds with
+   backoff; what still fails makes the run ``partial`` with eMAG's messages in ``errors``. Only a
+   complete offers run marks unseen offers missing, and only a complete orders run advances the
+   incremental watermark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from magflow.accounts import service as accounts_service
+from magflow.accounts.service import AccountCredentials
+from magflow.catalog import repository as catalog_repository
+from magflow.context import AppContext
+from magflow.customers.service import OrderFacts, apply_order_changes
+from magflow.emag.dates import format_emag_datetime
+from magflow.emag.errors import EmagAuthError, EmagError
+from magflow.emag.platforms import platform_info
+from magflow.orders import repository as orders_repository
+from magflow.orders.models import EmagOrder
+from magflow.sync import repository
+from magflow.sync.mapping import offer_row, order_row
+from magflow.sync.models import SyncKind, SyncLog, SyncMode, SyncStatus
+
+log = logging.getLogger(__name__)
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+ITEMS_PER_PAGE = 100
+ORDER_WINDOW = timedelta(days=30)
+MILESTONES = (25, 50, 75, 100)
+
+
+class EmagSource(Protocol):
+    """What the engine needs from the eMAG client of one account."""
+
+    async def count(self, resource: str, filters: dict[str, Any]) -> tuple[int, int]:
+        """(items, pages) for ``itemsPerPage`` = 100."""
+
+    async def read_page(
+        self, resource: str, filters: dict[str, Any], page: int, per_page: int
+    ) -> list[dict[str, Any]]: ...
+
+    async def vat_rates(self) -> dict[int, Decimal]: ...
+
+    def stats(self) -> tuple[int, int, int]:
+        """(API calls, retries, 429s) so far."""
+
+
+SourceFactory = Callable[[AccountCredentials], AbstractAsyncContextManager[EmagSource]]
+Publisher = Callable[[str, SyncLog, dict[str, Any]], Awaitable[None]]
+
+
+async def _no_publish(event_type: str, run: SyncLog, data: dict[str, Any]) -> None:
+    return None
+
+
+@dataclass
+class EngineOptions:
+    concurrency: int = 4
+    rounds: int = 3
+    round_backoff_seconds: float = 2.0
+    orders_full_days: int = 90
+    incremental_overlap: timedelta = timedelta(minutes=10)
+    heartbeat_seconds: float = 5.0
+
+
+class RunCancelledError(Exception):
+    pass
+
+
+def _compress(pages: set[int]) -> list[list[int]]:
+    """Sorted page numbers as inclusive ranges: {1,2,3,7} -> [[1,3],[7,7]]."""
+    ranges: list[list[int]] = []
+    for page in sorted(pages):
+        if ranges and page == ranges[-1][1] + 1:
+            ranges[-1][1] = page
+        else:
+            ranges.append([page, page])
+    return ranges
+
+
+def _expand(ranges: list[list[int]]) -> set[int]:
+    return {page for start, end in ranges for page in range(start, end + 1)}
+
+
+@dataclass
+class Segment:
+    """One filtered read: offers, or orders of one type in one window."""
+
+    resource: str
+    filters: dict[str, Any]
+    items: int
+    pages: int
+    done: set[int] = field(default_factory=set)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "resource": self.resource,
+            "filters": self.filters,
+            "items": self.items,
+            "pages": self.pages,
+            "done": _compress(self.done),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Segment:
+        return cls(
+            resource=data["resource"],
+            filters=data["filters"],
+            items=int(data["items"]),
+            pages=int(data["pages"]),
+            done=_expand(data.get("done", [])),
+        )
+
+
+@dataclass
+class Plan:
+    segments: list[Segment]
+    upper_bound: datetime
+    vat_rates: dict[int, Decimal]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "upper_bound": self.upper_bound.isoformat(),
+            "vat_rates": {str(k): str(v) for k, v in self.vat_rates.items()},
+            "segments": [s.to_json() for s in self.segments],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Plan:
+        return cls(
+            segments=[Segment.from_json(s) for s in data["segments"]],
+            upper_bound=datetime.fromisoformat(data["upper_bound"]),
+            vat_rates={int(k): Decimal(v) for k, v in data.get("vat_rates", {}).items()},
+        )
+
+    @property
+    def total_items(self) -> int:
+        return sum(s.items for s in self.segments)
+
+    @property
+    def total_pages(self) -> int:
+        return sum(s.pages for s in self.segments)
+
+    @property
+    def pages_done(self) -> int:
+        return sum(len(s.done) for s in self.segments)
+
+    def pending(self) -> list[tuple[int, int]]:
+        return [
+            (index, page)
+            for index, segment in enumerate(self.segments)
+            for page in range(1, segment.pages + 1)
+            if page not in segment.done
+        ]
+
+
+def _windows(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    windows = []
+    while start < end:
+        stop = min(start + ORDER_WINDOW, end)
+        windows.append((start, stop))
+        start = stop
+    return windows
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        ctx: AppContext,
+        source_factory: SourceFactory,
+        publish: Publisher = _no_publish,
+        options: EngineOptions | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.source_factory = source_factory
+        self.publish = publish
+        self.options = options or EngineOptions()
+
+    # -- entry point ---------------------------------------------------------------------------
+
+    async def execute(self, run_id: int) -> str:
+        """Run (or resume) ``run_id`` to a final status and return it."""
+        async with self.ctx.db.session() as session:
+            run = await repository.get(session, run_id)
+            if run is None or not SyncStatus(run.status).is_active:
+                return run.status if run else "missing"
+            account = await accounts_service.get_account(session, run.account_id or 0)
+            credentials = accounts_service.credentials(self.ctx.cipher, account)
+            now = datetime.now(UTC)
+            resumed = run.status == SyncStatus.running.value
+            run.status = SyncStatus.running.value
+            run.started_at = run.started_at or now
+            run.heartbeat_at = now
+            run.worker_id = WORKER_ID
+            await session.commit()
+            await self.publish("sync.started", run, {"resumed": resumed})
+
+        heartbeat = asyncio.create_task(self._heartbeat(run_id))
+        try:
+            async with self.source_factory(credentials) as source:
+                return await self._run(run_id, credentials, source)
+        except RunCancelledError:
+            return await self._finish(run_id, SyncStatus.cancelled, None, None)
+        except EmagError as exc:
+            log.warning("sync run %s failed: %s", run_id, exc)
+            return await self._finish(run_id, SyncStatus.failed, None, self._error(exc, page=None))
+        except Exception as exc:
+            log.exception("sync run %s crashed", run_id)
+            return await self._finish(
+                run_id,
+                SyncStatus.failed,
+                None,
+                {"kind": "internal", "message": f"{type(exc).__name__}: {exc}"},
+            )
+        finally:
+            heartbeat.cancel()
+
+    # -- the run -------------------------------------------------------------------------------
+
+    async def _run(self, run_id: int, credentials: AccountCredentials, source: EmagSource) -> str:
+        async with self.ctx.db.session() as session:
+            run = await self._get(session, run_id)
+            kind, mode, checkpoint = SyncKind(run.kind), SyncMode(run.mode), run.checkpoint
+            params = dict(run.params or {})
+            progress = _Progress(
+                started=time.monotonic(),
+                base_calls=run.api_calls,
+                base_retries=run.retries,
+                base_limited=run.rate_limited,
+            )
+        if checkpoint:
+            plan = Plan.from_json(checkpoint)
+        else:
+            plan = await self._plan(kind, mode, credentials, source, params)
+            async with self.ctx.db.session() as session:
+                await repository.set_fields(
+                    session,
+                    run_id,
+                    checkpoint=plan.to_json(),
+                    total_items=plan.total_items,
+                    total_pages=plan.total_pages,
+                )
+                await session.commit()
+
+        for round_number in range(1, self.options.rounds + 1):
+            pending = plan.pending()
+            if not pending:
+                break
+            if round_number > 1:
+                delay = self.options.round_backoff_seconds * 2 ** (round_number - 2)
+                await asyncio.sleep(delay * (0.5 + random.random() / 2))
+            await self._pages(run_id, kind, credentials, source, plan, pending, progress)
+
+        failed = plan.pending()
+        async with self.ctx.db.session() as session:
+            if not failed and kind is SyncKind.offers:
+                missing = await catalog_repository.mark_missing(
+                    session, credentials.account_id, run_id, datetime.now(UTC)
+                )
+                if missing:
+                    log.info("run %s: %d offers no longer on eMAG, marked missing", run_id, missing)
+                await session.commit()
+        status = SyncStatus.partial if failed else SyncStatus.completed
+        watermark = plan.upper_bound if kind is SyncKind.orders and not failed else None
+        return await self._finish(run_id, status, watermark, None, source, progress)
+
+    async def _plan(
+        self,
+        kind: SyncKind,
+        mode: SyncMode,
+        credentials: AccountCredentials,
+        source: EmagSource,
+        params: dict[str, Any],
+    ) -> Plan:
+        now = datetime.now(UTC).replace(microsecond=0)
+        tz = platform_info(credentials.platform).tz
+        specs: list[tuple[str, dict[str, Any]]] = []
+        vat_rates: dict[int, Decimal] = {}
+        if kind is SyncKind.offers:
+            vat_rates = await source.vat_rates()
+            specs.append(("product_offer", {}))
+        else:
+            if mode is SyncMode.incremental:
+                async with self.ctx.db.session() as session:
+                    previous = await repository.last_completed(
+                        session, credentials.account_id, SyncKind.orders.value
+                    )
+                since = (
+                    previous.watermark - self.options.incremental_overlap
+                    if previous is not None and previous.watermark is not None
+                    else now - timedelta(days=self.options.orders_full_days)
+                )
+                field_after, field_before = "modifiedAfter", "modifiedBefore"
+            else:
+                since = (
+                    datetime.fromisoformat(params["since"])
+                    if params.get("since")
+                    else now - timedelta(days=self.options.orders_full_days)
+                )
+                field_after, field_before = "createdAfter", "createdBefore"
+            # order/read defaults to type 3; FBE orders (type 2) appear only when asked (§6.3).
+            types = [3, 2] if credentials.account_type == "fbe" else [3]
+            for order_type in types:
+                for start, stop in _windows(since, now):
+                    specs.append(
+                        (
+                            "order",
+                            {
+                                "type": order_type,
+                                field_after: format_emag_datetime(start, tz),
+                                field_before: format_emag_datetime(stop, tz),
+                            },
+                        )
+                    )
+        segments = []
+        for resource, filters in specs:
+            items, pages = await source.count(resource, filters)
+            segments.append(Segment(resource, filters, items, pages))
+        return Plan(segments=segments, upper_bound=now, vat_rates=vat_rates)
+
+    async def _pages(
+        self,
+        run_id: int,
+        kind: SyncKind,
+        credentials: AccountCredentials,
+        source: EmagSource,
+        plan: Plan,
+        pending: list[tuple[int, int]],
+        progress: _Progress,
+    ) -> None:
+        """Fetch ``pending`` pages concurrently; write each as it arrives, in one transaction."""
+        work: asyncio.Queue[tuple[int, int] | None] = asyncio.Queue()
+        for item in pending:
+            work.put_nowait(item)
+        results: asyncio.Queue[tuple[int, int, list[dict[str, Any]] | EmagError]] = asyncio.Queue(
+            maxsize=self.options.concurrency * 2
+        )
+        outstanding = len(pending)
+
+        async def fetcher() -> None:
+            while True:
+                item = await work.get()
+                if item is None:
+                    return
+                index, page = item
+                segment = plan.segments[index]
+                try:
+                    rows = await source.read_page(
+                        segment.resource, segment.filters, page, ITEMS_PER_PAGE
+                    )
+                except EmagAuthError:
+                    raise
+                except EmagError as exc:
+                    await results.put((index, page, exc))
+                else:
+                    await results.put((index, page, rows))
+
+        fetchers = [asyncio.create_task(fetcher()) for _ in range(self.options.concurrency)]
+        try:
+            while outstanding:
+                getter = asyncio.create_task(results.get())
+                done, _ = await asyncio.wait(
+                    [getter, *fetchers], return_when=asyncio.FIRST_COMPLETED
+                )
+                if getter not in done:
+                    getter.cancel()
+                    for task in done:
+                        task.result()  # re-raises a fetcher's fatal error (auth)
+                    continue
+                index, page, outcome = getter.result()
+                outstanding -= 1
+                segment = plan.segments[index]
+                if isinstance(outcome, EmagError):
+                    await self._record_page_error(run_id, outcome, page, segment)
+                    continue
+                if len(outcome) == ITEMS_PER_PAGE and page == segment.pages:
+                    # More items than counted (new ones arrived): read on until a short page.
+                    segment.pages += 1
+                    segment.items = max(segment.items, segment.pages * ITEMS_PER_PAGE)
+                    work.put_nowait((index, segment.pages))
+                    outstanding += 1
+                segment.done.add(page)
+                await self._write_page(run_id, kind, credentials, plan, outcome, progress, source)
+        finally:
+            for _ in fetchers:
+                work.put_nowait(None)
+            for task in fetchers:
+                task.cancel()
+            await asyncio.gather(*fetchers, return_exceptions=True)
+
+    async def _write_page(
+        self,
+        run_id: int,
+        kind: SyncKind,
+        credentials: AccountCredentials,
+        plan: Plan,
+        rows: list[dict[str, Any]],
+        progress: _Progress,
+        source: EmagSource,
+    ) -> None:
+        now = datetime.now(UTC)
+        async with self.ctx.db.session() as session:
+            if await repository.cancel_requested(session, run_id):
+                raise RunCancelledError
+            created = updated = 0
+            if rows:
+                if kind is SyncKind.offers:
+                    created, updated = await self._write_offers(
+                        session, run_id, credentials, plan, rows, now
+                    )
+                else:
+                    created, updated = await self._write_orders(
+                        session, run_id, credentials, rows, now
+                    )
+            run = await self._get(session, run_id)
+            progress.items += len(rows)
+            elapsed = max(time.monotonic() - progress.started, 1e-6)
+            throughput = progress.items / elapsed
+            run.processed_items += len(rows)
+            run.created_items += created
+            run.updated_items += updated
+            run.current_page = plan.pages_done
+            run.total_pages = plan.total_pages
+            run.total_items = max(plan.total_items, run.processed_items)
+            run.throughput = round(throughput, 2)
+            remaining = max(0, (run.total_items or 0) - run.processed_items)
+            run.eta_seconds = round(remaining / throughput, 1) if throughput > 0 else None
+            run.heartbeat_at = now
+            run.checkpoint = plan.to_json()
+            calls, retries, limited = source.stats()
+            run.api_calls = progress.base_calls + calls
+            run.retries = progress.base_retries + retries
+            run.rate_limited = progress.base_limited + limited
+            await session.commit()
+            view_percentage = (
+                100.0 * run.processed_items / run.total_items if run.total_items else 0
+            )
+            await self.publish("sync.progress", run, {})
+            for milestone in MILESTONES:
+                if milestone not in progress.milestones and view_percentage >= milestone:
+                    progress.milestones.add(milestone)
+                    await self.publish("sync.milestone", run, {"milestone": milestone})
+
+    async def _write_offers(
+        self,
+        session: AsyncSession,
+        run_id: int,
+        credentials: AccountCredentials,
+        plan: Plan,
+        raws: list[dict[str, Any]],
+        now: datetime,
+    ) -> tuple[int, int]:
+        currency = platform_info(credentials.platform).currency
+        rows = {}
+        for raw in raws:
+            row = offer_row(
+                raw,
+                account_id=credentials.account_id,
+                run_id=run_id,
+                now=now,
+                currency=currency,
+                vat_rates=plan.vat_rates,
+            )
+            if row["emag_id"] is not None:
+                rows[row["emag_id"]] = {**row, "created_at": now}
+        existing = await catalog_repository.existing_ids(
+            session, credentials.account_id, list(rows)
+        )
+        await catalog_repository.upsert_offers(session, list(rows.values()))
+        return len(rows) - len(existing), len(existing)
+
+    async def _write_orders(
+        self,
+        session: AsyncSession,
+        run_id: int,
+        credentials: AccountCredentials,
+        raws: list[dict[str, Any]],
+        now: datetime,
+    ) -> tuple[int, int]:
+        info = platform_info(credentials.platform)
+        ids = [int(raw["id"]) for raw in raws if str(raw.get("id", "")).isdigit()]
+        existing = await orders_repository.existing_by_emag_id(session, credentials.account_id, ids)
+        rows: dict[int, dict[str, Any]] = {}
+        for raw in raws:
+            emag_id = int(raw["id"]) if str(raw.get("id", "")).isdigit() else None
+            if emag_id is None:
+                continue
+            previous = existing.get(emag_id)
+            rows[emag_id] = {
+                **order_row(
+                    raw,
+                    account_id=credentials.account_id,
+                    platform=credentials.platform,
+                    run_id=run_id,
+                    now=now,
+                    currency=info.currency,
+                    tz=info.tz,
+                    previous_status=previous.status if previous else None,
+                    previous_history=previous.status_history if previous else None,
+                ),
+                "created_at": now,
+            }
+        changes = [
+            (
+                _facts_of_order(existing[emag_id], credentials.platform)
+                if emag_id in existing
+                else None,
+                _facts_of_row(row, credentials.platform),
+            )
+            for emag_id, row in rows.items()
+        ]
+        await orders_repository.upsert_orders(session, list(rows.values()))
+        await apply_order_changes(session, changes, now)
+        created = sum(1 for emag_id in rows if emag_id not in existing)
+        return created, len(rows) - created
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    async def _record_page_error(
+        self, run_id: int, error: EmagError, page: int, segment: Segment
+    ) -> None:
+        async with self.ctx.db.session() as session:
+            run = await self._get(session, run_id)
+            entry = self._error(error, page=page)
+            entry["filters"] = segment.filters
+            run.errors = [*run.errors[-99:], entry]
+            run.heartbeat_at = datetime.now(UTC)
+            await session.commit()
+
+    @staticmethod
+    def _error(error: EmagError, *, page: int | None) -> dict[str, Any]:
+        return {
+            "at": datetime.now(UTC).isoformat(),
+            "page": page,
+            "kind": type(error).__name__,
+            "status_code": getattr(error, "status_code", None),
+            "messages": list(getattr(error, "messages", []) or [str(error)]),
+        }
+
+    async def _finish(
+        self,
+        run_id: int,
+        status: SyncStatus,
+        watermark: datetime | None,
+        error: dict[str, Any] | None,
+        source: EmagSource | None = None,
+        progress: _Progress | None = None,
+    ) -> str:
+        async with self.ctx.db.session() as session:
+            run = await self._get(session, run_id)
+            now = datetime.now(UTC)
+            run.status = status.value
+            run.finished_at = now
+            run.heartbeat_at = now
+            run.eta_seconds = 0 if status is SyncStatus.completed else None
+            if watermark is not None:
+                run.watermark = watermark
+            if source is not None and progress is not None:
+                calls, retries, limited = source.stats()
+                run.api_calls = progress.base_calls + calls
+                run.retries = progress.base_retries + retries
+                run.rate_limited = progress.base_limited + limited
+            if error is not None:
+                run.errors = [*run.errors[-99:], error]
+            if status is SyncStatus.partial:
+                checkpoint = Plan.from_json(run.checkpoint) if run.checkpoint else None
+                missing = len(checkpoint.pending()) if checkpoint else 0
+                run.failed_items = min(run.total_items or 0, missing * ITEMS_PER_PAGE)
+            await session.commit()
+            message = None
+            if run.errors and status is not SyncStatus.completed:
+                message = "; ".join(
+                    run.errors[-1].get("messages") or [run.errors[-1].get("message", "")]
+                )
+            await self.publish(f"sync.{status.value}", run, {"message": message} if message else {})
+            return run.status
+
+    async def _heartbeat(self, run_id: int) -> None:
+        while True:
+            await asyncio.sleep(self.options.heartbeat_seconds)
+            try:
+                async with self.ctx.db.session() as session:
+                    await repository.set_fields(session, run_id, heartbeat_at=datetime.now(UTC))
+                    await session.commit()
+            except Exception:  # a missed beat is not fatal; the next page write beats too
+                log.debug("heartbeat for run %s failed", run_id, exc_info=True)
+
+    @staticmethod
+    async def _get(session: AsyncSession, run_id: int) -> SyncLog:
+        run = await repository.get(session, run_id)
+        if run is None:
+            raise LookupError(f"sync run {run_id} vanished")
+        return run
+
+
+@dataclass
+class _Progress:
+    started: float
+    items: int = 0
+    base_calls: int = 0
+    base_retries: int = 0
+    base_limited: int = 0
+    milestones: set[int] = field(default_factory=set)
+
+
+def _facts_of_order(order: EmagOrder, platform: str) -> OrderFacts:
+    return OrderFacts(
+        account_id=order.account_id,
+        platform=platform,
+        customer_key=order.customer_key,
+        status=order.status,
+        order_type=order.order_type,
+        payment_mode_id=order.payment_mode_id,
+        total_with_vat=order.total_with_vat,
+        order_date=order.order_date,
+        currency=order.currency,
+    )
+
+
+def _facts_of_row(row: dict[str, Any], platform: str) -> OrderFacts:
+    customer = row["customer"] or {}
+    return OrderFacts(
+        account_id=row["account_id"],
+        platform=platform,
+        customer_key=row["customer_key"],
+        status=row["status"],
+        order_type=row["order_type"],
+        payment_mode_id=row["payment_mode_id"],
+        total_with_vat=row["total_with_vat"],
+        order_date=row["order_date"],
+        currency=row["currency"],
+        name=row["customer_name"],
+        email=customer.get("email") or None,
+        phone=customer.get("phone_1") or None,
+        emag_customer_id=row["customer_emag_id"],
+    )

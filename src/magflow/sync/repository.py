@@ -1,0 +1,128 @@
+"""Every query on ``emag_sync_logs``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from magflow.sync.models import SyncLog, SyncStatus
+
+ACTIVE = (SyncStatus.queued.value, SyncStatus.running.value)
+
+
+async def get(session: AsyncSession, run_id: int) -> SyncLog | None:
+    return await session.get(SyncLog, run_id)
+
+
+async def active_run(session: AsyncSession, account_id: int, kind: str) -> SyncLog | None:
+    result = await session.execute(
+        select(SyncLog).where(
+            SyncLog.account_id == account_id, SyncLog.kind == kind, SyncLog.status.in_(ACTIVE)
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def running_runs(session: AsyncSession) -> Sequence[SyncLog]:
+    result = await session.execute(
+        select(SyncLog).where(SyncLog.status.in_(ACTIVE)).order_by(SyncLog.id)
+    )
+    return result.scalars().all()
+
+
+async def stalled_runs(session: AsyncSession, heartbeat_before: datetime) -> Sequence[SyncLog]:
+    """Running runs whose worker stopped beating, and queued runs nobody picked up."""
+    result = await session.execute(
+        select(SyncLog)
+        .where(
+            SyncLog.status.in_(ACTIVE),
+            func.coalesce(SyncLog.heartbeat_at, SyncLog.created_at) < heartbeat_before,
+        )
+        .order_by(SyncLog.id)
+    )
+    return result.scalars().all()
+
+
+async def last_completed(session: AsyncSession, account_id: int, kind: str) -> SyncLog | None:
+    result = await session.execute(
+        select(SyncLog)
+        .where(
+            SyncLog.account_id == account_id,
+            SyncLog.kind == kind,
+            SyncLog.status == SyncStatus.completed.value,
+        )
+        .order_by(SyncLog.finished_at.desc(), SyncLog.id.desc())
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def last_started(session: AsyncSession, account_id: int, kind: str) -> SyncLog | None:
+    result = await session.execute(
+        select(SyncLog)
+        .where(SyncLog.account_id == account_id, SyncLog.kind == kind)
+        .order_by(SyncLog.created_at.desc(), SyncLog.id.desc())
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def cancel_requested(session: AsyncSession, run_id: int) -> bool:
+    result = await session.execute(select(SyncLog.cancel_requested).where(SyncLog.id == run_id))
+    return bool(result.scalar_one_or_none())
+
+
+async def set_fields(session: AsyncSession, run_id: int, **values: Any) -> None:
+    await session.execute(update(SyncLog).where(SyncLog.id == run_id).values(**values))
+
+
+async def list_runs(
+    session: AsyncSession,
+    *,
+    account_id: int | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[int, Sequence[SyncLog]]:
+    conditions = []
+    if account_id is not None:
+        conditions.append(SyncLog.account_id == account_id)
+    if kind is not None:
+        conditions.append(SyncLog.kind == kind)
+    if status is not None:
+        conditions.append(SyncLog.status == status)
+    total = (await session.execute(select(func.count(SyncLog.id)).where(*conditions))).scalar_one()
+    rows = await session.execute(
+        select(SyncLog).where(*conditions).order_by(SyncLog.id.desc()).offset(offset).limit(limit)
+    )
+    return int(total), rows.scalars().all()
+
+
+def add(session: AsyncSession, run: SyncLog) -> None:
+    session.add(run)
+
+
+async def claim(session: AsyncSession, run_id: int, worker_id: str, stale_before: datetime) -> bool:
+    """Take ``run_id`` for ``worker_id`` if nobody holds it, or if its holder went quiet.
+
+    One atomic UPDATE: of two processes racing for a stalled run exactly one sees rowcount 1.
+    """
+    result = await session.execute(
+        update(SyncLog)
+        .where(
+            SyncLog.id == run_id,
+            SyncLog.status.in_(ACTIVE),
+            or_(
+                SyncLog.worker_id.is_(None),
+                SyncLog.heartbeat_at.is_(None),
+                SyncLog.heartbeat_at < stale_before,
+            ),
+        )
+        .values(worker_id=worker_id, heartbeat_at=datetime.now(UTC))
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

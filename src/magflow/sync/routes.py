@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import JSONResponse
+
+from magflow.accounts import service as accounts_service
+from magflow.auth.dependencies import CurrentUser, Operator
+from magflow.common.deps import Context, Session
+from magflow.common.schemas import Page
+from magflow.sync import repository, service
+from magflow.sync.models import SyncKind, SyncMode, SyncStatus
+from magflow.sync.schemas import SyncRequest, SyncRunOut, SyncStarted
+
+router = APIRouter(tags=["sync"])
+
+
+@router.post(
+    "/api/v1/emag/enhanced/sync/{kind}",
+    response_model=SyncStarted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={409: {"description": "A run of this kind is already active for the account"}},
+)
+async def start_sync(
+    ctx: Context, session: Session, user: Operator, kind: SyncKind, body: SyncRequest
+) -> Any:
+    """Queue a sync of offers or orders for one account (or every active account).
+
+    When a run of the same kind is already queued or running for an account, the answer is 409
+    with that run's id in ``run_id`` (and no new run is started for any account).
+    """
+    if body.account is not None:
+        try:
+            accounts = [await accounts_service.get_account(session, body.account)]
+        except accounts_service.AccountNotFoundError as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    else:
+        accounts = list(await accounts_service.list_accounts(session, active_only=True))
+        if not accounts:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_ENTITY, detail="no active eMAG account to sync"
+            )
+    mode = SyncMode.full if kind is SyncKind.offers else (body.mode or SyncMode.incremental)
+    for account in accounts:
+        active = await repository.active_run(session, account.id, kind.value)
+        if active is not None:
+            return _conflict(service.RunAlreadyActiveError(active))
+    runs = []
+    for account in accounts:
+        try:
+            run = await service.request_run(
+                session,
+                account_id=account.id,
+                kind=kind,
+                mode=mode,
+                trigger="api",
+                requested_by=user.email,
+                params={"since": body.since.isoformat()} if body.since else {},
+            )
+        except service.RunAlreadyActiveError as exc:
+            return _conflict(exc)
+        runs.append(run)
+        await ctx.jobs.enqueue(run.id)
+    return SyncStarted(runs=[SyncRunOut.model_validate(r) for r in runs])
+
+
+def _conflict(exc: service.RunAlreadyActiveError) -> JSONResponse:
+    return JSONResponse(
+        {"detail": str(exc), "run_id": exc.run.id, "status": exc.run.status},
+        status_code=status.HTTP_409_CONFLICT,
+    )
+
+
+@router.post("/api/v1/emag/enhanced/sync/{run_id}/cancel", response_model=SyncRunOut)
+async def cancel_sync(session: Session, _user: Operator, run_id: int) -> Any:
+    """Ask a queued or running sync to stop; it stops before writing its next page."""
+    try:
+        run = await service.request_cancel(session, run_id)
+    except service.RunNotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    if not SyncStatus(run.status).is_active:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail=f"run {run_id} is already {run.status}"
+        )
+    await session.commit()
+    return run
+
+
+@router.get("/api/v1/emag/sync-logs", response_model=Page[SyncRunOut])
+async def sync_logs(
+    session: Session,
+    _user: CurrentUser,
+    account: str | None = None,
+    kind: SyncKind | None = None,
+    status_filter: Annotated[SyncStatus | None, Query(alias="status")] = None,
+    skip: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Any:
+    account_id = None
+    if account is not None:
+        try:
+            account_id = (await accounts_service.get_account(session, account)).id
+        except accounts_service.AccountNotFoundError as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    total, runs = await repository.list_runs(
+        session,
+        account_id=account_id,
+        kind=kind.value if kind else None,
+        status=status_filter.value if status_filter else None,
+        offset=skip,
+        limit=limit,
+    )
+    return Page[SyncRunOut](
+        total=total, skip=skip, limit=limit, items=[SyncRunOut.model_validate(r) for r in runs]
+    )
+
+
+@router.get("/api/v1/emag/sync-logs/{run_id}", response_model=SyncRunOut)
+async def sync_log(session: Session, _user: CurrentUser, run_id: int) -> Any:
+    run = await repository.get(session, run_id)
+    if run is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no sync run {run_id}")
+    return run
+
+
+@router.get("/api/v1/emag/enhanced/products/sync-progress")
+async def sync_progress(session: Session, _user: CurrentUser) -> dict[str, Any]:
+    """Running and queued syncs (offers and orders) with page, items, %, throughput and ETA."""
+    runs = await service.running(session)
+    return {"running": [service.progress_view(run) for run in runs], "count": len(runs)}

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from magflow.sync.models import SyncMode
+
+
+class SyncRequest(BaseModel):
+    """Which accounts to sync (all active ones when omitted) and how."""
+
+    account: str | None = Field(default=None, description="account name or id; all when omitted")
+    mode: SyncMode | None = Field(
+        default=None,
+        description="full or incremental; orders default to incremental, offers are always full",
+    )
+    since: datetime | None = Field(
+        default=None, description="orders, full mode: first order date to read (default 90 days)"
+    )
+
+
+class SyncRunOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    account_id: int | None
+    kind: str
+    mode: str
+    status: str
+    trigger: str
+    requested_by: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    total_items: int | None
+    total_pages: int | None
+    current_page: int
+    processed_items: int
+    created_items: int
+    updated_items: int
+    failed_items: int
+    throughput: float | None
+    eta_seconds: float | None
+    api_calls: int
+    retries: int
+    rate_limited: int
+    errors: list[dict[str, Any]]
+    cancel_requested: bool
+
+
+class SyncStarted(BaseModel):
+    runs: list[SyncRunOut]

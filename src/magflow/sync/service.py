@@ -1,0 +1,105 @@
+"""Sync runs: creating them (one active per account and kind), cancelling, listing.
+
+Never commits, except :func:`request_run`, whose insert must be its own transaction: the
+database's partial unique index decides between two simultaneous triggers (see models).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from magflow.sync import repository
+from magflow.sync.models import SyncKind, SyncLog, SyncMode, SyncStatus
+
+
+class RunAlreadyActiveError(Exception):
+    def __init__(self, run: SyncLog) -> None:
+        super().__init__(
+            f"a {run.kind} sync for account {run.account_id} is already {run.status} (run {run.id})"
+        )
+        self.run = run
+
+
+class RunNotFoundError(LookupError):
+    pass
+
+
+async def request_run(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    kind: SyncKind,
+    mode: SyncMode,
+    trigger: str,
+    requested_by: str | None,
+    params: dict[str, Any] | None = None,
+) -> SyncLog:
+    """Queue a run and commit it, or raise :class:`RunAlreadyActiveError` with the active one."""
+    existing = await repository.active_run(session, account_id, kind.value)
+    if existing is not None:
+        raise RunAlreadyActiveError(existing)
+    run = SyncLog(
+        account_id=account_id,
+        kind=kind.value,
+        mode=mode.value,
+        status=SyncStatus.queued.value,
+        trigger=trigger,
+        requested_by=requested_by,
+        params=params or {},
+        errors=[],
+    )
+    repository.add(session, run)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        existing = await repository.active_run(session, account_id, kind.value)
+        if existing is None:
+            raise
+        raise RunAlreadyActiveError(existing) from None
+    return run
+
+
+async def request_cancel(session: AsyncSession, run_id: int) -> SyncLog:
+    run = await repository.get(session, run_id)
+    if run is None:
+        raise RunNotFoundError(f"no sync run {run_id}")
+    if SyncStatus(run.status).is_active:
+        run.cancel_requested = True
+    return run
+
+
+async def running(session: AsyncSession) -> Sequence[SyncLog]:
+    return await repository.running_runs(session)
+
+
+def progress_view(run: SyncLog) -> dict[str, Any]:
+    """The progress fields every screen shows (REST, WebSocket, CLI)."""
+    percentage = None
+    if run.total_items:
+        percentage = round(min(100.0, 100.0 * run.processed_items / run.total_items), 1)
+    elif run.status == SyncStatus.completed.value:
+        percentage = 100.0
+    return {
+        "run_id": run.id,
+        "account_id": run.account_id,
+        "kind": run.kind,
+        "mode": run.mode,
+        "status": run.status,
+        "current_page": run.current_page,
+        "total_pages": run.total_pages,
+        "processed_items": run.processed_items,
+        "total_items": run.total_items,
+        "created_items": run.created_items,
+        "updated_items": run.updated_items,
+        "failed_items": run.failed_items,
+        "percentage": percentage,
+        "throughput_per_second": run.throughput,
+        "eta_seconds": run.eta_seconds,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }

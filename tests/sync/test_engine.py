@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+
+import httpx
+from sqlalchemy import select
+
+from magflow.catalog.models import EmagProduct
+from magflow.context import AppContext
+from magflow.customers.models import EmagCustomer
+from magflow.emag_sim import SimulatorServer
+from magflow.orders.models import EmagOrder
+from magflow.sync.models import SyncKind, SyncMode
+from tests.sync.conftest import Accounts, read_everything, snapshot, sync
+
+
+async def test_full_offer_sync_stores_exactly_the_simulators_offers(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    run = await sync(ctx, accounts.main, SyncKind.offers)
+    assert run.status == "completed", run.errors
+    expected = await read_everything(ctx, accounts.main, SyncKind.offers)
+    assert run.total_items == len(expected) == 230
+    assert (run.processed_items, run.created_items, run.updated_items) == (230, 230, 0)
+    assert run.current_page == run.total_pages == 3
+    assert run.api_calls >= 5  # vat/read, count, 3 pages
+    async with ctx.db.session() as session:
+        rows = (
+            (
+                await session.execute(
+                    select(EmagProduct).where(EmagProduct.account_id == accounts.main.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert {row.emag_id: row.raw for row in rows} == expected
+    sample = rows[0]
+    assert sample.sale_price == Decimal(str(expected[sample.emag_id]["sale_price"]))
+    assert sample.currency == "RON"
+    assert sample.sale_price_with_vat is not None
+
+
+async def test_offers_that_vanish_are_marked_not_deleted(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    assert (await sync(ctx, accounts.main, SyncKind.offers)).status == "completed"
+    # An offer we stored earlier that eMAG no longer returns.
+    async with ctx.db.session() as session:
+        kept = (
+            await session.execute(
+                select(EmagProduct).where(
+                    EmagProduct.account_id == accounts.main.id, EmagProduct.emag_id == 5
+                )
+            )
+        ).scalar_one()
+        ghost = EmagProduct(
+            account_id=accounts.main.id, emag_id=999_999, raw={}, last_seen_at=kept.last_seen_at
+        )
+        session.add(ghost)
+        await session.commit()
+    assert (await sync(ctx, accounts.main, SyncKind.offers)).status == "completed"
+    async with ctx.db.session() as session:
+        rows = {
+            row.emag_id: row
+            for row in (
+                await session.execute(
+                    select(EmagProduct).where(EmagProduct.account_id == accounts.main.id)
+                )
+            ).scalars()
+        }
+    assert rows[999_999].missing_since is not None
+    assert rows[5].missing_since is None
+    assert len(rows) == 231
+
+
+async def test_full_then_incremental_order_sync_matches_the_simulator(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    for account in (accounts.main, accounts.fbe):
+        run = await sync(ctx, account, SyncKind.orders, SyncMode.full)
+        assert run.status == "completed", run.errors
+        assert run.watermark is not None
+
+    async with httpx.AsyncClient(base_url=sim.root_url) as control:
+        created = (
+            await control.post(
+                f"/_sim/accounts/{accounts.main.username}/orders/new", json={"count": 7}
+            )
+        ).json()["created"]
+        modified = (
+            await control.post(
+                f"/_sim/accounts/{accounts.fbe.username}/orders/modify", json={"count": 9}
+            )
+        ).json()["modified"]
+    assert len(created) == 7 and len(modified) == 9
+
+    incremental = [
+        await sync(ctx, account, SyncKind.orders, SyncMode.incremental)
+        for account in (accounts.main, accounts.fbe)
+    ]
+    assert all(run.status == "completed" for run in incremental), [r.errors for r in incremental]
+    # Incremental runs read only what changed (plus the overlap), not everything again.
+    assert incremental[0].created_items == 7
+    assert incremental[0].processed_items < 260
+    assert incremental[1].updated_items >= 9
+
+    async with ctx.db.session() as session:
+        stored = (await session.execute(select(EmagOrder))).scalars().all()
+    for account in (accounts.main, accounts.fbe):
+        expected = await read_everything(ctx, account, SyncKind.orders)
+        mine = {o.emag_id: o.raw for o in stored if o.account_id == account.id}
+        assert mine == expected
+    types = Counter(o.order_type for o in stored if o.account_id == accounts.fbe.id)
+    assert types[2] > 0 and types[3] > 0  # FBE accounts read both types
+
+    # Customers equal a recomputation from the stored orders.
+    expected_customers: dict[str, tuple[int, Decimal]] = {}
+    for order in stored:
+        if order.customer_key is None:
+            continue
+        count, spent = expected_customers.get(order.customer_key, (0, Decimal(0)))
+        paid = order.total_with_vat if order.status not in (0, 5) else Decimal(0)
+        expected_customers[order.customer_key] = (count + 1, spent + (paid or 0))
+    async with ctx.db.session() as session:
+        customers = {
+            c.customer_key: (c.orders_count, c.total_spent)
+            for c in (await session.execute(select(EmagCustomer))).scalars()
+        }
+    assert customers == expected_customers
+    async with ctx.db.session() as session:
+        mixed = (
+            (
+                await session.execute(
+                    select(EmagCustomer).where(
+                        EmagCustomer.main_orders > 0, EmagCustomer.fbe_orders > 0
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert mixed, "the simulator shares customers between MAIN and FBE"
+
+
+async def test_rerunning_a_completed_sync_changes_nothing(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    await sync(ctx, accounts.fbe, SyncKind.orders, SyncMode.full)
+    await sync(ctx, accounts.fbe, SyncKind.offers)
+    before = await snapshot(ctx)
+    again = await sync(ctx, accounts.fbe, SyncKind.orders, SyncMode.full)
+    await sync(ctx, accounts.fbe, SyncKind.offers)
+    assert again.created_items == 0
+    assert await snapshot(ctx) == before
