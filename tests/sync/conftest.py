@@ -13,12 +13,12 @@ from sqlalchemy import select
 
 from magflow.accounts.models import AccountType, EmagAccount
 from magflow.accounts.service import AccountCredentials, credentials
+from magflow.catalog.models import EmagProduct
 from magflow.context import AppContext
 from magflow.customers.models import EmagCustomer
 from magflow.emag_sim import SimAccount, SimConfig, SimulatorServer
 from magflow.orders.models import EmagOrder
 from magflow.settings import Settings
-from magflow.catalog.models import EmagProduct
 from magflow.sync import service
 from magflow.sync.models import SyncKind, SyncLog, SyncMode
 from magflow.sync.source import ClientSource
