@@ -12,9 +12,12 @@ from magflow.auth.tokens import TokenService
 from magflow.common.crypto import CredentialCipher
 from magflow.db.engine import Database
 from magflow.emag.client import EmagClient
-from magflow.emag.ratelimit import RateLimiter, make_rate_limiter
+from magflow.emag.ratelimit import Bucket, RateLimiter, Window, make_rate_limiter
 from magflow.jobs.base import JobRunner
 from magflow.settings import Settings
+
+
+UNLIMITED = {bucket: (Window(1_000_000, 1.0),) for bucket in Bucket}
 
 
 @dataclass
@@ -57,7 +60,11 @@ class AppContext:
             cipher=CredentialCipher(secret),
             throttle=throttle,
             redis=redis,
-            rate_limiter=make_rate_limiter(settings.redis_url, prefix=settings.redis_prefix),
+            rate_limiter=(
+                make_rate_limiter(settings.redis_url, prefix=settings.redis_prefix)
+                if settings.emag_rate_limit
+                else make_rate_limiter(None, limits=UNLIMITED)
+            ),
         )
 
     def emag_client(self, credentials: AccountCredentials) -> EmagClient:

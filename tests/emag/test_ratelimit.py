@@ -127,7 +127,7 @@ async def test_in_process_ceiling_holds_under_event_loop_lag() -> None:
 
     async def hog() -> None:
         while not stop:
-            time.sleep(0.03)  # noqa: ASYNC251 - deliberately blocks the loop
+            time.sleep(0.03)
             await asyncio.sleep(0.01)
 
     hog_task = asyncio.create_task(hog())
