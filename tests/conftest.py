@@ -28,6 +28,8 @@ from magflow.db.migrate import head_revision, upgrade
 from magflow.db.models import Base
 from magflow.settings import Settings, normalize_database_url
 
+pytest_plugins = ["tests.support.simulation"]
+
 PG_URL = os.environ.get("MAGFLOW_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("MAGFLOW_TEST_REDIS_URL")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -16,9 +17,13 @@ from magflow.catalog.routes import router as offers_router
 from magflow.context import AppContext
 from magflow.db.migrate import upgrade
 from magflow.orders.routes import router as orders_router
+from magflow.realtime.hub import Hub
+from magflow.realtime.routes import router as realtime_router
+from magflow.realtime.wiring import tune_gc
 from magflow.settings import Settings
 from magflow.status.routes import router as status_router
 from magflow.sync.routes import router as sync_router
+from magflow.sync.service import running_snapshot
 from magflow.sync.wiring import build_runner
 
 # Every router, in the order they are mounted. Each carries its full prefix itself and is
@@ -30,6 +35,7 @@ ROUTERS: list[APIRouter] = [
     sync_router,
     offers_router,
     orders_router,
+    realtime_router,
 ]
 
 
@@ -43,11 +49,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ctx = AppContext.build(settings)
         ctx.runner = build_runner(ctx)
         app.state.ctx = ctx
+        hub = Hub(ctx.bus)
+        hub.snapshot_provider = partial(running_snapshot, ctx)
+        await hub.start()
+        app.state.hub = hub
         await ctx.jobs.start()
+        tune_gc()
         try:
             yield
         finally:
             await ctx.jobs.stop()
+            await hub.stop()
             await ctx.close()
 
     app = FastAPI(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -264,33 +265,61 @@ def accounts_remove(name: Annotated[str, typer.Argument(help="Account name or id
     console.print(f"removed account {name}")
 
 
-DEMO_ADMIN_EMAIL = "admin@magflow.local"
+@app.command()
+def worker() -> None:
+    """Run a procrastinate worker: executes sync jobs, resumes stalled runs, fires schedules.
+
+    Needs MAGFLOW_JOBS=procrastinate and a PostgreSQL MAGFLOW_DATABASE_URL; start as many as you
+    like, on as many machines as you like.
+    """
+    from magflow.jobs.durable import run_worker
+    from magflow.settings import JobBackend
+    from magflow.sync.wiring import build_engine
+
+    settings = settings_or_exit()
+    if settings.jobs is not JobBackend.procrastinate or settings.is_sqlite:
+        raise fail("magflow worker needs MAGFLOW_JOBS=procrastinate and a PostgreSQL database")
+
+    async def work(ctx: AppContext) -> None:
+        await run_worker(ctx, build_engine(ctx))
+
+    with contextlib.suppress(KeyboardInterrupt):
+        run_with_context(work)
 
 
 @app.command()
 def demo(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    offers: Annotated[int, typer.Option(help="Offers per simulated account.")] = 2000,
+    orders: Annotated[int, typer.Option(help="Orders per simulated account.")] = 3000,
 ) -> None:
-    """Set up a demo installation and serve it: an admin with a fresh generated password."""
+    """A working demo: the eMAG simulator, its accounts, a first sync, and the server."""
     import uvicorn
 
+    from magflow import demo as demo_module
     from magflow.app import create_app
 
+    settings = settings_or_exit()
     password = generate_password()
+    console.print("starting the eMAG simulator...")
+    sim = demo_module.start_simulator(demo_module.DemoSizes(offers=offers, orders=orders))
+    try:
 
-    async def ensure_admin(ctx: AppContext) -> None:
-        async with ctx.db.session() as session:
-            await auth_service.set_demo_admin(session, DEMO_ADMIN_EMAIL, password)
-            await session.commit()
+        async def prepare(ctx: AppContext) -> bool:
+            return await demo_module.prepare(ctx, sim, password, console)
 
-    run_with_context(ensure_admin)
-    console.rule("MagFlow demo")
-    console.print(f"URL:      http://{host}:{port}/  (API docs at /docs)", highlight=False)
-    console.print(f"login:    {DEMO_ADMIN_EMAIL}", highlight=False)
-    console.print(f"password: {password}  (new on every start)", highlight=False)
-    console.rule()
-    uvicorn.run(create_app(settings_or_exit()), host=host, port=port, log_config=None)
+        if not run_with_context(prepare):
+            console.print("[yellow]the first sync did not complete; see above[/yellow]")
+        console.rule("MagFlow demo")
+        console.print(f"URL:       http://{host}:{port}/  (API docs at /docs)", highlight=False)
+        console.print(f"login:     {demo_module.DEMO_ADMIN_EMAIL}", highlight=False)
+        console.print(f"password:  {password}  (new on every start)", highlight=False)
+        console.print(f"simulator: {sim.root_url}  (eMAG API at {sim.base_url})", highlight=False)
+        console.rule()
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    finally:
+        sim.stop()
 
 
 def _register_subcommands() -> None:

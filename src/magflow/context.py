@@ -9,13 +9,14 @@ from redis.asyncio import Redis
 from magflow.accounts.service import AccountCredentials
 from magflow.auth.throttle import LoginThrottle, MemoryLoginThrottle, RedisLoginThrottle
 from magflow.auth.tokens import TokenService
+from magflow.cache import Cache, build_cache
 from magflow.common.crypto import CredentialCipher
 from magflow.db.engine import Database
 from magflow.emag.client import EmagClient
 from magflow.emag.ratelimit import Bucket, RateLimiter, Window, make_rate_limiter
 from magflow.jobs.base import JobRunner
+from magflow.realtime.bus import EventBus, build_event_bus
 from magflow.settings import Settings
-
 
 UNLIMITED = {bucket: (Window(1_000_000, 1.0),) for bucket in Bucket}
 
@@ -29,6 +30,8 @@ class AppContext:
     throttle: LoginThrottle
     redis: Redis | None
     rate_limiter: RateLimiter
+    bus: EventBus
+    cache: Cache
     runner: JobRunner | None = None
 
     @property
@@ -65,6 +68,9 @@ class AppContext:
                 if settings.emag_rate_limit
                 else make_rate_limiter(None, limits=UNLIMITED)
             ),
+            # Every process publishes; only API processes also read (their hub starts the bus).
+            bus=build_event_bus(settings, redis),
+            cache=build_cache(settings, redis),
         )
 
     def emag_client(self, credentials: AccountCredentials) -> EmagClient:
@@ -81,6 +87,8 @@ class AppContext:
         )
 
     async def close(self) -> None:
+        await self.cache.aclose()
+        await self.bus.aclose()
         await self.rate_limiter.aclose()
         await self.db.dispose()
         if self.redis is not None:

@@ -12,7 +12,7 @@ from magflow.customers.models import EmagCustomer
 from magflow.emag_sim import SimulatorServer
 from magflow.orders.models import EmagOrder
 from magflow.sync.models import SyncKind, SyncMode
-from tests.sync.conftest import Accounts, read_everything, snapshot, sync
+from tests.support.simulation import Accounts, read_everything, snapshot, sync
 
 
 async def test_full_offer_sync_stores_exactly_the_simulators_offers(

@@ -20,7 +20,7 @@ from magflow.settings import Settings
 from magflow.sync.models import SyncKind, SyncLog, SyncMode
 from magflow.sync.wiring import build_engine
 from tests.factories import make_account
-from tests.sync.conftest import Accounts, read_everything, set_faults, snapshot, sync
+from tests.support.simulation import Accounts, read_everything, set_faults, snapshot, sync
 
 
 async def test_injected_faults_end_in_the_same_state_as_a_clean_run(

@@ -90,3 +90,20 @@ def credentials(cipher: CredentialCipher, account: EmagAccount) -> AccountCreden
         password=cipher.decrypt(account.password_encrypted),
         base_url=account.base_url,
     )
+
+
+async def upsert_account(
+    session: AsyncSession, cipher: CredentialCipher, data: AccountCreate
+) -> EmagAccount:
+    """Add the account, or point the existing one of that name at new credentials and URL."""
+    account = await repository.get_by_name(session, data.name)
+    if account is None:
+        return await add_account(session, cipher, data)
+    account.platform = data.platform.value
+    account.account_type = data.account_type.value
+    account.username = data.username
+    account.password_encrypted = cipher.encrypt(data.password)
+    account.base_url = str(data.base_url).rstrip("/") if data.base_url else None
+    account.is_active = True
+    await session.flush()
+    return account

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from magflow.context import AppContext
 from magflow.sync import repository
 from magflow.sync.models import SyncKind, SyncLog, SyncMode, SyncStatus
 
@@ -103,3 +104,9 @@ def progress_view(run: SyncLog) -> dict[str, Any]:
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
     }
+
+
+async def running_snapshot(ctx: AppContext) -> list[dict[str, Any]]:
+    """Progress of every queued or running run: what a WebSocket client sees on connect."""
+    async with ctx.db.session() as session:
+        return [progress_view(run) for run in await repository.running_runs(session)]

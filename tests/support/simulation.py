@@ -1,4 +1,4 @@
-"""Sync tests run the engine against the simulator over HTTP on loopback, on both databases."""
+"""Simulator fixtures and helpers: the engine against the simulator over HTTP on loopback."""
 
 from __future__ import annotations
 

@@ -1,0 +1,118 @@
+"""Durable jobs on PostgreSQL with procrastinate (``MAGFLOW_JOBS=procrastinate``).
+
+API processes only *defer* a job per sync run; ``magflow worker`` processes (on any machine)
+execute them and run the maintenance timer (stalled runs, schedules). Per run, procrastinate's
+``queueing_lock`` keeps at most one waiting job and ``lock`` at most one executing job; the
+database claim in :func:`~magflow.jobs.maintenance.claim_and_execute` guards the rest (a job that
+outlived its worker, a run resumed by another worker). A job that crashes is retried with
+exponential backoff; the run resumes from its checkpoint each time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import procrastinate
+from sqlalchemy.engine import make_url
+
+from magflow.context import AppContext
+from magflow.jobs.maintenance import Maintenance, claim_and_execute
+from magflow.sync.engine import SyncEngine
+
+log = logging.getLogger(__name__)
+
+QUEUE = "magflow-sync"
+TASK_NAME = "magflow.sync_run"
+# Serialises schema creation between processes starting together.
+SCHEMA_LOCK_ID = 0x6D61676677
+
+
+def conninfo(async_url: str) -> str:
+    """libpq connection string from the SQLAlchemy URL."""
+    url = make_url(async_url)
+    if url.get_backend_name() != "postgresql":
+        raise ValueError("MAGFLOW_JOBS=procrastinate needs a PostgreSQL MAGFLOW_DATABASE_URL")
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def build_app(ctx: AppContext, engine: SyncEngine | None) -> procrastinate.App:
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(
+            conninfo=conninfo(ctx.settings.async_database_url),
+            kwargs={"application_name": "magflow-jobs"},
+        )
+    )
+
+    @app.task(
+        name=TASK_NAME,
+        queue=QUEUE,
+        retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=5),
+    )
+    async def sync_run(run_id: int) -> None:
+        if engine is None:
+            raise RuntimeError("this process defers sync jobs but does not execute them")
+        status = await claim_and_execute(ctx, run_id, engine.execute)
+        log.info("sync run %s: %s", run_id, status)
+
+    return app
+
+
+async def ensure_schema(app: procrastinate.App) -> None:
+    """Create procrastinate's tables once (an advisory lock keeps concurrent starts apart)."""
+    connector = app.connector
+    async with connector.pool.connection() as conn:  # type: ignore[attr-defined]
+        await conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_ID,))
+        try:
+            cursor = await conn.execute("SELECT to_regclass('procrastinate_jobs')")
+            row = await cursor.fetchone()
+            if row is None or row[0] is None:
+                await conn.execute(app.schema_manager.get_schema())
+                log.info("created procrastinate's schema")
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_ID,))
+
+
+async def defer(app: procrastinate.App, run_id: int) -> None:
+    lock = f"sync-run-{run_id}"
+    task = app.tasks[TASK_NAME].configure(lock=lock, queueing_lock=lock)
+    with contextlib.suppress(procrastinate.exceptions.AlreadyEnqueued):
+        await task.defer_async(run_id=run_id)  # else a job for this run is already waiting
+
+
+class ProcrastinateRunner:
+    """The API side: defers jobs; execution and maintenance happen in ``magflow worker``."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.app = build_app(ctx, engine=None)
+
+    async def start(self) -> None:
+        await self.app.open_async()
+        await ensure_schema(self.app)
+
+    async def stop(self) -> None:
+        await self.app.close_async()
+
+    async def enqueue(self, run_id: int) -> None:
+        await defer(self.app, run_id)
+
+
+async def run_worker(ctx: AppContext, engine: SyncEngine, **options: Any) -> None:
+    """A worker: executes sync jobs and runs the maintenance timer until cancelled."""
+    app = build_app(ctx, engine)
+    async with app.open_async():
+        await ensure_schema(app)
+        maintenance = Maintenance(ctx, lambda run_id: defer(app, run_id))
+        loop = asyncio.create_task(maintenance.loop(), name="magflow-maintenance")
+        try:
+            await app.run_worker_async(
+                queues=[QUEUE],
+                concurrency=ctx.settings.sync_max_concurrent_runs,
+                install_signal_handlers=False,
+                **options,
+            )
+        finally:
+            loop.cancel()
+            await asyncio.gather(loop, return_exceptions=True)

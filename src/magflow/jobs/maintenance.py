@@ -1,0 +1,108 @@
+"""What every job backend does on a timer: resume stalled runs and fire schedules.
+
+Both steps only *dispatch* run ids (execute here, or defer to procrastinate); the database keeps
+them safe when several processes do this at once: a schedule fires at most one active run per
+(account, kind) (the unique index on emag_sync_logs), and a run is executed by whoever claims it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from magflow.accounts import service as accounts_service
+from magflow.context import AppContext
+from magflow.jobs.schedule import Schedule
+from magflow.sync import repository as sync_repository
+from magflow.sync import service as sync_service
+from magflow.sync.models import SyncKind, SyncMode
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 5.0
+Dispatch = Callable[[int], Awaitable[None]]
+
+
+class Maintenance:
+    def __init__(self, ctx: AppContext, dispatch: Dispatch) -> None:
+        self.ctx = ctx
+        self.dispatch = dispatch
+        settings = ctx.settings
+        self.schedules = {
+            SyncKind.orders: Schedule.parse(settings.schedule_orders),
+            SyncKind.offers: Schedule.parse(settings.schedule_offers),
+        }
+
+    async def loop(self) -> None:
+        while True:
+            try:
+                await self.recover_stalled()
+                if self.ctx.settings.schedules_enabled:
+                    await self.fire_schedules()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("job maintenance tick failed")
+            await asyncio.sleep(TICK_SECONDS)
+
+    async def recover_stalled(self, skip: set[int] | None = None) -> list[int]:
+        """Dispatch runs whose heartbeat stopped (their process died) or that nobody picked up."""
+        stale_before = datetime.now(UTC) - timedelta(seconds=self.ctx.settings.sync_stale_seconds)
+        async with self.ctx.db.session() as session:
+            stalled = await sync_repository.stalled_runs(session, stale_before)
+            ids = [run.id for run in stalled if run.id not in (skip or set())]
+        for run_id in ids:
+            log.info("resuming stalled sync run %s", run_id)
+            await self.dispatch(run_id)
+        return ids
+
+    async def fire_schedules(self) -> list[int]:
+        now = datetime.now(UTC)
+        jitter = self.ctx.settings.schedule_jitter_seconds
+        due: list[tuple[int, SyncKind]] = []
+        async with self.ctx.db.session() as session:
+            for account in await accounts_service.list_accounts(session, active_only=True):
+                for kind, schedule in self.schedules.items():
+                    last = await sync_repository.last_started(session, account.id, kind.value)
+                    if last is None:
+                        continue  # an account's first sync is started by a person
+                    seed = f"{account.id}:{kind.value}:{last.id}"
+                    if now >= schedule.next_after(
+                        last.created_at, jitter_seconds=jitter, seed=seed
+                    ):
+                        due.append((account.id, kind))
+        fired = []
+        for account_id, kind in due:
+            mode = SyncMode.incremental if kind is SyncKind.orders else SyncMode.full
+            async with self.ctx.db.session() as session:
+                try:
+                    run = await sync_service.request_run(
+                        session,
+                        account_id=account_id,
+                        kind=kind,
+                        mode=mode,
+                        trigger="schedule",
+                        requested_by=None,
+                    )
+                except sync_service.RunAlreadyActiveError:
+                    continue
+            await self.dispatch(run.id)
+            fired.append(run.id)
+        return fired
+
+
+async def claim_and_execute(
+    ctx: AppContext, run_id: int, execute: Callable[[int], Awaitable[str]]
+) -> str:
+    """Claim ``run_id`` for this process (see ``sync.repository.claim``) and execute it."""
+    from magflow.sync.engine import WORKER_ID
+
+    stale_before = datetime.now(UTC) - timedelta(seconds=ctx.settings.sync_stale_seconds)
+    async with ctx.db.session() as session:
+        claimed = await sync_repository.claim(session, run_id, WORKER_ID, stale_before)
+        await session.commit()
+    if not claimed:
+        return "claimed-elsewhere"
+    return await execute(run_id)

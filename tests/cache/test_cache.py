@@ -1,0 +1,142 @@
+"""The cache, in-process and on a real Redis server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from prometheus_client import REGISTRY
+from redis.asyncio import Redis
+
+from magflow.cache import Cache, MemoryCache, RedisCache, build_cache
+from magflow.settings import Settings
+
+REDIS_URL = os.environ.get("MAGFLOW_TEST_REDIS_URL")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
+    name = f"t{uuid.uuid4().hex[:8]}"  # fresh counters per test
+    if request.param == "memory":
+        yield MemoryCache(name)
+        return
+    if REDIS_URL is None:
+        pytest.skip("Redis not configured: set MAGFLOW_TEST_REDIS_URL")
+    prefix = f"magflow-test-{uuid.uuid4().hex[:12]}"
+    settings = Settings(_env_file=None, redis_url=REDIS_URL, redis_prefix=prefix)  # type: ignore[call-arg]
+    redis_cache = build_cache(settings, name=name)
+    assert isinstance(redis_cache, RedisCache)
+    yield redis_cache
+    await redis_cache.clear()
+    await redis_cache.aclose()
+    async with Redis.from_url(REDIS_URL) as redis:
+        assert [key async for key in redis.scan_iter(f"{prefix}:*")] == []
+
+
+def counts(name: str) -> tuple[float, float]:
+    hits = REGISTRY.get_sample_value("magflow_cache_hits_total", {"name": name}) or 0.0
+    misses = REGISTRY.get_sample_value("magflow_cache_misses_total", {"name": name}) or 0.0
+    return hits, misses
+
+
+async def test_set_get_delete_json_values_and_counters(cache: Cache) -> None:
+    assert await cache.get("offer:1") is None
+    await cache.set("offer:1", {"price": 12.5, "tags": ("a", "b")}, ttl=60)
+    assert await cache.get("offer:1") == {"price": 12.5, "tags": ["a", "b"]}  # JSON round trip
+    await cache.set("nothing", None)
+    assert await cache.get("nothing", default="absent") is None  # a cached null is a hit
+    assert await cache.get("missing", default="absent") == "absent"
+    assert counts(cache.name) == (2.0, 2.0)
+    assert await cache.delete("offer:1") is True
+    assert await cache.delete("offer:1") is False
+    assert await cache.get("offer:1") is None
+
+
+async def test_invalidate_by_prefix(cache: Cache) -> None:
+    for key in ("account:7:offers", "account:7:orders", "account:70:offers", "acc*unt:[7]"):
+        await cache.set(key, 1)
+    assert await cache.invalidate_prefix("account:7:") == 2
+    assert await cache.get("account:7:offers") is None
+    assert await cache.get("account:70:offers") == 1
+    assert await cache.invalidate_prefix("acc*unt:[") == 1  # glob characters are literal
+    assert await cache.get("account:70:offers") == 1
+    assert await cache.clear() == 1
+
+
+async def test_get_or_compute_computes_once_for_concurrent_misses(cache: Cache) -> None:
+    calls = 0
+
+    async def compute() -> dict[str, int]:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return {"total": 42}
+
+    results = await asyncio.gather(*(cache.get_or_compute("k", 60, compute) for _ in range(5)))
+    assert results == [{"total": 42}] * 5 and calls == 1
+    assert await cache.get_or_compute("k", 60, compute) == {"total": 42} and calls == 1
+    assert counts(cache.name) == (1.0, 5.0)
+
+
+async def test_a_failing_compute_caches_nothing(cache: Cache) -> None:
+    async def boom() -> int:
+        raise RuntimeError("eMAG is down")
+
+    with pytest.raises(RuntimeError):
+        await cache.get_or_compute("k", 60, boom)
+
+    async def fine() -> int:
+        return 7
+
+    assert await cache.get_or_compute("k", 60, fine) == 7
+
+
+async def test_redis_entries_expire(cache: Cache) -> None:
+    if not isinstance(cache, RedisCache):
+        pytest.skip("the in-process expiry is tested with a controlled clock")
+    await cache.set("short", "v", ttl=0.1)
+    await cache.set("long", "v", ttl=60)
+    async with asyncio.timeout(5):
+        while await cache.get("short") is not None:  # noqa: ASYNC110 - polling Redis's expiry
+            await asyncio.sleep(0.02)
+    assert await cache.get("long") == "v"
+
+
+async def test_memory_entries_expire_and_the_size_is_bounded() -> None:
+    clock = Clock()
+    cache = MemoryCache("mem-ttl", max_entries=3, clock=clock, default_ttl=10)
+    await cache.set("a", 1)
+    await cache.set("forever", 2, ttl=None)
+    clock.now += 9.9
+    assert await cache.get("a") == 1
+    clock.now += 0.2
+    assert await cache.get("a") is None
+    assert await cache.get("forever") == 2
+    for key in "bcd":
+        await cache.set(key, key)
+    assert len(cache) == 3
+    assert await cache.get("forever") is None  # least recently used went first
+    assert [await cache.get(k) for k in "bcd"] == ["b", "c", "d"]
+
+
+async def test_ttl_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        await MemoryCache("bad-ttl").set("k", 1, ttl=0)
+
+
+def test_build_cache_follows_the_settings() -> None:
+    assert isinstance(
+        build_cache(Settings(_env_file=None, redis_url=None)),  # type: ignore[call-arg]
+        MemoryCache,
+    )

@@ -1,0 +1,143 @@
+"""The sync API: trigger, one run at a time, cancel, logs, progress, listings."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from magflow.auth.models import Role
+from magflow.context import AppContext
+from magflow.emag_sim import SimulatorServer
+from tests.factories import make_user
+from tests.support.auth import auth_headers
+from tests.support.simulation import Accounts, set_faults
+
+
+@pytest.fixture
+async def operator(ctx: AppContext, api: str) -> httpx.AsyncClient:
+    user = await make_user(ctx, role=Role.operator)
+    client = httpx.AsyncClient(base_url=api, timeout=30)
+    client.headers.update(await auth_headers(client, user.email))
+    yield client  # type: ignore[misc]
+    await client.aclose()
+
+
+async def wait_finished(client: httpx.AsyncClient, run_id: int, timeout: float = 60) -> dict:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = (await client.get(f"/api/v1/emag/sync-logs/{run_id}")).json()
+        if run["status"] not in ("queued", "running"):
+            return run  # type: ignore[no-any-return]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"run {run_id} did not finish")
+
+
+async def test_trigger_runs_a_sync_and_lists_the_results(
+    operator: httpx.AsyncClient, accounts: Accounts
+) -> None:
+    started = await operator.post(
+        "/api/v1/emag/enhanced/sync/orders", json={"account": "main", "mode": "full"}
+    )
+    assert started.status_code == 202, started.text
+    run_id = started.json()["runs"][0]["id"]
+    final = await wait_finished(operator, run_id)
+    assert final["status"] == "completed"
+    assert final["processed_items"] == final["total_items"] == 260
+
+    logs = (await operator.get("/api/v1/emag/sync-logs", params={"account": "main"})).json()
+    assert logs["total"] == 1 and logs["items"][0]["id"] == run_id
+    orders = (
+        await operator.get(
+            "/api/v1/emag/orders",
+            params={"account": "main", "limit": 5, "sort": "total", "order": "desc"},
+        )
+    ).json()
+    assert orders["total"] == 260 and len(orders["items"]) == 5
+    totals = [float(o["total_with_vat"]) for o in orders["items"]]
+    assert totals == sorted(totals, reverse=True)
+    detail = (await operator.get(f"/api/v1/emag/orders/{orders['items'][0]['id']}")).json()
+    assert detail["products"]
+    assert (await operator.get("/api/v1/emag/orders/999999")).status_code == 404
+
+
+async def test_offer_listing_filters_search_sort_and_paginate(
+    operator: httpx.AsyncClient, accounts: Accounts
+) -> None:
+    run_id = (
+        await operator.post("/api/v1/emag/enhanced/sync/offers", json={"account": "fbe"})
+    ).json()["runs"][0]["id"]
+    assert (await wait_finished(operator, run_id))["status"] == "completed"
+    everything = (await operator.get("/api/v1/emag/offers", params={"limit": 500})).json()
+    assert everything["total"] == 230
+    first = everything["items"][0]
+    search = (
+        await operator.get("/api/v1/emag/offers", params={"search": first["part_number"]})
+    ).json()
+    assert first["id"] in [o["id"] for o in search["items"]]
+    in_stock = (
+        await operator.get("/api/v1/emag/offers", params={"in_stock": True, "limit": 500})
+    ).json()
+    assert all(o["stock_total"] > 0 for o in in_stock["items"])
+    page = (
+        await operator.get(
+            "/api/v1/emag/offers", params={"sort": "sale_price", "skip": 10, "limit": 10}
+        )
+    ).json()
+    prices = [float(o["sale_price"]) for o in page["items"]]
+    assert prices == sorted(prices) and len(prices) == 10
+    # LIKE metacharacters are literal.
+    assert (await operator.get("/api/v1/emag/offers", params={"search": "%_%"})).json()[
+        "total"
+    ] == 0
+    bad = await operator.get("/api/v1/emag/offers", params={"sort": "password"})
+    assert bad.status_code == 422
+
+
+async def test_concurrent_triggers_give_one_run_and_409_with_its_id(
+    operator: httpx.AsyncClient, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    await set_faults(sim, slow=1.0, slow_seconds=0.3)
+    first, second = await asyncio.gather(
+        operator.post("/api/v1/emag/enhanced/sync/offers", json={"account": "main"}),
+        operator.post("/api/v1/emag/enhanced/sync/offers", json={"account": "main"}),
+    )
+    codes = sorted([first.status_code, second.status_code])
+    assert codes == [202, 409], (first.text, second.text)
+    accepted, refused = (first, second) if first.status_code == 202 else (second, first)
+    run_id = accepted.json()["runs"][0]["id"]
+    assert refused.json()["run_id"] == run_id
+
+    progress = (await operator.get("/api/v1/emag/enhanced/products/sync-progress")).json()
+    assert [r["run_id"] for r in progress["running"]] == [run_id]
+
+    cancel = await operator.post(f"/api/v1/emag/enhanced/sync/{run_id}/cancel")
+    assert cancel.status_code == 200
+    final = await wait_finished(operator, run_id)
+    assert final["status"] == "cancelled"
+    assert final["processed_items"] < 230
+    again = await operator.post(f"/api/v1/emag/enhanced/sync/{run_id}/cancel")
+    assert again.status_code == 409
+    # A new run can start once the old one is over.
+    await set_faults(sim)
+    new = await operator.post("/api/v1/emag/enhanced/sync/offers", json={"account": "main"})
+    assert new.status_code == 202
+
+
+async def test_viewers_cannot_trigger_and_unknown_accounts_are_404(
+    ctx: AppContext, api: str, operator: httpx.AsyncClient, accounts: Accounts
+) -> None:
+    viewer = await make_user(ctx, role=Role.viewer)
+    async with httpx.AsyncClient(base_url=api) as client:
+        headers = await auth_headers(client, viewer.email)
+        refused = await client.post("/api/v1/emag/enhanced/sync/offers", json={}, headers=headers)
+        assert refused.status_code == 403
+        assert (await client.get("/api/v1/emag/sync-logs", headers=headers)).status_code == 200
+    missing = await operator.post("/api/v1/emag/enhanced/sync/offers", json={"account": "nope"})
+    assert missing.status_code == 404
+    assert "nope" in missing.json()["detail"]
+    wrong_kind = await operator.post("/api/v1/emag/enhanced/sync/customers", json={})
+    assert wrong_kind.status_code == 422
+    assert (await operator.post("/api/v1/emag/enhanced/sync/424242/cancel")).status_code == 404
