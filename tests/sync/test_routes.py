@@ -141,3 +141,43 @@ async def test_viewers_cannot_trigger_and_unknown_accounts_are_404(
     wrong_kind = await operator.post("/api/v1/emag/enhanced/sync/customers", json={})
     assert wrong_kind.status_code == 422
     assert (await operator.post("/api/v1/emag/enhanced/sync/424242/cancel")).status_code == 404
+
+
+def test_cli_sync_shows_a_summary_and_exits_by_outcome(
+    settings,
+    sim: SimulatorServer,
+    accounts: Accounts,  # type: ignore[no-untyped-def]
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "MAGFLOW_DATABASE_URL": settings.database_url,
+        "MAGFLOW_VAR_DIR": str(settings.var_dir),
+        "MAGFLOW_SECRET_KEY": settings.resolved_secret_key(),
+        "MAGFLOW_REDIS_URL": settings.redis_url or "",
+        "MAGFLOW_REDIS_PREFIX": settings.redis_prefix,
+        "COLUMNS": "200",
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "magflow", "sync", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    ok = run("orders", "--account", "main", "--full")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "completed" in ok.stdout and "260/260" in ok.stdout
+    missing = run("offers", "--account", "nope")
+    assert missing.returncode == 1 and "nope" in missing.stderr
+    asyncio.run(set_faults(sim, is_error=1.0, routes=["product_offer/read"]))
+    env["MAGFLOW_SYNC_ROUND_BACKOFF_SECONDS"] = "0.05"
+    partial = run("offers", "--account", "fbe")
+    assert partial.returncode == 1
+    assert "partial" in partial.stdout
