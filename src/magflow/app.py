@@ -12,14 +12,20 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from magflow import __version__
 from magflow.accounts.routes import router as accounts_router
+from magflow.audit.routes import router as audit_router
 from magflow.auth.routes import router as auth_router
+from magflow.bulk.routes import router as bulk_router
+from magflow.bulk.routes import stock_router as offer_stock_router
 from magflow.catalog.routes import router as offers_router
 from magflow.context import AppContext
 from magflow.db.migrate import upgrade
+from magflow.exports.routes import ROUTERS as export_routers
+from magflow.orders.actions_routes import router as order_actions_router
 from magflow.orders.routes import router as orders_router
 from magflow.realtime.hub import Hub
 from magflow.realtime.routes import router as realtime_router
 from magflow.realtime.wiring import tune_gc
+from magflow.returns.routes import router as returns_router
 from magflow.settings import Settings
 from magflow.status.routes import router as status_router
 from magflow.sync.routes import router as sync_router
@@ -33,9 +39,15 @@ ROUTERS: list[APIRouter] = [
     auth_router,
     accounts_router,
     sync_router,
+    *export_routers,  # literal /export paths, before the listings' /{id} routes
     offers_router,
     orders_router,
     realtime_router,
+    order_actions_router,
+    returns_router,
+    bulk_router,
+    offer_stock_router,
+    audit_router,
 ]
 
 
@@ -49,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ctx = AppContext.build(settings)
         ctx.runner = build_runner(ctx)
         app.state.ctx = ctx
-        hub = Hub(ctx.bus)
+        hub = Hub(ctx.bus, auth_timeout=settings.ws_auth_timeout_seconds)
         hub.snapshot_provider = partial(running_snapshot, ctx)
         await hub.start()
         app.state.hub = hub

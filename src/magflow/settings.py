@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     migrate_on_start: bool = True
     cors_origins: list[str] = []
+    # A WebSocket client must authenticate within this many seconds of connecting.
+    ws_auth_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
 
     @field_validator("redis_url", mode="before")
     @classmethod

@@ -45,7 +45,7 @@ def bus_backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def rt_settings(settings: Settings, bus_backend: str) -> Iterator[Settings]:
     redis_url = REDIS_URL if bus_backend == "redis" else None
-    rt = settings.model_copy(update={"redis_url": redis_url})
+    rt = settings.model_copy(update={"redis_url": redis_url, "ws_auth_timeout_seconds": 1.0})
     yield rt
     if redis_url:
         with SyncRedis.from_url(redis_url) as client:

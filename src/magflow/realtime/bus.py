@@ -241,8 +241,14 @@ class RedisEventBus(EventBus):
             return None
 
     async def start(self) -> None:
+        """Start the reader; it never fails start-up: while Redis is unreachable it keeps
+        retrying (and ``/health`` names Redis), so the API still serves."""
         if self._reader is None:
-            last = await self._last_stream_id()
+            last: str | None = None
+            try:  # known now, so nothing published after start() returns is missed
+                last = await self._last_stream_id()
+            except Exception:
+                log.warning("Redis unreachable at start; the event reader keeps retrying")
             self._reader = asyncio.create_task(self._read(last), name=f"event-bus {self.key}")
 
     async def _last_stream_id(self) -> str:
@@ -251,10 +257,12 @@ class RedisEventBus(EventBus):
         newest: Any = await self.redis.xrevrange(self.key, count=1)
         return _text(newest[0][0]) if newest else "0-0"
 
-    async def _read(self, last: str) -> None:
+    async def _read(self, last: str | None) -> None:
         backoff = 0.2
         while True:
             try:
+                if last is None:
+                    last = await self._last_stream_id()
                 response: Any = await self.redis.xread(
                     {self.key: last}, count=500, block=self.block_ms
                 )
