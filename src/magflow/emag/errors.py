@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 
 class EmagError(Exception):
     """Base of every error the client raises.
@@ -212,7 +214,9 @@ class Envelope:
 
 
 def _decode(content: bytes) -> Any:
-    return json.loads(content.decode("utf-8-sig"))
+    """orjson is several times faster than json on the 100-row pages a sync reads; a UTF-8 BOM
+    (which orjson refuses) is stripped first."""
+    return orjson.loads(content.removeprefix(b"\xef\xbb\xbf"))
 
 
 def _retry_after(headers: dict[str, str]) -> float | None:

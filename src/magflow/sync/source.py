@@ -9,11 +9,8 @@ from typing import Any
 
 from magflow.accounts.service import AccountCredentials
 from magflow.context import AppContext
-from magflow.emag.client import EmagClient, ResourceSpec
-from magflow.emag.schemas import EmagModel
-
-# Rows are stored raw and mapped by ``sync.mapping``; the bare model skips per-field parsing.
-_RAW = {name: ResourceSpec(name, EmagModel) for name in ("product_offer", "order")}
+from magflow.emag.client import EmagClient
+from magflow.emag.errors import EmagTransientError
 
 
 class ClientSource:
@@ -21,15 +18,29 @@ class ClientSource:
         self.client = client
 
     async def count(self, resource: str, filters: dict[str, Any]) -> tuple[int, int]:
-        result = await self.client.count(_RAW[resource], filters)
+        result = await self.client.count(resource, filters)
         items = result.no_of_items or 0
         return items, result.pages(100) or 0
 
     async def read_page(
         self, resource: str, filters: dict[str, Any], page: int, per_page: int
     ) -> list[dict[str, Any]]:
-        result = await self.client.read_page(_RAW[resource], filters, page, per_page)
-        return [row for row in result.raw if isinstance(row, dict)]
+        """The page's rows as eMAG sent them: they are stored raw and mapped by ``sync.mapping``,
+        so the client's per-row model parsing is skipped (``call``, not ``read_page``)."""
+        body = {**filters, "currentPage": page, "itemsPerPage": per_page}
+        envelope = await self.client.call(f"{resource}/read", body)
+        results = envelope.results if envelope is not None else None
+        if results is None and envelope is not None:  # a null page reads as an empty one
+            results = []
+        if isinstance(results, dict):  # PHP arrays with numeric keys can arrive as objects
+            results = list(results.values())
+        if envelope is None or not isinstance(results, list):
+            raise EmagTransientError(
+                "read answer without a list of results",
+                reason="malformed",
+                route=f"{resource}/read",
+            )
+        return [row for row in results if isinstance(row, dict)]
 
     async def vat_rates(self) -> dict[int, Decimal]:
         return {
