@@ -3,14 +3,20 @@
 Statements are built once per (database, table, key, columns) and executed with the rows as
 parameters: SQLAlchemy batches them into multi-row ``VALUES`` ("insertmanyvalues") from a cached
 compilation. Building ``insert().values(rows)`` per page instead costs a fresh compilation with a
-parameter per cell, which was most of a sync's CPU (see bench/README.md).
+parameter per cell, which was most of a sync's CPU (see bench/README.md). The statements end in
+``RETURNING``: SQLAlchemy batches an ``ON CONFLICT`` executemany only then; without it psycopg 3
+sends one query per row. Rows of one call must have distinct keys (PostgreSQL refuses to update a
+row twice in one statement); callers deduplicate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
+import orjson
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,13 +52,62 @@ async def upsert(
     if not rows:
         return
     columns = tuple(c for c in update_columns if c in rows[0])
+    if session.get_bind().dialect.name == "postgresql":
+        await _upsert_pg_json(session, table, rows, key, columns)
+        return
 
     def build(insert: Any) -> Any:
         return insert.on_conflict_do_update(
             index_elements=list(key), set_={c: insert.excluded[c] for c in columns}
-        )
+        ).returning(*(table.c[k] for k in key))
 
     statement = cached_statement(
         session, table, f"upsert:{','.join(key)}:{','.join(columns)}", build
     )
     await session.execute(statement, rows)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a bulk upsert")
+
+
+async def _upsert_pg_json(
+    session: AsyncSession,
+    table: Any,
+    rows: list[dict[str, Any]],
+    key: Sequence[str],
+    columns: Sequence[str],
+) -> None:
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns)
+    await pg_json_insert(
+        session, table, rows, f"ON CONFLICT ({', '.join(map(quote, key))}) DO UPDATE SET {updates}"
+    )
+
+
+async def pg_json_insert(
+    session: AsyncSession, table: Any, rows: list[dict[str, Any]], tail: str
+) -> Any:
+    """PostgreSQL: insert a page of rows sent as one JSON parameter (``jsonb_populate_recordset``)
+    followed by ``tail`` (``ON CONFLICT ... [RETURNING ...]``); returns the result.
+
+    A multi-row ``VALUES`` with a parameter per cell is a query text of many kilobytes that
+    psycopg re-parses on every call (it caches only short queries); this statement is short and
+    cached, and PostgreSQL converts the JSON to the columns' types (numeric, timestamptz, jsonb)
+    in C. ``tail`` is our own SQL, never user input.
+    """
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    names = tuple(rows[0])
+    cache_key = ("postgresql-json", table.name, names, tail)
+    statement = _STATEMENTS.get(cache_key)
+    if statement is None:
+        target = quote(table.name)
+        listed = ", ".join(quote(n) for n in names)
+        statement = _STATEMENTS[cache_key] = text(
+            f"INSERT INTO {target} ({listed}) SELECT {listed} "  # noqa: S608
+            f"FROM jsonb_populate_recordset(NULL::{target}, CAST(:rows AS jsonb)) {tail}"
+        )
+    payload = orjson.dumps(rows, default=_json_default).decode()
+    return await session.execute(statement, {"rows": payload})
