@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
 from magflow import __version__
 from magflow.accounts.routes import router as accounts_router
@@ -18,37 +20,52 @@ from magflow.bulk.routes import router as bulk_router
 from magflow.bulk.routes import stock_router as offer_stock_router
 from magflow.catalog.routes import router as offers_router
 from magflow.context import AppContext
+from magflow.customers.routes import router as customers_router
 from magflow.db.migrate import upgrade
 from magflow.exports.routes import ROUTERS as export_routers
 from magflow.orders.actions_routes import router as order_actions_router
 from magflow.orders.routes import router as orders_router
+from magflow.realtime.events import is_terminal, make_event
 from magflow.realtime.hub import Hub
 from magflow.realtime.routes import router as realtime_router
 from magflow.realtime.wiring import tune_gc
 from magflow.returns.routes import router as returns_router
 from magflow.settings import Settings
+from magflow.status.enhanced_routes import router as enhanced_status_router
 from magflow.status.routes import router as status_router
 from magflow.sync.routes import router as sync_router
 from magflow.sync.service import running_snapshot
 from magflow.sync.wiring import build_runner
+from magflow.web.routes import STATIC_DIR
+from magflow.web.routes import router as web_router
 
 # Every router, in the order they are mounted. Each carries its full prefix itself and is
 # mounted without another one, so this list is the route table (see tests/test_routes.py).
 ROUTERS: list[APIRouter] = [
     status_router,
+    enhanced_status_router,
     auth_router,
     accounts_router,
     sync_router,
     *export_routers,  # literal /export paths, before the listings' /{id} routes
     offers_router,
     orders_router,
+    customers_router,  # after exports: /emag-customers/export is literal
     realtime_router,
     order_actions_router,
     returns_router,
     bulk_router,
     offer_stock_router,
     audit_router,
+    web_router,  # the dashboard's pages at /: last, so that no page can shadow an API path
 ]
+
+
+async def publish_bulk_event(ctx: AppContext, event_type: str, data: dict[str, Any]) -> None:
+    """Bulk operations publish on the event bus like syncs; their end invalidates cached views."""
+    await ctx.bus.publish(make_event(event_type, account_id=data.get("account_id"), data=data))
+    if is_terminal(event_type):
+        await ctx.cache.clear()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -65,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub.snapshot_provider = partial(running_snapshot, ctx)
         await hub.start()
         app.state.hub = hub
+        app.state.bulk_publisher = partial(publish_bulk_event, ctx)
         await ctx.jobs.start()
         tune_gc()
         try:
@@ -89,4 +107,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     for router in ROUTERS:
         app.include_router(router)
+    # The dashboard's own CSS/JS and the vendored htmx and Chart.js (shipped in the wheel).
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

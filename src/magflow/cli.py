@@ -324,10 +324,12 @@ def demo(
 
 def _register_subcommands() -> None:
     from magflow.emag_sim.cli import simulator
+    from magflow.exports.cli import export_command
     from magflow.sync.cli import sync_command
 
     app.command("sync")(sync_command)
     app.command("simulator")(simulator)
+    app.command("export")(export_command)
 
 
 _register_subcommands()

@@ -44,3 +44,17 @@ def test_fresh_sqlite_file_is_created_and_migrated(tmp_path) -> None:  # type: i
 async def test_the_database_answers(ctx: AppContext) -> None:
     async with ctx.db.session() as session:
         assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+
+
+async def test_migrations_and_models_agree(ctx: AppContext) -> None:
+    """A model change without its migration (or the reverse) fails here, on both databases."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    async with ctx.db.engine.connect() as conn:
+        diff = await conn.run_sync(
+            lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"compare_type": False}), Base.metadata
+            )
+        )
+    assert diff == []

@@ -29,3 +29,5 @@ class EmagAccount(TimestampMixin, Base):
     password_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     base_url: Mapped[str | None] = mapped_column(String(512))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Units held back from eMAG: bulk and stock-only updates publish max(0, stock - stock_buffer).
+    stock_buffer: Mapped[int] = mapped_column(default=0, server_default="0")

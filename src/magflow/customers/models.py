@@ -25,6 +25,7 @@ class EmagCustomer(TimestampMixin, Base):
         Index("ix_emag_customers_total_spent", "total_spent"),
         Index("ix_emag_customers_last_order_at", "last_order_at"),
         Index("ix_emag_customers_first_order_at", "first_order_at"),
+        Index("ix_emag_customers_orders_count", "orders_count"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

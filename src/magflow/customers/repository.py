@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from magflow.customers import analytics
 from magflow.customers.models import EmagCustomer, EmagCustomerAccount
-from magflow.db.upsert import dialect_insert
+from magflow.db.query import like_pattern
+from magflow.db.upsert import cached_statement, pg_json_insert
 
 _COUNTERS = [
     "orders_count",
@@ -32,36 +38,51 @@ async def apply_customer_deltas(
     if not rows:
         return {}
     table = EmagCustomer.__table__
-    statement = dialect_insert(session, table).values(rows)
-    excluded = statement.excluded
-    statement = statement.on_conflict_do_update(
-        index_elements=["customer_key"],
-        set_={
-            **{name: table.c[name] + excluded[name] for name in _COUNTERS},
-            "name": case((excluded.name.is_(None), table.c.name), else_=excluded.name),
-            "email_hash": case(
-                (excluded.email_hash.is_(None), table.c.email_hash), else_=excluded.email_hash
-            ),
-            "phone": case((excluded.phone.is_(None), table.c.phone), else_=excluded.phone),
-            "first_order_at": case(
-                (table.c.first_order_at.is_(None), excluded.first_order_at),
-                (excluded.first_order_at < table.c.first_order_at, excluded.first_order_at),
-                else_=table.c.first_order_at,
-            ),
-            "last_order_at": case(
-                (table.c.last_order_at.is_(None), excluded.last_order_at),
-                (excluded.last_order_at > table.c.last_order_at, excluded.last_order_at),
-                else_=table.c.last_order_at,
-            ),
-            "updated_at": excluded.updated_at,
-        },
-    )
-    await session.execute(statement)
-    result = await session.execute(
-        select(EmagCustomer.customer_key, EmagCustomer.id).where(
-            EmagCustomer.customer_key.in_([row["customer_key"] for row in rows])
+    if session.get_bind().dialect.name == "postgresql":
+        counters = ", ".join(f"{c} = emag_customers.{c} + EXCLUDED.{c}" for c in _COUNTERS)
+        result = await pg_json_insert(
+            session,
+            table,
+            rows,
+            "ON CONFLICT (customer_key) DO UPDATE SET "
+            f"{counters}, "
+            "name = COALESCE(EXCLUDED.name, emag_customers.name), "
+            "email_hash = COALESCE(EXCLUDED.email_hash, emag_customers.email_hash), "
+            "phone = COALESCE(EXCLUDED.phone, emag_customers.phone), "
+            "first_order_at = LEAST(emag_customers.first_order_at, EXCLUDED.first_order_at), "
+            "last_order_at = GREATEST(emag_customers.last_order_at, EXCLUDED.last_order_at), "
+            "updated_at = EXCLUDED.updated_at "
+            "RETURNING customer_key, id",
         )
-    )
+        return {key: customer_id for key, customer_id in result.all()}
+
+    def build(statement: Any) -> Any:
+        excluded = statement.excluded
+        return statement.on_conflict_do_update(
+            index_elements=["customer_key"],
+            set_={
+                **{name: table.c[name] + excluded[name] for name in _COUNTERS},
+                "name": case((excluded.name.is_(None), table.c.name), else_=excluded.name),
+                "email_hash": case(
+                    (excluded.email_hash.is_(None), table.c.email_hash), else_=excluded.email_hash
+                ),
+                "phone": case((excluded.phone.is_(None), table.c.phone), else_=excluded.phone),
+                "first_order_at": case(
+                    (table.c.first_order_at.is_(None), excluded.first_order_at),
+                    (excluded.first_order_at < table.c.first_order_at, excluded.first_order_at),
+                    else_=table.c.first_order_at,
+                ),
+                "last_order_at": case(
+                    (table.c.last_order_at.is_(None), excluded.last_order_at),
+                    (excluded.last_order_at > table.c.last_order_at, excluded.last_order_at),
+                    else_=table.c.last_order_at,
+                ),
+                "updated_at": excluded.updated_at,
+            },
+        ).returning(table.c.customer_key, table.c.id)
+
+    statement = cached_statement(session, table, "apply-deltas", build)
+    result = await session.execute(statement, rows)
     return {key: customer_id for key, customer_id in result.all()}
 
 
@@ -69,12 +90,280 @@ async def apply_account_deltas(session: AsyncSession, rows: list[dict[str, Any]]
     if not rows:
         return
     table = EmagCustomerAccount.__table__
-    statement = dialect_insert(session, table).values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=["customer_id", "account_id"],
-        set_={
-            "orders_count": table.c.orders_count + statement.excluded.orders_count,
-            "total_spent": table.c.total_spent + statement.excluded.total_spent,
-        },
+    if session.get_bind().dialect.name == "postgresql":
+        await pg_json_insert(
+            session,
+            table,
+            rows,
+            "ON CONFLICT (customer_id, account_id) DO UPDATE SET "
+            "orders_count = emag_customer_accounts.orders_count + EXCLUDED.orders_count, "
+            "total_spent = emag_customer_accounts.total_spent + EXCLUDED.total_spent",
+        )
+        return
+
+    def build(statement: Any) -> Any:
+        return statement.on_conflict_do_update(
+            index_elements=["customer_id", "account_id"],
+            set_={
+                "orders_count": table.c.orders_count + statement.excluded.orders_count,
+                "total_spent": table.c.total_spent + statement.excluded.total_spent,
+            },
+        ).returning(table.c.id)
+
+    statement = cached_statement(session, table, "apply-deltas", build)
+    await session.execute(statement, rows)
+
+
+# -- analytics queries (read-only; formulas in ``customers.analytics``) -------------------------
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    """Filters of the customers listing; every one is a SQL condition on ``emag_customers``."""
+
+    now: datetime
+    config: analytics.AnalyticsConfig = analytics.DEFAULT_CONFIG
+    account_ids: Sequence[int] | None = None
+    search: str | None = None
+    tiers: Sequence[str] = ()
+    risks: Sequence[str] = ()
+    channels: Sequence[str] = ()
+    loyalty_min: int | None = None
+    loyalty_max: int | None = None
+
+
+def _conditions(f: CustomerFilter) -> list[ColumnElement[bool]]:
+    c = EmagCustomer
+    conditions: list[ColumnElement[bool]] = []
+    if f.account_ids is not None:
+        conditions.append(
+            c.id.in_(
+                select(EmagCustomerAccount.customer_id).where(
+                    EmagCustomerAccount.account_id.in_(f.account_ids)
+                )
+            )
+        )
+    if f.search:
+        text = f.search.strip()
+        pattern = like_pattern(text)
+        prefix = like_pattern(text)[1:]  # "abc%": starts with
+        options: list[ColumnElement[bool]] = [
+            func.lower(c.name).like(pattern, escape="\\"),
+            c.customer_key == text,
+            func.lower(c.customer_key).like(prefix, escape="\\"),
+            func.lower(c.email_hash).like(prefix, escape="\\"),
+        ]
+        digits = re.sub(r"\D", "", text)
+        if len(digits) >= 3:
+            options.append(c.phone.like(f"%{digits}%"))
+        if text.isdigit():
+            options.append(c.emag_customer_id == int(text))
+        conditions.append(or_(*options))
+    if f.tiers:
+        conditions.append(or_(*[analytics.tier_condition(t, f.config) for t in f.tiers]))
+    if f.risks:
+        conditions.append(or_(*[analytics.risk_condition(r, f.config) for r in f.risks]))
+    if f.channels:
+        conditions.append(analytics.channel_sql(f.config).in_(list(f.channels)))
+    if f.loyalty_min is not None:
+        conditions.append(analytics.loyalty_at_least(f.loyalty_min, f.now, f.config))
+    if f.loyalty_max is not None:
+        conditions.append(~analytics.loyalty_at_least(f.loyalty_max + 1, f.now, f.config))
+    return conditions
+
+
+def customer_sort_columns(
+    sort: str, now: datetime, config: analytics.AnalyticsConfig
+) -> ColumnElement[Any]:
+    """The ORDER BY expression of a sort key. ``spend``, ``last_order`` and ``first_order``
+    follow an index; ``orders`` too once ``ix_emag_customers_orders_count`` exists; the
+    computed ones (loyalty, risk, aov) are one pass over the table with a top-N sort."""
+    c = EmagCustomer
+    columns: dict[str, ColumnElement[Any]] = {
+        "spend": c.total_spent,  # type: ignore[dict-item]
+        "orders": c.orders_count,  # type: ignore[dict-item]
+        "last_order": c.last_order_at,  # type: ignore[dict-item]
+        "first_order": c.first_order_at,  # type: ignore[dict-item]
+        "name": c.name,  # type: ignore[dict-item]
+        "id": c.id,  # type: ignore[dict-item]
+        "loyalty": analytics.loyalty_sql(now, config),
+        "risk": analytics.risk_sql(config),
+        "aov": analytics.average_order_value_sql(),
+    }
+    return columns[sort]
+
+
+CUSTOMER_SORTS = (
+    "spend",
+    "orders",
+    "last_order",
+    "first_order",
+    "loyalty",
+    "risk",
+    "aov",
+    "name",
+    "id",
+)
+
+
+def narrows(f: CustomerFilter) -> bool:
+    """Whether the filter selects fewer customers than its accounts have (anything but
+    ``account_ids`` is set)."""
+    return bool(
+        f.search
+        or f.tiers
+        or f.risks
+        or f.channels
+        or f.loyalty_min is not None
+        or f.loyalty_max is not None
     )
-    await session.execute(statement)
+
+
+async def count_customers(session: AsyncSession, filters: CustomerFilter) -> int:
+    result = await session.execute(
+        select(func.count()).select_from(EmagCustomer).where(*_conditions(filters))
+    )
+    return int(result.scalar_one())
+
+
+async def page_customers(
+    session: AsyncSession,
+    filters: CustomerFilter,
+    *,
+    sort: str = "spend",
+    descending: bool = True,
+    offset: int = 0,
+    limit: int = 50,
+) -> Sequence[EmagCustomer]:
+    """One page: ``WHERE <filters> ORDER BY <sort>, id LIMIT``."""
+    column = customer_sort_columns(sort, filters.now, filters.config)
+    tiebreak = EmagCustomer.id.desc() if descending else EmagCustomer.id.asc()
+    rows = await session.execute(
+        select(EmagCustomer)
+        .where(*_conditions(filters))
+        .order_by(column.desc() if descending else column.asc(), tiebreak)
+        .offset(offset)
+        .limit(limit)
+    )
+    return rows.scalars().all()
+
+
+async def list_customers(
+    session: AsyncSession,
+    filters: CustomerFilter,
+    *,
+    sort: str = "spend",
+    descending: bool = True,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[int, Sequence[EmagCustomer]]:
+    """How many customers match, and one page of them."""
+    total = await count_customers(session, filters)
+    rows = await page_customers(
+        session, filters, sort=sort, descending=descending, offset=offset, limit=limit
+    )
+    return total, rows
+
+
+async def customer_segments(
+    session: AsyncSession,
+    now: datetime,
+    config: analytics.AnalyticsConfig = analytics.DEFAULT_CONFIG,
+    account_ids: Sequence[int] | None = None,
+) -> list[dict[str, Any]]:
+    """The summary's counts in one aggregate pass over ``emag_customers``, one row per currency.
+
+    Each row: the customers, their orders and spend, the active, new and repeat ones, and per
+    tier, channel, risk level and loyalty band how many customers (``SUM(CASE ...)``).
+
+    The inner query computes each formula once per customer (``OFFSET 0`` keeps PostgreSQL from
+    inlining it, which would repeat the loyalty expression in every band's CASE); the outer one
+    only compares those results. No join, no sort. On PostgreSQL, JIT compilation is turned off
+    for the transaction: at 200,000 customers it costs more than the whole aggregate."""
+    c = EmagCustomer
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL jit = off"))
+    conditions = _conditions(CustomerFilter(now=now, config=config, account_ids=account_ids))
+    per_customer = (
+        select(
+            c.currency,
+            analytics.tier_sql(config).label("tier"),
+            analytics.channel_sql(config).label("channel"),
+            analytics.risk_sql(config).label("risk"),
+            analytics.loyalty_score_sql(now, config).label("loyalty"),
+            case((c.last_order_at >= analytics.active_since(now, config), 1), else_=0).label(
+                "active"
+            ),
+            case((c.first_order_at >= analytics.month_start(now), 1), else_=0).label("new"),
+            case((analytics.repeat_sql(config), 1), else_=0).label("repeat"),
+            c.orders_count,
+            c.cancelled_count,
+            c.returned_count,
+            c.total_spent,
+        )
+        .where(*conditions)
+        .offset(0)
+        .subquery("per_customer")
+    )
+    p = per_customer.c
+
+    def count_if(condition: ColumnElement[bool]) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    risk_bounds = {
+        "low": (None, config.risk_medium),
+        "medium": (config.risk_medium, config.risk_high),
+        "high": (config.risk_high, None),
+    }
+    band_bounds = [
+        (name, lower, upper)
+        for (lower, name), upper in zip(
+            analytics.LOYALTY_BANDS,
+            [None, *[lower for lower, _ in analytics.LOYALTY_BANDS[:-1]]],
+            strict=True,
+        )
+    ]
+
+    def within(column: Any, lower: Any, upper: Any) -> ColumnElement[bool]:
+        parts = [column >= lower] if lower is not None else []
+        parts += [column < upper] if upper is not None else []
+        return and_(*parts) if parts else literal(True)
+
+    query = select(
+        p.currency,
+        func.count().label("customers"),
+        func.coalesce(func.sum(p.orders_count), 0).label("orders"),
+        func.coalesce(func.sum(p.cancelled_count), 0).label("cancelled"),
+        func.coalesce(func.sum(p.returned_count), 0).label("returned"),
+        func.coalesce(func.sum(p.total_spent), 0).label("spent"),
+        func.coalesce(func.sum(p.active), 0).label("active"),
+        func.coalesce(func.sum(p.new), 0).label("new"),
+        func.coalesce(func.sum(p.repeat), 0).label("repeat"),
+        *[count_if(p.tier == name).label(f"tier:{name}") for name in analytics.TIERS],
+        *[count_if(p.channel == name).label(f"channel:{name}") for name in analytics.CHANNELS],
+        *[
+            count_if(within(p.risk, *risk_bounds[level])).label(f"risk:{level}")
+            for level in analytics.RISK_LEVELS
+        ],
+        *[
+            count_if(within(p.loyalty, lower, upper)).label(f"band:{name}")
+            for name, lower, upper in band_bounds
+        ],
+    ).group_by(p.currency)
+    result = await session.execute(query)
+    return [dict(row._mapping) for row in result]
+
+
+async def get_customer(session: AsyncSession, customer_id: int) -> EmagCustomer | None:
+    return await session.get(EmagCustomer, customer_id)
+
+
+async def customer_accounts(
+    session: AsyncSession, customer_id: int
+) -> Sequence[EmagCustomerAccount]:
+    result = await session.execute(
+        select(EmagCustomerAccount)
+        .where(EmagCustomerAccount.customer_id == customer_id)
+        .order_by(EmagCustomerAccount.account_id)
+    )
+    return result.scalars().all()

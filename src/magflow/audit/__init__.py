@@ -1,0 +1,1 @@
+"""The audit log of every write MagFlow sends to eMAG."""

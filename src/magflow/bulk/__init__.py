@@ -1,0 +1,1 @@
+"""Bulk offer updates (light offer API) and stock-only updates."""

@@ -1,0 +1,623 @@
+"""Bulk offer updates through the light offer API (EMAG_API.md §5.3).
+
+Life of an operation:
+
+1. :func:`create_operation` validates every item locally (:mod:`.validation`; the offer must exist
+   locally for that account) and stores the operation with one row per item: ``invalid`` items
+   carry the reasons and are never sent, the others are ``pending`` with the exact ``offer/save``
+   payload (the account's stock buffer already applied: max(0, stock - buffer)).
+2. :class:`BulkRunner` sends the pending items in chunks of at most 50 (§3), one account after the
+   other chunk by chunk (accounts in parallel; the client's limiter keeps each account at 3 req/s).
+   After each chunk, in one short transaction: every item of the chunk gets eMAG's own answer
+   (``succeeded`` / ``failed`` with eMAG's messages), accepted items update the local offer, and
+   the operation's counters are recomputed from the items. The chunk's request is in the audit log.
+3. Failures never leave an item unaccounted for: a request that fails after the client's retries
+   (5xx, timeouts, 429s) fails its chunk's items with the error; an auth refusal fails the rest of
+   that account's items without sending them; an unexpected error or a cancellation fails every
+   item still pending ("not sent") and the operation. A failed item can be re-sent alone
+   (:func:`prepare_retry`).
+4. Progress is published through a :data:`BulkPublisher` (``bulk.started``, ``bulk.progress``
+   after every chunk, then ``bulk.completed`` or ``bulk.failed``).
+
+Idempotency: an ``Idempotency-Key`` is stored with the operation (unique); the same key with the
+same request returns that operation without sending anything again; with a different request it
+is refused (:class:`IdempotencyConflictError`).
+
+About light offer/save answers: items the answer does not mention are taken as accepted (the
+client's reading of the UNCERTAIN empty ``results``, :class:`magflow.emag.results.OfferSaveResult`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from magflow.accounts import service as accounts_service
+from magflow.accounts.models import EmagAccount
+from magflow.audit.service import Actor, Auditor, Outcome
+from magflow.bulk import repository
+from magflow.bulk.models import BulkOperation, BulkOperationItem, ItemStatus, OperationStatus
+from magflow.bulk.validation import (
+    FIELDS,
+    CurrentPrices,
+    blank,
+    jsonable,
+    offer_payload,
+    published_stock,
+    validate_changes,
+    whole_number,
+)
+from magflow.catalog.models import EmagProduct
+from magflow.context import AppContext
+from magflow.emag.errors import EmagAuthError, EmagError
+from magflow.emag.results import OfferSaveResult
+
+log = logging.getLogger("magflow.bulk")
+
+BulkPublisher = Callable[[str, dict[str, Any]], Awaitable[None]]
+MAX_ITEMS = 10_000
+CHUNK_SIZE = 50  # §3: at most 50 entities per save
+STALLED_AFTER = timedelta(minutes=2)
+ACTIVE = {OperationStatus.queued.value, OperationStatus.running.value}
+
+
+async def no_publish(event_type: str, data: dict[str, Any]) -> None:
+    """The default publisher: nothing."""
+
+
+class IdempotencyConflictError(Exception):
+    """The Idempotency-Key was used before with a different request."""
+
+
+class OperationNotFoundError(LookupError):
+    pass
+
+
+class OfferNotFoundError(LookupError):
+    pass
+
+
+class OperationBusyError(Exception):
+    """The operation is still running."""
+
+
+def request_hash(items: Sequence[dict[str, Any]], extra: Any = None) -> str:
+    body = json.dumps([items, extra], sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def operation_view(op: BulkOperation) -> dict[str, Any]:
+    return {
+        "id": op.id,
+        "kind": op.kind,
+        "status": op.status,
+        "source": op.source,
+        "idempotency_key": op.idempotency_key,
+        "created_by": op.created_by_email,
+        "total_items": op.total_items,
+        "invalid_items": op.invalid_items,
+        "pending_items": op.pending_items,
+        "succeeded_items": op.succeeded_items,
+        "failed_items": op.failed_items,
+        "processed_items": op.invalid_items + op.succeeded_items + op.failed_items,
+        "requests_sent": op.requests_sent,
+        "attempts": op.attempts,
+        "error": op.error,
+        "created_at": op.created_at,
+        "started_at": op.started_at,
+        "finished_at": op.finished_at,
+    }
+
+
+def _event_view(op: BulkOperation) -> dict[str, Any]:
+    view = operation_view(op)
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in view.items()}
+
+
+def _apply_counts(op: BulkOperation, counts: dict[str, int]) -> None:
+    op.invalid_items = counts.get(ItemStatus.invalid.value, 0)
+    op.pending_items = counts.get(ItemStatus.pending.value, 0)
+    op.succeeded_items = counts.get(ItemStatus.succeeded.value, 0)
+    op.failed_items = counts.get(ItemStatus.failed.value, 0)
+    op.total_items = sum(counts.values())
+
+
+# --- creation ------------------------------------------------------------------------------------
+
+
+async def create_operation(
+    session: AsyncSession,
+    items: Sequence[dict[str, Any]],
+    *,
+    actor: Actor,
+    default_account: str | None = None,
+    idempotency_key: str | None = None,
+    source: str = "json",
+    fingerprint: str | None = None,
+) -> tuple[BulkOperation, bool]:
+    """Validate and store an operation; returns it and whether it is new (False: the earlier
+    operation of the same Idempotency-Key). Flushes, never commits."""
+    fingerprint = fingerprint or request_hash(list(items), default_account)
+    if idempotency_key:
+        existing = await repository.get_by_idempotency_key(session, idempotency_key)
+        if existing is not None:
+            if existing.request_hash != fingerprint:
+                raise IdempotencyConflictError(
+                    "this Idempotency-Key was used for a different request"
+                )
+            return existing, False
+    if len(items) > MAX_ITEMS:
+        raise ValueError(f"at most {MAX_ITEMS} items per operation, got {len(items)}")
+
+    accounts: dict[str, EmagAccount | None] = {}
+    resolved: list[tuple[dict[str, Any], EmagAccount | None, int | None, list[str]]] = []
+    for item in items:
+        errors: list[str] = []
+        ref = item.get("account")
+        ref = default_account if blank(ref) else str(ref).strip()
+        account = None
+        if ref is None:
+            errors.append("account is missing (give it per item or for the whole request)")
+        else:
+            if ref not in accounts:
+                try:
+                    accounts[ref] = await accounts_service.get_account(session, ref)
+                except accounts_service.AccountNotFoundError:
+                    accounts[ref] = None
+            account = accounts[ref]
+            if account is None:
+                errors.append(f"no eMAG account named or numbered {ref!r}")
+        raw_id = item.get("offer_id")
+        emag_id = None
+        if blank(raw_id):
+            errors.append("offer_id is missing")
+        else:
+            emag_id = whole_number("offer_id", raw_id, 1, 2**53, errors)
+        resolved.append((item, account, emag_id, errors))
+
+    wanted: dict[int, set[int]] = defaultdict(set)
+    for _item, account, emag_id, _errors in resolved:
+        if account is not None and emag_id is not None:
+            wanted[account.id].add(emag_id)
+    offers: dict[int, dict[int, EmagProduct]] = {
+        account_id: await repository.offers_by_emag_id(session, account_id, ids)
+        for account_id, ids in wanted.items()
+    }
+
+    op = BulkOperation(
+        kind="offers",
+        status=OperationStatus.queued.value,
+        source=source,
+        idempotency_key=idempotency_key or None,
+        request_hash=fingerprint,
+        created_by_id=actor.user_id,
+        created_by_email=actor.email,
+    )
+    repository.add_operation(session, op)
+    await session.flush()
+
+    now = datetime.now(UTC)
+    seen: dict[tuple[int, int], int] = {}
+    rows: list[dict[str, Any]] = []
+    counts: dict[str, int] = defaultdict(int)
+    for position, (item, account, emag_id, errors) in enumerate(resolved):
+        offer = None
+        if account is not None and emag_id is not None:
+            offer = offers[account.id].get(emag_id)
+            if offer is None:
+                errors.append(f"offer {emag_id} does not exist locally for account {account.name}")
+            elif (account.id, emag_id) in seen:
+                errors.append(
+                    f"offer {emag_id} of account {account.name} is already changed by item "
+                    f"{seen[account.id, emag_id]}"
+                )
+            else:
+                seen[account.id, emag_id] = position
+        current = (
+            CurrentPrices(
+                offer.sale_price,
+                offer.min_sale_price,
+                offer.max_sale_price,
+                offer.recommended_price,
+            )
+            if offer is not None
+            else None
+        )
+        changes, problems = validate_changes(item, current)
+        errors.extend(problems)
+        status = ItemStatus.invalid if errors else ItemStatus.pending
+        counts[status.value] += 1
+        rows.append(
+            {
+                "operation_id": op.id,
+                "position": position,
+                "account_id": account.id if account is not None else None,
+                "account_ref": str(item.get("account") or default_account or "")[:64] or None,
+                "offer_emag_id": emag_id,
+                "offer_id": offer.id if offer is not None else None,
+                "changes": jsonable(changes)
+                if not errors
+                else {k: item.get(k) for k in FIELDS if not blank(item.get(k))},
+                "payload": (
+                    offer_payload(emag_id, changes, account.stock_buffer)
+                    if not errors and account is not None and emag_id is not None
+                    else None
+                ),
+                "status": status.value,
+                "messages": errors,
+                "attempts": 0,
+                "updated_at": now,
+            }
+        )
+    await repository.insert_items(session, rows)
+    _apply_counts(op, counts)
+    await session.flush()
+    return op, True
+
+
+async def prepare_retry(
+    session: AsyncSession, operation_id: int, *, running_here: bool
+) -> BulkOperation:
+    """Put the failed items (and any left pending by a crash) back to pending. Flushes."""
+    op = await repository.get_operation(session, operation_id)
+    if op is None:
+        raise OperationNotFoundError(f"no bulk operation {operation_id}")
+    if op.status in ACTIVE:
+        stalled = op.updated_at < datetime.now(UTC) - STALLED_AFTER
+        if running_here or not stalled:
+            raise OperationBusyError(f"bulk operation {operation_id} is still {op.status}")
+    moved = await repository.set_item_status(
+        session, operation_id, ItemStatus.failed.value, ItemStatus.pending.value
+    )
+    counts = await repository.count_by_status(session, operation_id)
+    if not moved and not counts.get(ItemStatus.pending.value):
+        raise OperationBusyError(f"bulk operation {operation_id} has no failed item to retry")
+    _apply_counts(op, counts)
+    op.status = OperationStatus.queued.value
+    op.finished_at = None
+    await session.flush()
+    return op
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Item:
+    id: int
+    offer_id: int | None
+    emag_id: int
+    payload: dict[str, Any]
+    changes: dict[str, Any]
+    attempts: int
+
+
+@dataclass
+class _Outcome:
+    status: ItemStatus
+    messages: list[str] = field(default_factory=list)
+
+
+def _judge(result: OfferSaveResult) -> Outcome:
+    failed = result.failed
+    return Outcome(
+        status_code=200,
+        success=not failed,
+        messages=[f"{offer_id}: {m}" for offer_id, msgs in failed.items() for m in msgs],
+        response=result.raw[0] if len(result.raw) == 1 else result.raw,
+    )
+
+
+def _offer_values(offer: EmagProduct, item: _Item, now: datetime) -> dict[str, Any]:
+    """The local offer after eMAG accepted ``item`` (stock as published, buffer applied)."""
+    values: dict[str, Any] = {"updated_at": now}
+    changes = item.changes
+    for name in ("sale_price", "min_sale_price", "max_sale_price", "recommended_price"):
+        if name in changes:
+            values[name] = Decimal(str(changes[name]))
+    if "vat_id" in changes and changes["vat_id"] != offer.vat_id:
+        values["vat_id"] = changes["vat_id"]
+        values["vat_rate"] = None  # unknown until the next offers sync
+    sale = values.get("sale_price", offer.sale_price)
+    rate = values.get("vat_rate", offer.vat_rate) if "vat_rate" in values else offer.vat_rate
+    if "sale_price" in values or "vat_rate" in values:
+        values["sale_price_with_vat"] = (
+            (sale * (1 + rate)).quantize(Decimal("0.0001"))
+            if sale is not None and rate is not None
+            else None
+        )
+    if "stock" in item.payload:
+        published = int(item.payload["stock"][0]["value"])
+        values["stock"] = [{"warehouse_id": 1, "value": published}]
+        values["stock_total"] = published
+        values["general_stock"] = published
+    for name in ("handling_time", "status"):
+        if name in changes:
+            values[name] = int(changes[name])
+    return values
+
+
+class BulkRunner:
+    """Runs operations as background asyncio tasks of this process."""
+
+    _tasks: dict[int, asyncio.Task[None]] = {}
+
+    def __init__(self, ctx: AppContext, publish: BulkPublisher = no_publish) -> None:
+        self.ctx = ctx
+        self.publish = publish
+
+    @classmethod
+    def is_running_here(cls, operation_id: int) -> bool:
+        task = cls._tasks.get(operation_id)
+        return task is not None and not task.done()
+
+    def start(self, operation_id: int, actor: Actor) -> asyncio.Task[None]:
+        task = asyncio.create_task(self.run(operation_id, actor), name=f"bulk-{operation_id}")
+        self._tasks[operation_id] = task
+        task.add_done_callback(lambda t: self._tasks.pop(operation_id, None))
+        return task
+
+    async def _safe_publish(self, event_type: str, data: dict[str, Any]) -> None:
+        try:
+            await self.publish(event_type, data)
+        except Exception:
+            log.exception("bulk publisher failed for %s", event_type)
+
+    async def run(self, operation_id: int, actor: Actor) -> None:
+        try:
+            async with self.ctx.db.session() as session:
+                op = await repository.get_operation(session, operation_id)
+                if op is None:
+                    raise OperationNotFoundError(f"no bulk operation {operation_id}")
+                op.status = OperationStatus.running.value
+                op.started_at = op.started_at or datetime.now(UTC)
+                op.attempts += 1
+                op.error = None
+                op.finished_at = None
+                items = await repository.pending_items(session, operation_id)
+                work: dict[int, list[_Item]] = defaultdict(list)
+                for row in items:
+                    if row.account_id is None or row.payload is None or row.offer_emag_id is None:
+                        continue
+                    work[row.account_id].append(
+                        _Item(
+                            id=row.id,
+                            offer_id=row.offer_id,
+                            emag_id=row.offer_emag_id,
+                            payload=row.payload,
+                            changes=row.changes,
+                            attempts=row.attempts,
+                        )
+                    )
+                await session.commit()
+                started = _event_view(op)
+            await self._safe_publish("bulk.started", started)
+            async with asyncio.TaskGroup() as group:
+                for account_id, account_items in work.items():
+                    group.create_task(
+                        self._run_account(operation_id, account_id, account_items, actor)
+                    )
+            await self._finish(operation_id)
+        except BaseException as exc:
+            await self._abort(operation_id, exc)
+            if not isinstance(exc, Exception):
+                raise
+            log.exception("bulk operation %s failed", operation_id)
+
+    async def _run_account(
+        self, operation_id: int, account_id: int, items: list[_Item], actor: Actor
+    ) -> None:
+        async with self.ctx.db.session() as session:
+            account = await accounts_service.get_account(session, account_id)
+            creds = accounts_service.credentials(self.ctx.cipher, account)
+        auditor = Auditor(
+            self.ctx.db,
+            actor,
+            account_id=account.id,
+            account_name=account.name,
+            bulk_operation_id=operation_id,
+        )
+        fatal: list[str] | None = None
+        async with self.ctx.emag_client(creds) as client:
+            for start in range(0, len(items), CHUNK_SIZE):
+                chunk = items[start : start + CHUNK_SIZE]
+                sent = False
+                outcomes: dict[int, _Outcome]
+                if fatal is not None:
+                    outcomes = {
+                        i.id: _Outcome(ItemStatus.failed, ["not sent: " + "; ".join(fatal)])
+                        for i in chunk
+                    }
+                else:
+                    payloads = [i.payload for i in chunk]
+                    sent = True
+                    try:
+                        result = await auditor.call(
+                            functools.partial(client.save_offers, payloads),
+                            action="bulk.offers",
+                            emag_route="offer/save",
+                            request={"data": payloads},
+                            judge=_judge,
+                        )
+                    except EmagError as exc:
+                        messages = [str(exc)]
+                        if isinstance(exc, EmagAuthError):
+                            fatal = messages
+                        outcomes = {i.id: _Outcome(ItemStatus.failed, messages) for i in chunk}
+                    else:
+                        outcomes = {}
+                        for i in chunk:
+                            answer = result.items.get(str(i.emag_id))
+                            if answer is None:
+                                outcomes[i.id] = _Outcome(
+                                    ItemStatus.succeeded, ["accepted (not reported by eMAG)"]
+                                )
+                            elif answer.is_error:
+                                outcomes[i.id] = _Outcome(
+                                    ItemStatus.failed, answer.messages or ["refused by eMAG"]
+                                )
+                            else:
+                                outcomes[i.id] = _Outcome(ItemStatus.succeeded, answer.messages)
+                await self._record_chunk(operation_id, chunk, outcomes, sent)
+
+    async def _record_chunk(
+        self,
+        operation_id: int,
+        chunk: list[_Item],
+        outcomes: dict[int, _Outcome],
+        sent: bool,
+    ) -> None:
+        now = datetime.now(UTC)
+        async with self.ctx.db.session() as session:
+            for item in chunk:
+                outcome = outcomes[item.id]
+                await repository.update_item(
+                    session,
+                    item.id,
+                    status=outcome.status.value,
+                    messages=outcome.messages,
+                    attempts=item.attempts + (1 if sent else 0),
+                )
+                if outcome.status is ItemStatus.succeeded and item.offer_id is not None:
+                    offer = await repository.get_offer(session, item.offer_id)
+                    if offer is not None:
+                        await repository.apply_offer_update(
+                            session, offer.id, _offer_values(offer, item, now)
+                        )
+            op = await repository.get_operation(session, operation_id)
+            assert op is not None
+            _apply_counts(op, await repository.count_by_status(session, operation_id))
+            if sent:
+                op.requests_sent += 1
+            await session.commit()
+            view = _event_view(op)
+        await self._safe_publish("bulk.progress", view)
+
+    async def _finish(self, operation_id: int) -> None:
+        async with self.ctx.db.session() as session:
+            op = await repository.get_operation(session, operation_id)
+            assert op is not None
+            # Nothing may stay pending once every account ran: account for any leftover.
+            await repository.set_item_status(
+                session,
+                operation_id,
+                ItemStatus.pending.value,
+                ItemStatus.failed.value,
+                ["not sent: internal error"],
+            )
+            _apply_counts(op, await repository.count_by_status(session, operation_id))
+            clean = op.failed_items == 0 and op.invalid_items == 0
+            op.status = (
+                OperationStatus.completed.value
+                if clean
+                else OperationStatus.completed_with_errors.value
+            )
+            op.finished_at = datetime.now(UTC)
+            await session.commit()
+            view = _event_view(op)
+        await self._safe_publish("bulk.completed", view)
+
+    async def _abort(self, operation_id: int, exc: BaseException) -> None:
+        reason = "interrupted" if isinstance(exc, asyncio.CancelledError) else repr(exc)[:500]
+        try:
+            async with self.ctx.db.session() as session:
+                op = await repository.get_operation(session, operation_id)
+                if op is None:
+                    return
+                await repository.set_item_status(
+                    session,
+                    operation_id,
+                    ItemStatus.pending.value,
+                    ItemStatus.failed.value,
+                    [f"not sent: {reason}"],
+                )
+                _apply_counts(op, await repository.count_by_status(session, operation_id))
+                op.status = OperationStatus.failed.value
+                op.error = reason
+                op.finished_at = datetime.now(UTC)
+                await session.commit()
+                view = _event_view(op)
+            await self._safe_publish("bulk.failed", view)
+        except Exception:
+            log.exception("could not record the failure of bulk operation %s", operation_id)
+
+
+async def set_stock_buffer(
+    session: AsyncSession, account_ref: str | int, buffer: int
+) -> EmagAccount:
+    """Set the account's stock buffer (units held back from eMAG). Flushes."""
+    account = await accounts_service.get_account(session, account_ref)
+    account.stock_buffer = max(0, int(buffer))
+    await session.flush()
+    return account
+
+
+@dataclass
+class StockUpdate:
+    offer: EmagProduct
+    requested: int
+    published: int
+
+
+async def update_stock(
+    ctx: AppContext, session: AsyncSession, actor: Actor, offer_id: int, stock: int
+) -> StockUpdate:
+    """``PATCH offer_stock/{id}`` (§5.4) for one local offer, buffer applied; the local offer
+    takes the published stock once eMAG accepted it (204). Flushes, never commits."""
+    offer = await repository.get_offer(session, offer_id)
+    if offer is None:
+        raise OfferNotFoundError(f"no offer {offer_id}")
+    account = await accounts_service.get_account(session, offer.account_id)
+    published = published_stock(stock, account.stock_buffer)
+    auditor = Auditor(ctx.db, actor, account_id=account.id, account_name=account.name)
+    async with ctx.emag_client(accounts_service.credentials(ctx.cipher, account)) as client:
+        await auditor.call(
+            functools.partial(client.update_stock, offer.emag_id, published),
+            action="offers.stock",
+            emag_route=f"offer_stock/{offer.emag_id}",
+            http_method="PATCH",
+            request={"stock": published},
+            judge=lambda _r: Outcome(status_code=204, success=True, messages=[]),
+            target=f"offer:{offer.emag_id}",
+        )
+    now = datetime.now(UTC)
+    await repository.apply_offer_update(
+        session,
+        offer.id,
+        {
+            "stock": [{"warehouse_id": 1, "value": published}],
+            "stock_total": published,
+            "general_stock": published,
+            "updated_at": now,
+        },
+    )
+    await session.refresh(offer)
+    return StockUpdate(offer=offer, requested=stock, published=published)
+
+
+__all__ = [
+    "BulkOperationItem",
+    "BulkPublisher",
+    "BulkRunner",
+    "IdempotencyConflictError",
+    "OfferNotFoundError",
+    "OperationBusyError",
+    "OperationNotFoundError",
+    "create_operation",
+    "no_publish",
+    "operation_view",
+    "prepare_retry",
+    "set_stock_buffer",
+    "update_stock",
+]

@@ -1,0 +1,711 @@
+"""Customer analytics formulas: tier, loyalty score (RFM), risk level, preferred channel.
+
+Every formula reads only the counters that the sync engine keeps on ``emag_customers`` by deltas
+(``orders_count``, ``total_spent``, ``cancelled_count``, ``returned_count``, ``cod_count``,
+``main_orders``, ``fbe_orders``, ``first_order_at``, ``last_order_at``), never ``emag_orders``.
+Each one exists twice, and the tests hold the two to the same answers on both databases:
+
+- a Python function, used for the rows of a page and documented here;
+- a SQL expression over those columns (``*_sql`` / ``*_condition``), used to filter, sort and
+  count over all customers with one pass of aggregate SQL (200,000 customers: one scan, no join).
+
+Definitions (``n`` = orders placed, ``c`` = cancelled, ``r`` = returned, ``k = n - c - r`` kept
+orders, ``S`` = total spent, which counts kept orders only, ``d`` = days since the last order):
+
+**Tier** by ``S`` against the thresholds of the customer's currency (customers of eMAG RO spend
+RON, BG BGN/EUR, HU HUF; a currency not in the table uses the ``RON`` row):
+``bronze`` below ``silver``; ``silver`` from ``silver``; ``gold`` from ``gold``; ``platinum`` from
+``platinum`` (a threshold reached exactly counts: 500.00 RON is silver).
+
+**Loyalty score** 0-100, RFM with saturating (never capped) terms, so every extra order, unit of
+spend or day of absence moves it::
+
+    R = H_r / (H_r + d)          (1 today, 0.5 after H_r days; 0 when no order date)
+    F = k / (k + H_f)            (0.5 at H_f kept orders)
+    M = S / (S + H_m[currency])  (0.5 at H_m spent)
+    loyalty = round_half_up(100 * (W_r * R + W_f * F + W_m * M)),   W_r + W_f + W_m = 1
+
+Bands of the summary: 0-19, 20-39, 40-59, 60-79, 80-100 (of the rounded score).
+
+**Risk** from the cancellation and return rates, amplified by the share of cash-on-delivery
+orders (a refused or returned COD parcel costs shipping both ways and is never paid)::
+
+    risk = (W_c * c / n + W_ret * r / n) * (1 + A_cod * cod / n)    (0 when n = 0)
+    high when risk >= RISK_HIGH, medium when >= RISK_MEDIUM, else low
+
+**Preferred channel**: ``main`` when at least ``CHANNEL_DOMINANCE`` of the orders went through
+MAIN (seller-fulfilled, order type 3) accounts, ``fbe`` likewise for FBE (type 2), ``mixed``
+otherwise, ``none`` without orders.
+
+**Active** customers ordered in the last ``ACTIVE_DAYS`` days; **new this month** placed their
+first order since the start of the current month (UTC); **repeat customers** kept at least
+``REPEAT_MIN_ORDERS`` orders that were not cancelled (``n - c``, returns count as purchases).
+
+Defaults are the module constants below; :class:`AnalyticsConfig` overrides any of them (see
+``magflow.customers.routes.analytics_config`` for how the app picks one up).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from types import MappingProxyType
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Float, Integer, and_, case, cast, literal, or_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import FunctionElement
+
+from magflow.customers.models import EmagCustomer
+
+Tier = Literal["bronze", "silver", "gold", "platinum"]
+RiskLevel = Literal["low", "medium", "high"]
+Channel = Literal["main", "fbe", "mixed", "none"]
+
+TIERS: tuple[Tier, ...] = ("bronze", "silver", "gold", "platinum")
+RISK_LEVELS: tuple[RiskLevel, ...] = ("low", "medium", "high")
+CHANNELS: tuple[Channel, ...] = ("main", "fbe", "mixed", "none")
+
+
+@dataclass(frozen=True)
+class TierThresholds:
+    """Lower bounds of spend (inclusive) of the silver, gold and platinum tiers, in one currency."""
+
+    silver: Decimal
+    gold: Decimal
+    platinum: Decimal
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.silver <= self.gold <= self.platinum):
+            raise ValueError("tier thresholds must satisfy 0 <= silver <= gold <= platinum")
+
+
+# -- defaults -----------------------------------------------------------------------------------
+
+#: Tier thresholds by currency. RON is the reference; the others are about the same amounts.
+TIER_THRESHOLDS: Mapping[str, TierThresholds] = MappingProxyType(
+    {
+        "RON": TierThresholds(Decimal(500), Decimal(2000), Decimal(5000)),
+        "BGN": TierThresholds(Decimal(200), Decimal(800), Decimal(2000)),
+        "EUR": TierThresholds(Decimal(100), Decimal(400), Decimal(1000)),
+        "HUF": TierThresholds(Decimal(40000), Decimal(160000), Decimal(400000)),
+    }
+)
+#: The row used for a currency missing from a table (and for customers without a currency).
+FALLBACK_CURRENCY = "RON"
+
+#: Loyalty weights of recency, frequency and monetary value (they sum to 1).
+LOYALTY_WEIGHT_RECENCY = 0.35
+LOYALTY_WEIGHT_FREQUENCY = 0.35
+LOYALTY_WEIGHT_MONETARY = 0.30
+#: Days since the last order at which recency is worth half.
+RECENCY_HALF_DAYS = 60.0
+#: Kept orders at which frequency is worth half.
+FREQUENCY_HALF_ORDERS = 3.0
+#: Spend at which monetary value is worth half, by currency.
+MONETARY_HALF: Mapping[str, Decimal] = MappingProxyType(
+    {"RON": Decimal(1000), "BGN": Decimal(400), "EUR": Decimal(200), "HUF": Decimal(80000)}
+)
+#: Lower bounds of the loyalty bands (of the rounded 0-100 score), highest first.
+LOYALTY_BANDS: tuple[tuple[int, str], ...] = (
+    (80, "80-100"),
+    (60, "60-79"),
+    (40, "40-59"),
+    (20, "20-39"),
+    (0, "0-19"),
+)
+
+#: Risk weights of the cancellation and return rates, and the cash-on-delivery amplifier.
+RISK_WEIGHT_CANCELLED = 0.6
+RISK_WEIGHT_RETURNED = 0.4
+RISK_COD_AMPLIFIER = 0.5
+#: Risk at or above which a customer is ``high`` / ``medium`` risk.
+RISK_HIGH = 0.30
+RISK_MEDIUM = 0.10
+
+#: Share of a customer's orders on one channel (MAIN or FBE) that makes it the preferred one.
+CHANNEL_DOMINANCE = Fraction(4, 5)
+#: A customer who ordered within this many days is active.
+ACTIVE_DAYS = 30
+#: Orders not cancelled that make a repeat customer.
+REPEAT_MIN_ORDERS = 2
+
+_SECONDS_PER_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class AnalyticsConfig:
+    """The formulas' parameters; every default is the module constant of the same meaning."""
+
+    tier_thresholds: Mapping[str, TierThresholds] = field(default_factory=lambda: TIER_THRESHOLDS)
+    fallback_currency: str = FALLBACK_CURRENCY
+    weight_recency: float = LOYALTY_WEIGHT_RECENCY
+    weight_frequency: float = LOYALTY_WEIGHT_FREQUENCY
+    weight_monetary: float = LOYALTY_WEIGHT_MONETARY
+    recency_half_days: float = RECENCY_HALF_DAYS
+    frequency_half_orders: float = FREQUENCY_HALF_ORDERS
+    monetary_half: Mapping[str, Decimal] = field(default_factory=lambda: MONETARY_HALF)
+    risk_weight_cancelled: float = RISK_WEIGHT_CANCELLED
+    risk_weight_returned: float = RISK_WEIGHT_RETURNED
+    risk_cod_amplifier: float = RISK_COD_AMPLIFIER
+    risk_high: float = RISK_HIGH
+    risk_medium: float = RISK_MEDIUM
+    channel_dominance: Fraction = CHANNEL_DOMINANCE
+    active_days: int = ACTIVE_DAYS
+    repeat_min_orders: int = REPEAT_MIN_ORDERS
+
+    def __post_init__(self) -> None:
+        weights = (self.weight_recency, self.weight_frequency, self.weight_monetary)
+        if min(weights) < 0 or not math.isclose(sum(weights), 1.0):
+            raise ValueError("loyalty weights must be non-negative and sum to 1")
+        if self.recency_half_days <= 0 or self.frequency_half_orders <= 0:
+            raise ValueError("half-values must be positive")
+        if any(v <= 0 for v in self.monetary_half.values()):
+            raise ValueError("monetary half-values must be positive")
+        if not 0 <= self.risk_medium <= self.risk_high:
+            raise ValueError("risk thresholds must satisfy 0 <= medium <= high")
+        if not Fraction(1, 2) < self.channel_dominance <= 1:
+            raise ValueError("channel dominance must be in (1/2, 1]")
+        for table in (self.tier_thresholds, self.monetary_half):
+            if self.fallback_currency not in table:
+                raise ValueError(f"the fallback currency {self.fallback_currency} needs a row")
+
+    def thresholds(self, currency: str | None) -> TierThresholds:
+        return self.tier_thresholds.get(
+            currency or "", self.tier_thresholds[self.fallback_currency]
+        )
+
+    def half_spend(self, currency: str | None) -> Decimal:
+        return self.monetary_half.get(currency or "", self.monetary_half[self.fallback_currency])
+
+    def fingerprint(self) -> str:
+        """A short digest of the parameters, part of cache keys so two configs never share."""
+        text = repr(
+            (
+                sorted(self.tier_thresholds.items()),
+                sorted(self.monetary_half.items()),
+                {
+                    k: v
+                    for k, v in vars(self).items()
+                    if k not in ("tier_thresholds", "monetary_half")
+                },
+            )
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+DEFAULT_CONFIG = AnalyticsConfig()
+
+
+# -- the formulas in Python ---------------------------------------------------------------------
+
+
+def kept_orders(orders: int, cancelled: int, returned: int) -> int:
+    """Orders neither cancelled nor returned: the ones ``total_spent`` counts."""
+    return max(0, orders - cancelled - returned)
+
+
+def average_order_value(total_spent: Decimal, kept: int) -> Decimal | None:
+    """Spend per kept order, to the cent; None without kept orders."""
+    if kept <= 0:
+        return None
+    return (Decimal(total_spent) / kept).quantize(Decimal("0.01"))
+
+
+def tier_for(
+    total_spent: Decimal, currency: str | None, config: AnalyticsConfig = DEFAULT_CONFIG
+) -> Tier:
+    t = config.thresholds(currency)
+    if total_spent >= t.platinum:
+        return "platinum"
+    if total_spent >= t.gold:
+        return "gold"
+    if total_spent >= t.silver:
+        return "silver"
+    return "bronze"
+
+
+def days_since(moment: datetime | None, now: datetime) -> float | None:
+    if moment is None:
+        return None
+    return max(0.0, (now - moment).total_seconds() / _SECONDS_PER_DAY)
+
+
+def recency_score(
+    last_order_at: datetime | None, now: datetime, config: AnalyticsConfig = DEFAULT_CONFIG
+) -> float:
+    """``H_r / (H_r + d)``: 1 for an order now, 0.5 after ``recency_half_days``; 0 if never."""
+    days = days_since(last_order_at, now)
+    if days is None:
+        return 0.0
+    return config.recency_half_days / (config.recency_half_days + days)
+
+
+def frequency_score(kept: int, config: AnalyticsConfig = DEFAULT_CONFIG) -> float:
+    """``k / (k + H_f)``."""
+    if kept <= 0:
+        return 0.0
+    return kept / (kept + config.frequency_half_orders)
+
+
+def monetary_score(
+    total_spent: Decimal, currency: str | None, config: AnalyticsConfig = DEFAULT_CONFIG
+) -> float:
+    """``S / (S + H_m)`` with the half-value of the customer's currency."""
+    spent = float(total_spent)
+    if spent <= 0:
+        return 0.0
+    return spent / (spent + float(config.half_spend(currency)))
+
+
+def loyalty_raw(
+    *,
+    orders: int,
+    cancelled: int,
+    returned: int,
+    total_spent: Decimal,
+    currency: str | None,
+    last_order_at: datetime | None,
+    now: datetime,
+    config: AnalyticsConfig = DEFAULT_CONFIG,
+) -> float:
+    """The unrounded loyalty score in [0, 100]."""
+    kept = kept_orders(orders, cancelled, returned)
+    return 100.0 * (
+        config.weight_recency * recency_score(last_order_at, now, config)
+        + config.weight_frequency * frequency_score(kept, config)
+        + config.weight_monetary * monetary_score(total_spent, currency, config)
+    )
+
+
+def round_score(raw: float) -> int:
+    """Half up, so that ``score >= x`` is exactly ``raw >= x - 0.5`` (what the SQL filters use)."""
+    return math.floor(raw + 0.5)
+
+
+def loyalty_score(**kwargs: Any) -> int:
+    """The loyalty score 0-100 (see the module docstring); arguments of :func:`loyalty_raw`."""
+    return round_score(loyalty_raw(**kwargs))
+
+
+def loyalty_band(score: int) -> str:
+    for lower, name in LOYALTY_BANDS:
+        if score >= lower:
+            return name
+    return LOYALTY_BANDS[-1][1]
+
+
+def risk_score(
+    orders: int,
+    cancelled: int,
+    returned: int,
+    cod: int,
+    config: AnalyticsConfig = DEFAULT_CONFIG,
+) -> float:
+    """``(W_c c/n + W_ret r/n) (1 + A_cod cod/n)``; 0 without orders."""
+    if orders <= 0:
+        return 0.0
+    base = (config.risk_weight_cancelled * cancelled + config.risk_weight_returned * returned) / (
+        orders
+    )
+    return base * (1 + config.risk_cod_amplifier * cod / orders)
+
+
+def risk_level_for(score: float, config: AnalyticsConfig = DEFAULT_CONFIG) -> RiskLevel:
+    if score >= config.risk_high:
+        return "high"
+    if score >= config.risk_medium:
+        return "medium"
+    return "low"
+
+
+def preferred_channel(
+    main_orders: int, fbe_orders: int, config: AnalyticsConfig = DEFAULT_CONFIG
+) -> Channel:
+    """``main``/``fbe`` when that channel has at least ``channel_dominance`` of the orders."""
+    total = main_orders + fbe_orders
+    if total <= 0:
+        return "none"
+    d = config.channel_dominance
+    if main_orders * d.denominator >= d.numerator * total:
+        return "main"
+    if fbe_orders * d.denominator >= d.numerator * total:
+        return "fbe"
+    return "mixed"
+
+
+def is_repeat(orders: int, cancelled: int, config: AnalyticsConfig = DEFAULT_CONFIG) -> bool:
+    return orders - cancelled >= config.repeat_min_orders
+
+
+def month_start(now: datetime) -> datetime:
+    """The first instant of ``now``'s month, in UTC."""
+    now = now.astimezone(UTC)
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def active_since(now: datetime, config: AnalyticsConfig = DEFAULT_CONFIG) -> datetime:
+    return now - timedelta(days=config.active_days)
+
+
+@dataclass(frozen=True)
+class CustomerInsight:
+    """What the formulas say about one customer."""
+
+    kept_orders: int
+    average_order_value: Decimal | None
+    tier: Tier
+    loyalty_score: int
+    loyalty_band: str
+    risk_score: float
+    risk_level: RiskLevel
+    preferred_channel: Channel
+    cancellation_rate: float
+    return_rate: float
+    cod_share: float
+    is_repeat: bool
+
+
+def insight(
+    customer: EmagCustomer, now: datetime, config: AnalyticsConfig = DEFAULT_CONFIG
+) -> CustomerInsight:
+    n, c, r = customer.orders_count, customer.cancelled_count, customer.returned_count
+    spent = Decimal(customer.total_spent or 0)
+    kept = kept_orders(n, c, r)
+    score = loyalty_score(
+        orders=n,
+        cancelled=c,
+        returned=r,
+        total_spent=spent,
+        currency=customer.currency,
+        last_order_at=customer.last_order_at,
+        now=now,
+        config=config,
+    )
+    risk = risk_score(n, c, r, customer.cod_count, config)
+    return CustomerInsight(
+        kept_orders=kept,
+        average_order_value=average_order_value(spent, kept),
+        tier=tier_for(spent, customer.currency, config),
+        loyalty_score=score,
+        loyalty_band=loyalty_band(score),
+        risk_score=round(risk, 4),
+        risk_level=risk_level_for(risk, config),
+        preferred_channel=preferred_channel(customer.main_orders, customer.fbe_orders, config),
+        cancellation_rate=round(c / n, 4) if n > 0 else 0.0,
+        return_rate=round(r / n, 4) if n > 0 else 0.0,
+        cod_share=round(customer.cod_count / n, 4) if n > 0 else 0.0,
+        is_repeat=is_repeat(n, c, config),
+    )
+
+
+# -- the same formulas in SQL -------------------------------------------------------------------
+
+
+class epoch_seconds(FunctionElement[float]):
+    """Seconds since 1970-01-01 UTC of a timestamp column, on PostgreSQL and SQLite."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(epoch_seconds, "postgresql")
+def _epoch_pg(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    # date_part() answers double precision; EXTRACT answers numeric since PostgreSQL 14 (slower).
+    return f"date_part('epoch', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(epoch_seconds, "sqlite")
+def _epoch_sqlite(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    # Timestamps are stored as UTC text; julianday() of the Unix epoch is 2440587.5.
+    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
+
+
+def _f(column: Any) -> ColumnElement[float]:
+    return cast(column, Float)
+
+
+def _by_currency(values: Mapping[str, Any], fallback: Any) -> ColumnElement[Any]:
+    """``CASE currency WHEN ... END`` of one value per currency, ``fallback`` otherwise."""
+    c = EmagCustomer
+    return case(
+        *[(c.currency == code, literal(value)) for code, value in values.items()],
+        else_=literal(fallback),
+    )
+
+
+def tier_sql(config: AnalyticsConfig = DEFAULT_CONFIG) -> ColumnElement[str]:
+    """The tier of each customer, as :func:`tier_for`."""
+    c = EmagCustomer
+
+    def ladder(t: TierThresholds) -> ColumnElement[str]:
+        return case(
+            (c.total_spent >= t.platinum, "platinum"),
+            (c.total_spent >= t.gold, "gold"),
+            (c.total_spent >= t.silver, "silver"),
+            else_="bronze",
+        )
+
+    fallback = ladder(config.tier_thresholds[config.fallback_currency])
+    known = [
+        (c.currency == code, ladder(t))
+        for code, t in config.tier_thresholds.items()
+        if code != config.fallback_currency
+    ]
+    return case(*known, else_=fallback) if known else fallback
+
+
+def tier_condition(tier: str, config: AnalyticsConfig = DEFAULT_CONFIG) -> ColumnElement[bool]:
+    """Customers of ``tier``, as spend ranges per currency (so the spend index can serve it)."""
+    c = EmagCustomer
+    if tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r}")
+
+    def within(t: TierThresholds) -> ColumnElement[bool]:
+        bounds = {
+            "bronze": (None, t.silver),
+            "silver": (t.silver, t.gold),
+            "gold": (t.gold, t.platinum),
+            "platinum": (t.platinum, None),
+        }[tier]
+        parts = []
+        if bounds[0] is not None:
+            parts.append(c.total_spent >= bounds[0])
+        if bounds[1] is not None:
+            parts.append(c.total_spent < bounds[1])
+        return and_(*parts)
+
+    others = [code for code in config.tier_thresholds if code != config.fallback_currency]
+    branches = [and_(c.currency == code, within(config.tier_thresholds[code])) for code in others]
+    fallback_rows = (
+        or_(c.currency.is_(None), c.currency.not_in(others)) if others else literal(True)
+    )
+    branches.append(and_(fallback_rows, within(config.tier_thresholds[config.fallback_currency])))
+    return or_(*branches)
+
+
+class greatest(FunctionElement[float]):
+    """``GREATEST(a, b)`` on PostgreSQL, ``MAX(a, b)`` (the scalar one) on SQLite."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(greatest, "postgresql")
+def _greatest_pg(element: greatest, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"GREATEST({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(greatest, "sqlite")
+def _greatest_sqlite(element: greatest, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"MAX({compiler.process(element.clauses, **kw)})"
+
+
+def loyalty_sql(now: datetime, config: AnalyticsConfig = DEFAULT_CONFIG) -> ColumnElement[float]:
+    """The unrounded loyalty score in [0, 100], as :func:`loyalty_raw`.
+
+    Written to evaluate each input once per row (it runs over every customer for the summary
+    and the loyalty filters): ``H / (H + max(x, 0))`` forms instead of CASEs; a missing last
+    order date makes the recency term 0."""
+    c = EmagCustomer
+    h_r, h_f = config.recency_half_days, config.frequency_half_orders
+    days = greatest(
+        (literal(now.timestamp()) - epoch_seconds(c.last_order_at)) / _SECONDS_PER_DAY, 0.0
+    )
+    # GREATEST skips NULLs on PostgreSQL (MAX(NULL, 0) is NULL on SQLite): test the date.
+    recency = case((c.last_order_at.is_(None), 0.0), else_=h_r / (h_r + days))
+    kept = greatest(_f(c.orders_count - c.cancelled_count - c.returned_count), 0.0)
+    frequency = kept / (kept + h_f)
+    half = _by_currency(
+        {k: float(v) for k, v in config.monetary_half.items()},
+        float(config.half_spend(config.fallback_currency)),
+    )
+    spent = greatest(_f(c.total_spent), 0.0)
+    monetary = spent / (spent + half)
+    raw = 100.0 * (
+        config.weight_recency * recency
+        + config.weight_frequency * frequency
+        + config.weight_monetary * monetary
+    )
+    return cast(raw, Float)
+
+
+class floor_nonnegative(FunctionElement[int]):
+    """``floor(x)`` of a value known to be >= 0 (SQLite has no floor() in every build; casting to
+    INTEGER truncates, which is the floor for non-negative values)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(floor_nonnegative, "postgresql")
+def _floor_pg(element: floor_nonnegative, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(floor({compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+@compiles(floor_nonnegative, "sqlite")
+def _floor_sqlite(element: floor_nonnegative, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS INTEGER)"
+
+
+def loyalty_score_sql(
+    now: datetime, config: AnalyticsConfig = DEFAULT_CONFIG
+) -> ColumnElement[int]:
+    """The rounded loyalty score 0-100, as :func:`loyalty_score` (half up)."""
+    return floor_nonnegative(loyalty_sql(now, config) + 0.5)
+
+
+def loyalty_at_least(
+    score: int, now: datetime, config: AnalyticsConfig = DEFAULT_CONFIG
+) -> ColumnElement[bool]:
+    """Rounded loyalty score >= ``score`` (see :func:`round_score`)."""
+    return loyalty_sql(now, config) >= score - 0.5
+
+
+def loyalty_band_of(raw: ColumnElement[float]) -> ColumnElement[str]:
+    """The band of an (unrounded) loyalty score, e.g. a column holding ``loyalty_sql``."""
+    return case(
+        *[(raw >= lower - 0.5, name) for lower, name in LOYALTY_BANDS[:-1]],
+        else_=LOYALTY_BANDS[-1][1],
+    )
+
+
+def loyalty_band_sql(now: datetime, config: AnalyticsConfig = DEFAULT_CONFIG) -> ColumnElement[str]:
+    return loyalty_band_of(loyalty_sql(now, config))
+
+
+def risk_sql(config: AnalyticsConfig = DEFAULT_CONFIG) -> ColumnElement[float]:
+    """The risk score, as :func:`risk_score`."""
+    c = EmagCustomer
+    n = _f(c.orders_count)
+    base = (
+        config.risk_weight_cancelled * _f(c.cancelled_count)
+        + config.risk_weight_returned * _f(c.returned_count)
+    ) / n
+    score = base * (1.0 + config.risk_cod_amplifier * _f(c.cod_count) / n)
+    return case((c.orders_count <= 0, 0.0), else_=score)
+
+
+def risk_level_of(
+    score: ColumnElement[float], config: AnalyticsConfig = DEFAULT_CONFIG
+) -> ColumnElement[str]:
+    """The level of a risk score, e.g. a column holding ``risk_sql``."""
+    return case(
+        (score >= config.risk_high, "high"), (score >= config.risk_medium, "medium"), else_="low"
+    )
+
+
+def risk_level_sql(config: AnalyticsConfig = DEFAULT_CONFIG) -> ColumnElement[str]:
+    return risk_level_of(risk_sql(config), config)
+
+
+def risk_condition(level: str, config: AnalyticsConfig = DEFAULT_CONFIG) -> ColumnElement[bool]:
+    """Customers of risk ``level``, as a range of the risk score."""
+    score = risk_sql(config)
+    if level == "high":
+        return score >= config.risk_high
+    if level == "medium":
+        return and_(score >= config.risk_medium, score < config.risk_high)
+    if level == "low":
+        return score < config.risk_medium
+    raise ValueError(f"unknown risk level {level!r}")
+
+
+def channel_sql(config: AnalyticsConfig = DEFAULT_CONFIG) -> ColumnElement[str]:
+    """The preferred channel, as :func:`preferred_channel` (integer arithmetic, exact)."""
+    c = EmagCustomer
+    num, den = config.channel_dominance.numerator, config.channel_dominance.denominator
+    total = c.main_orders + c.fbe_orders
+    return case(
+        (total <= 0, "none"),
+        (c.main_orders * den >= total * num, "main"),
+        (c.fbe_orders * den >= total * num, "fbe"),
+        else_="mixed",
+    )
+
+
+def average_order_value_sql() -> ColumnElement[float]:
+    c = EmagCustomer
+    kept = c.orders_count - c.cancelled_count - c.returned_count
+    return case((kept <= 0, None), else_=_f(c.total_spent) / _f(kept))
+
+
+def repeat_sql(config: AnalyticsConfig = DEFAULT_CONFIG) -> ColumnElement[bool]:
+    c = EmagCustomer
+    return c.orders_count - c.cancelled_count >= config.repeat_min_orders
+
+
+__all__ = [
+    "ACTIVE_DAYS",
+    "CHANNELS",
+    "DEFAULT_CONFIG",
+    "RISK_LEVELS",
+    "TIERS",
+    "AnalyticsConfig",
+    "CustomerInsight",
+    "TierThresholds",
+    "insight",
+]
+
+
+# -- the summary --------------------------------------------------------------------------------
+
+
+def summarize(
+    segments: list[dict[str, Any]], now: datetime, config: AnalyticsConfig = DEFAULT_CONFIG
+) -> dict[str, Any]:
+    """Fold the rows of ``repository.customer_segments`` into the summary of all customers.
+
+    Each row: ``currency``, ``customers``, ``orders``, ``cancelled``, ``returned``, ``spent``,
+    ``active``, ``new``, ``repeat`` and one count per ``tier:<tier>``, ``channel:<channel>``,
+    ``risk:<level>`` and ``band:<loyalty band>``.
+
+    ``repeat_customer_rate`` is repeat customers / customers (0 without customers); spend is
+    per currency (RON, BGN and HUF never add up); every distribution has all its keys.
+    """
+    tiers: dict[str, int] = dict.fromkeys(TIERS, 0)
+    channels: dict[str, int] = dict.fromkeys(CHANNELS, 0)
+    risks: dict[str, int] = dict.fromkeys(RISK_LEVELS, 0)
+    bands: dict[str, int] = {name: 0 for _, name in reversed(LOYALTY_BANDS)}
+    spend: dict[str, Decimal] = {}
+    totals = dict.fromkeys(
+        ("customers", "orders", "cancelled", "returned", "active", "new", "repeat"), 0
+    )
+    for row in segments:
+        for name in totals:
+            totals[name] += int(row[name])
+        for names, table in (
+            ("tier", tiers),
+            ("channel", channels),
+            ("risk", risks),
+            ("band", bands),
+        ):
+            for key in table:
+                table[key] += int(row[f"{names}:{key}"])
+        currency = row["currency"] or "?"
+        spend[currency] = spend.get(currency, Decimal(0)) + Decimal(str(row["spent"]))
+    customers = totals["customers"]
+    return {
+        "generated_at": now,
+        "total_customers": customers,
+        "total_orders": totals["orders"],
+        "cancelled_orders": totals["cancelled"],
+        "returned_orders": totals["returned"],
+        "spend_by_currency": {k: v.quantize(Decimal("0.01")) for k, v in sorted(spend.items())},
+        "active_days": config.active_days,
+        "active_customers": totals["active"],
+        "new_this_month": totals["new"],
+        "month_start": month_start(now),
+        "repeat_customers": totals["repeat"],
+        "repeat_customer_rate": round(totals["repeat"] / customers, 4) if customers else 0.0,
+        "tier_distribution": tiers,
+        "loyalty_distribution": bands,
+        "channel_distribution": channels,
+        "risk_distribution": risks,
+    }

@@ -1,0 +1,1 @@
+"""Streamed CSV/XLSX exports of orders, offers and customers."""

@@ -1,0 +1,117 @@
+"""Export routes. Their literal ``/export`` paths must be mounted before the listings'
+``/{id}`` routes (``ROUTERS`` order), or ``/orders/export`` would reach ``/orders/{order_id}``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import StreamingResponse
+
+from magflow.auth.dependencies import Admin, CurrentUser
+from magflow.catalog import repository as catalog_repository
+from magflow.catalog.routes import account_ids
+from magflow.common.deps import Context, Session
+from magflow.exports import service
+from magflow.exports.service import ExportFormat, ExportKind
+from magflow.orders import repository as orders_repository
+
+UNPROCESSABLE = 422  # Starlette renamed the constant; the code is what matters
+
+orders_router = APIRouter(prefix="/api/v1/emag/orders", tags=["exports"])
+offers_router = APIRouter(prefix="/api/v1/emag/offers", tags=["exports"])
+customers_router = APIRouter(prefix="/api/v1/admin/emag-customers", tags=["exports"])
+
+
+def _response(ctx: Context, spec: service.ExportSpec, fmt: ExportFormat) -> StreamingResponse:
+    name = service.filename(spec.kind, fmt)
+    return StreamingResponse(
+        service.stream_export(ctx.db, spec, fmt),
+        media_type=service.MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@orders_router.get("/export")
+async def export_orders(
+    ctx: Context,
+    session: Session,
+    _user: CurrentUser,
+    format: ExportFormat = ExportFormat.csv,
+    account: str | None = None,
+    order_status: Annotated[list[int] | None, Query(alias="status")] = None,
+    order_type: Annotated[int | None, Query(alias="type", ge=2, le=3)] = None,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    sort: Literal["id", "emag_id", "order_date", "status", "total", "modified"] = "order_date",
+    order: Literal["asc", "desc"] = "desc",
+) -> StreamingResponse:
+    """Orders as CSV or XLSX, with the listing's filters; streamed."""
+    for bound in (date_from, date_to):
+        if bound is not None and bound.tzinfo is None:
+            raise HTTPException(
+                UNPROCESSABLE,
+                detail="date_from/date_to need a timezone, e.g. 2026-01-31T00:00:00Z",
+            )
+    filters = orders_repository.OrderFilter(
+        account_ids=await account_ids(session, account),
+        status=order_status,
+        order_type=order_type,
+        search=search,
+        date_from=date_from,
+        date_to=date_to,
+    )
+    spec = service.orders_spec(filters, sort=sort, descending=order == "desc")
+    return _response(ctx, spec, format)
+
+
+@offers_router.get("/export")
+async def export_offers(
+    ctx: Context,
+    session: Session,
+    _user: CurrentUser,
+    format: ExportFormat = ExportFormat.csv,
+    account: str | None = None,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    offer_status: Annotated[int | None, Query(alias="status", ge=0, le=2)] = None,
+    in_stock: bool | None = None,
+    include_missing: bool = False,
+    sort: Literal["id", "emag_id", "name", "sale_price", "stock", "updated_at"] = "id",
+    order: Literal["asc", "desc"] = "asc",
+) -> StreamingResponse:
+    """Offers as CSV or XLSX, with the listing's filters; streamed."""
+    filters = catalog_repository.OfferFilter(
+        account_ids=await account_ids(session, account),
+        search=search,
+        status=offer_status,
+        in_stock=in_stock,
+        include_missing=include_missing,
+    )
+    spec = service.offers_spec(filters, sort=sort, descending=order == "desc")
+    return _response(ctx, spec, format)
+
+
+@customers_router.get("/export")
+async def export_customers(
+    ctx: Context,
+    session: Session,
+    _admin: Admin,
+    format: ExportFormat = ExportFormat.csv,
+    account: str | None = None,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    min_orders: Annotated[int | None, Query(ge=0)] = None,
+    sort: Literal["id", "total_spent", "orders_count", "last_order_at"] = "id",
+    order: Literal["asc", "desc"] = "asc",
+) -> StreamingResponse:
+    """Customers (``emag_customers``) as CSV or XLSX; streamed. Admins only (personal data)."""
+    filters = service.CustomerFilter(
+        account_ids=await account_ids(session, account), search=search, min_orders=min_orders
+    )
+    spec = service.customers_spec(filters, sort=sort, descending=order == "desc")
+    return _response(ctx, spec, format)
+
+
+ROUTERS = [orders_router, offers_router, customers_router]
+__all__ = ["ROUTERS", "ExportKind"]

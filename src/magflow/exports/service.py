@@ -1,0 +1,369 @@
+"""Streamed exports of orders, offers and customers as CSV or XLSX.
+
+Nothing holds a whole table: rows come from the database through a streaming result
+(``session.stream`` with ``yield_per``: a server-side cursor on PostgreSQL, batched fetches on
+SQLite) as plain column tuples (no ORM identity map), one batch at a time. CSV is encoded and
+handed on batch by batch. XLSX is written with openpyxl's write-only mode (rows go straight to a
+temporary file inside the workbook writer) into a temporary file that is then streamed and deleted.
+
+Filters are the listings' own (``OrderFilter``/``OfferFilter`` and their query builders), so an
+export holds exactly the rows the listing with the same parameters would page through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from magflow.accounts import service as accounts_service
+from magflow.catalog import repository as catalog_repository
+from magflow.catalog.models import EmagProduct
+from magflow.customers.models import EmagCustomer, EmagCustomerAccount
+from magflow.db.engine import Database
+from magflow.db.query import like_pattern
+from magflow.orders import repository as orders_repository
+from magflow.orders.models import EmagOrder
+
+BATCH = 1000
+CSV_FLUSH_BYTES = 64 * 1024
+FILE_CHUNK = 256 * 1024
+
+
+class ExportKind(StrEnum):
+    orders = "orders"
+    offers = "offers"
+    customers = "customers"
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+MEDIA_TYPES = {
+    ExportFormat.csv: "text/csv; charset=utf-8",
+    ExportFormat.xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+ORDER_COLUMNS: list[tuple[str, Any]] = [
+    ("id", EmagOrder.id),
+    ("account", EmagOrder.account_id),
+    ("emag_id", EmagOrder.emag_id),
+    ("type", EmagOrder.order_type),
+    ("status", EmagOrder.status),
+    ("payment_mode_id", EmagOrder.payment_mode_id),
+    ("payment_mode", EmagOrder.payment_mode),
+    ("delivery_mode", EmagOrder.delivery_mode),
+    ("order_date", EmagOrder.order_date),
+    ("modified", EmagOrder.emag_modified_at),
+    ("currency", EmagOrder.currency),
+    ("shipping_tax", EmagOrder.shipping_tax),
+    ("total_without_vat", EmagOrder.total_without_vat),
+    ("total_with_vat", EmagOrder.total_with_vat),
+    ("customer_name", EmagOrder.customer_name),
+    ("customer_key", EmagOrder.customer_key),
+    ("awb_number", EmagOrder.awb_number),
+    ("acknowledged_at", EmagOrder.acknowledged_at),
+]
+
+OFFER_COLUMNS: list[tuple[str, Any]] = [
+    ("id", EmagProduct.id),
+    ("account", EmagProduct.account_id),
+    ("emag_id", EmagProduct.emag_id),
+    ("name", EmagProduct.name),
+    ("brand", EmagProduct.brand),
+    ("part_number", EmagProduct.part_number),
+    ("part_number_key", EmagProduct.part_number_key),
+    ("ean", EmagProduct.ean),
+    ("currency", EmagProduct.currency),
+    ("sale_price", EmagProduct.sale_price),
+    ("sale_price_with_vat", EmagProduct.sale_price_with_vat),
+    ("recommended_price", EmagProduct.recommended_price),
+    ("min_sale_price", EmagProduct.min_sale_price),
+    ("max_sale_price", EmagProduct.max_sale_price),
+    ("vat_id", EmagProduct.vat_id),
+    ("stock", EmagProduct.stock_total),
+    ("general_stock", EmagProduct.general_stock),
+    ("estimated_stock", EmagProduct.estimated_stock),
+    ("handling_time", EmagProduct.handling_time),
+    ("status", EmagProduct.status),
+    ("offer_validation_status", EmagProduct.offer_validation_status),
+    ("validation_status", EmagProduct.validation_status),
+    ("buy_button_rank", EmagProduct.buy_button_rank),
+    ("number_of_offers", EmagProduct.number_of_offers),
+    ("last_seen_at", EmagProduct.last_seen_at),
+    ("missing_since", EmagProduct.missing_since),
+]
+
+CUSTOMER_COLUMNS: list[tuple[str, Any]] = [
+    ("id", EmagCustomer.id),
+    ("customer_key", EmagCustomer.customer_key),
+    ("platform", EmagCustomer.platform),
+    ("emag_customer_id", EmagCustomer.emag_customer_id),
+    ("name", EmagCustomer.name),
+    ("phone", EmagCustomer.phone),
+    ("currency", EmagCustomer.currency),
+    ("orders_count", EmagCustomer.orders_count),
+    ("total_spent", EmagCustomer.total_spent),
+    ("cancelled_count", EmagCustomer.cancelled_count),
+    ("returned_count", EmagCustomer.returned_count),
+    ("cod_count", EmagCustomer.cod_count),
+    ("main_orders", EmagCustomer.main_orders),
+    ("fbe_orders", EmagCustomer.fbe_orders),
+    ("first_order_at", EmagCustomer.first_order_at),
+    ("last_order_at", EmagCustomer.last_order_at),
+]
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    account_ids: Sequence[int] | None = None
+    search: str | None = None
+    min_orders: int | None = None
+
+
+CUSTOMER_SORTABLE = {
+    "id": EmagCustomer.id,
+    "total_spent": EmagCustomer.total_spent,
+    "orders_count": EmagCustomer.orders_count,
+    "last_order_at": EmagCustomer.last_order_at,
+}
+
+
+def _customers_filtered(query: Select[Any], f: CustomerFilter) -> Select[Any]:
+    if f.account_ids is not None:
+        query = query.where(
+            EmagCustomer.id.in_(
+                select(EmagCustomerAccount.customer_id).where(
+                    EmagCustomerAccount.account_id.in_(f.account_ids)
+                )
+            )
+        )
+    if f.search:
+        pattern = like_pattern(f.search)
+        conditions: list[ColumnElement[bool]] = [
+            func.lower(EmagCustomer.name).like(pattern, escape="\\"),
+            func.lower(EmagCustomer.phone).like(pattern, escape="\\"),
+        ]
+        query = query.where(or_(*conditions))
+    if f.min_orders is not None:
+        query = query.where(EmagCustomer.orders_count >= f.min_orders)
+    return query
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """What to export: the column list and the (unordered) filtered query builder."""
+
+    kind: ExportKind
+    columns: list[tuple[str, Any]]
+    build: Callable[[Select[Any]], Select[Any]]
+    order_by: list[Any]
+    account_column: int | None = None  # index of the account id column, shown as its name
+
+    @property
+    def header(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+    def rows_query(self) -> Select[Any]:
+        return self.build(select(*[c for _, c in self.columns])).order_by(*self.order_by)
+
+    def count_query(self) -> Select[Any]:
+        return self.build(select(func.count()).select_from(self.columns[0][1].table))
+
+
+def _ordering(column: Any, descending: bool, tiebreak: Any) -> list[Any]:
+    return [column.desc() if descending else column.asc(), tiebreak]
+
+
+def orders_spec(
+    filters: orders_repository.OrderFilter, *, sort: str = "order_date", descending: bool = True
+) -> ExportSpec:
+    return ExportSpec(
+        ExportKind.orders,
+        ORDER_COLUMNS,
+        lambda q: orders_repository._filtered(q, filters),
+        _ordering(orders_repository.SORTABLE[sort], descending, EmagOrder.id),
+        account_column=1,
+    )
+
+
+def offers_spec(
+    filters: catalog_repository.OfferFilter, *, sort: str = "id", descending: bool = False
+) -> ExportSpec:
+    return ExportSpec(
+        ExportKind.offers,
+        OFFER_COLUMNS,
+        lambda q: catalog_repository._filtered(q, filters),
+        _ordering(catalog_repository.SORTABLE[sort], descending, EmagProduct.id),
+        account_column=1,
+    )
+
+
+def customers_spec(
+    filters: CustomerFilter, *, sort: str = "id", descending: bool = False
+) -> ExportSpec:
+    return ExportSpec(
+        ExportKind.customers,
+        CUSTOMER_COLUMNS,
+        lambda q: _customers_filtered(q, filters),
+        _ordering(CUSTOMER_SORTABLE[sort], descending, EmagCustomer.id),
+    )
+
+
+async def count(db: Database, spec: ExportSpec) -> int:
+    async with db.session() as session:
+        return int((await session.execute(spec.count_query())).scalar_one())
+
+
+async def _account_names(session: AsyncSession) -> dict[int, str]:
+    return {a.id: a.name for a in await accounts_service.list_accounts(session)}
+
+
+async def iter_batches(
+    db: Database, spec: ExportSpec, batch: int = BATCH
+) -> AsyncIterator[list[tuple[Any, ...]]]:
+    """The export's rows, ``batch`` at a time, from a streaming result in its own session."""
+    async with db.session() as session:
+        names = await _account_names(session) if spec.account_column is not None else {}
+        result = await session.stream(spec.rows_query().execution_options(yield_per=batch))
+        async for partition in result.partitions(batch):
+            rows = [tuple(row) for row in partition]
+            if spec.account_column is not None:
+                i = spec.account_column
+                rows = [(*row[:i], names.get(row[i], row[i]), *row[i + 1 :]) for row in rows]
+            yield rows
+
+
+def csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return str(value)
+    return value
+
+
+def xlsx_value(value: Any) -> Any:
+    """openpyxl refuses timezone-aware datetimes: they are written as naive UTC."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return str(value)
+    if isinstance(value, bool | int | float | Decimal | str) or value is None:
+        return value
+    return str(value)
+
+
+async def csv_chunks(
+    batches: AsyncIterator[list[tuple[Any, ...]]],
+    header: list[str],
+    on_rows: Callable[[int], None] | None = None,
+) -> AsyncIterator[bytes]:
+    """UTF-8 CSV (with a BOM, so spreadsheet programs read the accents right), in ~64 KB chunks."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow(header)
+    async for rows in batches:
+        writer.writerows([csv_value(v) for v in row] for row in rows)
+        if on_rows is not None:
+            on_rows(len(rows))
+        if buffer.tell() >= CSV_FLUSH_BYTES:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode()
+
+
+async def write_csv(
+    batches: AsyncIterator[list[tuple[Any, ...]]],
+    header: list[str],
+    path: Path,
+    on_rows: Callable[[int], None] | None = None,
+) -> None:
+    out = await asyncio.to_thread(path.open, "wb")
+    try:
+        async for chunk in csv_chunks(batches, header, on_rows):
+            await asyncio.to_thread(out.write, chunk)
+    finally:
+        await asyncio.to_thread(out.close)
+
+
+async def write_xlsx(
+    batches: AsyncIterator[list[tuple[Any, ...]]],
+    header: list[str],
+    path: Path,
+    title: str,
+    on_rows: Callable[[int], None] | None = None,
+) -> None:
+    """A write-only workbook: appended rows go to the writer's temporary file, not to memory."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title)
+    sheet.append(header)
+    async for rows in batches:
+        for row in rows:
+            sheet.append([xlsx_value(v) for v in row])
+        if on_rows is not None:
+            on_rows(len(rows))
+    await asyncio.to_thread(workbook.save, str(path))
+
+
+async def write_export(
+    db: Database,
+    spec: ExportSpec,
+    fmt: ExportFormat,
+    path: Path,
+    on_rows: Callable[[int], None] | None = None,
+) -> None:
+    batches = iter_batches(db, spec)
+    if fmt is ExportFormat.csv:
+        await write_csv(batches, spec.header, path, on_rows)
+    else:
+        await write_xlsx(batches, spec.header, path, spec.kind.value, on_rows)
+
+
+async def stream_export(db: Database, spec: ExportSpec, fmt: ExportFormat) -> AsyncIterator[bytes]:
+    """The export as bytes for an HTTP response."""
+    if fmt is ExportFormat.csv:
+        async for chunk in csv_chunks(iter_batches(db, spec), spec.header):
+            yield chunk
+        return
+    handle, name = tempfile.mkstemp(prefix="magflow-export-", suffix=".xlsx")
+    os.close(handle)
+    path = Path(name)
+    try:
+        await write_xlsx(iter_batches(db, spec), spec.header, path, spec.kind.value)
+        source = await asyncio.to_thread(path.open, "rb")
+        try:
+            while chunk := await asyncio.to_thread(source.read, FILE_CHUNK):
+                yield chunk
+        finally:
+            await asyncio.to_thread(source.close)
+    finally:
+        await asyncio.to_thread(path.unlink, True)
+
+
+def filename(kind: ExportKind, fmt: ExportFormat) -> str:
+    return f"magflow-{kind.value}-{datetime.now(UTC):%Y%m%d-%H%M%S}.{fmt.value}"

@@ -1,0 +1,1 @@
+"""Returns (RMA) read from eMAG ``rma/read`` (EMAG_API.md §5.14)."""

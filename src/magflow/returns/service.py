@@ -1,0 +1,73 @@
+"""Reading returns (``rma/read``, EMAG_API.md §5.14) into ``emag_returns``. Never commits.
+
+Reading is idempotent by (account, eMAG RMA id): a repeated sync updates the same rows. Filters
+are eMAG's (``request_status``, ``date_start``/``date_end``, ``type``...), passed through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from magflow.accounts.models import EmagAccount
+from magflow.emag.client import EmagClient, ResourceSpec
+from magflow.emag.platforms import platform_info
+from magflow.emag.schemas import EmagModel
+from magflow.returns import repository
+from magflow.sync.mapping import to_datetime, to_int, to_list
+
+# Rows are stored raw; the bare model skips per-field parsing (PHP quirks, gotcha 16).
+RAW_RMAS = ResourceSpec("rma", EmagModel)
+
+
+@dataclass
+class ReturnsSyncResult:
+    account_id: int
+    read: int
+    pages: int
+
+
+def return_row(raw: dict[str, Any], *, account: EmagAccount, now: datetime) -> dict[str, Any]:
+    tz = platform_info(account.platform).tz
+    return {
+        "account_id": account.id,
+        "emag_id": to_int(raw.get("emag_id")),
+        "order_emag_id": to_int(raw.get("order_id")),
+        "order_type": to_int(raw.get("type")),
+        "request_status": to_int(raw.get("request_status")),
+        "return_type": to_int(raw.get("return_type")),
+        "return_reason": to_int(raw.get("return_reason")),
+        "pickup_method": to_int(raw.get("pickup_method")),
+        "customer_name": (raw.get("customer_name") or None),
+        "products": [p for p in to_list(raw.get("products")) if isinstance(p, dict)],
+        "return_date": to_datetime(raw.get("date"), tz),
+        "raw": raw,
+        "last_seen_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def sync_returns(
+    session: AsyncSession,
+    client: EmagClient,
+    account: EmagAccount,
+    filters: dict[str, Any] | None = None,
+) -> ReturnsSyncResult:
+    """Read every page of ``rma/read`` for the account and upsert the rows."""
+    now = datetime.now(UTC)
+    read = pages = 0
+    async for page in client.iter_pages(RAW_RMAS, filters or {}):
+        rows = {}
+        for raw in page.raw:
+            if isinstance(raw, dict):
+                row = return_row(raw, account=account, now=now)
+                if row["emag_id"] is not None:
+                    rows[row["emag_id"]] = row
+        await repository.upsert_returns(session, list(rows.values()))
+        read += len(rows)
+        pages += 1
+    return ReturnsSyncResult(account_id=account.id, read=read, pages=pages)
