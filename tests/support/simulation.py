@@ -35,8 +35,15 @@ def sim_config() -> SimConfig:
         orders=260,
         history_days=50,
         accounts=[
-            SimAccount(name="main", account_type="main", username=f"main-{tag}", password="main-sim-pw-7c41e2"),
-            SimAccount(name="fbe", account_type="fbe", username=f"fbe-{tag}", password="fbe-sim-pw-2d98b0"),
+            SimAccount(
+                name="main",
+                account_type="main",
+                username=f"main-{tag}",
+                password="main-sim-pw-7c41e2",
+            ),
+            SimAccount(
+                name="fbe", account_type="fbe", username=f"fbe-{tag}", password="fbe-sim-pw-2d98b0"
+            ),
         ],
     )
 
