@@ -181,3 +181,21 @@ def test_cli_sync_shows_a_summary_and_exits_by_outcome(
     partial = run("offers", "--account", "fbe")
     assert partial.returncode == 1
     assert "partial" in partial.stdout
+
+
+async def test_a_finished_sync_invalidates_the_cached_status(
+    operator: httpx.AsyncClient, accounts: Accounts
+) -> None:
+    async def main_offers() -> int:
+        status = (await operator.get("/api/v1/emag/enhanced/status")).json()
+        main = next(a for a in status["accounts"] if a["name"] == "main")
+        return int(main["offers"]["total"])
+
+    assert await main_offers() == 0
+    first = (await operator.get("/api/v1/emag/enhanced/status")).json()
+    assert (await operator.get("/api/v1/emag/enhanced/status")).json() == first  # served cached
+    run_id = (
+        await operator.post("/api/v1/emag/enhanced/sync/offers", json={"account": "main"})
+    ).json()["runs"][0]["id"]
+    assert (await wait_finished(operator, run_id))["status"] == "completed"
+    assert await main_offers() == 230  # well within the cache's lifetime: it was invalidated
