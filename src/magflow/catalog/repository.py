@@ -64,7 +64,7 @@ class OfferFilter:
     include_missing: bool = False
 
 
-def _filtered(query: Select[Any], f: OfferFilter) -> Select[Any]:
+def apply_filter(query: Select[Any], f: OfferFilter) -> Select[Any]:
     account_ids, search, status, in_stock = f.account_ids, f.search, f.status, f.in_stock
     if account_ids is not None:
         query = query.where(EmagProduct.account_id.in_(account_ids))
@@ -109,12 +109,12 @@ async def list_offers(
     limit: int = 50,
 ) -> tuple[int, Sequence[EmagProduct]]:
     total = (
-        await session.execute(_filtered(select(func.count(EmagProduct.id)), filters))
+        await session.execute(apply_filter(select(func.count(EmagProduct.id)), filters))
     ).scalar_one()
     column = SORTABLE[sort]
     order = column.desc() if descending else column.asc()
     rows = await session.execute(
-        _filtered(select(EmagProduct), filters)
+        apply_filter(select(EmagProduct), filters)
         .order_by(order, EmagProduct.id)
         .offset(offset)
         .limit(limit)

@@ -195,7 +195,7 @@ def orders_spec(
     return ExportSpec(
         ExportKind.orders,
         ORDER_COLUMNS,
-        lambda q: orders_repository._filtered(q, filters),
+        lambda q: orders_repository.apply_filter(q, filters),
         _ordering(orders_repository.SORTABLE[sort], descending, EmagOrder.id),
         account_column=1,
     )
@@ -207,7 +207,7 @@ def offers_spec(
     return ExportSpec(
         ExportKind.offers,
         OFFER_COLUMNS,
-        lambda q: catalog_repository._filtered(q, filters),
+        lambda q: catalog_repository.apply_filter(q, filters),
         _ordering(catalog_repository.SORTABLE[sort], descending, EmagProduct.id),
         account_column=1,
     )

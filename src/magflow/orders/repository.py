@@ -51,7 +51,7 @@ class OrderFilter:
     customer_key: str | None = None
 
 
-def _filtered(query: Select[Any], f: OrderFilter) -> Select[Any]:
+def apply_filter(query: Select[Any], f: OrderFilter) -> Select[Any]:
     account_ids, status, order_type, search = f.account_ids, f.status, f.order_type, f.search
     date_from, date_to, customer_key = f.date_from, f.date_to, f.customer_key
     if account_ids is not None:
@@ -96,11 +96,11 @@ async def list_orders(
     limit: int = 50,
 ) -> tuple[int, Sequence[EmagOrder]]:
     total = (
-        await session.execute(_filtered(select(func.count(EmagOrder.id)), filters))
+        await session.execute(apply_filter(select(func.count(EmagOrder.id)), filters))
     ).scalar_one()
     column = SORTABLE[sort]
     rows = await session.execute(
-        _filtered(select(EmagOrder), filters)
+        apply_filter(select(EmagOrder), filters)
         .order_by(column.desc() if descending else column.asc(), EmagOrder.id)
         .offset(offset)
         .limit(limit)
