@@ -154,3 +154,26 @@ async def test_rerunning_a_completed_sync_changes_nothing(
     await sync(ctx, accounts.fbe, SyncKind.offers)
     assert again.created_items == 0
     assert await snapshot(ctx) == before
+
+
+async def test_a_count_that_fills_whole_pages_still_ends_at_100_percent(ctx: AppContext) -> None:
+    from magflow.emag_sim import SimAccount, SimConfig
+    from magflow.sync.service import progress_view
+    from tests.factories import make_account
+
+    config = SimConfig(
+        seed=4,
+        offers=200,
+        orders=0,
+        accounts=[SimAccount(name="even", username="even-pages", password="even-pw-1")],
+    )
+    with SimulatorServer(config) as server:
+        account = await make_account(
+            ctx, username="even-pages", password="even-pw-1", base_url=server.base_url
+        )
+        run = await sync(ctx, account, SyncKind.offers)
+    assert run.status == "completed"
+    # Two full pages, so the engine reads a third (new offers may have arrived) and finds it empty.
+    assert run.current_page == run.total_pages == 3
+    assert run.processed_items == run.total_items == 200
+    assert progress_view(run)["percentage"] == 100.0

@@ -400,12 +400,14 @@ class SyncEngine:
                 if isinstance(outcome, EmagError):
                     await self._record_page_error(run_id, outcome, page, segment)
                     continue
-                if len(outcome) == ITEMS_PER_PAGE and page == segment.pages:
-                    # More items than counted (new ones arrived): read on until a short page.
-                    segment.pages += 1
-                    segment.items = max(segment.items, segment.pages * ITEMS_PER_PAGE)
-                    work.put_nowait((index, segment.pages))
-                    outstanding += 1
+                if page == segment.pages:
+                    if len(outcome) == ITEMS_PER_PAGE:
+                        # Maybe more than counted (new items arrived): read on to a short page.
+                        segment.pages += 1
+                        work.put_nowait((index, segment.pages))
+                        outstanding += 1
+                    # The last page tells the true size (offset pagination: the rest are full).
+                    segment.items = (page - 1) * ITEMS_PER_PAGE + len(outcome)
                 segment.done.add(page)
                 await self._write_page(run_id, kind, credentials, plan, outcome, progress, source)
         finally:
