@@ -19,6 +19,7 @@ from magflow.auth.routes import router as auth_router
 from magflow.bulk.routes import router as bulk_router
 from magflow.bulk.routes import stock_router as offer_stock_router
 from magflow.catalog.routes import router as offers_router
+from magflow.common import openapi
 from magflow.context import AppContext
 from magflow.customers.routes import router as customers_router
 from magflow.db.migrate import upgrade
@@ -109,4 +110,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     # The dashboard's own CSS/JS and the vendored htmx and Chart.js (shipped in the wheel).
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    openapi.install(app)
     return app

@@ -10,7 +10,7 @@ from magflow.audit import repository
 from magflow.audit.schemas import AuditOut
 from magflow.auth.dependencies import Admin
 from magflow.common.deps import Session
-from magflow.common.schemas import Page
+from magflow.common.schemas import IdQuery, Page, Skip
 
 UNPROCESSABLE = 422  # Starlette renamed the constant; the code is what matters
 
@@ -22,15 +22,15 @@ async def list_audit(
     session: Session,
     _admin: Admin,
     account: str | None = None,
-    user_id: int | None = None,
+    user_id: IdQuery = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     emag_route: Annotated[str | None, Query(max_length=128)] = None,
     success: bool | None = None,
     target: Annotated[str | None, Query(max_length=128)] = None,
-    bulk_operation_id: int | None = None,
+    bulk_operation_id: IdQuery = None,
     date_from: datetime | None = None,
     date_to: datetime | None = None,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:
     """Every write sent to eMAG, newest first (admins only)."""

@@ -41,7 +41,7 @@ from magflow.bulk.schemas import (
 )
 from magflow.catalog.schemas import OfferOut
 from magflow.common.deps import Context, Session
-from magflow.common.schemas import Page
+from magflow.common.schemas import IdPath, Page, Skip
 from magflow.emag.errors import EmagError
 from magflow.orders.actions_routes import emag_http_error
 
@@ -173,7 +173,7 @@ async def bulk_offers_upload(
 async def list_operations(
     session: Session,
     _user: CurrentUser,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
     total, rows = await repository.list_operations(session, offset=skip, limit=limit)
@@ -185,7 +185,7 @@ async def list_operations(
     )
 
 
-async def _operation(session: Session, operation_id: int) -> Any:
+async def _operation(session: Session, operation_id: IdPath) -> Any:
     op = await repository.get_operation(session, operation_id)
     if op is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no bulk operation {operation_id}")
@@ -193,7 +193,7 @@ async def _operation(session: Session, operation_id: int) -> Any:
 
 
 @router.get("/operations/{operation_id}", response_model=OperationOut)
-async def get_operation(session: Session, _user: CurrentUser, operation_id: int) -> Any:
+async def get_operation(session: Session, _user: CurrentUser, operation_id: IdPath) -> Any:
     """Status and counts: total = invalid + pending + succeeded + failed."""
     return OperationOut(**service.operation_view(await _operation(session, operation_id)))
 
@@ -202,11 +202,11 @@ async def get_operation(session: Session, _user: CurrentUser, operation_id: int)
 async def list_operation_items(
     session: Session,
     _user: CurrentUser,
-    operation_id: int,
+    operation_id: IdPath,
     item_status: Annotated[list[ItemStatus] | None, Query(alias="status")] = None,
     account: str | None = None,
     offer_id: Annotated[int | None, Query(description="the offer's eMAG id")] = None,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
     """Per-item results, with eMAG's own messages, in request order."""
@@ -242,7 +242,7 @@ async def list_operation_items(
     status_code=status.HTTP_202_ACCEPTED,
 )
 async def retry_operation(
-    request: Request, ctx: Context, session: Session, user: Operator, operation_id: int
+    request: Request, ctx: Context, session: Session, user: Operator, operation_id: IdPath
 ) -> Any:
     """Send the failed items again (only them; invalid items stay invalid)."""
     try:
@@ -273,7 +273,7 @@ async def set_stock_buffer(session: Session, _admin: Admin, body: StockBufferCha
 
 @stock_router.post("/{offer_id}/stock", response_model=StockOut)
 async def update_offer_stock(
-    ctx: Context, session: Session, user: Operator, offer_id: int, body: StockChange
+    ctx: Context, session: Session, user: Operator, offer_id: IdPath, body: StockChange
 ) -> Any:
     """Stock only, with ``PATCH offer_stock/{id}`` (``offer_id`` is the local offer id)."""
     try:

@@ -9,7 +9,7 @@ from magflow.auth.dependencies import CurrentUser
 from magflow.catalog import repository
 from magflow.catalog.schemas import OfferOut
 from magflow.common.deps import Session
-from magflow.common.schemas import Page
+from magflow.common.schemas import IdPath, Page, Skip
 
 router = APIRouter(prefix="/api/v1/emag/offers", tags=["offers"])
 
@@ -34,7 +34,7 @@ async def list_offers(
     include_missing: bool = False,
     sort: Literal["id", "emag_id", "name", "sale_price", "stock", "updated_at"] = "id",
     order: Literal["asc", "desc"] = "asc",
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:
     total, rows = await repository.list_offers(
@@ -57,7 +57,7 @@ async def list_offers(
 
 
 @router.get("/{offer_id}", response_model=OfferOut)
-async def get_offer(session: Session, _user: CurrentUser, offer_id: int) -> Any:
+async def get_offer(session: Session, _user: CurrentUser, offer_id: IdPath) -> Any:
     offer = await repository.get_offer(session, offer_id)
     if offer is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no offer {offer_id}")

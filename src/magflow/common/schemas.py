@@ -1,10 +1,21 @@
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel
+from fastapi import Path, Query
+from pydantic import BaseModel, Field
 
 T = TypeVar("T")
+
+# Integers that reach the database must fit a signed 64-bit column: SQLite raises OverflowError
+# (a 500) on anything larger. Ids and offsets in paths, queries and bodies are bounded to it, so
+# an out-of-range value is a 422 like any other invalid input.
+DB_INT_MIN = -(2**63)
+DB_INT_MAX = 2**63 - 1
+DbId = Annotated[int, Field(ge=DB_INT_MIN, le=DB_INT_MAX)]
+IdPath = Annotated[int, Path(ge=DB_INT_MIN, le=DB_INT_MAX)]
+IdQuery = Annotated[int | None, Query(ge=DB_INT_MIN, le=DB_INT_MAX)]
+Skip = Annotated[int, Query(ge=0, le=DB_INT_MAX)]
 
 
 class Page(BaseModel, Generic[T]):

@@ -23,7 +23,7 @@ from magflow.auth.dependencies import CurrentUser
 from magflow.cache import Cache
 from magflow.catalog.routes import account_ids
 from magflow.common.deps import Context, Session
-from magflow.common.schemas import Page
+from magflow.common.schemas import IdPath, Page, Skip
 from magflow.customers import analytics, repository
 from magflow.customers.analytics import DEFAULT_CONFIG, AnalyticsConfig, RiskLevel, Tier
 from magflow.customers.models import EmagCustomer
@@ -142,7 +142,7 @@ async def list_customers(
     ctx: Context,
     session: Session,
     _user: CurrentUser,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     search: Annotated[str | None, Query(max_length=200)] = None,
     sort: SortKey = "spend",
@@ -205,8 +205,8 @@ async def get_customer(
     request: Request,
     session: Session,
     _user: CurrentUser,
-    customer_id: int,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    customer_id: IdPath,
+    skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:
     customer = await repository.get_customer(session, customer_id)

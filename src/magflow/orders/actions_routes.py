@@ -16,6 +16,7 @@ from magflow.accounts import service as accounts_service
 from magflow.audit.service import Actor
 from magflow.auth.dependencies import CurrentUser, Operator
 from magflow.common.deps import Context, Session
+from magflow.common.schemas import DbId, IdPath
 from magflow.emag.errors import EmagError, EmagTransientError, EmagValidationError
 from magflow.orders.actions import (
     ActionInputError,
@@ -65,7 +66,7 @@ class StatusChange(BaseModel):
 
 
 class AckMany(BaseModel):
-    ids: list[int] = Field(min_length=1, max_length=500, description="local order ids")
+    ids: list[DbId] = Field(min_length=1, max_length=500, description="local order ids")
 
 
 class AwbParty(BaseModel):
@@ -163,7 +164,9 @@ async def acknowledge_orders(ctx: Context, session: Session, user: Operator, bod
 
 
 @router.post("/orders/{order_id}/acknowledge", response_model=ActionOut)
-async def acknowledge_order(ctx: Context, session: Session, user: Operator, order_id: int) -> Any:
+async def acknowledge_order(
+    ctx: Context, session: Session, user: Operator, order_id: IdPath
+) -> Any:
     """Acknowledge a stored order (``order/acknowledge``, 1 → 2)."""
     actions = OrderActions(ctx, session, Actor.of(user))
     return _out(await _run(session, actions.acknowledge(order_id)))
@@ -171,7 +174,7 @@ async def acknowledge_order(ctx: Context, session: Session, user: Operator, orde
 
 @router.post("/orders/{order_id}/status", response_model=ActionOut)
 async def change_order_status(
-    ctx: Context, session: Session, user: Operator, order_id: int, body: StatusChange
+    ctx: Context, session: Session, user: Operator, order_id: IdPath, body: StatusChange
 ) -> Any:
     """Change the status with ``order/save`` (the whole order as read, status changed)."""
     actions = OrderActions(ctx, session, Actor.of(user))
@@ -180,7 +183,7 @@ async def change_order_status(
 
 @router.post("/orders/{order_id}/awb", response_model=ActionOut)
 async def create_order_awb(
-    ctx: Context, session: Session, user: Operator, order_id: int, body: AwbCreate
+    ctx: Context, session: Session, user: Operator, order_id: IdPath, body: AwbCreate
 ) -> Any:
     """Issue an AWB (``awb/save``); the order becomes finalized (4) and keeps the AWB number."""
     actions = OrderActions(ctx, session, Actor.of(user))
@@ -190,7 +193,7 @@ async def create_order_awb(
 
 @router.post("/orders/{order_id}/attachments", response_model=ActionOut)
 async def add_order_attachment(
-    ctx: Context, session: Session, user: Operator, order_id: int, body: AttachmentCreate
+    ctx: Context, session: Session, user: Operator, order_id: IdPath, body: AttachmentCreate
 ) -> Any:
     """Attach an invoice, warranty... by PDF URL (``order/attachments/save``)."""
     actions = OrderActions(ctx, session, Actor.of(user))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from magflow.auth.dependencies import CurrentUser
 from magflow.catalog.routes import account_ids
 from magflow.common.deps import Session
-from magflow.common.schemas import Page
+from magflow.common.schemas import IdPath, Page, Skip
 from magflow.orders import repository
 from magflow.orders.schemas import OrderDetailOut, OrderOut
 
@@ -27,7 +27,7 @@ async def list_orders(
     date_to: datetime | None = None,
     sort: Literal["id", "emag_id", "order_date", "status", "total", "modified"] = "order_date",
     order: Literal["asc", "desc"] = "desc",
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:
     for bound in (date_from, date_to):
@@ -57,7 +57,7 @@ async def list_orders(
 
 
 @router.get("/{order_id}", response_model=OrderDetailOut)
-async def get_order(session: Session, _user: CurrentUser, order_id: int) -> Any:
+async def get_order(session: Session, _user: CurrentUser, order_id: IdPath) -> Any:
     order = await repository.get_order(session, order_id)
     if order is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no order {order_id}")

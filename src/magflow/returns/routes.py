@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from magflow.accounts import service as accounts_service
 from magflow.auth.dependencies import CurrentUser, Operator
 from magflow.common.deps import Context, Session
-from magflow.common.schemas import Page
+from magflow.common.schemas import Page, Skip
 from magflow.emag.errors import EmagError
 from magflow.orders.actions_routes import emag_http_error
 from magflow.returns import repository, service
@@ -50,7 +50,7 @@ async def list_returns(
     account: str | None = None,
     request_status: Annotated[list[int] | None, Query()] = None,
     order_id: Annotated[int | None, Query(description="eMAG order id")] = None,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:
     account_ids = [(await _account(session, account)).id] if account is not None else None

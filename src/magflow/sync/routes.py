@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from magflow.accounts import service as accounts_service
 from magflow.auth.dependencies import CurrentUser, Operator
 from magflow.common.deps import Context, Session
-from magflow.common.schemas import Page
+from magflow.common.schemas import IdPath, Page, Skip
 from magflow.sync import repository, service
 from magflow.sync.models import SyncKind, SyncMode, SyncStatus
 from magflow.sync.schemas import SyncRequest, SyncRunOut, SyncStarted
@@ -73,7 +73,7 @@ def _conflict(exc: service.RunAlreadyActiveError) -> JSONResponse:
 
 
 @router.post("/api/v1/emag/enhanced/sync/{run_id}/cancel", response_model=SyncRunOut)
-async def cancel_sync(session: Session, _user: Operator, run_id: int) -> Any:
+async def cancel_sync(session: Session, _user: Operator, run_id: IdPath) -> Any:
     """Ask a queued or running sync to stop; it stops before writing its next page."""
     try:
         run = await service.request_cancel(session, run_id)
@@ -94,7 +94,7 @@ async def sync_logs(
     account: str | None = None,
     kind: SyncKind | None = None,
     status_filter: Annotated[SyncStatus | None, Query(alias="status")] = None,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
     account_id = None
@@ -117,7 +117,7 @@ async def sync_logs(
 
 
 @router.get("/api/v1/emag/sync-logs/{run_id}", response_model=SyncRunOut)
-async def sync_log(session: Session, _user: CurrentUser, run_id: int) -> Any:
+async def sync_log(session: Session, _user: CurrentUser, run_id: IdPath) -> Any:
     run = await repository.get(session, run_id)
     if run is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no sync run {run_id}")
