@@ -2,10 +2,12 @@
 
 API processes only *defer* a job per sync run; ``magflow worker`` processes (on any machine)
 execute them and run the maintenance timer (stalled runs, schedules). Per run, procrastinate's
-``queueing_lock`` keeps at most one waiting job and ``lock`` at most one executing job; the
-database claim in :func:`~magflow.jobs.maintenance.claim_and_execute` guards the rest (a job that
-outlived its worker, a run resumed by another worker). A job that crashes is retried with
-exponential backoff; the run resumes from its checkpoint each time.
+``queueing_lock`` keeps at most one waiting job; the database claim in
+:func:`~magflow.jobs.maintenance.claim_and_execute` makes sure one worker at a time executes it.
+No procrastinate ``lock``: the job of a worker killed mid-run stays "doing" in procrastinate's
+table and its lock would block the resumed job forever; the claim, which expires with the run's
+heartbeat, is the lock that matters. A job that crashes is retried with exponential backoff;
+the run resumes from its checkpoint each time.
 """
 
 from __future__ import annotations
@@ -76,8 +78,7 @@ async def ensure_schema(app: procrastinate.App) -> None:
 
 
 async def defer(app: procrastinate.App, run_id: int) -> None:
-    lock = f"sync-run-{run_id}"
-    task = app.tasks[TASK_NAME].configure(lock=lock, queueing_lock=lock)
+    task = app.tasks[TASK_NAME].configure(queueing_lock=f"sync-run-{run_id}")
     with contextlib.suppress(procrastinate.exceptions.AlreadyEnqueued):
         await task.defer_async(run_id=run_id)  # else a job for this run is already waiting
 
