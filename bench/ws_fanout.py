@@ -174,7 +174,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     publish_bus: EventBus
     if args.bus == "redis":
         env["MAGFLOW_REDIS_URL"] = args.redis_url
-        server = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
+        server = subprocess.Popen(
             [sys.executable, __file__, "--serve", str(port)]
             + (["--default-gc"] if args.default_gc else []),
             env=env,
