@@ -33,6 +33,7 @@ format: $(STAMP)
 # smaller than their defaults (sync_throughput, customers_endpoint); _common.py is a helper.
 BENCH_ARGS_sync_throughput := --offers 10000 --orders 10000 --concurrency 8
 BENCH_ARGS_customers_endpoint := --orders 200000 --customers 40000 --requests 100 --baseline-runs 3
+BENCH_ARGS_load := --seconds 20 --rps 50 --clients 300 --orders 20000
 bench: $(STAMP)
 	@for script in bench/*.py; do \
 		name=$$(basename $$script .py); \
@@ -40,6 +41,7 @@ bench: $(STAMP)
 		case $$name in \
 			sync_throughput) args="$(BENCH_ARGS_sync_throughput)";; \
 			customers_endpoint) args="$(BENCH_ARGS_customers_endpoint)";; \
+			load) args="$(BENCH_ARGS_load)";; \
 			*) args="";; \
 		esac; \
 		echo "== $$script $$args"; $(BIN)/python $$script $$args || exit 1; \
