@@ -16,6 +16,7 @@ from magflow import __version__
 from magflow.accounts.routes import router as accounts_router
 from magflow.audit.routes import router as audit_router
 from magflow.auth.routes import router as auth_router
+from magflow.auth.users_routes import router as users_router
 from magflow.bulk.routes import router as bulk_router
 from magflow.bulk.routes import stock_router as offer_stock_router
 from magflow.catalog.routes import router as offers_router
@@ -46,6 +47,7 @@ ROUTERS: list[APIRouter] = [
     status_router,
     enhanced_status_router,
     auth_router,
+    users_router,
     accounts_router,
     sync_router,
     *export_routers,  # literal /export paths, before the listings' /{id} routes

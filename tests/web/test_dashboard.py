@@ -282,6 +282,7 @@ async def test_screenshots(
         ("orders", "/orders"),
         ("customers", "/customers"),
         ("accounts", "/admin"),
+        ("users", "/users"),
     ]
     for size_name, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
         context = await browser.new_context(viewport=viewport)  # type: ignore[arg-type]
@@ -294,10 +295,15 @@ async def test_screenshots(
             await page.wait_for_load_state("networkidle")
             await page.screenshot(path=folder / f"{name}-{size_name}.png", full_page=True)
         order_link = page.locator("[data-testid=orders] tbody a").first
-        await page.goto(dashboard.url + "/orders?status=1")
+        await page.goto(dashboard.url + "/orders?status=1&account=main")
         await order_link.click()
         await page.wait_for_load_state("networkidle")
         await page.screenshot(path=folder / f"order-{size_name}.png", full_page=True)
+        # Acknowledged, the order page offers the AWB form (couriers loaded from eMAG).
+        await page.click("[data-testid=acknowledge]")
+        await expect(page.locator("[data-testid=awb-courier] option")).to_have_count(4)
+        await page.wait_for_load_state("networkidle")
+        await page.screenshot(path=folder / f"order-awb-{size_name}.png", full_page=True)
         # The sync page with a run in flight: slow the simulator down and catch it mid-way.
         await set_faults(sim, slow=1.0, slow_seconds=0.6)
         await page.goto(dashboard.url + "/sync")

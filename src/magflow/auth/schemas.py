@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from magflow.auth.models import Role
+from magflow.auth.passwords import MIN_PASSWORD_LENGTH
 
 
 class TokenPair(BaseModel):
@@ -27,3 +28,25 @@ class UserOut(BaseModel):
     is_active: bool
     created_at: datetime
     last_login_at: datetime | None
+
+
+class UserCreate(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+    role: Role = Role.viewer
+    password: str | None = Field(
+        default=None,
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=1024,
+        description="generated (and returned once) when absent",
+    )
+
+
+class UserCreated(UserOut):
+    generated_password: str | None = Field(
+        default=None, description="shown only in this answer, when no password was given"
+    )
+
+
+class UserUpdate(BaseModel):
+    role: Role | None = None
+    is_active: bool | None = None

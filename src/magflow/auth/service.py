@@ -8,7 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.auth import repository
 from magflow.auth.models import Role, User
-from magflow.auth.passwords import check_password_strength, hash_password, verify_password
+from magflow.auth.passwords import (
+    check_password_strength,
+    generate_password,
+    hash_password,
+    verify_password,
+)
 from magflow.auth.throttle import LoginThrottle
 from magflow.auth.tokens import InvalidTokenError, TokenService
 
@@ -91,4 +96,55 @@ async def set_demo_admin(session: AsyncSession, email: str, password: str) -> Us
     user.role = Role.admin.value
     user.is_active = True
     user.token_version += 1
+    return user
+
+
+class SelfLockoutError(ValueError):
+    """An admin tried to disable or demote themself."""
+
+
+class UserNotFoundError(LookupError):
+    pass
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    return list(await repository.list_users(session))
+
+
+async def create_user_with_password(
+    session: AsyncSession, email: str, role: Role, password: str | None
+) -> tuple[User, str | None]:
+    """Create a user; when ``password`` is None one is generated and returned (once)."""
+    generated = generate_password() if password is None else None
+    user = await create_user(session, email, password or generated or "", role)
+    return user, generated
+
+
+async def update_user(
+    session: AsyncSession,
+    actor: User,
+    user_id: int,
+    *,
+    role: Role | None = None,
+    is_active: bool | None = None,
+) -> User:
+    """Change a user's role or active flag; either change revokes the user's tokens."""
+    user = await repository.get_by_id(session, user_id)
+    if user is None:
+        raise UserNotFoundError(f"no user with id {user_id}")
+    if user.id == actor.id:
+        if is_active is False:
+            raise SelfLockoutError("you cannot disable yourself; ask another admin")
+        if role is not None and role != Role.admin:
+            raise SelfLockoutError("you cannot remove your own admin role; ask another admin")
+    changed = False
+    if role is not None and role.value != user.role:
+        user.role = role.value
+        changed = True
+    if is_active is not None and is_active != user.is_active:
+        user.is_active = is_active
+        changed = True
+    if changed:
+        user.token_version += 1
+    await session.flush()
     return user

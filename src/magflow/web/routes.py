@@ -320,6 +320,7 @@ def _nav(request: Request, user: WebUser | None) -> list[tuple[str, str]]:
         items.append(("/customers", "Customers"))
     if user.is_admin:
         items.append(("/admin", "Accounts"))
+        items.append(("/users", "Users"))
     return items
 
 
@@ -827,7 +828,12 @@ async def orders_acknowledge(
 
 
 async def _order_detail(
-    request: Request, user: WebUser, order: dict[str, Any], message: str | None, kind: str
+    request: Request,
+    user: WebUser,
+    order: dict[str, Any],
+    message: str | None,
+    kind: str,
+    awb: dict[str, Any] | None = None,
 ) -> Response:
     client = api(request, user)
     names = await _account_names(client)
@@ -841,6 +847,10 @@ async def _order_detail(
         message=message,
         kind=kind,
         has_actions=_has_route(request, "POST", "/api/v1/emag/orders/{order_id}/acknowledge"),
+        can_awb=order.get("order_type") != 2
+        and order.get("status") in (2, 3, 4)
+        and _has_route(request, "POST", "/api/v1/emag/orders/{order_id}/awb"),
+        awb=awb,
     )
 
 
@@ -1005,3 +1015,154 @@ async def admin_remove_account(request: Request, user: AdminUser, name: str) -> 
         )
     accounts = await client.get("/api/v1/accounts")
     return render(request, "_accounts.html", user, accounts=accounts, message=message, kind=kind)
+
+
+@router.get("/orders/{order_id}/couriers", response_class=HTMLResponse)
+async def order_couriers(request: Request, user: Writer, order_id: int) -> Response:
+    """The options of the AWB form's courier select: the order's account's courier accounts."""
+    client = api(request, user)
+    couriers: list[dict[str, Any]] = []
+    error = None
+    try:
+        order = await client.get(f"/api/v1/emag/orders/{order_id}")
+        couriers = await client.get(
+            "/api/v1/emag/courier-accounts", {"account": str(order["account_id"])}
+        )
+    except ApiError as exc:
+        error = exc.message
+    return render(request, "_courier_options.html", user, couriers=couriers, error=error)
+
+
+@router.post("/orders/{order_id}/awb", response_class=HTMLResponse, dependencies=[Csrf])
+async def order_awb(
+    request: Request,
+    user: Writer,
+    order_id: int,
+    sender_name: Annotated[str, Form(max_length=255)],
+    sender_contact: Annotated[str, Form(max_length=255)],
+    sender_phone: Annotated[str, Form(max_length=20)],
+    sender_locality_id: Annotated[str, Form(max_length=12)],
+    sender_street: Annotated[str, Form(max_length=255)],
+    sender_zipcode: Annotated[str, Form(max_length=12)] = "",
+    courier_account_id: Annotated[str, Form(max_length=12)] = "",
+    parcel_number: Annotated[str, Form(max_length=4)] = "1",
+    envelope_number: Annotated[str, Form(max_length=5)] = "0",
+    weight: Annotated[str, Form(max_length=12)] = "",
+    observation: Annotated[str, Form(max_length=255)] = "",
+) -> Response:
+    """Create an AWB through ``POST /api/v1/emag/orders/{id}/awb``; eMAG's refusal is shown."""
+    sender: dict[str, Any] = {
+        "name": sender_name,
+        "contact": sender_contact,
+        "phone1": sender_phone.strip(),
+        "street": sender_street,
+        "zipcode": sender_zipcode or None,
+        "locality_id": sender_locality_id.strip() or None,
+    }
+    body: dict[str, Any] = {
+        "sender": sender,
+        "parcel_number": parcel_number.strip() or "0",
+        "envelope_number": envelope_number.strip() or "0",
+        "courier_account_id": courier_account_id.strip() or None,
+        "weight": weight.strip() or None,
+        "observation": observation.strip() or None,
+    }
+    client = api(request, user)
+    try:
+        result = await client.post(f"/api/v1/emag/orders/{order_id}/awb", json=body)
+    except ApiError as exc:
+        order = await client.get(f"/api/v1/emag/orders/{order_id}")
+        return await _order_detail(request, user, order, f"AWB refused: {exc.message}", "error")
+    awb = result.get("awb") or {}
+    number = awb.get("awb_number") or "(no number returned)"
+    messages = "; ".join(result.get("emag_messages") or [])
+    return await _order_detail(
+        request,
+        user,
+        result["order"],
+        f"AWB {number} created." + (f" eMAG: {messages}" if messages else ""),
+        "ok",
+        awb=awb,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Users (admins)
+
+ROLES = [r.value for r in Role]
+
+
+async def _users_view(
+    request: Request,
+    user: WebUser,
+    client: ApiClient,
+    message: str | None,
+    kind: str,
+    generated: dict[str, str] | None = None,
+    template: str = "_users.html",
+) -> Response:
+    users = await client.get("/api/v1/users")
+    return render(
+        request,
+        template,
+        user,
+        users=users,
+        roles=ROLES,
+        message=message,
+        kind=kind,
+        generated=generated,
+    )
+
+
+@router.get("/users", response_class=HTMLResponse)
+async def users_page(request: Request, user: AdminUser) -> Response:
+    return await _users_view(request, user, api(request, user), None, "ok", template="users.html")
+
+
+@router.post("/users", response_class=HTMLResponse, dependencies=[Csrf])
+async def users_create(
+    request: Request,
+    user: AdminUser,
+    email: Annotated[str, Form(max_length=320)],
+    role: Annotated[str, Form(max_length=16)] = "viewer",
+    password: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    client = api(request, user)
+    body: dict[str, Any] = {"email": email, "role": role}
+    if password:
+        body["password"] = password
+    generated = None
+    try:
+        created = await client.post("/api/v1/users", json=body)
+    except ApiError as exc:
+        return await _users_view(request, user, client, exc.message, "error")
+    if created.get("generated_password"):
+        generated = {"email": created["email"], "password": created["generated_password"]}
+    return await _users_view(
+        request, user, client, f"User {created['email']} created.", "ok", generated
+    )
+
+
+@router.post("/users/{user_id}", response_class=HTMLResponse, dependencies=[Csrf])
+async def users_update(
+    request: Request,
+    user: AdminUser,
+    user_id: int,
+    role: Annotated[str, Form(max_length=16)] = "",
+    is_active: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    client = api(request, user)
+    body: dict[str, Any] = {}
+    if role:
+        body["role"] = role
+    if is_active:
+        body["is_active"] = is_active == "true"
+    response = await client.call("PATCH", f"/api/v1/users/{user_id}", json=body)
+    if response.status_code >= 400:
+        message = ApiError(response.status_code, response.json().get("detail")).message
+        return await _users_view(request, user, client, message, "error")
+    changed = response.json()
+    state = "enabled" if changed["is_active"] else "disabled"
+    return await _users_view(
+        request, user, client, f"{changed['email']}: {changed['role']}, {state}.", "ok"
+    )
