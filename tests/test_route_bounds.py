@@ -55,8 +55,9 @@ async def test_out_of_range_integers_are_422_not_500(
 
 
 async def test_in_range_unknown_ids_are_still_404(admin: httpx.AsyncClient) -> None:
-    assert (await admin.get(f"/api/v1/emag/orders/{2**63 - 1}")).status_code == 404
-    assert (await admin.get(f"/api/v1/emag/sync-logs/{2**63 - 1}")).status_code == 404
+    assert (await admin.get(f"/api/v1/emag/orders/{2**31 - 1}")).status_code == 404
+    assert (await admin.get(f"/api/v1/emag/sync-logs/{2**31 - 1}")).status_code == 404
+    assert (await admin.get(f"/api/v1/emag/orders/{2**31}")).status_code == 422
 
 
 async def test_openapi_documents_message_422(admin: httpx.AsyncClient) -> None:
@@ -67,3 +68,10 @@ async def test_openapi_documents_message_422(admin: httpx.AsyncClient) -> None:
     assert response.status_code in (404, 422), response.text
     if response.status_code == 422:
         assert isinstance(response.json()["detail"], str)
+
+
+async def test_order_status_filter_is_bounded(admin: httpx.AsyncClient) -> None:
+    assert (await admin.get("/api/v1/emag/orders", params={"status": [1, 4]})).status_code == 200
+    assert (
+        await admin.get("/api/v1/emag/orders", params={"status": 99999999999})
+    ).status_code == 422

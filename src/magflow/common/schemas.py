@@ -7,11 +7,11 @@ from pydantic import BaseModel, Field
 
 T = TypeVar("T")
 
-# Integers that reach the database must fit a signed 64-bit column: SQLite raises OverflowError
-# (a 500) on anything larger. Ids and offsets in paths, queries and bodies are bounded to it, so
-# an out-of-range value is a 422 like any other invalid input.
-DB_INT_MIN = -(2**63)
-DB_INT_MAX = 2**63 - 1
+# Integers that reach the database must fit its columns: row ids are INTEGER (32-bit) on
+# PostgreSQL, and SQLite raises OverflowError beyond 64 bits. Ids and offsets in paths, queries
+# and bodies are bounded to 32 bits, so an out-of-range value is a 422 like any other bad input.
+DB_INT_MIN = -(2**31)
+DB_INT_MAX = 2**31 - 1
 DbId = Annotated[int, Field(ge=DB_INT_MIN, le=DB_INT_MAX)]
 IdPath = Annotated[int, Path(ge=DB_INT_MIN, le=DB_INT_MAX)]
 IdQuery = Annotated[int | None, Query(ge=DB_INT_MIN, le=DB_INT_MAX)]

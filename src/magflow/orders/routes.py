@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import Field
 
 from magflow.auth.dependencies import CurrentUser
 from magflow.catalog.routes import account_ids
@@ -20,7 +21,10 @@ async def list_orders(
     session: Session,
     _user: CurrentUser,
     account: str | None = None,
-    order_status: Annotated[list[int] | None, Query(alias="status")] = None,
+    order_status: Annotated[
+        list[Annotated[int, Field(ge=0, le=5)]] | None,
+        Query(alias="status", description="eMAG order statuses 0-5, repeatable"),
+    ] = None,
     order_type: Annotated[int | None, Query(alias="type", ge=2, le=3)] = None,
     search: Annotated[str | None, Query(max_length=200)] = None,
     date_from: datetime | None = None,
