@@ -99,9 +99,24 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     opened = await context.new_page()
     errors: list[Any] = []
     opened.on("pageerror", lambda error: errors.append(error))
+    csp = watch_csp(opened)
     yield opened
     await context.close()
     assert not errors, f"JavaScript errors: {errors}"
+    assert not csp, f"Content-Security-Policy violations: {csp}"
+
+
+def watch_csp(page: Page) -> list[str]:
+    """Every CSP violation the browser reports on ``page`` (console messages such as "Refused
+    to load ..." or "Applying inline style violates ...")."""
+    violations: list[str] = []
+
+    def on_console(message: Any) -> None:
+        if "Content Security Policy" in message.text or message.text.startswith("Refused to"):
+            violations.append(f"{page.url}: {message.text}")
+
+    page.on("console", on_console)
+    return violations
 
 
 async def log_in(page: Page, dashboard: Dashboard, email: str, path: str = "/") -> None:

@@ -16,10 +16,12 @@ from tests.web.conftest import Dashboard, log_in
 
 
 async def settled(page: Page) -> None:
-    """htmx has finished swapping and settling (new content is wired up)."""
-    await page.wait_for_function(
-        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
-    )
+    """htmx has finished swapping and settling (new content is wired up).
+
+    A locator, not ``wait_for_function``: Playwright compiles that predicate in the page, which
+    the dashboard's Content-Security-Policy (no 'unsafe-eval') refuses."""
+    busy = page.locator(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")
+    await expect(busy).to_have_count(0)
 
 
 async def test_admin_manages_users(page: Page, dashboard: Dashboard) -> None:

@@ -11,6 +11,7 @@ from magflow.accounts import repository
 from magflow.accounts.models import EmagAccount
 from magflow.accounts.schemas import AccountCreate
 from magflow.common.crypto import CredentialCipher
+from magflow.common.schemas import DB_INT_MAX, DB_INT_MIN
 
 
 class AccountExistsError(ValueError):
@@ -55,10 +56,23 @@ async def add_account(
     return account
 
 
+def _as_id(name_or_id: str | int) -> int | None:
+    """The row id that ``name_or_id`` may be: ASCII digits within the id column's range
+    (``"²".isdigit()`` is true but ``int("²")`` raises; a larger number matches no row)."""
+    if isinstance(name_or_id, int):
+        number = name_or_id
+    elif name_or_id.isascii() and name_or_id.isdigit():
+        number = int(name_or_id)
+    else:
+        return None
+    return number if DB_INT_MIN <= number <= DB_INT_MAX else None
+
+
 async def get_account(session: AsyncSession, name_or_id: str | int) -> EmagAccount:
     account = None
-    if isinstance(name_or_id, int) or str(name_or_id).isdigit():
-        account = await repository.get_by_id(session, int(name_or_id))
+    account_id = _as_id(name_or_id)
+    if account_id is not None:
+        account = await repository.get_by_id(session, account_id)
     if account is None:
         account = await repository.get_by_name(session, str(name_or_id))
     if account is None:

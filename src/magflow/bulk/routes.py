@@ -41,7 +41,8 @@ from magflow.bulk.schemas import (
 )
 from magflow.catalog.schemas import OfferOut
 from magflow.common.deps import Context, Session
-from magflow.common.schemas import IdPath, Page, Skip
+from magflow.common.listing import invalidate_totals
+from magflow.common.schemas import BIGINT_MAX, BIGINT_MIN, IdPath, Page, Skip, StorableText
 from magflow.emag.errors import EmagError
 from magflow.orders.actions_routes import emag_http_error
 
@@ -52,6 +53,17 @@ stock_router = APIRouter(prefix="/api/v1/emag/offers", tags=["offers"])
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+
+
+async def _check_default_account(session: Session, account: str | None) -> None:
+    """The request's default account must exist (404): an unknown account given per item only
+    makes that item invalid, but one for the whole request is a mistake in the request."""
+    if account is None:
+        return
+    try:
+        await accounts_service.get_account(session, account)
+    except accounts_service.AccountNotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
 
 
 def _publisher(request: Request) -> service.BulkPublisher:
@@ -118,6 +130,7 @@ async def bulk_offers(
     """Change up to 10,000 offers (prices, stock, handling time, status, VAT) via the light
     offer API. Validated locally first; the answer is the operation (202), run in the
     background."""
+    await _check_default_account(session, body.account)
     items = [item.model_dump(exclude_none=True) for item in body.items]
     return await _create(
         request,
@@ -140,14 +153,15 @@ async def bulk_offers_upload(
     session: Session,
     user: Operator,
     file: Annotated[UploadFile, File(description="CSV or XLSX, first row = column names")],
-    account: Annotated[str | None, Form(description="default account")] = None,
+    account: Annotated[StorableText | None, Form(description="default account")] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """The same as ``POST /offers`` from a CSV or XLSX file (see :mod:`magflow.bulk.parsing`)."""
+    await _check_default_account(session, account)
     content = await file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
         raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail="the file is larger than 20 MB"
+            status.HTTP_413_CONTENT_TOO_LARGE, detail="the file is larger than 20 MB"
         )
     try:
         source, items = parse_upload(file.filename or "", content, service.MAX_ITEMS)
@@ -205,7 +219,9 @@ async def list_operation_items(
     operation_id: IdPath,
     item_status: Annotated[list[ItemStatus] | None, Query(alias="status")] = None,
     account: str | None = None,
-    offer_id: Annotated[int | None, Query(description="the offer's eMAG id")] = None,
+    offer_id: Annotated[
+        int | None, Query(ge=BIGINT_MIN, le=BIGINT_MAX, description="the offer's eMAG id")
+    ] = None,
     skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
@@ -283,6 +299,7 @@ async def update_offer_stock(
     except EmagError as exc:
         raise emag_http_error(exc) from exc
     await session.commit()
+    await invalidate_totals(ctx.cache)  # the in-stock listings count differently now
     return StockOut(
         offer=OfferOut.model_validate(result.offer),
         requested=result.requested,

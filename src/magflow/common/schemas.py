@@ -3,7 +3,9 @@ from __future__ import annotations
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Path, Query
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+from magflow.common.security import text_problem
 
 T = TypeVar("T")
 
@@ -16,6 +18,22 @@ DbId = Annotated[int, Field(ge=DB_INT_MIN, le=DB_INT_MAX)]
 IdPath = Annotated[int, Path(ge=DB_INT_MIN, le=DB_INT_MAX)]
 IdQuery = Annotated[int | None, Query(ge=DB_INT_MIN, le=DB_INT_MAX)]
 Skip = Annotated[int, Query(ge=0, le=DB_INT_MAX)]
+
+
+def _storable(value: str) -> str:
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# Text without NUL or unpaired surrogates, for the inputs the request guard does not read
+# (multipart forms): see magflow.common.security.
+StorableText = Annotated[str, AfterValidator(_storable)]
+
+# eMAG's own ids are stored as BIGINT (64-bit): filters on them are bounded the same way.
+BIGINT_MIN = -(2**63)
+BIGINT_MAX = 2**63 - 1
 
 
 class Page(BaseModel, Generic[T]):

@@ -18,12 +18,13 @@ from sqlalchemy.ext.asyncio import (
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets readers (dashboards, progress polls) run beside a sync's writes; the busy timeout
-    makes concurrent writers wait instead of failing with "database is locked"."""
+    makes concurrent writers wait instead of failing with "database is locked". The timeout goes
+    first: switching to WAL takes a lock, which another connection may hold at that moment."""
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 

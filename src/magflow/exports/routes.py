@@ -8,11 +8,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import StreamingResponse
+from pydantic import Field
 
 from magflow.auth.dependencies import Admin, CurrentUser
 from magflow.catalog import repository as catalog_repository
 from magflow.catalog.routes import account_ids
 from magflow.common.deps import Context, Session
+from magflow.common.schemas import DB_INT_MAX
 from magflow.exports import service
 from magflow.exports.service import ExportFormat, ExportKind
 from magflow.orders import repository as orders_repository
@@ -40,7 +42,9 @@ async def export_orders(
     _user: CurrentUser,
     format: ExportFormat = ExportFormat.csv,
     account: str | None = None,
-    order_status: Annotated[list[int] | None, Query(alias="status")] = None,
+    order_status: Annotated[
+        list[Annotated[int, Field(ge=0, le=5)]] | None, Query(alias="status")
+    ] = None,
     order_type: Annotated[int | None, Query(alias="type", ge=2, le=3)] = None,
     search: Annotated[str | None, Query(max_length=200)] = None,
     date_from: datetime | None = None,
@@ -101,7 +105,7 @@ async def export_customers(
     format: ExportFormat = ExportFormat.csv,
     account: str | None = None,
     search: Annotated[str | None, Query(max_length=200)] = None,
-    min_orders: Annotated[int | None, Query(ge=0)] = None,
+    min_orders: Annotated[int | None, Query(ge=0, le=DB_INT_MAX)] = None,
     sort: Literal["id", "total_spent", "orders_count", "last_order_at"] = "id",
     order: Literal["asc", "desc"] = "asc",
 ) -> StreamingResponse:

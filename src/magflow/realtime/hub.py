@@ -20,8 +20,12 @@ itself. Protocol of both sockets (see :mod:`magflow.realtime.routes` for the pat
    increase; a client keeps the last one to resume after a reconnect.
 
 Client messages: ``{"type": "ping"}`` → ``{"type": "pong"}``; ``{"type": "auth", "token": ...}``
-renews the token of an open socket (→ ``{"type": "auth.ok"}``). The socket is closed with 4401
-when the token it was opened with expires and no new one was sent.
+renews the token of an open socket (→ ``{"type": "auth.ok"}``; a bad or missing token closes it
+with 4401). The socket is closed with 4401 when the token it was opened with expires and no new
+one was sent. Other JSON objects are
+ignored (a newer client's messages); anything that is not a JSON object (binary junk, broken
+JSON) closes the socket with **1008**, and a message larger than :data:`MAX_MESSAGE_BYTES` with
+**1009**, before or after authentication.
 
 Liveness: uvicorn sends WebSocket protocol pings (``ws_ping_interval``/``ws_ping_timeout``,
 20 s each by default) and drops peers that do not answer; browsers answer them automatically but
@@ -55,11 +59,15 @@ log = logging.getLogger(__name__)
 
 SnapshotProvider = Callable[[], Awaitable[list[dict[str, Any]]]]
 
+CLOSE_POLICY: Final = 1008
+CLOSE_TOO_BIG: Final = 1009
 CLOSE_UNAUTHORIZED: Final = 4401
 CLOSE_FORBIDDEN: Final = 4403
 CLOSE_TOO_SLOW: Final = 4429
 CLOSE_UNAVAILABLE: Final = 1011
 CLOSE_GOING_AWAY: Final = 1001
+#: The largest message a client may send (an auth message with a token is well under 1 KiB).
+MAX_MESSAGE_BYTES: Final = 64 * 1024
 
 WEBSOCKET_CLIENTS = Gauge(
     "magflow_websocket_clients", "Authenticated WebSocket clients connected.", ["route"]
@@ -88,6 +96,10 @@ class AuthFailedError(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+
+
+class MessageTooBigError(AuthFailedError):
+    """A client message over :data:`MAX_MESSAGE_BYTES`: the socket is closed with 1009."""
 
 
 Authenticator = Callable[[str], Awaitable[Principal]]
@@ -339,7 +351,7 @@ class Hub:
                     message = await _receive(websocket)
             except TimeoutError:
                 raise AuthFailedError(CLOSE_UNAUTHORIZED, "authentication timed out") from None
-            payload = _parse(message)
+            payload = _parse(message) or {}
             if payload.get("type") != "auth" or not isinstance(payload.get("token"), str):
                 raise AuthFailedError(
                     CLOSE_UNAUTHORIZED, "send ?token= or a first message of type auth"
@@ -415,13 +427,23 @@ class Hub:
 
     async def _receive_loop(self, client: Client, authenticate: Authenticator) -> None:
         while True:
-            payload = _parse(await _receive(client.websocket))
+            try:
+                payload = _parse(await _receive(client.websocket))
+            except MessageTooBigError as exc:
+                await self._close(client, exc.code, exc.reason)
+                return
+            if payload is None:
+                await self._close(client, CLOSE_POLICY, "messages must be JSON objects")
+                return
             kind = payload.get("type")
             if kind == "ping":
                 await client.send({"type": "pong"})
-            elif kind == "auth" and isinstance(payload.get("token"), str):
+            elif kind == "auth":
                 try:
-                    client.principal = await authenticate(payload["token"])
+                    token = payload.get("token")
+                    if not isinstance(token, str):
+                        raise AuthFailedError(CLOSE_UNAUTHORIZED, "an auth message needs a token")
+                    client.principal = await authenticate(token)
                 except AuthFailedError as exc:
                     await self._close(client, exc.code, exc.reason)
                     return
@@ -437,18 +459,28 @@ class Hub:
 
 
 async def _receive(websocket: WebSocket) -> str:
-    """The next text (or UTF-8 binary) message; raises WebSocketDisconnect at the end."""
+    """The next text (or UTF-8 binary) message; raises WebSocketDisconnect at the end, and
+    MessageTooBigError for a message over :data:`MAX_MESSAGE_BYTES`."""
     message = await websocket.receive()
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
     if message.get("text") is not None:
-        return str(message["text"])
-    return bytes(message.get("bytes") or b"").decode("utf-8", "replace")
+        text = str(message["text"])
+        size = len(text) if len(text) * 4 <= MAX_MESSAGE_BYTES else len(text.encode())
+    else:
+        data = bytes(message.get("bytes") or b"")
+        size = len(data)
+        text = data.decode("utf-8", "replace") if size <= MAX_MESSAGE_BYTES else ""
+    if size > MAX_MESSAGE_BYTES:
+        limit = f"messages are limited to {MAX_MESSAGE_BYTES} bytes"
+        raise MessageTooBigError(CLOSE_TOO_BIG, limit)
+    return text
 
 
-def _parse(message: str) -> dict[str, Any]:
+def _parse(message: str) -> dict[str, Any] | None:
+    """The message as a JSON object, or None when it is not one."""
     try:
         payload = json.loads(message)
-    except ValueError:
-        return {}
-    return payload if isinstance(payload, dict) else {}
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        return None
+    return payload if isinstance(payload, dict) else None

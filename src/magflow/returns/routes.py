@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import Field
 
 from magflow.accounts import service as accounts_service
 from magflow.auth.dependencies import CurrentUser, Operator
 from magflow.common.deps import Context, Session
-from magflow.common.schemas import Page, Skip
+from magflow.common.schemas import BIGINT_MAX, BIGINT_MIN, Page, Skip
 from magflow.emag.errors import EmagError
 from magflow.orders.actions_routes import emag_http_error
 from magflow.returns import repository, service
@@ -48,8 +49,10 @@ async def list_returns(
     session: Session,
     _user: CurrentUser,
     account: str | None = None,
-    request_status: Annotated[list[int] | None, Query()] = None,
-    order_id: Annotated[int | None, Query(description="eMAG order id")] = None,
+    request_status: Annotated[list[Annotated[int, Field(ge=1, le=7)]] | None, Query()] = None,
+    order_id: Annotated[
+        int | None, Query(ge=BIGINT_MIN, le=BIGINT_MAX, description="eMAG order id")
+    ] = None,
     skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:

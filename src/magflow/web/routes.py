@@ -44,6 +44,7 @@ from magflow.auth import service as auth_service
 from magflow.auth.models import Role
 from magflow.auth.tokens import InvalidTokenError
 from magflow.common.deps import get_context
+from magflow.common.schemas import DB_INT_MAX, IdPath
 from magflow.web import kpis
 from magflow.web.client import ApiClient, ApiError
 
@@ -55,6 +56,8 @@ ACCESS_COOKIE = "magflow_access"
 REFRESH_COOKIE = "magflow_refresh"
 CSRF_HEADER = "X-MagFlow-CSRF"
 PAGE_SIZE = 25
+# Page numbers whose offset fits the API's bound on ``skip`` (a larger one is a 422).
+PageNumber = Annotated[int, Query(ge=1, le=DB_INT_MAX // PAGE_SIZE)]
 
 ORDER_STATUSES = {
     0: "cancelled",
@@ -528,13 +531,17 @@ async def sync_history(
     account: str | None = None,
     kind: str | None = None,
     run_status: Annotated[str | None, Query(alias="status")] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     client = api(request, user)
     filters = {"account": account, "kind": kind, "status": run_status}
-    history = await client.get(
-        "/api/v1/emag/sync-logs", {**filters, "skip": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE}
-    )
+    try:
+        history = await client.get(
+            "/api/v1/emag/sync-logs",
+            {**filters, "skip": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE},
+        )
+    except ApiError as exc:  # an unknown account or a bad filter: say so in place of the table
+        return _flash(request, user, exc.message, "error")
     return render(
         request,
         "_sync_history.html",
@@ -600,7 +607,7 @@ async def sync_start(
 
 
 @router.post("/sync/{run_id}/cancel", response_class=HTMLResponse, dependencies=[Csrf])
-async def sync_cancel(request: Request, user: Writer, run_id: int) -> Response:
+async def sync_cancel(request: Request, user: Writer, run_id: IdPath) -> Response:
     try:
         await api(request, user).post(f"/api/v1/emag/enhanced/sync/{run_id}/cancel")
     except ApiError as exc:
@@ -622,7 +629,7 @@ async def offers_page(
     stock: str | None = None,
     sort: str = "id",
     order: str = "asc",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     client = api(request, user)
     filters = {
@@ -699,7 +706,7 @@ async def _bulk_view(request: Request, user: WebUser, op: dict[str, Any]) -> Res
 
 
 @router.get("/offers/bulk/{operation_id}", response_class=HTMLResponse)
-async def offers_bulk_status(request: Request, user: User, operation_id: int) -> Response:
+async def offers_bulk_status(request: Request, user: User, operation_id: IdPath) -> Response:
     try:
         op = await api(request, user).get(f"/api/v1/emag/bulk/operations/{operation_id}")
     except ApiError as exc:
@@ -763,7 +770,7 @@ async def orders_page(
     search: Annotated[str | None, Query(max_length=200)] = None,
     date_from: str | None = None,
     date_to: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     client = api(request, user)
     filters = {
@@ -855,7 +862,7 @@ async def _order_detail(
 
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
-async def order_page(request: Request, user: User, order_id: int) -> Response:
+async def order_page(request: Request, user: User, order_id: IdPath) -> Response:
     try:
         order = await api(request, user).get(f"/api/v1/emag/orders/{order_id}")
     except ApiError as exc:
@@ -870,7 +877,10 @@ async def _order_action(
     try:
         result = await client.post(f"/api/v1/emag/orders/{order_id}/{action}", json=body)
     except ApiError as exc:
-        order = await client.get(f"/api/v1/emag/orders/{order_id}")
+        try:
+            order = await client.get(f"/api/v1/emag/orders/{order_id}")
+        except ApiError:  # no such order (any more): the message alone
+            return _flash(request, user, exc.message, "error")
         return await _order_detail(request, user, order, exc.message, "error")
     messages = "; ".join(result.get("emag_messages") or [])
     return await _order_detail(
@@ -879,7 +889,7 @@ async def _order_action(
 
 
 @router.post("/orders/{order_id}/acknowledge", response_class=HTMLResponse, dependencies=[Csrf])
-async def order_acknowledge(request: Request, user: Writer, order_id: int) -> Response:
+async def order_acknowledge(request: Request, user: Writer, order_id: IdPath) -> Response:
     return await _order_action(request, user, order_id, "acknowledge", None, "Acknowledged.")
 
 
@@ -887,12 +897,12 @@ async def order_acknowledge(request: Request, user: Writer, order_id: int) -> Re
 async def order_status(
     request: Request,
     user: Writer,
-    order_id: int,
+    order_id: IdPath,
     new_status: Annotated[int, Form(alias="status")],
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     body: dict[str, Any] = {"status": new_status}
-    if reason.strip().isdigit():
+    if reason.strip().isascii() and reason.strip().isdigit():
         body["reason"] = int(reason)
     label = ORDER_STATUSES.get(new_status, str(new_status))
     return await _order_action(request, user, order_id, "status", body, f"Status set to {label}.")
@@ -902,7 +912,7 @@ async def order_status(
 async def order_invoice(
     request: Request,
     user: Writer,
-    order_id: int,
+    order_id: IdPath,
     url: Annotated[str, Form(max_length=1024)],
     name: Annotated[str, Form(max_length=60)] = "Invoice",
 ) -> Response:
@@ -923,7 +933,7 @@ async def customers_page(
     risk: str | None = None,
     channel: str | None = None,
     sort: str = "spend",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     if not _has_route(request, "GET", "/api/v1/admin/emag-customers"):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="customer analytics not installed")
@@ -1018,7 +1028,7 @@ async def admin_remove_account(request: Request, user: AdminUser, name: str) -> 
 
 
 @router.get("/orders/{order_id}/couriers", response_class=HTMLResponse)
-async def order_couriers(request: Request, user: Writer, order_id: int) -> Response:
+async def order_couriers(request: Request, user: Writer, order_id: IdPath) -> Response:
     """The options of the AWB form's courier select: the order's account's courier accounts."""
     client = api(request, user)
     couriers: list[dict[str, Any]] = []
@@ -1037,7 +1047,7 @@ async def order_couriers(request: Request, user: Writer, order_id: int) -> Respo
 async def order_awb(
     request: Request,
     user: Writer,
-    order_id: int,
+    order_id: IdPath,
     sender_name: Annotated[str, Form(max_length=255)],
     sender_contact: Annotated[str, Form(max_length=255)],
     sender_phone: Annotated[str, Form(max_length=20)],
@@ -1071,7 +1081,10 @@ async def order_awb(
     try:
         result = await client.post(f"/api/v1/emag/orders/{order_id}/awb", json=body)
     except ApiError as exc:
-        order = await client.get(f"/api/v1/emag/orders/{order_id}")
+        try:
+            order = await client.get(f"/api/v1/emag/orders/{order_id}")
+        except ApiError:  # no such order (any more): the message alone
+            return _flash(request, user, f"AWB refused: {exc.message}", "error")
         return await _order_detail(request, user, order, f"AWB refused: {exc.message}", "error")
     awb = result.get("awb") or {}
     number = awb.get("awb_number") or "(no number returned)"
@@ -1147,7 +1160,7 @@ async def users_create(
 async def users_update(
     request: Request,
     user: AdminUser,
-    user_id: int,
+    user_id: IdPath,
     role: Annotated[str, Form(max_length=16)] = "",
     is_active: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:

@@ -177,6 +177,20 @@
     });
   }
 
+  // ---- Behaviour that would otherwise be inline (the Content-Security-Policy forbids inline
+  // handlers and htmx's hx-on, which needs eval).
+  // <input type="checkbox" data-select-all="CSS selector">: checks or unchecks those boxes.
+  document.addEventListener("click", function (e) {
+    var box = e.target && e.target.closest ? e.target.closest("input[data-select-all]") : null;
+    if (!box) return;
+    document.querySelectorAll(box.getAttribute("data-select-all")).forEach(function (c) { c.checked = box.checked; });
+  });
+  // <form data-reset-on-success>: cleared after a successful htmx request.
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.target;
+    if (e.detail && e.detail.successful && form && form.matches && form.matches("form[data-reset-on-success]")) form.reset();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     drawChart();
     drawCustomerCharts();
