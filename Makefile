@@ -29,11 +29,13 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-# Every benchmark of bench/ (BENCHMARKS.md), in about 12 minutes on 2 vCPUs: the slow ones run
-# smaller than their defaults (sync_throughput, customers_endpoint); _common.py is a helper.
+# Every benchmark of bench/ (BENCHMARKS.md), in about 6 minutes on 2 vCPUs (5.5 measured): the
+# slow ones run smaller than their defaults (sync_throughput, customers_endpoint); _common.py is a
+# helper.
 BENCH_ARGS_sync_throughput := --offers 10000 --orders 10000 --concurrency 8
 BENCH_ARGS_customers_endpoint := --orders 200000 --customers 40000 --requests 100 --baseline-runs 3
-BENCH_ARGS_load := --seconds 20 --rps 50 --clients 300 --orders 20000
+# load.py at the goal (issue 8): the deployment topology, 200 req/s, 1,000 clients, 60 s (~1.7 min).
+BENCH_ARGS_load := --topology deployment --rps 200 --clients 1000 --seconds 60
 bench: $(STAMP)
 	@for script in bench/*.py; do \
 		name=$$(basename $$script .py); \

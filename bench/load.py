@@ -1,40 +1,67 @@
 """Load: a steady rate of read requests mixed with many WebSocket clients while a sync runs.
 
-    .venv/bin/python bench/load.py [--rps 200] [--clients 1000] [--seconds 60]
-                                   [--orders 60000] [--redis-url URL]
+    .venv/bin/python bench/load.py [--topology deployment|single] [--rps 200] [--clients 1000]
+                                   [--seconds 60] [--warmup 10] [--orders N] [--apis 2]
+                                   [--workers 2] [--client raw|httpx] [--redis-url URL]
+                                   [--profile DIR] [--endpoint-costs N] [--reads 2,3]
 
-The app runs under uvicorn in its own process (SQLite, and the Redis bus/cache when --redis-url is
-given or Redis answers on the default URL), the eMAG simulator in another (eMAG's limits on); this
-process logs in, starts a full orders sync, connects the WebSocket clients to
-``/ws/sync-progress`` and sends read requests open-loop at ``--rps`` (listings of offers, orders,
-customers and sync logs, the enhanced status, the progress endpoint) for ``--seconds``. It reports
-the error rate (any non-2xx or transport error), latency percentiles, WebSocket messages and
-disconnects, and the API process's RSS over the run. Goal: 0 errors, memory flat. The last line
-printed is a JSON summary.
+``--topology deployment`` (default) runs MagFlow as ``deploy/`` does, on one machine as it would
+on several: a fresh PostgreSQL database (created on the server of ``MAGFLOW_BENCH_DATABASE_URL``,
+default ``postgresql://postgres@127.0.0.1:5432/test``, dropped at the end), Redis (bus, cache,
+shared rate limiter), ``--apis`` uvicorn API processes (``magflow serve``) on their own ports and
+``--workers`` procrastinate workers (``magflow worker``, ``MAGFLOW_JOBS=procrastinate``) that run
+the sync. ``--topology single`` is the earlier set-up: one API process on SQLite whose in-process
+job runner runs the sync (Redis bus/cache when Redis answers). In both, the eMAG simulator runs in
+its own process with eMAG's rate limits on.
+
+A full offers sync runs first, then a full orders sync (``--orders`` orders, sized by default to
+last beyond the measured window); once it is writing, two generator processes start, so that the
+generator is not the bottleneck: one holds ``--clients`` WebSocket clients on
+``/ws/sync-progress`` (spread over the APIs), the other sends read requests open-loop (request
+``i`` at ``start + i / rps`` whatever the answers, round robin over the APIs, paths drawn from
+:data:`READS`) over a pool of keep-alive connections (:class:`RawClient`, a small client on
+httptools: a seventh of the CPU of ``httpx.AsyncClient``, which ``--client httpx`` uses).
+After ``--warmup`` seconds the ``--seconds`` window is measured: latency counts from each request's
+*scheduled* time (so a server that falls behind shows in it, no coordinated omission), errors are
+any non-2xx answer, transport error or a request not answered ``--timeout`` seconds after its
+scheduled time. Sampled every second: each API's RSS, every process's CPU (APIs, workers,
+simulator, PostgreSQL, Redis, the generators, the busiest other processes) and the sync run's
+state. When the PostgreSQL server runs without autovacuum (as on the machine of the figures),
+``ANALYZE`` runs after the offers sync, when the orders sync starts and every 30 s, as autovacuum's
+autoanalyze would. Memory is *flat* when each API's mean RSS over the window's last 10 s is within
+10 % of its mean over the first 10 s. The last line printed is a JSON summary.
+
+Tools for finding where the time goes: ``--profile DIR`` records each API process with py-spy
+(``pip install py-spy``; on-CPU samples, collapsed stacks) over the window; ``--endpoint-costs N``
+replaces the load by N requests of each path of READS alone, one at a time, and prints the API
+processes' CPU per request; ``--reads`` restricts the load to some paths of READS.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
 import resource
 import secrets
+import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-
-from magflow.emag_sim import SimAccount, SimConfig, SimulatorServer
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 READS = [
     "/api/v1/emag/offers?limit=50",
@@ -46,6 +73,10 @@ READS = [
     "/api/v1/emag/enhanced/status",
     "/api/v1/emag/enhanced/products/sync-progress",
 ]
+WS_PATH = "/api/v1/emag/enhanced/ws/sync-progress"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+#: eMAG's order bucket (12 req/s) times 100 orders a page: the fastest a full orders sync can go.
+ORDERS_PER_SECOND_CEILING = 1200
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -55,11 +86,407 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def raise_nofile() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def use_uvloop() -> None:
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+# -- generator process 1: read requests, open loop ----------------------------------------------
+
+
+class RawConnection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection, responses parsed by httptools (uvicorn's parser)."""
+
+    def __init__(self) -> None:
+        import httptools
+
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.waiter: asyncio.Future[tuple[int, bool]] | None = None
+        self.closed = False
+        self.last_used = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except Exception as exc:
+            self._fail(exc)
+
+    def on_message_complete(self) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result((self.parser.get_status_code(), self.parser.should_keep_alive()))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._fail(exc or ConnectionResetError("connection closed by the server"))
+
+    def _fail(self, exc: BaseException) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+class RawClient:
+    """GETs over a pool of keep-alive connections per server: a fraction of httpx's CPU per
+    request, so that on a 2-CPU machine the generator leaves the CPU to the servers.
+
+    Idle connections are reused newest first and dropped after :attr:`max_idle` seconds, before
+    uvicorn's keep-alive timeout (5 s) could close one under a request."""
+
+    max_idle = 4.0
+
+    def __init__(self, token: str, connections: int) -> None:
+        self.auth = f"Authorization: Bearer {token}\r\n".encode()
+        self.connections = connections
+        self.idle: dict[tuple[str, int], list[RawConnection]] = {}
+        self.open = 0
+        self.freed = asyncio.Condition()
+
+    async def _connection(self, host: str, port: int) -> RawConnection:
+        loop = asyncio.get_running_loop()
+        idle = self.idle.setdefault((host, port), [])
+        while True:
+            while idle:
+                conn = idle.pop()
+                if not conn.closed and loop.time() - conn.last_used < self.max_idle:
+                    return conn
+                conn.close()
+                self.open -= 1
+            if self.open < self.connections:
+                self.open += 1
+                try:
+                    _, conn = await loop.create_connection(RawConnection, host, port)
+                except BaseException:
+                    self.open -= 1
+                    raise
+                return conn
+            async with self.freed:
+                await self.freed.wait()
+
+    async def _release(self, key: tuple[str, int], conn: RawConnection, keep: bool) -> None:
+        if keep and not conn.closed:
+            conn.last_used = asyncio.get_running_loop().time()
+            self.idle[key].append(conn)
+        else:
+            conn.close()
+            self.open -= 1
+        async with self.freed:
+            self.freed.notify()
+
+    async def get(self, url: str, deadline: float) -> str:
+        """The status code of ``GET url``, or the kind of error; gives up at ``deadline``
+        (event-loop time), waiting for a free connection included."""
+        rest = url.split("://", 1)[1]
+        hostport, path = rest.split("/", 1)
+        host, port = hostport.rsplit(":", 1)
+        key = (host, int(port))
+        try:
+            async with asyncio.timeout_at(deadline):
+                conn = await self._connection(*key)
+        except TimeoutError:
+            return "PoolTimeout"
+        except OSError as exc:
+            return type(exc).__name__
+        assert conn.transport is not None
+        waiter = conn.waiter = asyncio.get_running_loop().create_future()
+        conn.transport.write(
+            b"GET /" + path.encode() + b" HTTP/1.1\r\nHost: " + hostport.encode() + b"\r\n"
+            + self.auth + b"\r\n"
+        )  # fmt: skip
+        try:
+            async with asyncio.timeout_at(deadline):
+                status, keep = await waiter
+        except TimeoutError:
+            await self._release(key, conn, False)
+            return "ReadTimeout"
+        except Exception as exc:
+            await self._release(key, conn, False)
+            return type(exc).__name__
+        await self._release(key, conn, keep)
+        return str(status)
+
+    def close(self) -> None:
+        for conns in self.idle.values():
+            for conn in conns:
+                conn.close()
+
+
+async def http_load(config: dict[str, Any]) -> dict[str, Any]:
+    urls: list[str] = config["urls"]
+    rps: float = config["rps"]
+    warmup: float = config["warmup"]
+    seconds: float = config["seconds"]
+    rng = random.Random(config["seed"])
+    total = int((warmup + seconds) * rps)
+    reads = [READS[i] for i in config["reads"]]
+    plan = [(urls[i % len(urls)] + rng.choice(reads), i / rps) for i in range(total)]
+    # due offset, latency (from the due time), finished offset, status or error kind, path
+    results: list[tuple[float, float, float, str, str]] = []
+    loop = asyncio.get_running_loop()
+    async with contextlib.AsyncExitStack() as stack:
+        if config["client"] == "httpx":
+            limits = httpx.Limits(
+                max_connections=config["connections"],
+                max_keepalive_connections=config["connections"],
+            )
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    timeout=config["timeout"],
+                    limits=limits,
+                    headers={"Authorization": f"Bearer {config['token']}"},
+                )
+            )
+
+            async def fetch(url: str, deadline: float) -> str:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        return str((await client.get(url)).status_code)
+                except TimeoutError:
+                    return "Timeout"
+                except httpx.HTTPError as exc:
+                    return type(exc).__name__
+        else:
+            raw = RawClient(config["token"], config["connections"])
+            stack.callback(raw.close)
+            fetch = raw.get
+        # Open a few connections before the clock starts (a real client's pool is warm too).
+        warm = loop.time() + 30
+        await asyncio.gather(*(fetch(url + "/health", warm) for url in urls for _ in range(8)))
+        await asyncio.sleep(max(0.0, config["start_at"] - time.time()))
+        t0 = loop.time()
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        max_lag = 0.0
+
+        async def one(url: str, due: float) -> None:
+            path = "/" + url.split("/", 3)[3]
+            outcome = await fetch(url, due + config["timeout"])
+            now = loop.time()
+            results.append((due - t0, now - due, now - t0, outcome, path))
+
+        tasks: set[asyncio.Task[None]] = set()
+        for url, offset in plan:
+            due = t0 + offset
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            max_lag = max(max_lag, loop.time() - due)
+            task = asyncio.create_task(one(url, due))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        await asyncio.gather(*tasks)
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        wall = loop.time() - t0
+
+    window = [r for r in results if warmup <= r[0] < warmup + seconds]
+    latencies = [r[1] for r in window]
+    errors: dict[str, int] = {}
+    by_path: dict[str, list[float]] = {}
+    for _, latency, _, outcome, path in window:
+        if not outcome.startswith("2"):
+            errors[outcome] = errors.get(outcome, 0) + 1
+        by_path.setdefault(path, []).append(latency)
+    ok_in_window = sum(
+        1 for r in results if r[3].startswith("2") and warmup <= r[2] < warmup + seconds
+    )
+    return {
+        "requests": len(window),
+        "requests_all": len(results),
+        "rps_offered": round(len(window) / seconds, 1),
+        "rps_achieved": round(ok_in_window / seconds, 1),
+        "errors": sum(errors.values()),
+        "error_kinds": errors,
+        "p50_ms": ms(percentile(latencies, 50)),
+        "p95_ms": ms(percentile(latencies, 95)),
+        "p99_ms": ms(percentile(latencies, 99)),
+        "max_ms": ms(max(latencies, default=float("nan"))),
+        "per_endpoint": {
+            path: {
+                "n": len(values),
+                "p50_ms": ms(percentile(values, 50)),
+                "p95_ms": ms(percentile(values, 95)),
+            }
+            for path, values in sorted(by_path.items())
+        },
+        "scheduler_max_lag_ms": ms(max_lag),
+        "http_generator_cpu_percent": round(
+            100 * (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / wall, 1
+        ),
+    }
+
+
+# -- generator process 2: WebSocket clients -----------------------------------------------------
+
+
+async def ws_load(config: dict[str, Any]) -> dict[str, Any]:
+    from websockets.asyncio.client import connect
+
+    urls: list[str] = config["urls"]
+    token: str = config["token"]
+    connected = failed = disconnected = 0
+    received = received_window = 0
+    fail_kinds: dict[str, int] = {}
+    delays: list[float] = []
+    sockets: list[Any] = []
+    window = [float("inf"), float("inf")]
+    stopping = False
+    all_tried = asyncio.Event()
+
+    def tried() -> None:
+        if connected + failed >= config["clients"]:
+            all_tried.set()
+
+    async def client(url: str) -> None:
+        nonlocal connected, failed, disconnected, received, received_window
+        try:
+            ws = await connect(
+                url.replace("http", "ws", 1) + f"{WS_PATH}?token={token}",
+                open_timeout=60,
+                ping_interval=None,
+                max_queue=None,
+            )
+        except Exception as exc:
+            failed += 1
+            fail_kinds[type(exc).__name__] = fail_kinds.get(type(exc).__name__, 0) + 1
+            tried()
+            return
+        connected += 1
+        sockets.append(ws)
+        tried()
+        try:
+            async for message in ws:
+                received += 1
+                now = time.time()
+                if window[0] <= now < window[1]:
+                    received_window += 1
+                    # One message in 20 measures the delivery delay (event ts → received here).
+                    if received_window % 20 == 0:
+                        event = json.loads(message)
+                        if event.get("type", "").startswith("sync.") and event.get("ts"):
+                            sent = _epoch(event["ts"])
+                            delays.append(now - sent)
+        except Exception as exc:
+            fail_kinds[type(exc).__name__] = fail_kinds.get(type(exc).__name__, 0) + 1
+        if not stopping:
+            disconnected += 1
+
+    tasks = []
+    started = time.perf_counter()
+    tried()  # no clients: nothing to wait for
+    for i in range(config["clients"]):
+        tasks.append(asyncio.create_task(client(urls[i % len(urls)])))
+        await asyncio.sleep(config["connect_interval"])
+    await all_tried.wait()
+    connect_seconds = time.perf_counter() - started
+    print(json.dumps({"ready": connected, "failed": failed}), flush=True)
+    line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    window[0], window[1] = (float(x) for x in line.split())
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    await asyncio.sleep(max(0.0, window[1] - time.time()))
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    still_open = connected - disconnected
+    stopping = True
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return {
+        "ws_clients": config["clients"],
+        "ws_connected": connected,
+        "ws_failed_to_connect": failed,
+        "ws_disconnected": disconnected,
+        "ws_open_at_end": still_open,
+        "ws_failure_kinds": fail_kinds,
+        "ws_connect_seconds": round(connect_seconds, 1),
+        "ws_messages_window": received_window,
+        "ws_messages_total": received,
+        "ws_delivery_p50_ms": ms(percentile(delays, 50)),
+        "ws_delivery_p95_ms": ms(percentile(delays, 95)),
+        "ws_generator_cpu_percent": round(
+            100
+            * (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime)
+            / max(1e-9, window[1] - window[0]),
+            1,
+        ),
+    }
+
+
+def _epoch(ts: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(ts).timestamp()
+
+
+# -- the orchestrator: processes, sampling, the report ------------------------------------------
+
+
+def proc_cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime (fields 14 and 15 of stat)
+
+
+def all_proc_ticks() -> dict[int, tuple[str, int]]:
+    """Every process: (command name, CPU ticks so far)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                stat = (entry / "stat").read_text()
+                comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+                fields = stat.rsplit(")", 1)[1].split()
+                found[int(entry.name)] = (comm, int(fields[11]) + int(fields[12]))
+    return found
+
+
+def procs_named(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+    return pids
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, all CPUs."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    total = sum(values[:8])
+    return total - values[3] - values[4], total
+
+
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return float("nan")
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def free_port() -> int:
@@ -71,6 +498,21 @@ def free_port() -> int:
         return port
 
 
+def forget_redis_keys(url: str, prefix: str) -> None:
+    """Remove what the run left in Redis (its event stream, cache entries, limiter keys)."""
+    if not url:
+        return
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.unlink(*keys)
+    finally:
+        client.close()
+
+
 def redis_answers(url: str) -> bool:
     try:
         import redis
@@ -80,181 +522,519 @@ def redis_answers(url: str) -> bool:
         return False
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.clients * 2 + 512)), hard))
+class Processes:
+    """The child processes of a run, terminated (then killed) in reverse order at the end."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.named: dict[str, subprocess.Popen[Any]] = {}
+
+    def start(self, name: str, argv: list[str], env: dict[str, str], **kw: Any) -> Any:
+        log = (self.logs / f"{name}.log").open("wb")
+        kw.setdefault("stdout", log)
+        process = subprocess.Popen(argv, env=env, stderr=log, **kw)
+        self.named[name] = process
+        return process
+
+    def check_alive(self) -> None:
+        for name, process in self.named.items():
+            if process.poll() is not None and not name.startswith("gen-"):
+                tail = (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
+
+    def stop_all(self) -> None:
+        for process in reversed(self.named.values()):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in reversed(self.named.values()):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+class RunState:
+    """Reads the sync run's state straight from the database (not through the API under test)."""
+
+    def __init__(self, database_url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(database_url)
+        self.sqlite = url.get_backend_name() == "sqlite"
+        if self.sqlite:
+            self.conn: Any = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
+        else:
+            import psycopg
+
+            conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self.conn = psycopg.connect(conninfo, autocommit=True)
+        self.autovacuum = self.sqlite or self.conn.execute("SHOW autovacuum").fetchone()[0] == "on"
+        self.analyzed = 0
+
+    def analyze(self) -> None:
+        """``ANALYZE`` when the server's autovacuum is off (as on the machine of the figures):
+        the stand-in for its autoanalyze, without which PostgreSQL plans every query of a new
+        table as if a filter kept 0.5 % of the rows (a sort of all offers for each page)."""
+        if not self.autovacuum:
+            self.conn.execute("ANALYZE")
+            self.analyzed += 1
+
+    def get(self, run_id: int) -> tuple[str, int]:
+        query = "SELECT status, processed_items FROM emag_sync_logs WHERE id = "
+        query += "?" if self.sqlite else "%s"
+        row = self.conn.execute(query, (run_id,)).fetchone()
+        return str(row[0]), int(row[1])
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def wait_healthy(urls: list[str], processes: Processes, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    for url in urls:
+        while True:
+            processes.check_alive()
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not become healthy")
+            time.sleep(0.2)
+
+
+def wait_run(
+    api: httpx.Client, run_id: int, processes: Processes, until: str, timeout: float
+) -> dict[str, Any]:
+    """Poll the run until it is ``completed`` (until="done") or writing (until="writing")."""
+    deadline = time.monotonic() + timeout
+    while True:
+        processes.check_alive()
+        run: dict[str, Any] = api.get(f"/api/v1/emag/sync-logs/{run_id}").json()
+        if run["status"] in ("failed", "cancelled", "partial"):
+            raise RuntimeError(f"sync run {run_id} ended {run['status']}: {run}")
+        if until == "done" and run["status"] == "completed":
+            return run
+        if until == "writing" and run["processed_items"] > 0:
+            return run
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"sync run {run_id} not {until} after {timeout} s: {run}")
+        time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def database(topology: str, var: Path) -> Iterator[str]:
+    if topology == "single":
+        yield f"sqlite+aiosqlite:///{var}/load.db"
+        return
+    from _common import fresh_database
+
+    with fresh_database("postgresql") as url:
+        yield url
+
+
+def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
+    from _common import machine
+
+    from magflow.emag_sim import SimAccount, SimConfig, SimulatorServer
+
+    raise_nofile()
+    deployment = args.topology == "deployment"
+    redis_url = args.redis_url if redis_answers(args.redis_url) else ""
+    if deployment and not redis_url:
+        raise SystemExit(f"--topology deployment needs Redis at {args.redis_url}")
+    apis = args.apis if deployment else 1
+    workers = args.workers if deployment else 0
+    orders = args.orders or int(ORDERS_PER_SECOND_CEILING * (args.warmup + args.seconds + 45))
+    load_before = loadavg()
     var = Path(tempfile.mkdtemp(prefix="magflow-load-"))
     password = secrets.token_urlsafe(16)
-    redis_url = args.redis_url if redis_answers(args.redis_url) else ""
-    env = {
-        **os.environ,
-        "MAGFLOW_VAR_DIR": str(var),
-        "MAGFLOW_DATABASE_URL": f"sqlite:///{var}/load.db",
-        "MAGFLOW_SECRET_KEY": secrets.token_urlsafe(32),
-        "MAGFLOW_REDIS_URL": redis_url,
-        "MAGFLOW_REDIS_PREFIX": f"magflow-load-{secrets.token_hex(4)}",
-        "MAGFLOW_SCHEDULES_ENABLED": "false",
-        "MAGFLOW_LOGIN_MAX_FAILURES": "1000",
-    }
-    magflow = [sys.executable, "-m", "magflow"]
-    subprocess.run(
-        [*magflow, "users", "create", "--email", "load@example.com", "--role", "operator",
-         "--password-stdin"],
-        input=password + "\n", text=True, env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    config = SimConfig(
-        seed=5, offers=2000, orders=args.orders, history_days=80,
-        accounts=[SimAccount(name="load", username="load-seller", password="load-seller-pw")],  # noqa: S106
-    )  # fmt: skip
-    with SimulatorServer(config, subprocess=True) as sim:
+    processes = Processes(var)
+    prefix = f"magflow-load-{secrets.token_hex(4)}"
+    with contextlib.ExitStack() as stack:
+        stack.callback(forget_redis_keys, redis_url, prefix)
+        database_url = stack.enter_context(database(args.topology, var))
+        env = {
+            **os.environ,
+            "MAGFLOW_VAR_DIR": str(var),
+            "MAGFLOW_DATABASE_URL": database_url,
+            "MAGFLOW_SECRET_KEY": secrets.token_urlsafe(32),
+            "MAGFLOW_REDIS_URL": redis_url,
+            "MAGFLOW_REDIS_PREFIX": prefix,
+            "MAGFLOW_SCHEDULES_ENABLED": "false",
+            "MAGFLOW_LOGIN_MAX_FAILURES": "1000",
+            "MAGFLOW_JOBS": "procrastinate" if deployment else "inprocess",
+            "MAGFLOW_MIGRATE_ON_START": "false" if deployment else "true",
+        }
+        magflow = [sys.executable, "-m", "magflow"]
+        if not deployment:
+            subprocess.run([*magflow, "db", "upgrade"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [*magflow, "users", "create", "--email", "load@example.com", "--role", "operator",
+             "--password-stdin"],
+            input=password + "\n", text=True, env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        config = SimConfig(
+            seed=5, offers=args.offers, orders=orders, history_days=80,
+            accounts=[SimAccount(name="load", username="load-seller", password="load-seller-pw")],  # noqa: S106
+        )  # fmt: skip
+        sim = stack.enter_context(SimulatorServer(config, subprocess=True))
         subprocess.run(
             [*magflow, "accounts", "add", "load", "--platform", "ro", "--type", "main",
              "--username", "load-seller", "--base-url", sim.base_url, "--password-stdin"],
             input="load-seller-pw\n", text=True, env=env, check=True, capture_output=True,
         )  # fmt: skip
-        port = free_port()
-        api = subprocess.Popen(
-            [*magflow, "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            async with httpx.AsyncClient(
-                base_url=base, timeout=30, limits=httpx.Limits(max_connections=100)
-            ) as client:
-                for _ in range(300):
-                    try:
-                        if (await client.get("/health")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.1)
-                login = await client.post(
-                    "/api/v1/auth/login",
-                    data={"username": "load@example.com", "password": password},
-                )
-                token = login.json()["access_token"]
-                client.headers["Authorization"] = f"Bearer {token}"
-                await client.post("/api/v1/emag/enhanced/sync/offers", json={})
-                await client.post(
-                    "/api/v1/emag/enhanced/sync/orders", json={"account": "load", "mode": "full"}
-                )
-                return await load(client, base, token, api.pid, args)
-        finally:
-            api.terminate()
-            api.wait(timeout=30)
+        stack.callback(processes.stop_all)
+        for i in range(workers):
+            processes.start(f"worker-{i}", [*magflow, "worker"], env)
+        urls = []
+        for i in range(apis):
+            port = free_port()
+            processes.start(f"api-{i}", [*magflow, "serve", "--port", str(port)], env)
+            urls.append(f"http://127.0.0.1:{port}")
+        wait_healthy(urls, processes)
+        state = RunState(database_url)
+        stack.callback(state.close)
+        with httpx.Client(base_url=urls[0], timeout=30) as api:
+            login = api.post(
+                "/api/v1/auth/login", data={"username": "load@example.com", "password": password}
+            )
+            token = login.json()["access_token"]
+            api.headers["Authorization"] = f"Bearer {token}"
+            started = api.post("/api/v1/emag/enhanced/sync/offers", json={"account": "load"})
+            wait_run(api, started.json()["runs"][0]["id"], processes, "done", 300)
+            state.analyze()
+            started = api.post(
+                "/api/v1/emag/enhanced/sync/orders", json={"account": "load", "mode": "full"}
+            )
+            run_id = started.json()["runs"][0]["id"]
+            wait_run(api, run_id, processes, "writing", 120)
+        state.analyze()
+        result = measure(args, processes, urls, token, sim.pid, run_id, state, machine())
+    shutil.rmtree(var, ignore_errors=True)  # the processes' logs, kept when the run failed
+    return result | {
+        "topology": args.topology,
+        "apis": apis,
+        "workers": workers,
+        "orders_in_simulator": orders,
+        "loadavg_before": load_before,
+    }
 
 
-async def load(
-    client: httpx.AsyncClient, base: str, token: str, pid: int, args: argparse.Namespace
+def endpoint_costs(
+    args: argparse.Namespace, urls: list[str], token: str, api_pids: list[int]
 ) -> dict[str, Any]:
-    ws_url = base.replace("http", "ws") + f"/api/v1/emag/enhanced/ws/sync-progress?token={token}"
-    received = 0
-    closed = 0
-    stop = asyncio.Event()
+    """Each of READS alone: ``--endpoint-costs`` requests one at a time, round robin over the
+    APIs, while the sync runs; the API processes' CPU per request (minus what they use without
+    requests over the same time, measured first) and the latency. PostgreSQL's CPU per request
+    is given too, but the sync's writes make it noisy."""
 
-    async def ws_client() -> None:
-        nonlocal received, closed
-        try:
-            async with connect(ws_url, open_timeout=60, ping_interval=None) as ws:
-                while not stop.is_set():
-                    try:
-                        await asyncio.wait_for(ws.recv(), timeout=1)
-                        received += 1
-                    except TimeoutError:
-                        continue
-        except Exception:
-            closed += 1
+    def ticks() -> tuple[float, float]:
+        api = sum(proc_cpu_ticks(pid) for pid in api_pids) / CLK_TCK
+        pg = sum(proc_cpu_ticks(pid) for pid in procs_named("postgres")) / CLK_TCK
+        return api, pg
 
-    sockets = []
-    for _ in range(args.clients):
-        sockets.append(asyncio.create_task(ws_client()))
-        await asyncio.sleep(0.002)
-    await asyncio.sleep(2)
+    n = args.endpoint_costs
+    api0, pg0 = ticks()
+    time.sleep(5)
+    api1, pg1 = ticks()
+    idle_api, idle_pg = (api1 - api0) / 5, (pg1 - pg0) / 5
+    costs: dict[str, Any] = {}
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+        for path in READS:
+            for i in range(10):
+                client.get(urls[i % len(urls)] + path).raise_for_status()
+            latencies = []
+            api0, pg0 = ticks()
+            started = time.perf_counter()
+            for i in range(n):
+                sent = time.perf_counter()
+                client.get(urls[i % len(urls)] + path).raise_for_status()
+                latencies.append(time.perf_counter() - sent)
+            elapsed = time.perf_counter() - started
+            api1, pg1 = ticks()
+            costs[path] = {
+                "api_cpu_ms": round(1000 * (api1 - api0 - idle_api * elapsed) / n, 2),
+                "pg_cpu_ms": round(1000 * (pg1 - pg0 - idle_pg * elapsed) / n, 2),
+                "p50_ms": ms(percentile(latencies, 50)),
+                "p95_ms": ms(percentile(latencies, 95)),
+            }
+            print(f"{path}: {costs[path]}", flush=True)
+    return {
+        "bench": "load-endpoint-costs",
+        "requests_per_endpoint": n,
+        "idle_api_cpu_percent": round(100 * idle_api, 1),
+        "idle_pg_cpu_percent": round(100 * idle_pg, 1),
+        "endpoints": costs,
+        "loadavg_after": loadavg(),
+    }
 
-    latencies: list[float] = []
-    errors: dict[str, int] = {}
-    rss: list[float] = [rss_mb(pid)]
-    in_flight: set[asyncio.Task[None]] = set()
 
-    async def one(path: str) -> None:
-        started = time.perf_counter()
-        try:
-            response = await client.get(path)
-            if response.status_code >= 300:
-                errors[str(response.status_code)] = errors.get(str(response.status_code), 0) + 1
-        except httpx.HTTPError as exc:
-            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-        latencies.append(time.perf_counter() - started)
+def measure(
+    args: argparse.Namespace,
+    processes: Processes,
+    urls: list[str],
+    token: str,
+    sim_pid: int,
+    run_id: int,
+    state: RunState,
+    machine_info: dict[str, Any],
+) -> dict[str, Any]:
+    if args.endpoint_costs:
+        api_pids = [p.pid for name, p in processes.named.items() if name.startswith("api-")]
+        return endpoint_costs(args, urls, token, api_pids)
+    me = [sys.executable, str(Path(__file__).resolve())]
+    base = {"urls": urls, "token": token}
+    ws_config = base | {"clients": args.clients, "connect_interval": args.connect_interval}
+    ws = processes.start(
+        "gen-ws",
+        [*me, "--role", "ws", "--config", json.dumps(ws_config)],
+        dict(os.environ),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    ready = json.loads(ws.stdout.readline() or "{}")
+    if "ready" not in ready:
+        processes.check_alive()
+        raise RuntimeError(f"the WebSocket generator did not start: {ready}")
+    start_at = time.time() + 1.0
+    window_start = start_at + args.warmup
+    window_end = window_start + args.seconds
+    http_config = base | {
+        "rps": args.rps,
+        "warmup": args.warmup,
+        "seconds": args.seconds,
+        "start_at": start_at,
+        "seed": 8,
+        "connections": args.connections,
+        "timeout": args.timeout,
+        "client": args.client,
+        "reads": [int(i) for i in args.reads.split(",")] if args.reads else list(range(len(READS))),
+    }
+    http = processes.start(
+        "gen-http",
+        [*me, "--role", "http", "--config", json.dumps(http_config)],
+        dict(os.environ),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    ws.stdin.write(f"{window_start} {window_end}\n")
+    ws.stdin.flush()
 
-    start = time.perf_counter()
-    sent = 0
-    next_sample = start + 1
-    while (now := time.perf_counter()) - start < args.seconds:
-        due = int((now - start) * args.rps)
-        while sent < due:
-            task = asyncio.create_task(one(random.choice(READS)))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
-            sent += 1
-        if now >= next_sample:
-            rss.append(rss_mb(pid))
-            next_sample += 1
-        await asyncio.sleep(0.002)
-    await asyncio.gather(*in_flight)
-    elapsed = time.perf_counter() - start
-    stop.set()
-    await asyncio.gather(*sockets)
-    run = (await client.get("/api/v1/emag/sync-logs?kind=orders&limit=1")).json()["items"][0]
-    requests = len(latencies)
+    tracked = {name: p.pid for name, p in processes.named.items()} | {"simulator": sim_pid}
+    api_pids = {name: pid for name, pid in tracked.items() if name.startswith("api-")}
+    rss: dict[str, list[tuple[float, float]]] = {name: [] for name in api_pids}
+    runs: list[tuple[float, str, int]] = []
+    cpu_start: dict[str, int] = {}
+    cpu_end: dict[str, int] = {}
+
+    def cpu_now() -> dict[str, int]:
+        ticks = {name: proc_cpu_ticks(pid) for name, pid in tracked.items()}
+        ticks["postgres"] = sum(proc_cpu_ticks(pid) for pid in procs_named("postgres"))
+        ticks["redis"] = sum(proc_cpu_ticks(pid) for pid in procs_named("redis-server"))
+        ticks["orchestrator"] = proc_cpu_ticks(os.getpid())
+        ticks["machine"], ticks["machine_total"] = machine_ticks()
+        return ticks
+
+    while time.time() < window_start:
+        time.sleep(0.05)
+    others_start = all_proc_ticks()
+    profilers = []
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        py_spy = Path(sys.executable).parent / "py-spy"
+        for name, pid in api_pids.items():
+            argv = [str(py_spy), "record", "--pid", str(pid), "--duration", str(int(args.seconds)),
+                    "--rate", "200", "--nonblocking", "--gil", "--format", "raw",
+                    "-o", str(args.profile / f"{name}.txt")]  # fmt: skip
+            profilers.append(
+                subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+    cpu_start = cpu_now()
+    next_sample = time.time()
+    while (now := time.time()) < window_end:
+        for name, pid in api_pids.items():
+            rss[name].append((now - window_start, rss_mb(pid)))
+        runs.append((now - window_start, *state.get(run_id)))
+        processes.check_alive()
+        if len(runs) % 30 == 0:
+            state.analyze()
+        next_sample += 1
+        time.sleep(max(0.0, min(next_sample, window_end) - time.time()))
+    cpu_end = cpu_now()
+    others_end = all_proc_ticks()
+    for profiler in profilers:
+        profiler.wait(timeout=60)
+    runs.append((time.time() - window_start, *state.get(run_id)))
+    http_out, _ = http.communicate(timeout=args.timeout + 60)
+    ws_out, _ = ws.communicate(timeout=120)
+    http_result = json.loads(http_out.strip().splitlines()[-1])
+    ws_result = json.loads(ws_out.strip().splitlines()[-1])
+
+    elapsed = window_end - window_start
+    cpu = {
+        name: round(100 * (cpu_end[name] - cpu_start.get(name, 0)) / CLK_TCK / elapsed, 1)
+        for name in cpu_end
+        if name not in ("machine", "machine_total")
+    }
+    busy = cpu_end["machine"] - cpu_start["machine"]
+    total = cpu_end["machine_total"] - cpu_start["machine_total"]
+    ncpu = os.cpu_count() or 1
+    cpu["machine_busy"] = round(100 * ncpu * busy / max(1, total), 1)
+    cpu["other"] = round(
+        cpu["machine_busy"] - sum(v for k, v in cpu.items() if k != "machine_busy"), 1
+    )
+    # What "other" is: the busiest processes that are not part of the run (other jobs on the
+    # machine), by command name; the rest of "other" is the kernel (network, interrupts).
+    ours = {*tracked.values(), os.getpid(), *procs_named("postgres"), *procs_named("redis-server")}
+    others: dict[str, float] = {}
+    for pid, (comm, ticks) in others_end.items():
+        if pid not in ours:
+            used = ticks - others_start.get(pid, (comm, 0))[1]
+            others[comm] = others.get(comm, 0) + 100 * used / CLK_TCK / elapsed
+    other_top = {k: round(v, 1) for k, v in sorted(others.items(), key=lambda kv: -kv[1])[:6]}
+    memory = {}
+    for name, samples in rss.items():
+        values = [v for _, v in samples]
+        span = min(10.0, elapsed / 3)  # 10 s, or a third of a short window
+        first = [v for t, v in samples if t < span]
+        last = [v for t, v in samples if t >= elapsed - span]
+        first_mean = sum(first) / max(1, len(first))
+        last_mean = sum(last) / max(1, len(last))
+        memory[name] = {
+            "first_mb": round(values[0], 1),
+            "last_mb": round(values[-1], 1),
+            "max_mb": round(max(values), 1),
+            "first10s_mean_mb": round(first_mean, 1),
+            "last10s_mean_mb": round(last_mean, 1),
+            "flat": abs(last_mean - first_mean) <= 0.10 * first_mean,
+        }
+    sync_active = all(status == "running" for _, status, _ in runs)
     return {
         "bench": "load",
+        "machine": machine_info,
         "rps_target": args.rps,
-        "rps_achieved": round(requests / elapsed, 1),
-        "seconds": round(elapsed, 1),
-        "requests": requests,
-        "errors": sum(errors.values()),
-        "error_kinds": errors,
-        "error_rate": round(sum(errors.values()) / max(1, requests), 5),
-        "p50_ms": round(percentile(latencies, 50) * 1000, 1),
-        "p95_ms": round(percentile(latencies, 95) * 1000, 1),
-        "p99_ms": round(percentile(latencies, 99) * 1000, 1),
-        "ws_clients": args.clients,
-        "ws_messages": received,
-        "ws_dropped_connections": closed,
-        "sync_status_at_end": run["status"],
-        "sync_processed": run["processed_items"],
-        "rss_start_mb": round(rss[0], 1),
-        "rss_end_mb": round(rss[-1], 1),
-        "rss_max_mb": round(max(rss), 1),
+        "seconds": args.seconds,
+        "warmup": args.warmup,
+        **http_result,
+        **ws_result,
+        "rss": memory,
+        "memory_flat": all(m["flat"] for m in memory.values()),
+        "cpu_percent_of_one_cpu": cpu,
+        "other_processes_cpu_percent": other_top,
+        "sync_run": run_id,
+        "sync_running_whole_window": sync_active,
+        "sync_status_window_end": runs[-1][1],
+        "sync_orders_written_in_window": runs[-1][2] - runs[0][2],
+        "sync_processed_at_end": runs[-1][2],
+        "loadavg_after": loadavg(),
+        "analyze_stand_in_runs": state.analyzed,
     }
+
+
+def report(result: dict[str, Any]) -> None:
+    print(
+        f"topology {result['topology']}: {result['apis']} API process(es), "
+        f"{result['workers']} worker(s); load average before {result['loadavg_before']}, "
+        f"after {result['loadavg_after']}"
+    )
+    print(
+        f"window {result['seconds']} s (after {result['warmup']} s warm-up): "
+        f"{result['requests']} requests offered = {result['rps_offered']} req/s "
+        f"(target {result['rps_target']}), achieved {result['rps_achieved']} req/s (2xx); "
+        f"errors {result['errors']} {result['error_kinds']}"
+    )
+    print(
+        f"latency from the scheduled time: p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, "
+        f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms"
+    )
+    for path, figures in result["per_endpoint"].items():
+        print(f"  {path}: n={figures['n']} p50 {figures['p50_ms']} ms p95 {figures['p95_ms']} ms")
+    print(
+        f"WebSocket: {result['ws_connected']}/{result['ws_clients']} connected "
+        f"({result['ws_failed_to_connect']} failed, in {result['ws_connect_seconds']} s), "
+        f"{result['ws_disconnected']} disconnected, {result['ws_messages_window']} messages in "
+        f"the window; delivery p50 {result['ws_delivery_p50_ms']} ms, "
+        f"p95 {result['ws_delivery_p95_ms']} ms"
+    )
+    for name, m in result["rss"].items():
+        print(
+            f"{name} RSS: first {m['first_mb']} MB, last {m['last_mb']} MB, max {m['max_mb']} MB; "
+            f"first 10 s {m['first10s_mean_mb']} MB, last 10 s {m['last10s_mean_mb']} MB: "
+            f"{'flat' if m['flat'] else 'NOT flat'}"
+        )
+    print(
+        f"sync run {result['sync_run']}: running the whole window: "
+        f"{result['sync_running_whole_window']}; {result['sync_orders_written_in_window']} "
+        f"orders written in the window, status {result['sync_status_window_end']} at its end"
+        f"; ANALYZE stand-in for autovacuum: {result['analyze_stand_in_runs']} times"
+    )
+    cpu = result["cpu_percent_of_one_cpu"]
+    print(
+        "CPU, % of one CPU over the window: "
+        + ", ".join(f"{name} {value}" for name, value in cpu.items())
+    )
+    print(
+        "busiest processes not in the run: "
+        + ", ".join(
+            f"{name} {value}" for name, value in result["other_processes_cpu_percent"].items()
+        )
+    )
+    print(
+        f"generators (self-measured): HTTP {result['http_generator_cpu_percent']} % CPU, "
+        f"WebSocket {result['ws_generator_cpu_percent']} % CPU; HTTP scheduler max lag "
+        f"{result['scheduler_max_lag_ms']} ms"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rps", type=int, default=200)
+    parser.add_argument("--topology", choices=["deployment", "single"], default="deployment")
+    parser.add_argument("--rps", type=float, default=200)
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--orders", type=int, default=60000)
+    parser.add_argument("--warmup", type=float, default=10)
+    parser.add_argument(
+        "--orders", type=int, default=0, help="orders in the simulator (0: enough for the run)"
+    )
+    parser.add_argument("--offers", type=int, default=2000)
+    parser.add_argument("--apis", type=int, default=2, help="API processes (deployment)")
+    parser.add_argument("--workers", type=int, default=2, help="procrastinate workers")
+    parser.add_argument("--connections", type=int, default=256, help="HTTP connections")
+    parser.add_argument(
+        "--timeout", type=float, default=30, help="per request, from its scheduled time, s"
+    )
+    parser.add_argument(
+        "--client", choices=["raw", "httpx"], default="raw", help="HTTP client of the generator"
+    )
+    parser.add_argument("--connect-interval", type=float, default=0.003, help="between WS opens")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--reads", default="", help="indexes into READS to draw from (default: all), e.g. 2,3"
+    )
+    parser.add_argument(
+        "--endpoint-costs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the load: N requests of each READS path alone, CPU per request",
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy each API process over the window into this dir"
+    )
+    parser.add_argument("--role", choices=["http", "ws"], help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    result = asyncio.run(run(args))
-    print(
-        f"{result['requests']} requests in {result['seconds']} s = {result['rps_achieved']} req/s "
-        f"(target {args.rps}); errors {result['errors']} {result['error_kinds']}; "
-        f"p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms"
-    )
-    print(
-        f"{args.clients} WebSocket clients: {result['ws_messages']} messages, "
-        f"{result['ws_dropped_connections']} dropped connections; sync "
-        f"{result['sync_status_at_end']} ({result['sync_processed']} orders) at the end"
-    )
-    print(
-        f"API RSS: {result['rss_start_mb']} MB at start, {result['rss_end_mb']} MB at the end, "
-        f"max {result['rss_max_mb']} MB"
-    )
+    if args.role:
+        raise_nofile()
+        use_uvloop()
+        role = http_load if args.role == "http" else ws_load
+        print(json.dumps(asyncio.run(role(json.loads(args.config)))), flush=True)
+        return
+    result = orchestrate(args)
+    if not args.endpoint_costs:
+        report(result)
     print(json.dumps(result))
 
 

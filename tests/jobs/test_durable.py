@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import httpx
+import procrastinate
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from magflow.app import create_app
 from magflow.auth.models import Role
 from magflow.context import AppContext
+from magflow.jobs.durable import ensure_schema
 from magflow.settings import JobBackend, Settings
 from tests.factories import make_user
 from tests.support.auth import auth_headers
@@ -65,3 +71,31 @@ async def test_a_sync_requested_from_the_api_runs_on_a_worker(
     assert final["status"] == "completed", final["errors"]
     assert final["processed_items"] == final["total_items"] == 260
     assert worker.poll() is None  # the worker keeps serving
+
+
+async def test_processes_starting_together_create_the_queue_schema_once(
+    durable_settings: Settings,
+) -> None:
+    """APIs and workers starting at the same moment on a new database: each one's
+    ``ensure_schema`` succeeds (the lock is held until the schema is committed)."""
+    server = make_url(durable_settings.async_database_url).set(drivername="postgresql")
+    name = f"{server.database}_schema_{secrets.token_hex(3)}"
+    admin = server.render_as_string(hide_password=False)
+    fresh = server.set(database=name).render_as_string(hide_password=False)
+    async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+
+        async def start() -> None:
+            app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=fresh))
+            async with app.open_async():
+                await ensure_schema(app)
+
+        results = await asyncio.gather(*(start() for _ in range(4)), return_exceptions=True)
+        assert results == [None] * 4
+        async with await psycopg.AsyncConnection.connect(fresh) as conn:
+            cursor = await conn.execute("SELECT to_regclass('procrastinate_jobs')")
+            assert (await cursor.fetchone()) == ("procrastinate_jobs",)
+    finally:
+        async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

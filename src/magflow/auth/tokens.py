@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,11 +28,19 @@ class TokenClaims:
     expires_at: datetime
 
 
+#: Tokens whose verified claims :class:`TokenService` remembers (cleared when full).
+DECODED_CACHE_SIZE = 4096
+
+
 class TokenService:
     def __init__(self, secret_key: str, access_minutes: int, refresh_days: int) -> None:
         self._key = derive_key(secret_key, "jwt-signing")
         self.access_lifetime = timedelta(minutes=access_minutes)
         self.refresh_lifetime = timedelta(days=refresh_days)
+        # token → its claims, once verified: every API request presents the same few tokens,
+        # and verifying one costs more than the rest of the authentication. Only the expiry can
+        # change the verdict on a token already verified, so it is checked again on each use.
+        self._decoded: dict[tuple[str, TokenType], TokenClaims] = {}
 
     def issue(self, user_id: int, token_type: TokenType, version: int) -> str:
         now = datetime.now(UTC)
@@ -47,6 +56,20 @@ class TokenService:
         return jwt.encode(payload, self._key, algorithm=ALGORITHM)
 
     def decode(self, token: str, expected: TokenType) -> TokenClaims:
+        claims = self._decoded.get((token, expected))
+        if claims is not None:
+            # PyJWT's rule: expired when exp <= now.
+            if claims.expires_at.timestamp() <= time.time():
+                del self._decoded[(token, expected)]
+                raise InvalidTokenError("token has expired")
+            return claims
+        claims = self._verify(token, expected)
+        if len(self._decoded) >= DECODED_CACHE_SIZE:
+            self._decoded.clear()
+        self._decoded[(token, expected)] = claims
+        return claims
+
+    def _verify(self, token: str, expected: TokenType) -> TokenClaims:
         try:
             payload = jwt.decode(
                 token,
@@ -59,7 +82,8 @@ class TokenService:
         except jwt.PyJWTError as exc:
             raise InvalidTokenError("token is invalid") from exc
         if payload.get("type") != expected:
-            raise InvalidTokenError(f"expected an {expected} token")
+            article = "an" if expected == "access" else "a"
+            raise InvalidTokenError(f"expected {article} {expected} token")
         try:
             user_id = int(payload["sub"])
             version = int(payload.get("ver", 0))

@@ -8,7 +8,8 @@ from magflow.accounts import service as accounts_service
 from magflow.auth.dependencies import CurrentUser
 from magflow.catalog import repository
 from magflow.catalog.schemas import OfferOut
-from magflow.common.deps import Session
+from magflow.common.deps import Context, Session
+from magflow.common.listing import COUNT_CACHE_TTL_SECONDS, listing_total
 from magflow.common.schemas import IdPath, Page, Skip
 
 router = APIRouter(prefix="/api/v1/emag/offers", tags=["offers"])
@@ -23,8 +24,22 @@ async def account_ids(session: Session, account: str | None) -> list[int] | None
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
 
 
-@router.get("", response_model=Page[OfferOut])
+#: What a listing row shows (OfferOut): ``raw``, ``images`` and the rest stay in the database.
+LISTING_COLUMNS = tuple(OfferOut.model_fields)
+
+
+@router.get(
+    "",
+    response_model=Page[OfferOut],
+    description=(
+        "`total` counts the matching offers: exactly when the page reaches the last of them, "
+        "else counted at most "
+        f"{COUNT_CACHE_TTL_SECONDS:g} s before (cached per filter; cleared when a sync, a bulk "
+        "job or a stock change ends)."
+    ),
+)
 async def list_offers(
+    ctx: Context,
     session: Session,
     _user: CurrentUser,
     account: str | None = None,
@@ -37,19 +52,30 @@ async def list_offers(
     skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:
-    total, rows = await repository.list_offers(
+    filters = repository.OfferFilter(
+        account_ids=await account_ids(session, account),
+        search=search,
+        status=offer_status,
+        in_stock=in_stock,
+        include_missing=include_missing,
+    )
+    rows = await repository.page_offers(
         session,
-        repository.OfferFilter(
-            account_ids=await account_ids(session, account),
-            search=search,
-            status=offer_status,
-            in_stock=in_stock,
-            include_missing=include_missing,
-        ),
+        filters,
         sort=sort,
         descending=order == "desc",
         offset=skip,
         limit=limit,
+        columns=LISTING_COLUMNS,
+    )
+    total = await listing_total(
+        ctx.cache,
+        "offers",
+        filters,
+        skip=skip,
+        limit=limit,
+        page_rows=len(rows),
+        count=lambda: repository.count_offers(session, filters),
     )
     return Page[OfferOut](
         total=total, skip=skip, limit=limit, items=[OfferOut.model_validate(r) for r in rows]

@@ -16,13 +16,19 @@ def get_context(request: Request) -> AppContext:
     return ctx
 
 
+async def context_dependency(request: Request) -> AppContext:
+    """:func:`get_context` as a dependency. ``async`` on purpose: FastAPI runs a plain ``def``
+    dependency in a worker thread, a thread hop on every request for one attribute read."""
+    return get_context(request)
+
+
 async def get_session(
-    ctx: Annotated[AppContext, Depends(get_context)],
+    ctx: Annotated[AppContext, Depends(context_dependency)],
 ) -> AsyncIterator[AsyncSession]:
     """A session per request. Routes commit explicitly; anything not committed is rolled back."""
     async with ctx.db.session() as session:
         yield session
 
 
-Context = Annotated[AppContext, Depends(get_context)]
+Context = Annotated[AppContext, Depends(context_dependency)]
 Session = Annotated[AsyncSession, Depends(get_session)]

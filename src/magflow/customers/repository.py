@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.customers import analytics
 from magflow.customers.models import EmagCustomer, EmagCustomerAccount
-from magflow.db.query import like_pattern
+from magflow.db.query import as_bigint, like_pattern
 from magflow.db.upsert import cached_statement, pg_json_insert
 
 _COUNTERS = [
@@ -156,8 +156,9 @@ def _conditions(f: CustomerFilter) -> list[ColumnElement[bool]]:
         digits = re.sub(r"\D", "", text)
         if len(digits) >= 3:
             options.append(c.phone.like(f"%{digits}%"))
-        if text.isdigit():
-            options.append(c.emag_customer_id == int(text))
+        customer_id = as_bigint(text)
+        if customer_id is not None:
+            options.append(c.emag_customer_id == customer_id)
         conditions.append(or_(*options))
     if f.tiers:
         conditions.append(or_(*[analytics.tier_condition(t, f.config) for t in f.tiers]))
@@ -179,18 +180,19 @@ def customer_sort_columns(
     follow an index; ``orders`` too once ``ix_emag_customers_orders_count`` exists; the
     computed ones (loyalty, risk, aov) are one pass over the table with a top-N sort."""
     c = EmagCustomer
-    columns: dict[str, ColumnElement[Any]] = {
-        "spend": c.total_spent,  # type: ignore[dict-item]
-        "orders": c.orders_count,  # type: ignore[dict-item]
-        "last_order": c.last_order_at,  # type: ignore[dict-item]
-        "first_order": c.first_order_at,  # type: ignore[dict-item]
-        "name": c.name,  # type: ignore[dict-item]
-        "id": c.id,  # type: ignore[dict-item]
-        "loyalty": analytics.loyalty_sql(now, config),
-        "risk": analytics.risk_sql(config),
-        "aov": analytics.average_order_value_sql(),
+    # Built on demand: the computed expressions take longer to build than the query to run.
+    columns: dict[str, Callable[[], ColumnElement[Any]]] = {
+        "spend": lambda: c.total_spent,  # type: ignore[dict-item,return-value]
+        "orders": lambda: c.orders_count,  # type: ignore[dict-item,return-value]
+        "last_order": lambda: c.last_order_at,  # type: ignore[dict-item,return-value]
+        "first_order": lambda: c.first_order_at,  # type: ignore[dict-item,return-value]
+        "name": lambda: c.name,  # type: ignore[dict-item,return-value]
+        "id": lambda: c.id,  # type: ignore[dict-item,return-value]
+        "loyalty": lambda: analytics.loyalty_sql(now, config),
+        "risk": lambda: analytics.risk_sql(config),
+        "aov": analytics.average_order_value_sql,
     }
-    return columns[sort]
+    return columns[sort]()
 
 
 CUSTOMER_SORTS = (

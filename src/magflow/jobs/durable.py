@@ -63,18 +63,20 @@ def build_app(ctx: AppContext, engine: SyncEngine | None) -> procrastinate.App:
 
 
 async def ensure_schema(app: procrastinate.App) -> None:
-    """Create procrastinate's tables once (an advisory lock keeps concurrent starts apart)."""
+    """Create procrastinate's tables once (an advisory lock keeps concurrent starts apart).
+
+    The lock is the transaction's own (``pg_advisory_xact_lock``): it is released when the schema
+    is committed, not before, so a process that waited for it sees the tables. (A session lock
+    released before the commit let a second process starting at the same moment find no tables
+    and fail creating them again.)"""
     connector = app.connector
-    async with connector.pool.connection() as conn:  # type: ignore[attr-defined]
-        await conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_ID,))
-        try:
-            cursor = await conn.execute("SELECT to_regclass('procrastinate_jobs')")
-            row = await cursor.fetchone()
-            if row is None or row[0] is None:
-                await conn.execute(app.schema_manager.get_schema())
-                log.info("created procrastinate's schema")
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_ID,))
+    async with connector.pool.connection() as conn, conn.transaction():  # type: ignore[attr-defined]
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_ID,))
+        cursor = await conn.execute("SELECT to_regclass('procrastinate_jobs')")
+        row = await cursor.fetchone()
+        if row is None or row[0] is None:
+            await conn.execute(app.schema_manager.get_schema())
+            log.info("created procrastinate's schema")
 
 
 async def defer(app: procrastinate.App, run_id: int) -> None:

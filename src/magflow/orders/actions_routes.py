@@ -16,6 +16,7 @@ from magflow.accounts import service as accounts_service
 from magflow.audit.service import Actor
 from magflow.auth.dependencies import CurrentUser, Operator
 from magflow.common.deps import Context, Session
+from magflow.common.listing import invalidate_totals
 from magflow.common.schemas import DbId, IdPath
 from magflow.emag.errors import EmagError, EmagTransientError, EmagValidationError
 from magflow.orders.actions import (
@@ -138,7 +139,9 @@ def _out(result: ActionResult, awb: bool = False) -> ActionOut:
     )
 
 
-async def _run(session: Session, coro: Any) -> Any:
+async def _run(session: Session, coro: Any, ctx: Context | None = None) -> Any:
+    """Await an action, map its errors to HTTP, commit; with ``ctx``, the action may have changed
+    an order's status, so cached listing totals are forgotten."""
     try:
         result = await coro
     except OrderNotFoundError as exc:
@@ -150,6 +153,8 @@ async def _run(session: Session, coro: Any) -> Any:
     except EmagError as exc:
         raise emag_http_error(exc) from exc
     await session.commit()
+    if ctx is not None:
+        await invalidate_totals(ctx.cache)
     return result
 
 
@@ -160,6 +165,7 @@ async def acknowledge_orders(ctx: Context, session: Session, user: Operator, bod
         OrderActions(ctx, session, Actor.of(user)), body.ids, after_each=session.commit
     )
     await session.commit()
+    await invalidate_totals(ctx.cache)
     return [AckOut(**o.__dict__) for o in outcomes]
 
 
@@ -169,7 +175,7 @@ async def acknowledge_order(
 ) -> Any:
     """Acknowledge a stored order (``order/acknowledge``, 1 → 2)."""
     actions = OrderActions(ctx, session, Actor.of(user))
-    return _out(await _run(session, actions.acknowledge(order_id)))
+    return _out(await _run(session, actions.acknowledge(order_id), ctx))
 
 
 @router.post("/orders/{order_id}/status", response_model=ActionOut)
@@ -178,7 +184,7 @@ async def change_order_status(
 ) -> Any:
     """Change the status with ``order/save`` (the whole order as read, status changed)."""
     actions = OrderActions(ctx, session, Actor.of(user))
-    return _out(await _run(session, actions.change_status(order_id, body.status, body.reason)))
+    return _out(await _run(session, actions.change_status(order_id, body.status, body.reason), ctx))
 
 
 @router.post("/orders/{order_id}/awb", response_model=ActionOut)
@@ -188,7 +194,7 @@ async def create_order_awb(
     """Issue an AWB (``awb/save``); the order becomes finalized (4) and keeps the AWB number."""
     actions = OrderActions(ctx, session, Actor.of(user))
     request = body.model_dump(exclude_none=True)
-    return _out(await _run(session, actions.create_awb(order_id, request)), awb=True)
+    return _out(await _run(session, actions.create_awb(order_id, request), ctx), awb=True)
 
 
 @router.post("/orders/{order_id}/attachments", response_model=ActionOut)

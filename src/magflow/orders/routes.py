@@ -8,7 +8,8 @@ from pydantic import Field
 
 from magflow.auth.dependencies import CurrentUser
 from magflow.catalog.routes import account_ids
-from magflow.common.deps import Session
+from magflow.common.deps import Context, Session
+from magflow.common.listing import COUNT_CACHE_TTL_SECONDS, listing_total
 from magflow.common.schemas import IdPath, Page, Skip
 from magflow.orders import repository
 from magflow.orders.schemas import OrderDetailOut, OrderOut
@@ -16,8 +17,22 @@ from magflow.orders.schemas import OrderDetailOut, OrderOut
 router = APIRouter(prefix="/api/v1/emag/orders", tags=["orders"])
 
 
-@router.get("", response_model=Page[OrderOut])
+#: What a listing row shows (OrderOut): the JSON payloads are left in the database.
+LISTING_COLUMNS = tuple(OrderOut.model_fields)
+
+
+@router.get(
+    "",
+    response_model=Page[OrderOut],
+    description=(
+        "`total` counts the matching orders: exactly when the page reaches the last of them, "
+        "else counted at most "
+        f"{COUNT_CACHE_TTL_SECONDS:g} s before (cached per filter; cleared when a sync, a bulk "
+        "job or an order action ends)."
+    ),
+)
 async def list_orders(
+    ctx: Context,
     session: Session,
     _user: CurrentUser,
     account: str | None = None,
@@ -40,20 +55,31 @@ async def list_orders(
                 status.HTTP_422_UNPROCESSABLE_ENTITY,
                 detail="date_from/date_to need a timezone, e.g. 2026-01-31T00:00:00Z",
             )
-    total, rows = await repository.list_orders(
+    filters = repository.OrderFilter(
+        account_ids=await account_ids(session, account),
+        status=order_status,
+        order_type=order_type,
+        search=search,
+        date_from=date_from,
+        date_to=date_to,
+    )
+    rows = await repository.page_orders(
         session,
-        repository.OrderFilter(
-            account_ids=await account_ids(session, account),
-            status=order_status,
-            order_type=order_type,
-            search=search,
-            date_from=date_from,
-            date_to=date_to,
-        ),
+        filters,
         sort=sort,
         descending=order == "desc",
         offset=skip,
         limit=limit,
+        columns=LISTING_COLUMNS,
+    )
+    total = await listing_total(
+        ctx.cache,
+        "orders",
+        filters,
+        skip=skip,
+        limit=limit,
+        page_rows=len(rows),
+        count=lambda: repository.count_orders(session, filters),
     )
     return Page[OrderOut](
         total=total, skip=skip, limit=limit, items=[OrderOut.model_validate(r) for r in rows]

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from magflow.accounts import service as accounts_service
 from magflow.auth.dependencies import CurrentUser, Operator
 from magflow.common.deps import Context, Session
+from magflow.common.listing import listing_total
 from magflow.common.schemas import IdPath, Page, Skip
 from magflow.sync import repository, service
 from magflow.sync.models import SyncKind, SyncMode, SyncStatus
@@ -103,13 +104,27 @@ async def sync_logs(
             account_id = (await accounts_service.get_account(session, account)).id
         except accounts_service.AccountNotFoundError as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
-    total, runs = await repository.list_runs(
+    kind_value = kind.value if kind else None
+    status_value = status_filter.value if status_filter else None
+    runs = await repository.page_runs(
         session,
         account_id=account_id,
-        kind=kind.value if kind else None,
-        status=status_filter.value if status_filter else None,
+        kind=kind_value,
+        status=status_value,
         offset=skip,
         limit=limit,
+    )
+    # Exact either way: no COUNT when the page holds the last runs, never a cached count.
+    total = await listing_total(
+        None,
+        "sync-logs",
+        None,
+        skip=skip,
+        limit=limit,
+        page_rows=len(runs),
+        count=lambda: repository.count_runs(
+            session, account_id=account_id, kind=kind_value, status=status_value
+        ),
     )
     return Page[SyncRunOut](
         total=total, skip=skip, limit=limit, items=[SyncRunOut.model_validate(r) for r in runs]
