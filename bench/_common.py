@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from magflow.accounts import service as accounts_service
 from magflow.accounts.models import AccountType, EmagAccount
 from magflow.accounts.schemas import AccountCreate, PlatformCode
+from magflow.common.runtime import tune_gc
 from magflow.context import AppContext
 from magflow.db.migrate import upgrade
 from magflow.emag_sim import SimAccount, SimulatorServer
@@ -164,7 +165,9 @@ async def run_sync(
             requested_by="bench",
             params=params,
         )
-    await build_engine(ctx).execute(run.id)
+    engine = build_engine(ctx)
+    tune_gc()
+    await engine.execute(run.id)
     wall = time.perf_counter() - started
     async with ctx.db.session() as session:
         final = await session.get(SyncLog, run.id)

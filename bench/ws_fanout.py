@@ -68,7 +68,8 @@ def serve(port: int, default_gc: bool) -> None:
     import uvicorn
 
     from magflow.app import create_app
-    from magflow.realtime.wiring import attach_realtime, tune_gc
+    from magflow.common.runtime import tune_gc
+    from magflow.realtime.wiring import attach_realtime
     from magflow.settings import Settings
 
     settings = Settings()

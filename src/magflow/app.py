@@ -17,10 +17,13 @@ from magflow.accounts.routes import router as accounts_router
 from magflow.audit.routes import router as audit_router
 from magflow.auth.routes import router as auth_router
 from magflow.auth.users_routes import router as users_router
+from magflow.bulk.routes import MAX_UPLOAD_BYTES
 from magflow.bulk.routes import router as bulk_router
 from magflow.bulk.routes import stock_router as offer_stock_router
 from magflow.catalog.routes import router as offers_router
 from magflow.common import openapi
+from magflow.common.runtime import tune_gc
+from magflow.common.security import MIB, RequestGuardMiddleware, SecurityHeadersMiddleware
 from magflow.context import AppContext
 from magflow.customers.routes import router as customers_router
 from magflow.db.migrate import upgrade
@@ -30,7 +33,6 @@ from magflow.orders.routes import router as orders_router
 from magflow.realtime.events import is_terminal, make_event
 from magflow.realtime.hub import Hub
 from magflow.realtime.routes import router as realtime_router
-from magflow.realtime.wiring import tune_gc
 from magflow.returns.routes import router as returns_router
 from magflow.settings import Settings
 from magflow.status.enhanced_routes import router as enhanced_status_router
@@ -108,6 +110,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
         )
+    # Body size limits and NUL refusal; then security headers on every response (the guard's
+    # 413/422 answers included). The bulk offer routes take a 20 MB file plus its envelope.
+    app.add_middleware(
+        RequestGuardMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        route_limits={
+            bulk_router.prefix + "/offers": max(settings.max_body_bytes, MAX_UPLOAD_BYTES + MIB)
+        },
+    )
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        docs_paths=(app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url),
+    )
     for router in ROUTERS:
         app.include_router(router)
     # The dashboard's own CSS/JS and the vendored htmx and Chart.js (shipped in the wheel).

@@ -272,6 +272,7 @@ def worker() -> None:
     Needs MAGFLOW_JOBS=procrastinate and a PostgreSQL MAGFLOW_DATABASE_URL; start as many as you
     like, on as many machines as you like.
     """
+    from magflow.common.runtime import tune_gc
     from magflow.jobs.durable import run_worker
     from magflow.settings import JobBackend
     from magflow.sync.wiring import build_engine
@@ -281,6 +282,7 @@ def worker() -> None:
         raise fail("magflow worker needs MAGFLOW_JOBS=procrastinate and a PostgreSQL database")
 
     async def work(ctx: AppContext) -> None:
+        tune_gc()
         await run_worker(ctx, build_engine(ctx))
 
     with contextlib.suppress(KeyboardInterrupt):

@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     emag_rate_limit: bool = True
     # Sync engine and schedules.
     sync_fetch_concurrency: Annotated[int, Field(ge=1, le=32)] = 4
+    sync_write_concurrency: Annotated[int, Field(ge=1, le=8)] = 2
     sync_max_concurrent_runs: Annotated[int, Field(ge=1)] = 4
     sync_stale_seconds: Annotated[float, Field(gt=0)] = 60.0
     sync_heartbeat_seconds: Annotated[float, Field(gt=0)] = 5.0
@@ -85,6 +86,8 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     # A WebSocket client must authenticate within this many seconds of connecting.
     ws_auth_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+    # Largest HTTP request body (413 beyond it); the bulk offer routes take a 20 MB file anyway.
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
 
     @field_validator("redis_url", mode="before")
     @classmethod

@@ -1,17 +1,24 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
+from typing import Any
 
 import httpx
 from sqlalchemy import select
 
+from magflow.accounts.service import AccountCredentials
 from magflow.catalog.models import EmagProduct
 from magflow.context import AppContext
 from magflow.customers.models import EmagCustomer
 from magflow.emag_sim import SimulatorServer
 from magflow.orders.models import EmagOrder
+from magflow.sync import service
+from magflow.sync.engine import EmagSource, EngineOptions, SyncEngine
 from magflow.sync.models import SyncKind, SyncMode
+from magflow.sync.source import client_source_factory
 from tests.support.simulation import Accounts, read_everything, snapshot, sync
 
 
@@ -177,3 +184,83 @@ async def test_a_count_that_fills_whole_pages_still_ends_at_100_percent(ctx: App
     assert run.current_page == run.total_pages == 3
     assert run.processed_items == run.total_items == 200
     assert progress_view(run)["percentage"] == 100.0
+
+
+class _OverlappingSource:
+    """The simulator's pages, each repeating the first row of the next one, as eMAG's offset
+    pagination does when orders arrive during a read. Every page is read at ``count`` and then
+    handed out at once, so pages pile up for the writers: batches and concurrent writes happen
+    on every run, with the repeated rows split between writes in flight."""
+
+    def __init__(self, inner: EmagSource) -> None:
+        self.inner = inner
+        self.pages: dict[tuple[str, int], list[dict[str, Any]]] = {}
+
+    async def count(self, resource: str, filters: dict[str, Any]) -> tuple[int, int]:
+        items, pages = await self.inner.count(resource, filters)
+        for page in range(1, pages + 2):
+            self.pages[repr(filters), page] = await self.inner.read_page(
+                resource, filters, page, 100
+            )
+        return items, pages
+
+    async def read_page(
+        self, resource: str, filters: dict[str, Any], page: int, per_page: int
+    ) -> list[dict[str, Any]]:
+        following = self.pages.get((repr(filters), page + 1), [])
+        return self.pages.get((repr(filters), page), []) + following[:1]
+
+    async def vat_rates(self) -> dict[int, Decimal]:
+        return await self.inner.vat_rates()
+
+    def stats(self) -> tuple[int, int, int]:
+        return self.inner.stats()
+
+
+async def test_batched_concurrent_writes_of_overlapping_pages_count_each_order_once(
+    ctx: AppContext,
+) -> None:
+    from magflow.emag_sim import SimAccount, SimConfig
+    from tests.factories import make_account
+
+    config = SimConfig(
+        seed=5,
+        orders=2400,
+        history_days=20,  # one window: many pages per read
+        accounts=[SimAccount(name="busy", username="busy-pages", password="busy-pw-1")],
+    )
+    open_client_source = client_source_factory(ctx)
+
+    @asynccontextmanager
+    async def overlapping(credentials: AccountCredentials) -> AsyncIterator[EmagSource]:
+        async with open_client_source(credentials) as source:
+            yield _OverlappingSource(source)
+
+    # SQLite takes one writer at a time (the wiring never gives it more); batches still apply.
+    options = EngineOptions(writers=1 if ctx.settings.is_sqlite else 3, pages_per_write=4)
+    engine = SyncEngine(ctx, overlapping, options=options)
+    with SimulatorServer(config) as server:
+        account = await make_account(
+            ctx, username="busy-pages", password="busy-pw-1", base_url=server.base_url
+        )
+        expected = await read_everything(ctx, account, SyncKind.orders)
+        for _ in range(2):  # the second run rewrites every order: nothing may move
+            async with ctx.db.session() as session:
+                run = await service.request_run(
+                    session,
+                    account_id=account.id,
+                    kind=SyncKind.orders,
+                    mode=SyncMode.full,
+                    trigger="test",
+                    requested_by=None,
+                )
+            assert await engine.execute(run.id) == "completed"
+            state = await snapshot(ctx)
+            assert {key[1]: value[0] for key, value in state["orders"].items()} == expected
+            recomputed: dict[str, tuple[int, Decimal]] = {}
+            for _, status, total, key, _ in state["orders"].values():
+                if key is not None:
+                    count, spent = recomputed.get(key, (0, Decimal(0)))
+                    paid = total if status not in (0, 5) else Decimal(0)
+                    recomputed[key] = (count + 1, spent + (paid or 0))
+            assert {k: v[:2] for k, v in state["customers"].items()} == recomputed

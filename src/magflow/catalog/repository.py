@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.catalog.models import EmagProduct
-from magflow.db.query import like_pattern
+from magflow.db.query import as_bigint, fetch_page, like_pattern
 from magflow.db.upsert import upsert
 
 # Columns a sync refreshes on an existing offer (everything but identity and created_at).
@@ -31,14 +31,19 @@ async def existing_ids(session: AsyncSession, account_id: int, emag_ids: list[in
     return set(result.scalars())
 
 
-async def upsert_offers(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    await upsert(
+async def upsert_offers(session: AsyncSession, account_id: int, rows: list[dict[str, Any]]) -> int:
+    """Insert or update offers of one account by eMAG id; returns how many were new."""
+    known = None
+    if session.get_bind().dialect.name != "postgresql":  # PostgreSQL's upsert counts them itself
+        known = await existing_ids(session, account_id, [row["emag_id"] for row in rows])
+    created = await upsert(
         session,
         EmagProduct.__table__,
         rows,  # type: ignore[arg-type]
         ["account_id", "emag_id"],
         _SYNC_COLUMNS,
     )
+    return created if created is not None else len(rows) - len(known or ())
 
 
 async def mark_missing(session: AsyncSession, account_id: int, run_id: int, now: datetime) -> int:
@@ -75,8 +80,9 @@ def apply_filter(query: Select[Any], f: OfferFilter) -> Select[Any]:
             func.lower(EmagProduct.part_number).like(pattern, escape="\\"),
             func.lower(EmagProduct.part_number_key).like(pattern, escape="\\"),
         ]
-        if search.isdigit():
-            conditions.append(EmagProduct.emag_id == int(search))
+        emag_id = as_bigint(search)
+        if emag_id is not None:
+            conditions.append(EmagProduct.emag_id == emag_id)
         query = query.where(or_(*conditions))
     if status is not None:
         query = query.where(EmagProduct.status == status)
@@ -99,7 +105,14 @@ SORTABLE = {
 }
 
 
-async def list_offers(
+async def count_offers(session: AsyncSession, filters: OfferFilter) -> int:
+    total = (
+        await session.execute(apply_filter(select(func.count(EmagProduct.id)), filters))
+    ).scalar_one()
+    return int(total)
+
+
+async def page_offers(
     session: AsyncSession,
     filters: OfferFilter,
     *,
@@ -107,19 +120,19 @@ async def list_offers(
     descending: bool = False,
     offset: int = 0,
     limit: int = 50,
-) -> tuple[int, Sequence[EmagProduct]]:
-    total = (
-        await session.execute(apply_filter(select(func.count(EmagProduct.id)), filters))
-    ).scalar_one()
+    columns: Collection[str] | None = None,
+) -> Sequence[EmagProduct]:
+    """One page, ``ORDER BY <sort>, id``; see :func:`magflow.db.query.fetch_page`."""
     column = SORTABLE[sort]
-    order = column.desc() if descending else column.asc()
-    rows = await session.execute(
-        apply_filter(select(EmagProduct), filters)
-        .order_by(order, EmagProduct.id)
-        .offset(offset)
-        .limit(limit)
+    return await fetch_page(
+        session,
+        EmagProduct,
+        apply_filter(select(EmagProduct), filters),
+        column.desc() if descending else column.asc(),
+        offset=offset,
+        limit=limit,
+        columns=columns,
     )
-    return int(total), rows.scalars().all()
 
 
 async def get_offer(session: AsyncSession, offer_id: int) -> EmagProduct | None:

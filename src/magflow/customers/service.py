@@ -109,12 +109,19 @@ async def apply_order_changes(
                         min(first, facts.order_date) if first else facts.order_date
                     )
                     row["last_order_at"] = max(last, facts.order_date) if last else facts.order_date
-    ids = await repository.apply_customer_deltas(session, list(customers.values()))
+    # Rows go in key order: pages written at once lock shared customers in the same order,
+    # so they wait for each other instead of deadlocking.
+    ids = await repository.apply_customer_deltas(
+        session, [customers[key] for key in sorted(customers)]
+    )
     await repository.apply_account_deltas(
         session,
-        [
-            {"customer_id": ids[key], "account_id": account_id, **counters}
-            for (key, account_id), counters in links.items()
-            if counters["orders_count"] or counters["total_spent"]
-        ],
+        sorted(
+            (
+                {"customer_id": ids[key], "account_id": account_id, **counters}
+                for (key, account_id), counters in links.items()
+                if counters["orders_count"] or counters["total_spent"]
+            ),
+            key=lambda link: (link["customer_id"], link["account_id"]),
+        ),
     )

@@ -47,14 +47,17 @@ async def upsert(
     rows: list[dict[str, Any]],
     key: Sequence[str],
     update_columns: Sequence[str],
-) -> None:
-    """``INSERT ... ON CONFLICT (key) DO UPDATE`` for ``rows`` (all with the same keys)."""
+) -> int | None:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE`` for ``rows`` (all with the same keys).
+
+    Returns how many rows were new on PostgreSQL (``RETURNING (xmax = 0)``: a row inserted by
+    this statement has no locking transaction yet, an updated one has this one's), None on
+    SQLite, which cannot tell."""
     if not rows:
-        return
+        return 0
     columns = tuple(c for c in update_columns if c in rows[0])
     if session.get_bind().dialect.name == "postgresql":
-        await _upsert_pg_json(session, table, rows, key, columns)
-        return
+        return await _upsert_pg_json(session, table, rows, key, columns)
 
     def build(insert: Any) -> Any:
         return insert.on_conflict_do_update(
@@ -65,6 +68,7 @@ async def upsert(
         session, table, f"upsert:{','.join(key)}:{','.join(columns)}", build
     )
     await session.execute(statement, rows)
+    return None
 
 
 def _json_default(value: Any) -> Any:
@@ -79,12 +83,16 @@ async def _upsert_pg_json(
     rows: list[dict[str, Any]],
     key: Sequence[str],
     columns: Sequence[str],
-) -> None:
+) -> int:
     quote = session.get_bind().dialect.identifier_preparer.quote
     updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns)
-    await pg_json_insert(
-        session, table, rows, f"ON CONFLICT ({', '.join(map(quote, key))}) DO UPDATE SET {updates}"
+    result = await pg_json_insert(
+        session,
+        table,
+        rows,
+        f"ON CONFLICT ({', '.join(map(quote, key))}) DO UPDATE SET {updates} RETURNING (xmax = 0)",
     )
+    return sum(1 for (inserted,) in result if inserted)
 
 
 async def pg_json_insert(

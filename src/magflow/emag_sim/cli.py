@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from magflow.common.runtime import tune_gc
 from magflow.emag_sim.app import Simulator
 from magflow.emag_sim.config import FaultConfig, SimAccount, SimConfig
 
@@ -87,6 +88,7 @@ def simulator(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     sim = Simulator(config)
+    tune_gc()  # after the data are generated: they live as long as the process
     typer.echo(f"eMAG simulator on http://{host}:{port}/api-3 (control API: /_sim)")
     for acc in config.effective_accounts():
         line = f"  {acc.name} ({acc.account_type})"

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from magflow.db.query import like_pattern
+from magflow.db.query import as_bigint, fetch_page, like_pattern, one_of
 from magflow.db.upsert import upsert
 from magflow.orders.models import EmagOrder
 
@@ -21,13 +21,31 @@ _SYNC_COLUMNS = [
 ]
 
 
-async def existing_by_emag_id(
+_KNOWN_COLUMNS = (
+    EmagOrder.emag_id,
+    EmagOrder.account_id,
+    EmagOrder.status,
+    EmagOrder.status_history,
+    EmagOrder.customer_key,
+    EmagOrder.order_type,
+    EmagOrder.payment_mode_id,
+    EmagOrder.total_with_vat,
+    EmagOrder.order_date,
+    EmagOrder.currency,
+)
+
+
+async def known_orders(
     session: AsyncSession, account_id: int, emag_ids: list[int]
-) -> dict[int, EmagOrder]:
+) -> dict[int, Row[Any]]:
+    """What a sync needs of the stored orders among ``emag_ids`` (status, history and what they
+    contribute to their customer), by eMAG id; their payloads are not loaded."""
     result = await session.execute(
-        select(EmagOrder).where(EmagOrder.account_id == account_id, EmagOrder.emag_id.in_(emag_ids))
+        select(*_KNOWN_COLUMNS).where(
+            EmagOrder.account_id == account_id, one_of(session, EmagOrder.emag_id, emag_ids)
+        )
     )
-    return {order.emag_id: order for order in result.scalars()}
+    return {order.emag_id: order for order in result}
 
 
 async def upsert_orders(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -70,8 +88,9 @@ def apply_filter(query: Select[Any], f: OrderFilter) -> Select[Any]:
         conditions: list[ColumnElement[bool]] = [
             func.lower(EmagOrder.customer_name).like(like_pattern(search), escape="\\")
         ]
-        if search.isdigit():
-            conditions.append(EmagOrder.emag_id == int(search))
+        emag_id = as_bigint(search)
+        if emag_id is not None:
+            conditions.append(EmagOrder.emag_id == emag_id)
         query = query.where(or_(*conditions))
     return query
 
@@ -86,6 +105,36 @@ SORTABLE = {
 }
 
 
+async def count_orders(session: AsyncSession, filters: OrderFilter) -> int:
+    total = (
+        await session.execute(apply_filter(select(func.count(EmagOrder.id)), filters))
+    ).scalar_one()
+    return int(total)
+
+
+async def page_orders(
+    session: AsyncSession,
+    filters: OrderFilter,
+    *,
+    sort: str = "order_date",
+    descending: bool = True,
+    offset: int = 0,
+    limit: int = 50,
+    columns: Collection[str] | None = None,
+) -> Sequence[EmagOrder]:
+    """One page, ``ORDER BY <sort>, id``; see :func:`magflow.db.query.fetch_page`."""
+    column = SORTABLE[sort]
+    return await fetch_page(
+        session,
+        EmagOrder,
+        apply_filter(select(EmagOrder), filters),
+        column.desc() if descending else column.asc(),
+        offset=offset,
+        limit=limit,
+        columns=columns,
+    )
+
+
 async def list_orders(
     session: AsyncSession,
     filters: OrderFilter,
@@ -94,18 +143,20 @@ async def list_orders(
     descending: bool = True,
     offset: int = 0,
     limit: int = 50,
+    columns: Collection[str] | None = None,
 ) -> tuple[int, Sequence[EmagOrder]]:
-    total = (
-        await session.execute(apply_filter(select(func.count(EmagOrder.id)), filters))
-    ).scalar_one()
-    column = SORTABLE[sort]
-    rows = await session.execute(
-        apply_filter(select(EmagOrder), filters)
-        .order_by(column.desc() if descending else column.asc(), EmagOrder.id)
-        .offset(offset)
-        .limit(limit)
+    """How many orders match, and one page of them (see :func:`page_orders`)."""
+    total = await count_orders(session, filters)
+    rows = await page_orders(
+        session,
+        filters,
+        sort=sort,
+        descending=descending,
+        offset=offset,
+        limit=limit,
+        columns=columns,
     )
-    return int(total), rows.scalars().all()
+    return total, rows
 
 
 async def get_order(session: AsyncSession, order_id: int) -> EmagOrder | None:

@@ -7,7 +7,6 @@ app built before this wiring existed); it does nothing when the lifespan already
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -69,18 +68,3 @@ def attach_realtime(app: FastAPI, settings: Settings, **hub_options: Any) -> Non
                 app_.state.hub = None
 
     app.router.lifespan_context = lifespan
-
-
-def tune_gc() -> None:
-    """Keep CPython's full garbage collections from stalling live events.
-
-    With a thousand WebSocket clients an API process holds enough objects that a generation-2
-    collection pauses the event loop for 130-250 ms, every few seconds under load: that, not the
-    fan-out itself (~40 ms for 1,000 sockets), set the p99 in ``bench/ws_fanout.py``. Freezing
-    what start-up built (it lives as long as the process anyway) and collecting less often keeps
-    the p99 under 100 ms there. Call once, at the end of the lifespan's start-up; it affects the
-    whole process, which is why the app decides, not the hub.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 1000)

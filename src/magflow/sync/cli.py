@@ -18,6 +18,7 @@ from rich.progress import (
 from rich.table import Table
 
 from magflow.accounts import service as accounts_service
+from magflow.common.runtime import tune_gc
 from magflow.context import AppContext
 from magflow.sync import service
 from magflow.sync.models import SyncKind, SyncLog, SyncMode, SyncStatus
@@ -89,6 +90,7 @@ async def run_syncs(
             )
 
         engine = build_engine(ctx, publish=publish)
+        tune_gc()
         await asyncio.gather(*(engine.execute(run.id) for run in runs))
 
     results = []

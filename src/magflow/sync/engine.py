@@ -3,10 +3,13 @@
 How a run goes (DESIGN.md principles 2-4):
 1. *Plan*: ``count`` each segment (offers: one; orders: one per order type and per window of at
    most a month, EMAG_API.md §4) and store the plan in the run's ``checkpoint``, with totals.
-2. *Pages*: fetched concurrently (the account's rate limiter paces them) while a single writer
-   stores each page in **one transaction together with the checkpoint** (the page numbers done)
-   and the progress counters. Rows are upserted by (account_id, eMAG id), so a page written twice
-   changes nothing; customers move by deltas (see ``customers.service``).
+2. *Pages*: fetched concurrently (the account's rate limiter paces them) while writers store
+   them, each page in **one transaction together with the checkpoint** (the page numbers done)
+   and the progress counters. Pages that arrive while the writers are busy share a transaction
+   (fewer round trips per row), and on PostgreSQL several transactions run at once; a page
+   holding an id that a write in flight holds waits for it (see ``_pages``). Rows are upserted
+   by (account_id, eMAG id), so a page written twice changes nothing; customers move by deltas
+   (see ``customers.service``).
 3. *Resume*: a run found in ``running`` with a stale heartbeat (its process died) is executed
    again with the same id; the stored plan is reused and only pages not in the checkpoint are
    fetched, so the final state equals an uninterrupted run's.
@@ -31,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.accounts import service as accounts_service
@@ -42,7 +46,6 @@ from magflow.emag.dates import format_emag_datetime
 from magflow.emag.errors import EmagAuthError, EmagError
 from magflow.emag.platforms import platform_info
 from magflow.orders import repository as orders_repository
-from magflow.orders.models import EmagOrder
 from magflow.sync import repository
 from magflow.sync.mapping import offer_row, order_row
 from magflow.sync.models import SyncKind, SyncLog, SyncMode, SyncStatus
@@ -82,6 +85,8 @@ async def _no_publish(event_type: str, run: SyncLog, data: dict[str, Any]) -> No
 @dataclass
 class EngineOptions:
     concurrency: int = 4
+    writers: int = 1
+    pages_per_write: int = 4
     rounds: int = 3
     round_backoff_seconds: float = 2.0
     orders_full_days: int = 90
@@ -383,54 +388,92 @@ class SyncEngine:
                     await results.put((index, page, rows))
 
         fetchers = [asyncio.create_task(fetcher()) for _ in range(self.options.concurrency)]
+        # Pages being written: task -> the eMAG ids of its rows. A page sharing an id with one in
+        # flight waits for it, so one order is never counted twice into customer deltas and two
+        # writers never wait on each other's rows.
+        writing: dict[asyncio.Task[Any], set[str]] = {}
+
+        async def settle(blocked: Callable[[], bool]) -> None:
+            """Wait for writes to finish while ``blocked()``; a failed write raises here."""
+            while blocked():
+                finished, _ = await asyncio.wait(writing, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    del writing[task]
+                    task.result()
+
         try:
             while outstanding:
                 getter = asyncio.create_task(results.get())
                 done, _ = await asyncio.wait(
-                    [getter, *fetchers], return_when=asyncio.FIRST_COMPLETED
+                    [getter, *fetchers, *writing], return_when=asyncio.FIRST_COMPLETED
                 )
+                for task in done:
+                    if task is not getter:
+                        task.result()  # re-raises a fetcher's fatal error (auth), a write's error
+                        writing.pop(task, None)
                 if getter not in done:
                     getter.cancel()
-                    for task in done:
-                        task.result()  # re-raises a fetcher's fatal error (auth)
                     continue
-                index, page, outcome = getter.result()
-                outstanding -= 1
-                segment = plan.segments[index]
-                if isinstance(outcome, EmagError):
-                    await self._record_page_error(run_id, outcome, page, segment)
+                ready = [getter.result()]
+                await settle(lambda: len(writing) >= self.options.writers)
+                # Pages that arrived meanwhile go in the same transaction: fewer round trips per
+                # row when the database is the bottleneck, one page at a time when eMAG is.
+                while len(ready) < self.options.pages_per_write and not results.empty():
+                    ready.append(results.get_nowait())
+                outstanding -= len(ready)
+                batch: list[tuple[Segment, int, list[dict[str, Any]]]] = []
+                for index, page, outcome in ready:
+                    segment = plan.segments[index]
+                    if isinstance(outcome, EmagError):
+                        await self._record_page_error(run_id, outcome, page, segment)
+                        continue
+                    if page == segment.pages:
+                        if len(outcome) == ITEMS_PER_PAGE:
+                            # Maybe more than counted (new items arrived): read on to a short page.
+                            segment.pages += 1
+                            work.put_nowait((index, segment.pages))
+                            outstanding += 1
+                        # The last page tells the true size (offset pagination: the rest are full).
+                        segment.items = (page - 1) * ITEMS_PER_PAGE + len(outcome)
+                    batch.append((segment, page, outcome))
+                if not batch:
                     continue
-                if page == segment.pages:
-                    if len(outcome) == ITEMS_PER_PAGE:
-                        # Maybe more than counted (new items arrived): read on to a short page.
-                        segment.pages += 1
-                        work.put_nowait((index, segment.pages))
-                        outstanding += 1
-                    # The last page tells the true size (offset pagination: the rest are full).
-                    segment.items = (page - 1) * ITEMS_PER_PAGE + len(outcome)
-                segment.done.add(page)
-                await self._write_page(run_id, kind, credentials, plan, outcome, progress, source)
+                ids = {str(row.get("id")) for _, _, rows in batch for row in rows}
+
+                def overlapping(ids: set[str] = ids) -> bool:
+                    return any(held & ids for held in writing.values())
+
+                await settle(overlapping)
+                write = self._write_pages(run_id, kind, credentials, plan, batch, progress, source)
+                writing[asyncio.create_task(write)] = ids
+            await settle(lambda: bool(writing))
         finally:
             for _ in fetchers:
                 work.put_nowait(None)
-            for task in fetchers:
+            for task in [*fetchers, *writing]:
                 task.cancel()
-            await asyncio.gather(*fetchers, return_exceptions=True)
+            await asyncio.gather(*fetchers, *writing, return_exceptions=True)
 
-    async def _write_page(
+    async def _write_pages(
         self,
         run_id: int,
         kind: SyncKind,
         credentials: AccountCredentials,
         plan: Plan,
-        rows: list[dict[str, Any]],
+        batch: list[tuple[Segment, int, list[dict[str, Any]]]],
         progress: _Progress,
         source: EmagSource,
     ) -> None:
+        """Write pages and, in the same transaction, the checkpoint and counters.
+
+        Several batches are written at once (``EngineOptions.writers``), each in its own
+        session; the bookkeeping (read the run, add these pages, commit) is serialised by
+        ``progress.commit`` so each checkpoint holds exactly the pages committed before it plus
+        its own. A cancelled run's pending write is rolled back with its session.
+        """
         now = datetime.now(UTC)
+        rows = [row for _, _, page_rows in batch for row in page_rows]
         async with self.ctx.db.session() as session:
-            if await repository.cancel_requested(session, run_id):
-                raise RunCancelledError
             created = updated = 0
             if rows:
                 if kind is SyncKind.offers:
@@ -441,26 +484,37 @@ class SyncEngine:
                     created, updated = await self._write_orders(
                         session, run_id, credentials, rows, now
                     )
-            run = await self._get(session, run_id)
-            progress.items += len(rows)
-            elapsed = max(time.monotonic() - progress.started, 1e-6)
-            throughput = progress.items / elapsed
-            run.processed_items += len(rows)
-            run.created_items += created
-            run.updated_items += updated
-            run.current_page = plan.pages_done
-            run.total_pages = plan.total_pages
-            run.total_items = max(plan.total_items, run.processed_items)
-            run.throughput = round(throughput, 2)
-            remaining = max(0, (run.total_items or 0) - run.processed_items)
-            run.eta_seconds = round(remaining / throughput, 1) if throughput > 0 else None
-            run.heartbeat_at = now
-            run.checkpoint = plan.to_json()
-            calls, retries, limited = source.stats()
-            run.api_calls = progress.base_calls + calls
-            run.retries = progress.base_retries + retries
-            run.rate_limited = progress.base_limited + limited
-            await session.commit()
+            async with progress.commit:
+                for segment, page, _ in batch:
+                    segment.done.add(page)
+                progress.items += len(rows)
+                try:
+                    run = await self._get(session, run_id)
+                    if run.cancel_requested:
+                        raise RunCancelledError
+                    elapsed = max(time.monotonic() - progress.started, 1e-6)
+                    throughput = progress.items / elapsed
+                    run.processed_items += len(rows)
+                    run.created_items += created
+                    run.updated_items += updated
+                    run.current_page = plan.pages_done
+                    run.total_pages = plan.total_pages
+                    run.total_items = max(plan.total_items, run.processed_items)
+                    run.throughput = round(throughput, 2)
+                    remaining = max(0, (run.total_items or 0) - run.processed_items)
+                    run.eta_seconds = round(remaining / throughput, 1) if throughput > 0 else None
+                    run.heartbeat_at = now
+                    run.checkpoint = plan.to_json()
+                    calls, retries, limited = source.stats()
+                    run.api_calls = progress.base_calls + calls
+                    run.retries = progress.base_retries + retries
+                    run.rate_limited = progress.base_limited + limited
+                    await session.commit()
+                except BaseException:
+                    for segment, page, _ in batch:
+                        segment.done.discard(page)
+                    progress.items -= len(rows)
+                    raise
             view_percentage = (
                 100.0 * run.processed_items / run.total_items if run.total_items else 0
             )
@@ -492,11 +546,10 @@ class SyncEngine:
             )
             if row["emag_id"] is not None:
                 rows[row["emag_id"]] = {**row, "created_at": now}
-        existing = await catalog_repository.existing_ids(
-            session, credentials.account_id, list(rows)
+        created = await catalog_repository.upsert_offers(
+            session, credentials.account_id, [rows[emag_id] for emag_id in sorted(rows)]
         )
-        await catalog_repository.upsert_offers(session, list(rows.values()))
-        return len(rows) - len(existing), len(existing)
+        return created, len(rows) - created
 
     async def _write_orders(
         self,
@@ -508,7 +561,7 @@ class SyncEngine:
     ) -> tuple[int, int]:
         info = platform_info(credentials.platform)
         ids = [int(raw["id"]) for raw in raws if str(raw.get("id", "")).isdigit()]
-        existing = await orders_repository.existing_by_emag_id(session, credentials.account_id, ids)
+        existing = await orders_repository.known_orders(session, credentials.account_id, ids)
         rows: dict[int, dict[str, Any]] = {}
         for raw in raws:
             emag_id = int(raw["id"]) if str(raw.get("id", "")).isdigit() else None
@@ -538,7 +591,7 @@ class SyncEngine:
             )
             for emag_id, row in rows.items()
         ]
-        await orders_repository.upsert_orders(session, list(rows.values()))
+        await orders_repository.upsert_orders(session, [rows[emag_id] for emag_id in sorted(rows)])
         await apply_order_changes(session, changes, now)
         created = sum(1 for emag_id in rows if emag_id not in existing)
         return created, len(rows) - created
@@ -630,9 +683,10 @@ class _Progress:
     base_retries: int = 0
     base_limited: int = 0
     milestones: set[int] = field(default_factory=set)
+    commit: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-def _facts_of_order(order: EmagOrder, platform: str) -> OrderFacts:
+def _facts_of_order(order: Row[Any], platform: str) -> OrderFacts:
     return OrderFacts(
         account_id=order.account_id,
         platform=platform,

@@ -18,7 +18,14 @@ ZERO = Decimal(0)
 
 
 def to_int(value: Any) -> int | None:
-    if value is None or value == "" or isinstance(value, (list, dict)):
+    if type(value) is int:  # the common cases first: a sync calls this a dozen times per row
+        return value
+    if type(value) is str:
+        try:
+            return int(value)
+        except ValueError:
+            pass  # "12.0", "" and junk are handled below
+    if value is None or value == "" or isinstance(value, (list, dict, bool)):
         return None
     try:
         return int(Decimal(str(value)))

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.sync.models import SyncLog, SyncStatus
@@ -71,13 +71,50 @@ async def last_started(session: AsyncSession, account_id: int, kind: str) -> Syn
     return result.scalar_one_or_none()
 
 
-async def cancel_requested(session: AsyncSession, run_id: int) -> bool:
-    result = await session.execute(select(SyncLog.cancel_requested).where(SyncLog.id == run_id))
-    return bool(result.scalar_one_or_none())
-
-
 async def set_fields(session: AsyncSession, run_id: int, **values: Any) -> None:
     await session.execute(update(SyncLog).where(SyncLog.id == run_id).values(**values))
+
+
+def _run_conditions(
+    account_id: int | None, kind: str | None, status: str | None
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if account_id is not None:
+        conditions.append(SyncLog.account_id == account_id)
+    if kind is not None:
+        conditions.append(SyncLog.kind == kind)
+    if status is not None:
+        conditions.append(SyncLog.status == status)
+    return conditions
+
+
+async def count_runs(
+    session: AsyncSession,
+    *,
+    account_id: int | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+) -> int:
+    conditions = _run_conditions(account_id, kind, status)
+    total = (await session.execute(select(func.count(SyncLog.id)).where(*conditions))).scalar_one()
+    return int(total)
+
+
+async def page_runs(
+    session: AsyncSession,
+    *,
+    account_id: int | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> Sequence[SyncLog]:
+    """Newest first."""
+    conditions = _run_conditions(account_id, kind, status)
+    rows = await session.execute(
+        select(SyncLog).where(*conditions).order_by(SyncLog.id.desc()).offset(offset).limit(limit)
+    )
+    return rows.scalars().all()
 
 
 async def list_runs(
@@ -89,18 +126,11 @@ async def list_runs(
     offset: int = 0,
     limit: int = 50,
 ) -> tuple[int, Sequence[SyncLog]]:
-    conditions = []
-    if account_id is not None:
-        conditions.append(SyncLog.account_id == account_id)
-    if kind is not None:
-        conditions.append(SyncLog.kind == kind)
-    if status is not None:
-        conditions.append(SyncLog.status == status)
-    total = (await session.execute(select(func.count(SyncLog.id)).where(*conditions))).scalar_one()
-    rows = await session.execute(
-        select(SyncLog).where(*conditions).order_by(SyncLog.id.desc()).offset(offset).limit(limit)
+    total = await count_runs(session, account_id=account_id, kind=kind, status=status)
+    rows = await page_runs(
+        session, account_id=account_id, kind=kind, status=status, offset=offset, limit=limit
     )
-    return int(total), rows.scalars().all()
+    return total, rows
 
 
 def add(session: AsyncSession, run: SyncLog) -> None:

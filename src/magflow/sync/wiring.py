@@ -51,6 +51,8 @@ def build_engine(ctx: AppContext, publish: Publisher | None = None) -> SyncEngin
         publish=publish_both,
         options=EngineOptions(
             concurrency=settings.sync_fetch_concurrency,
+            # SQLite takes one writer at a time: a second would only wait on its lock.
+            writers=1 if settings.is_sqlite else settings.sync_write_concurrency,
             orders_full_days=settings.sync_orders_full_days,
             heartbeat_seconds=settings.sync_heartbeat_seconds,
             round_backoff_seconds=settings.sync_round_backoff_seconds,
