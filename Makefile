@@ -29,7 +29,7 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-# Every benchmark of bench/ (BENCHMARKS.md), in about 6 minutes on 2 vCPUs (5.5 measured): the
+# Every benchmark of bench/ (BENCHMARKS.md), in about 5 minutes on 2 vCPUs (4 min 49 s measured): the
 # slow ones run smaller than their defaults (sync_throughput, customers_endpoint); _common.py is a
 # helper.
 BENCH_ARGS_sync_throughput := --offers 10000 --orders 10000 --concurrency 8
