@@ -6,7 +6,7 @@ catalog's queries and can move to ``catalog/repository.py`` unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +15,6 @@ from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.bulk.models import BulkOperation, BulkOperationItem, ItemStatus
-from magflow.catalog.models import EmagProduct
 
 MAX_INSERT_ROWS = 1000
 
@@ -140,33 +139,3 @@ async def update_item(
         .where(BulkOperationItem.id == item_id)
         .values(status=status, messages=messages, attempts=attempts, updated_at=datetime.now(UTC))
     )
-
-
-# --- offers ---------------------------------------------------------------------------------------
-
-
-async def offers_by_emag_id(
-    session: AsyncSession, account_id: int, emag_ids: Iterable[int]
-) -> dict[int, EmagProduct]:
-    wanted = list(set(emag_ids))
-    found: dict[int, EmagProduct] = {}
-    for start in range(0, len(wanted), 900):
-        rows = await session.execute(
-            select(EmagProduct).where(
-                EmagProduct.account_id == account_id,
-                EmagProduct.emag_id.in_(wanted[start : start + 900]),
-            )
-        )
-        found.update({offer.emag_id: offer for offer in rows.scalars()})
-    return found
-
-
-async def get_offer(session: AsyncSession, offer_id: int) -> EmagProduct | None:
-    return await session.get(EmagProduct, offer_id)
-
-
-async def apply_offer_update(session: AsyncSession, offer_id: int, values: dict[str, Any]) -> None:
-    if values:
-        await session.execute(
-            update(EmagProduct).where(EmagProduct.id == offer_id).values(**values)
-        )

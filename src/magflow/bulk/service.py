@@ -58,6 +58,7 @@ from magflow.bulk.validation import (
     validate_changes,
     whole_number,
 )
+from magflow.catalog import repository as catalog_repository
 from magflow.catalog.models import EmagProduct
 from magflow.context import AppContext
 from magflow.emag.errors import EmagAuthError, EmagError
@@ -191,7 +192,7 @@ async def create_operation(
         if account is not None and emag_id is not None:
             wanted[account.id].add(emag_id)
     offers: dict[int, dict[int, EmagProduct]] = {
-        account_id: await repository.offers_by_emag_id(session, account_id, ids)
+        account_id: await catalog_repository.offers_by_emag_id(session, account_id, ids)
         for account_id, ids in wanted.items()
     }
 
@@ -490,9 +491,9 @@ class BulkRunner:
                     attempts=item.attempts + (1 if sent else 0),
                 )
                 if outcome.status is ItemStatus.succeeded and item.offer_id is not None:
-                    offer = await repository.get_offer(session, item.offer_id)
+                    offer = await catalog_repository.get_offer(session, item.offer_id)
                     if offer is not None:
-                        await repository.apply_offer_update(
+                        await catalog_repository.apply_offer_update(
                             session, offer.id, _offer_values(offer, item, now)
                         )
             op = await repository.get_operation(session, operation_id)
@@ -575,7 +576,7 @@ async def update_stock(
 ) -> StockUpdate:
     """``PATCH offer_stock/{id}`` (§5.4) for one local offer, buffer applied; the local offer
     takes the published stock once eMAG accepted it (204). Flushes, never commits."""
-    offer = await repository.get_offer(session, offer_id)
+    offer = await catalog_repository.get_offer(session, offer_id)
     if offer is None:
         raise OfferNotFoundError(f"no offer {offer_id}")
     account = await accounts_service.get_account(session, offer.account_id)
@@ -592,7 +593,7 @@ async def update_stock(
             target=f"offer:{offer.emag_id}",
         )
     now = datetime.now(UTC)
-    await repository.apply_offer_update(
+    await catalog_repository.apply_offer_update(
         session,
         offer.id,
         {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -137,3 +137,28 @@ async def page_offers(
 
 async def get_offer(session: AsyncSession, offer_id: int) -> EmagProduct | None:
     return await session.get(EmagProduct, offer_id)
+
+
+async def offers_by_emag_id(
+    session: AsyncSession, account_id: int, emag_ids: Iterable[int]
+) -> dict[int, EmagProduct]:
+    """The account's stored offers among ``emag_ids``, by eMAG id (read in chunks of 900: SQLite
+    allows 999 parameters per statement)."""
+    wanted = list(set(emag_ids))
+    found: dict[int, EmagProduct] = {}
+    for start in range(0, len(wanted), 900):
+        rows = await session.execute(
+            select(EmagProduct).where(
+                EmagProduct.account_id == account_id,
+                EmagProduct.emag_id.in_(wanted[start : start + 900]),
+            )
+        )
+        found.update({offer.emag_id: offer for offer in rows.scalars()})
+    return found
+
+
+async def apply_offer_update(session: AsyncSession, offer_id: int, values: dict[str, Any]) -> None:
+    if values:
+        await session.execute(
+            update(EmagProduct).where(EmagProduct.id == offer_id).values(**values)
+        )

@@ -1,11 +1,8 @@
-"""Overview figures that no API route returns yet: orders and revenue per day.
+"""The overview's chart: orders and revenue per day over the last days, without gaps.
 
-These two aggregate queries belong in ``orders/repository.py`` behind an orders service (and an
-API route); they live here until that exists, read-only, and are the only queries of the web layer.
-
-Revenue counts orders neither cancelled (0) nor returned (5), as customer spend does
-(:mod:`magflow.customers.service`), per currency (accounts on RO, BG, HU sell in RON, BGN, HUF).
-Days are UTC days of ``order_date``.
+The sums come from :func:`magflow.orders.repository.daily_totals` (revenue as customer spend counts
+it, per currency: accounts on RO, BG, HU sell in RON, BGN, HUF); this module lays them on a
+calendar of UTC days.
 """
 
 from __future__ import annotations
@@ -15,12 +12,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from magflow.orders.models import EmagOrder
-
-NOT_REVENUE = (0, 5)  # cancelled, returned
+from magflow.orders import repository as orders_repository
 
 
 @dataclass
@@ -47,13 +41,7 @@ async def daily(session: AsyncSession, days: int = 30, now: datetime | None = No
     today = (now or datetime.now(UTC)).date()
     first = today - timedelta(days=days - 1)
     start = datetime.combine(first, datetime.min.time(), UTC)
-    day = func.date(EmagOrder.order_date)
-    revenue_expr = func.sum(EmagOrder.total_with_vat).filter(EmagOrder.status.not_in(NOT_REVENUE))
-    rows = await session.execute(
-        select(day, EmagOrder.currency, func.count(EmagOrder.id), revenue_expr)
-        .where(EmagOrder.order_date >= start)
-        .group_by(day, EmagOrder.currency)
-    )
+    rows = await orders_repository.daily_totals(session, start)
     labels = [(first + timedelta(days=i)).isoformat() for i in range(days)]
     index = {label: i for i, label in enumerate(labels)}
     result = Daily(days=labels, orders=[0] * days)

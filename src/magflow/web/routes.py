@@ -28,7 +28,6 @@ with the last event id.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -289,38 +288,16 @@ def render(
     return _finish(request, response)
 
 
-def _walk(routes: Any) -> Iterator[Any]:
-    """Every route, descending into included routers (newer FastAPI wraps each one)."""
-    for route in routes:
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            yield from _walk(inner.routes)
-        else:
-            yield route
-
-
-def _has_route(request: Request, method: str, path: str) -> bool:
-    """Whether the app serves ``method path``: parts of pages appear when their API exists.
-
-    Routers are mounted without a prefix of their own (see ``magflow.app.ROUTERS``)."""
-    table: set[tuple[str, str]] | None = getattr(request.app.state, "web_route_table", None)
-    if table is None:
-        table = {
-            (m, route.path)
-            for route in _walk(request.app.routes)
-            for m in (getattr(route, "methods", None) or ())
-            if hasattr(route, "path")
-        }
-        request.app.state.web_route_table = table
-    return (method, path) in table
-
-
 def _nav(request: Request, user: WebUser | None) -> list[tuple[str, str]]:
     if user is None:
         return []
-    items = [("/", "Overview"), ("/sync", "Sync"), ("/offers", "Offers"), ("/orders", "Orders")]
-    if _has_route(request, "GET", "/api/v1/admin/emag-customers"):
-        items.append(("/customers", "Customers"))
+    items = [
+        ("/", "Overview"),
+        ("/sync", "Sync"),
+        ("/offers", "Offers"),
+        ("/orders", "Orders"),
+        ("/customers", "Customers"),
+    ]
     if user.is_admin:
         items.append(("/admin", "Accounts"))
         items.append(("/users", "Users"))
@@ -452,12 +429,10 @@ async def overview(request: Request, user: User) -> Response:
             "revenue": {c: sum(v[-days:]) for c, v in daily.revenue.items() if sum(v[-days:])},
         }
 
-    health = None
-    if _has_route(request, "GET", "/api/v1/emag/enhanced/status"):
-        try:
-            health = await client.get("/api/v1/emag/enhanced/status", {"account_type": "both"})
-        except ApiError:
-            health = None
+    try:
+        health = await client.get("/api/v1/emag/enhanced/status", {"account_type": "both"})
+    except ApiError:
+        health = None
     currency = daily.main_currency
     chart = {
         "labels": [d[5:] for d in daily.days],
@@ -670,8 +645,6 @@ async def offers_page(
         error=error,
         qs=_qs,
         export_qs=_qs(export_params),
-        has_export=_has_route(request, "GET", "/api/v1/emag/offers/export"),
-        has_bulk=_has_route(request, "POST", "/api/v1/emag/bulk/offers"),
     )
 
 
@@ -803,8 +776,6 @@ async def orders_page(
         error=error,
         qs=_qs,
         export_qs=_qs(params),
-        has_export=_has_route(request, "GET", "/api/v1/emag/orders/export"),
-        has_ack=_has_route(request, "POST", "/api/v1/emag/orders/acknowledge"),
     )
 
 
@@ -853,10 +824,7 @@ async def _order_detail(
         names=names,
         message=message,
         kind=kind,
-        has_actions=_has_route(request, "POST", "/api/v1/emag/orders/{order_id}/acknowledge"),
-        can_awb=order.get("order_type") != 2
-        and order.get("status") in (2, 3, 4)
-        and _has_route(request, "POST", "/api/v1/emag/orders/{order_id}/awb"),
+        can_awb=order.get("order_type") != 2 and order.get("status") in (2, 3, 4),
         awb=awb,
     )
 
@@ -935,8 +903,6 @@ async def customers_page(
     sort: str = "spend",
     page: PageNumber = 1,
 ) -> Response:
-    if not _has_route(request, "GET", "/api/v1/admin/emag-customers"):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="customer analytics not installed")
     filters = {"search": search, "tier": tier, "risk": risk, "channel": channel, "sort": sort}
     error = None
     try:
@@ -963,8 +929,7 @@ async def customers_page(
         error=error,
         qs=_qs,
         charts_json=json.dumps(charts),
-        has_export=user.is_admin
-        and _has_route(request, "GET", "/api/v1/admin/emag-customers/export"),
+        has_export=user.is_admin,
         export_qs=_qs({k: v for k, v in filters.items() if k in ("search",)}),
     )
 
