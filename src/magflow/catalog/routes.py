@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from magflow.accounts import service as accounts_service
 from magflow.auth.dependencies import CurrentUser
@@ -24,6 +24,26 @@ async def account_ids(session: Session, account: str | None) -> list[int] | None
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
 
 
+async def offer_filter(
+    session: Session,
+    account: str | None = None,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    offer_status: Annotated[int | None, Query(alias="status", ge=0, le=2)] = None,
+    in_stock: bool | None = None,
+    include_missing: bool = False,
+) -> repository.OfferFilter:
+    """The offers' filters from the query string (the listing's and the export's)."""
+    return repository.OfferFilter(
+        account_ids=await account_ids(session, account),
+        search=search,
+        status=offer_status,
+        in_stock=in_stock,
+        include_missing=include_missing,
+    )
+
+
+OfferFilterQuery = Annotated[repository.OfferFilter, Depends(offer_filter)]
+
 #: What a listing row shows (OfferOut): ``raw``, ``images`` and the rest stay in the database.
 LISTING_COLUMNS = tuple(OfferOut.model_fields)
 
@@ -42,23 +62,12 @@ async def list_offers(
     ctx: Context,
     session: Session,
     _user: CurrentUser,
-    account: str | None = None,
-    search: Annotated[str | None, Query(max_length=200)] = None,
-    offer_status: Annotated[int | None, Query(alias="status", ge=0, le=2)] = None,
-    in_stock: bool | None = None,
-    include_missing: bool = False,
+    filters: OfferFilterQuery,
     sort: Literal["id", "emag_id", "name", "sale_price", "stock", "updated_at"] = "id",
     order: Literal["asc", "desc"] = "asc",
     skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:
-    filters = repository.OfferFilter(
-        account_ids=await account_ids(session, account),
-        search=search,
-        status=offer_status,
-        in_stock=in_stock,
-        include_missing=include_missing,
-    )
     rows = await repository.page_offers(
         session,
         filters,

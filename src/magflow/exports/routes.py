@@ -3,23 +3,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
-from pydantic import Field
 
 from magflow.auth.dependencies import Admin, CurrentUser
-from magflow.catalog import repository as catalog_repository
-from magflow.catalog.routes import account_ids
+from magflow.catalog.routes import OfferFilterQuery, account_ids
 from magflow.common.deps import Context, Session
 from magflow.common.schemas import DB_INT_MAX
 from magflow.exports import service
 from magflow.exports.service import ExportFormat, ExportKind
-from magflow.orders import repository as orders_repository
-
-UNPROCESSABLE = 422  # Starlette renamed the constant; the code is what matters
+from magflow.orders.routes import OrderFilterQuery
 
 orders_router = APIRouter(prefix="/api/v1/emag/orders", tags=["exports"])
 offers_router = APIRouter(prefix="/api/v1/emag/offers", tags=["exports"])
@@ -38,35 +33,13 @@ def _response(ctx: Context, spec: service.ExportSpec, fmt: ExportFormat) -> Stre
 @orders_router.get("/export")
 async def export_orders(
     ctx: Context,
-    session: Session,
     _user: CurrentUser,
+    filters: OrderFilterQuery,
     format: ExportFormat = ExportFormat.csv,
-    account: str | None = None,
-    order_status: Annotated[
-        list[Annotated[int, Field(ge=0, le=5)]] | None, Query(alias="status")
-    ] = None,
-    order_type: Annotated[int | None, Query(alias="type", ge=2, le=3)] = None,
-    search: Annotated[str | None, Query(max_length=200)] = None,
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
     sort: Literal["id", "emag_id", "order_date", "status", "total", "modified"] = "order_date",
     order: Literal["asc", "desc"] = "desc",
 ) -> StreamingResponse:
     """Orders as CSV or XLSX, with the listing's filters; streamed."""
-    for bound in (date_from, date_to):
-        if bound is not None and bound.tzinfo is None:
-            raise HTTPException(
-                UNPROCESSABLE,
-                detail="date_from/date_to need a timezone, e.g. 2026-01-31T00:00:00Z",
-            )
-    filters = orders_repository.OrderFilter(
-        account_ids=await account_ids(session, account),
-        status=order_status,
-        order_type=order_type,
-        search=search,
-        date_from=date_from,
-        date_to=date_to,
-    )
     spec = service.orders_spec(filters, sort=sort, descending=order == "desc")
     return _response(ctx, spec, format)
 
@@ -74,25 +47,13 @@ async def export_orders(
 @offers_router.get("/export")
 async def export_offers(
     ctx: Context,
-    session: Session,
     _user: CurrentUser,
+    filters: OfferFilterQuery,
     format: ExportFormat = ExportFormat.csv,
-    account: str | None = None,
-    search: Annotated[str | None, Query(max_length=200)] = None,
-    offer_status: Annotated[int | None, Query(alias="status", ge=0, le=2)] = None,
-    in_stock: bool | None = None,
-    include_missing: bool = False,
     sort: Literal["id", "emag_id", "name", "sale_price", "stock", "updated_at"] = "id",
     order: Literal["asc", "desc"] = "asc",
 ) -> StreamingResponse:
     """Offers as CSV or XLSX, with the listing's filters; streamed."""
-    filters = catalog_repository.OfferFilter(
-        account_ids=await account_ids(session, account),
-        search=search,
-        status=offer_status,
-        in_stock=in_stock,
-        include_missing=include_missing,
-    )
     spec = service.offers_spec(filters, sort=sort, descending=order == "desc")
     return _response(ctx, spec, format)
 
