@@ -136,9 +136,7 @@ async def test_bad_input_is_refused(ctx: AppContext, api: str, headers: dict[str
             "/api/v1/emag/orders/daily", params={"account": "nope"}, headers=headers
         )
         assert unknown.status_code == 404
-        empty = await client.get(
-            "/api/v1/emag/orders/daily", params={"days": 366}, headers=headers
-        )
+        empty = await client.get("/api/v1/emag/orders/daily", params={"days": 366}, headers=headers)
         assert empty.status_code == 200
         assert len(empty.json()["items"]) == 366 and empty.json()["currencies"] == []
 

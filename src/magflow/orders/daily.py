@@ -55,7 +55,8 @@ async def daily_orders(
     since = min(datetime.combine(first, time.min, zone).astimezone(UTC) for zone in calendars)
 
     orders: dict[date, int] = defaultdict(int)
-    per_currency: dict[tuple[date, str], list[int | Decimal]] = {}
+    cell_orders: dict[tuple[date, str], int] = defaultdict(int)
+    cell_revenue: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
     for account_id, hour, currency, count, revenue in await repository.hourly_totals(
         session, since, account_ids
     ):
@@ -66,21 +67,21 @@ async def daily_orders(
         if not first <= day <= last:
             continue
         orders[day] += count
-        cell = per_currency.setdefault((day, currency or NO_CURRENCY), [0, Decimal(0)])
-        cell[0] += count
-        cell[1] += revenue
+        key = (day, currency or NO_CURRENCY)
+        cell_orders[key] += count
+        cell_revenue[key] += revenue
 
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    for (_, currency), (_, revenue) in per_currency.items():
-        totals[currency] += Decimal(revenue)
+    for (_, currency), revenue in cell_revenue.items():
+        totals[currency] += revenue
     currencies = sorted(totals, key=lambda c: (-totals[c], c))
     items = []
     for offset in range(days):
         day = first + timedelta(days=offset)
         cells = [
-            CurrencyDay(currency=c, orders=int(cell[0]), revenue=Decimal(cell[1]))
+            CurrencyDay(currency=c, orders=cell_orders[(day, c)], revenue=cell_revenue[(day, c)])
             for c in sorted(currencies)
-            if (cell := per_currency.get((day, c))) is not None
+            if (day, c) in cell_orders
         ]
         items.append(DailyOrdersDay(day=day, orders=orders[day], currencies=cells))
     names = {zone.key for zone in calendars}
