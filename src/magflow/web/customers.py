@@ -70,6 +70,8 @@ async def customers_page(
         qs=qs,
         charts=charts,
         has_export=user.is_admin,
+        export_base="/customers/export",
+        oob_exports=is_htmx(request),
         export_qs=qs(export_params(filters)),
         not_exported=[name for name in NOT_EXPORTED if filters.get(name)],
     )

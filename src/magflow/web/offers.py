@@ -66,6 +66,8 @@ async def offers_page(
         pages=pages(offers["total"], page),
         error=error,
         qs=qs,
+        export_base="/offers/export",
+        oob_exports=is_htmx(request),
         export_qs=qs(export_params),
     )
 

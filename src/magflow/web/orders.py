@@ -86,6 +86,8 @@ async def orders_page(
         pages=pages(orders["total"], page),
         error=error,
         qs=qs,
+        export_base="/orders/export",
+        oob_exports=is_htmx(request),
         export_qs=qs(params),
     )
 

@@ -36,7 +36,8 @@ for page in (login, overview, sync, offers, orders, order, customers, accounts, 
 
 @router.get("/favicon.ico", include_in_schema=False)
 async def favicon() -> FileResponse:
-    """The icon browsers ask for on every page (public, like ``/static``)."""
+    """The icon browsers ask for on every page (public, like ``/static``): MagFlow's own 32 px
+    icon, an "M" in the top bar's colours, kept in ``static/favicon.ico``."""
     return FileResponse(
         STATIC_DIR / "favicon.ico",
         media_type="image/x-icon",
