@@ -231,7 +231,7 @@ async def test_orders_table_fits_a_375px_phone(
         for cell in await row.locator("td").all():
             box = await cell.bounding_box()
             if box is not None:  # hidden cells (no checkbox) have none
-                assert 0 <= box["x"] and box["x"] + box["width"] <= widths["view"], box
+                assert box["x"] >= 0 and box["x"] + box["width"] <= widths["view"], box
         await expect(row.locator("td[data-label=Payment]")).to_be_visible()
     finally:
         await context.close()
