@@ -1,7 +1,9 @@
 """Save screenshots of every dashboard page (laptop and phone sizes) into docs/screenshots/.
 
-Runs the browser test ``tests/web/test_dashboard.py::test_screenshots``, which starts the app and
-the eMAG simulator, syncs both simulated accounts and visits each page in Debian's Chromium::
+Runs the browser tests ``tests/web/test_dashboard.py::test_screenshots`` (every page) and
+``tests/web/test_pages.py::test_orders_table_fits_a_375px_phone`` (``orders-375.png``), which
+start the app and the eMAG simulator, sync the simulated accounts and visit the pages in Debian's
+Chromium::
 
     .venv/bin/python scripts/screenshots.py [folder]
 """
@@ -27,6 +29,7 @@ def main() -> int:
         "-p",
         "no:cacheprovider",
         "tests/web/test_dashboard.py::test_screenshots[sqlite]",
+        "tests/web/test_pages.py::test_orders_table_fits_a_375px_phone[sqlite]",
     ]
     result = subprocess.run(command, cwd=ROOT, env=env, check=False)  # noqa: S603
     if result.returncode == 0:

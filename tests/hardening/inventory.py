@@ -28,6 +28,7 @@ PUBLIC = frozenset(
         ("GET", "/login"),
         ("POST", "/login"),
         ("POST", "/logout"),  # the dashboard's: clears the cookies, signed in or not
+        ("GET", "/favicon.ico"),  # the dashboard's icon, a static file like /static
     }
 )
 

@@ -148,6 +148,11 @@ async def test_create_awb_from_the_order_page(
     number = await page.locator("[data-testid=awb-number]").inner_text()
     assert number
     await expect(page.locator("#order-detail .flash-ok")).to_contain_text(f"AWB {number} created")
+    # The order has its AWB now: shown, and no form offers a second one (nor after a reload).
+    await expect(page.locator("[data-testid=awb-form]")).to_have_count(0)
+    await page.reload()
+    await expect(page.locator("[data-testid=awb-number]")).to_have_text(number)
+    await expect(page.locator("[data-testid=awb-form]")).to_have_count(0)
     await expect(page.locator("#order-detail [data-testid=order-status]")).to_have_text("finalized")
     sim_order = await sim_control(sim, "GET", f"/_sim/accounts/main/orders/{emag_id}")
     assert sim_order["status"] == 4

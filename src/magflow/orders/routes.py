@@ -11,8 +11,8 @@ from magflow.catalog.routes import account_ids
 from magflow.common.deps import Context, Session
 from magflow.common.listing import COUNT_CACHE_TTL_SECONDS, listing_total
 from magflow.common.schemas import IdPath, Page, Skip
-from magflow.orders import repository
-from magflow.orders.schemas import OrderDetailOut, OrderOut
+from magflow.orders import daily, repository
+from magflow.orders.schemas import DailyOrdersOut, OrderDetailOut, OrderOut
 
 router = APIRouter(prefix="/api/v1/emag/orders", tags=["orders"])
 
@@ -93,6 +93,30 @@ async def list_orders(
     return Page[OrderOut](
         total=total, skip=skip, limit=limit, items=[OrderOut.model_validate(r) for r in rows]
     )
+
+
+@router.get(
+    "/daily",
+    response_model=DailyOrdersOut,
+    summary="Orders and revenue per day",
+    description=(
+        "Orders (every status) and revenue (cancelled and returned orders left out) per day and "
+        "currency over the last `days` days, today included, one entry per day. Days are "
+        "calendar days in the account's platform time zone (Europe/Bucharest for RO, "
+        "Europe/Sofia for BG, Europe/Budapest for HU), named in `timezone`."
+    ),
+)
+async def daily_orders(
+    session: Session,
+    _user: CurrentUser,
+    days: Annotated[
+        int, Query(ge=1, le=daily.MAX_DAYS, description="How many days, today included")
+    ] = 30,
+    account: Annotated[
+        str | None, Query(description="An account name or id; every account when absent")
+    ] = None,
+) -> Any:
+    return await daily.daily_orders(session, await account_ids(session, account), days)
 
 
 @router.get("/{order_id}", response_model=OrderDetailOut)

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class OrderOut(BaseModel):
@@ -38,3 +38,33 @@ class OrderDetailOut(OrderOut):
     attachments: list[dict[str, Any]] | None
     reason_cancellation: dict[str, Any] | None
     status_history: list[dict[str, Any]] | None
+
+
+class CurrencyDay(BaseModel):
+    """One currency's share of a day: its orders (every status) and its revenue (cancelled and
+    returned orders left out, as customer spend counts it)."""
+
+    currency: str = Field(description='ISO currency of the orders; "?" when eMAG sent none')
+    orders: int
+    revenue: Decimal
+
+
+class DailyOrdersDay(BaseModel):
+    day: date = Field(description="A calendar day in the platform's time zone (see `timezone`)")
+    orders: int = Field(description="Orders placed that day, every status and currency")
+    currencies: list[CurrencyDay] = Field(description="Per currency, by currency code")
+
+
+class DailyOrdersOut(BaseModel):
+    """Orders and revenue per day over the last ``days`` days, today included, without gaps."""
+
+    days: int
+    timezone: str | None = Field(
+        description=(
+            "The IANA zone the days are counted in: the selected accounts' platform zone. "
+            "null when they are on platforms in different zones: each order is then dated in "
+            "its own account's zone and the last day is the latest platform's today."
+        )
+    )
+    currencies: list[str] = Field(description="Every currency present, by revenue, largest first")
+    items: list[DailyOrdersDay] = Field(description="One entry per day, oldest first")

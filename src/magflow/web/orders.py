@@ -1,0 +1,118 @@
+"""The orders list: filters, acknowledgement of many new orders at once, CSV/XLSX export."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from magflow.web.client import ApiError
+from magflow.web.listing import PAGE_SIZE, PageNumber, export, pages, qs
+from magflow.web.session import Csrf, User, Writer, api, is_htmx
+from magflow.web.templating import flash, render
+
+router = APIRouter(tags=["dashboard"], include_in_schema=False)
+
+
+def _date_bound(value: str | None, *, end: bool = False) -> str | None:
+    """A ``YYYY-MM-DD`` of the date inputs as the API's bound: the start of that UTC day, or of
+    the next one for an inclusive end; ``None`` when empty or not a date."""
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return None
+    start = day + timedelta(days=1) if end else day
+    return datetime.combine(start, datetime.min.time(), UTC).isoformat()
+
+
+def _order_params(
+    account: str | None,
+    order_status: str | None,
+    search: str | None,
+    date_from: str | None,
+    date_to: str | None,
+) -> dict[str, Any]:
+    return {
+        "account": account,
+        "status": order_status,
+        "search": search,
+        "date_from": _date_bound(date_from),
+        "date_to": _date_bound(date_to, end=True),
+    }
+
+
+@router.get("/orders", response_class=HTMLResponse)
+async def orders_page(
+    request: Request,
+    user: User,
+    account: str | None = None,
+    order_status: Annotated[str | None, Query(alias="status")] = None,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    page: PageNumber = 1,
+) -> Response:
+    client = api(request, user)
+    filters = {
+        "account": account,
+        "status": order_status,
+        "search": search,
+        "date_from": date_from,
+        "date_to": date_to,
+    }
+    params = _order_params(account, order_status, search, date_from, date_to)
+    accounts = await client.get("/api/v1/accounts")
+    error = None
+    try:
+        orders = await client.get(
+            "/api/v1/emag/orders",
+            {**params, "skip": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE},
+        )
+    except ApiError as exc:
+        orders, error = {"total": 0, "items": []}, exc.message
+    template = "_orders_table.html" if is_htmx(request) else "orders.html"
+    return render(
+        request,
+        template,
+        user,
+        accounts=accounts,
+        names={a["id"]: a["name"] for a in accounts},
+        orders=orders,
+        filters=filters,
+        pages=pages(orders["total"], page),
+        error=error,
+        qs=qs,
+        export_base="/orders/export",
+        oob_exports=is_htmx(request),
+        export_qs=qs(params),
+    )
+
+
+@router.get("/orders/export")
+async def orders_export(request: Request, user: User) -> Response:
+    return await export(request, user, "/api/v1/emag/orders/export")
+
+
+@router.post("/orders/acknowledge", response_class=HTMLResponse, dependencies=[Csrf])
+async def orders_acknowledge(
+    request: Request, user: Writer, selected: Annotated[list[int] | None, Form()] = None
+) -> Response:
+    if not selected:
+        return flash(request, user, "Select at least one new order.", "warn")
+    try:
+        outcomes = await api(request, user).post(
+            "/api/v1/emag/orders/acknowledge", json={"ids": selected}
+        )
+    except ApiError as exc:
+        return flash(request, user, exc.message, "error")
+    return render(
+        request,
+        "_ack_result.html",
+        user,
+        outcomes=outcomes,
+        headers={"HX-Trigger": "orders-changed"},
+    )
