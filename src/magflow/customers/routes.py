@@ -21,8 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.auth.dependencies import CurrentUser
 from magflow.cache import Cache
-from magflow.catalog.routes import account_ids
-from magflow.common.deps import Context, Session
+from magflow.common.deps import AccountIds, Context, Session
 from magflow.common.schemas import IdPath, Page, Skip
 from magflow.customers import analytics, repository
 from magflow.customers.analytics import DEFAULT_CONFIG, AnalyticsConfig, RiskLevel, Tier
@@ -142,6 +141,7 @@ async def list_customers(
     ctx: Context,
     session: Session,
     _user: CurrentUser,
+    accounts: AccountIds,
     skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     search: Annotated[str | None, Query(max_length=200)] = None,
@@ -152,12 +152,10 @@ async def list_customers(
     channel: Annotated[list[Literal["main", "fbe", "mixed"]] | None, Query()] = None,
     loyalty_min: Annotated[int | None, Query(ge=0, le=100)] = None,
     loyalty_max: Annotated[int | None, Query(ge=0, le=100)] = None,
-    account: Annotated[str | None, Query(description="Account name or id")] = None,
     with_summary: bool = True,
 ) -> Any:
     config = analytics_config(request)
     now = datetime.now(UTC)
-    accounts = await account_ids(session, account)
     filters = repository.CustomerFilter(
         now=now,
         config=config,

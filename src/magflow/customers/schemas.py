@@ -3,12 +3,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
-
 from pydantic import BaseModel, Field
 
-from magflow.common.schemas import Page
+from magflow.common.schemas import Money, Page, UtcDateTime
 from magflow.customers.analytics import Channel, RiskLevel, Tier
 from magflow.orders.schemas import OrderOut
 
@@ -29,10 +26,10 @@ class CustomerOut(BaseModel):
     cod_count: int = Field(description="Orders paid cash on delivery")
     main_orders: int
     fbe_orders: int
-    total_spent: Decimal = Field(description="Spend of the kept orders, in `currency`")
-    average_order_value: Decimal | None = Field(description="total_spent / kept_orders")
-    first_order_at: datetime | None
-    last_order_at: datetime | None
+    total_spent: Money = Field(description="Spend of the kept orders, in `currency`")
+    average_order_value: Money | None = Field(description="total_spent / kept_orders")
+    first_order_at: UtcDateTime | None
+    last_order_at: UtcDateTime | None
     tier: Tier
     loyalty_score: int = Field(ge=0, le=100, description="RFM score, 0-100")
     loyalty_band: str
@@ -48,16 +45,16 @@ class CustomerOut(BaseModel):
 class CustomerSummary(BaseModel):
     """Over every customer (of the ``account`` when given), not only the page."""
 
-    generated_at: datetime = Field(description="When computed (the summary is cached briefly)")
+    generated_at: UtcDateTime = Field(description="When computed (the summary is cached briefly)")
     total_customers: int
     total_orders: int
     cancelled_orders: int
     returned_orders: int
-    spend_by_currency: dict[str, Decimal]
+    spend_by_currency: dict[str, Money]
     active_days: int
     active_customers: int = Field(description="Last order within `active_days` days")
     new_this_month: int = Field(description="First order since `month_start` (UTC)")
-    month_start: datetime
+    month_start: UtcDateTime
     repeat_customers: int
     repeat_customer_rate: float = Field(ge=0, le=1)
     tier_distribution: dict[str, int]
@@ -73,7 +70,7 @@ class CustomersPage(Page[CustomerOut]):
 class CustomerAccountOut(BaseModel):
     account_id: int
     orders_count: int
-    total_spent: Decimal
+    total_spent: Money
 
 
 class CustomerDetail(BaseModel):
