@@ -37,7 +37,6 @@ from magflow.realtime.hub import Hub
 from magflow.realtime.routes import router as realtime_router
 from magflow.returns.routes import router as returns_router
 from magflow.settings import Settings
-from magflow.status.enhanced_routes import router as enhanced_status_router
 from magflow.status.routes import router as status_router
 from magflow.sync.routes import router as sync_router
 from magflow.sync.service import running_snapshot
@@ -48,8 +47,7 @@ from magflow.web.routes import router as web_router
 # Every router, in the order they are mounted. Each carries its full prefix itself and is
 # mounted without another one, so this list is the route table (see tests/test_routes.py).
 ROUTERS: list[APIRouter] = [
-    status_router,
-    enhanced_status_router,
+    status_router,  # /health, /metrics and the enhanced status
     auth_router,
     users_router,
     accounts_router,
