@@ -39,7 +39,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -352,7 +352,7 @@ def _offer_values(offer: EmagProduct, item: _Item, now: datetime) -> dict[str, A
 class BulkRunner:
     """Runs operations as background asyncio tasks of this process."""
 
-    _tasks: dict[int, asyncio.Task[None]] = {}
+    _tasks: ClassVar[dict[int, asyncio.Task[None]]] = {}
 
     def __init__(self, ctx: AppContext, publish: BulkPublisher = no_publish) -> None:
         self.ctx = ctx
