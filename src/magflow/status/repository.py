@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from magflow.catalog.models import EmagProduct
+from magflow.catalog.models import EmagOffer
 from magflow.emag.codes import OfferStatus, OrderStatus
 from magflow.orders.models import EmagOrder
 from magflow.status.schemas import OfferCounts, OrderCounts
@@ -58,7 +58,7 @@ def order_status_name(code: int) -> str:
 
 
 async def offer_counts(session: AsyncSession, account_ids: Sequence[int]) -> dict[int, OfferCounts]:
-    p = EmagProduct
+    p = EmagOffer
     present = p.missing_since.is_(None)
     active = and_(present, p.status == OfferStatus.ACTIVE)
     result = await session.execute(
