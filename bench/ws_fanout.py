@@ -61,30 +61,35 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def untune_gc() -> None:
+    """Undo create_app's ``tune_gc()``: CPython's default thresholds, nothing frozen."""
+    import gc
+
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+
+
 def serve(port: int, default_gc: bool) -> None:
-    """``--serve``: the API process (settings from the environment)."""
+    """``--serve``: the API process (settings from the environment). create_app's lifespan starts
+    the hub on the configured bus and tunes the garbage collector; ``--default-gc`` undoes that."""
     from contextlib import asynccontextmanager
 
     import uvicorn
 
     from magflow.app import create_app
-    from magflow.common.runtime import tune_gc
-    from magflow.realtime.wiring import attach_realtime
     from magflow.settings import Settings
 
-    settings = Settings()
-    app = create_app(settings)
-    attach_realtime(app, settings)
-    inner = app.router.lifespan_context
+    app = create_app(Settings())
+    if default_gc:
+        inner = app.router.lifespan_context
 
-    @asynccontextmanager
-    async def lifespan(app_: Any) -> Any:
-        async with inner(app_) as state:
-            if not default_gc:
-                tune_gc()  # as create_app's lifespan should (see its docstring)
-            yield state
+        @asynccontextmanager
+        async def lifespan(app_: Any) -> Any:
+            async with inner(app_) as state:
+                untune_gc()
+                yield state
 
-    app.router.lifespan_context = lifespan
+        app.router.lifespan_context = lifespan
     uvicorn.run(
         app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio", backlog=4096
     )
@@ -249,7 +254,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "clients": args.clients,
         "events": args.events,
         "interval_ms": round(args.interval * 1000),
-        "gc_tuned": args.bus == "redis" and not args.default_gc,
+        # create_app's lifespan tunes the GC; --default-gc undoes it in the --bus redis server.
+        "gc_tuned": not (args.bus == "redis" and args.default_gc),
         "deliveries": received,
         "dropped": expected - received,
         "p50_ms": round(percentile(latencies, 50), 2),
@@ -272,13 +278,11 @@ def start_thread_server(
     import uvicorn
 
     from magflow.app import create_app
-    from magflow.realtime.wiring import attach_realtime
     from magflow.settings import Settings
 
     os.environ.update(env)
     settings = Settings(_env_file=None, redis_url=None)  # type: ignore[call-arg]
-    app = create_app(settings)
-    attach_realtime(app, settings)
+    app = create_app(settings)  # its lifespan starts the hub on the in-process bus
     inner = app.router.lifespan_context
     ready = threading.Event()
 
@@ -328,7 +332,9 @@ def main() -> None:
     )
     parser.add_argument("--per-event", action="store_true", help="print each event's spread")
     parser.add_argument(
-        "--default-gc", action="store_true", help="API process without realtime.wiring.tune_gc()"
+        "--default-gc",
+        action="store_true",
+        help="--bus redis: API process with CPython's default GC (create_app tunes it)",
     )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

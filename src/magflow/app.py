@@ -20,14 +20,16 @@ from magflow.auth.users_routes import router as users_router
 from magflow.bulk.routes import MAX_UPLOAD_BYTES
 from magflow.bulk.routes import router as bulk_router
 from magflow.bulk.routes import stock_router as offer_stock_router
+from magflow.bulk.service import OfferNotFoundError, OperationNotFoundError
 from magflow.catalog.routes import router as offers_router
-from magflow.common import openapi
+from magflow.common import errors, openapi
 from magflow.common.runtime import tune_gc
 from magflow.common.security import MIB, RequestGuardMiddleware, SecurityHeadersMiddleware
 from magflow.context import AppContext
 from magflow.customers.routes import router as customers_router
 from magflow.db.migrate import upgrade
 from magflow.exports.routes import ROUTERS as export_routers
+from magflow.orders.actions import OrderNotFoundError
 from magflow.orders.actions_routes import router as order_actions_router
 from magflow.orders.routes import router as orders_router
 from magflow.realtime.events import is_terminal, make_event
@@ -35,7 +37,6 @@ from magflow.realtime.hub import Hub
 from magflow.realtime.routes import router as realtime_router
 from magflow.returns.routes import router as returns_router
 from magflow.settings import Settings
-from magflow.status.enhanced_routes import router as enhanced_status_router
 from magflow.status.routes import router as status_router
 from magflow.sync.routes import router as sync_router
 from magflow.sync.service import running_snapshot
@@ -46,8 +47,7 @@ from magflow.web.routes import router as web_router
 # Every router, in the order they are mounted. Each carries its full prefix itself and is
 # mounted without another one, so this list is the route table (see tests/test_routes.py).
 ROUTERS: list[APIRouter] = [
-    status_router,
-    enhanced_status_router,
+    status_router,  # /health, /metrics and the enhanced status
     auth_router,
     users_router,
     accounts_router,
@@ -123,6 +123,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         SecurityHeadersMiddleware,
         docs_paths=(app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url),
     )
+    # Errors become HTTP once, here (magflow.common.errors). These not-found errors do not derive
+    # from errors.NotFoundError yet, so they are named.
+    errors.install(app, not_found=(OrderNotFoundError, OperationNotFoundError, OfferNotFoundError))
     for router in ROUTERS:
         app.include_router(router)
     # The dashboard's own CSS/JS and the vendored htmx and Chart.js (shipped in the wheel).

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from magflow.audit.service import Actor
 from magflow.bulk import service
-from magflow.catalog.models import EmagProduct
+from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
 from magflow.emag_sim import SimConfig, SimulatorServer
 from magflow.settings import Settings
@@ -44,11 +44,9 @@ def sim_config() -> SimConfig:
     return config
 
 
-async def local_offers(ctx: AppContext, account_id: int) -> dict[int, EmagProduct]:
+async def local_offers(ctx: AppContext, account_id: int) -> dict[int, EmagOffer]:
     async with ctx.db.session() as session:
-        rows = await session.execute(
-            select(EmagProduct).where(EmagProduct.account_id == account_id)
-        )
+        rows = await session.execute(select(EmagOffer).where(EmagOffer.account_id == account_id))
         return {o.emag_id: o for o in rows.scalars()}
 
 

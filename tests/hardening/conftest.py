@@ -39,7 +39,7 @@ from magflow.accounts.models import AccountType
 from magflow.auth.models import Role, User
 from magflow.auth.passwords import hash_password
 from magflow.bulk.models import BulkOperation, BulkOperationItem
-from magflow.catalog.models import EmagProduct
+from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
 from magflow.customers.models import EmagCustomer, EmagCustomerAccount
 from magflow.db.migrate import upgrade
@@ -191,7 +191,7 @@ async def _seed(settings: Settings) -> Seed:
         offers, orders, customers = [], [], []
         async with ctx.db.session() as session:
             for index, name in enumerate(SPECIAL_NAMES):
-                offer = EmagProduct(
+                offer = EmagOffer(
                     account_id=main.id,
                     emag_id=next(_ids),
                     name=name,

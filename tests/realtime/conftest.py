@@ -25,7 +25,6 @@ from magflow.context import AppContext
 from magflow.realtime.bus import EventBus
 from magflow.realtime.events import Event, make_event
 from magflow.realtime.hub import Hub
-from magflow.realtime.wiring import attach_realtime
 from magflow.settings import Settings
 from tests.factories import make_user
 from tests.support.servers import UvicornThread
@@ -94,8 +93,8 @@ class LiveServer:
 def live(rt_settings: Settings) -> Iterator[LiveServer]:
     from magflow.app import create_app
 
+    # create_app's lifespan starts the hub (auth timeout: rt_settings' 1 s) on rt_settings' bus.
     app = create_app(rt_settings)
-    attach_realtime(app, rt_settings, auth_timeout=1.0)
     loops: list[asyncio.AbstractEventLoop] = []
     inner = app.router.lifespan_context
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from magflow.status import health
-from magflow.status.enhanced import schedule_period
-from magflow.status.health import HealthInputs, KindFreshness
+from magflow.status import health_score as health
+from magflow.status.health_score import HealthInputs, KindFreshness
+from magflow.status.service import schedule_period
 
 ORDERS_PERIOD = 300.0  # 5m
 OFFERS_PERIOD = 3600.0  # 1h

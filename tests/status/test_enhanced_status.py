@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from magflow.accounts.models import AccountType, EmagAccount
-from magflow.catalog.models import EmagProduct
+from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
 from magflow.orders.models import EmagOrder
 from magflow.sync.models import SyncLog
@@ -64,7 +64,7 @@ async def add_offers(ctx: AppContext, account: EmagAccount, offers: list[dict[st
                 "stock_total": 5,
             }
             row.update(values)
-            session.add(EmagProduct(**row))
+            session.add(EmagOffer(**row))
         await session.commit()
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from magflow.accounts.models import AccountType, EmagAccount
 from magflow.accounts.service import AccountCredentials, credentials
-from magflow.catalog.models import EmagProduct
+from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
 from magflow.customers.models import EmagCustomer
 from magflow.emag_sim import SimAccount, SimConfig, SimulatorServer
@@ -116,7 +116,7 @@ async def snapshot(ctx: AppContext) -> dict[str, Any]:
     async with ctx.db.session() as session:
         offers = {
             (o.account_id, o.emag_id): (o.raw, o.sale_price, o.stock_total, o.missing_since)
-            for o in (await session.execute(select(EmagProduct))).scalars()
+            for o in (await session.execute(select(EmagOffer))).scalars()
         }
         orders = {
             (o.account_id, o.emag_id): (

@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import select
 
 from magflow.accounts.service import AccountCredentials
-from magflow.catalog.models import EmagProduct
+from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
 from magflow.customers.models import EmagCustomer
 from magflow.emag_sim import SimulatorServer
@@ -36,7 +36,7 @@ async def test_full_offer_sync_stores_exactly_the_simulators_offers(
         rows = (
             (
                 await session.execute(
-                    select(EmagProduct).where(EmagProduct.account_id == accounts.main.id)
+                    select(EmagOffer).where(EmagOffer.account_id == accounts.main.id)
                 )
             )
             .scalars()
@@ -57,12 +57,12 @@ async def test_offers_that_vanish_are_marked_not_deleted(
     async with ctx.db.session() as session:
         kept = (
             await session.execute(
-                select(EmagProduct).where(
-                    EmagProduct.account_id == accounts.main.id, EmagProduct.emag_id == 5
+                select(EmagOffer).where(
+                    EmagOffer.account_id == accounts.main.id, EmagOffer.emag_id == 5
                 )
             )
         ).scalar_one()
-        ghost = EmagProduct(
+        ghost = EmagOffer(
             account_id=accounts.main.id, emag_id=999_999, raw={}, last_seen_at=kept.last_seen_at
         )
         session.add(ghost)
@@ -73,7 +73,7 @@ async def test_offers_that_vanish_are_marked_not_deleted(
             row.emag_id: row
             for row in (
                 await session.execute(
-                    select(EmagProduct).where(EmagProduct.account_id == accounts.main.id)
+                    select(EmagOffer).where(EmagOffer.account_id == accounts.main.id)
                 )
             ).scalars()
         }

@@ -32,8 +32,5 @@ async def add_account(
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_account(session: Session, _admin: Admin, name: str) -> None:
-    try:
-        await service.remove_account(session, name)
-    except service.AccountNotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    await service.remove_account(session, name)
     await session.commit()

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from magflow.accounts.models import AccountType
+from magflow.common.schemas import UtcDateTime
 
 
 class PlatformCode(StrEnum):
@@ -35,4 +35,4 @@ class AccountOut(BaseModel):
     username: str
     base_url: str | None
     is_active: bool
-    created_at: datetime
+    created_at: UtcDateTime

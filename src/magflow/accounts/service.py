@@ -11,6 +11,7 @@ from magflow.accounts import repository
 from magflow.accounts.models import EmagAccount
 from magflow.accounts.schemas import AccountCreate
 from magflow.common.crypto import CredentialCipher
+from magflow.common.errors import NotFoundError
 from magflow.common.schemas import DB_INT_MAX, DB_INT_MIN
 
 
@@ -18,7 +19,7 @@ class AccountExistsError(ValueError):
     pass
 
 
-class AccountNotFoundError(LookupError):
+class AccountNotFoundError(NotFoundError):
     pass
 
 

@@ -1,16 +1,17 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from magflow.common.schemas import UtcDateTime
 
 
 class AuditOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    created_at: datetime
+    created_at: UtcDateTime
     user_id: int | None
     user_email: str | None
     account_id: int | None

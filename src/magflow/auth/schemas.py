@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from magflow.auth.models import Role
 from magflow.auth.passwords import MIN_PASSWORD_LENGTH
+from magflow.common.schemas import UtcDateTime
 
 
 class TokenPair(BaseModel):
@@ -26,8 +25,8 @@ class UserOut(BaseModel):
     email: str
     role: Role
     is_active: bool
-    created_at: datetime
-    last_login_at: datetime | None
+    created_at: UtcDateTime
+    last_login_at: UtcDateTime | None
 
 
 class UserCreate(BaseModel):

@@ -16,6 +16,7 @@ from magflow.auth.passwords import (
 )
 from magflow.auth.throttle import LoginThrottle
 from magflow.auth.tokens import InvalidTokenError, TokenService
+from magflow.common.errors import NotFoundError
 
 
 class AuthError(Exception):
@@ -103,7 +104,7 @@ class SelfLockoutError(ValueError):
     """An admin tried to disable or demote themself."""
 
 
-class UserNotFoundError(LookupError):
+class UserNotFoundError(NotFoundError):
     pass
 
 

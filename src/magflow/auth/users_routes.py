@@ -10,9 +10,8 @@ from magflow.auth import service
 from magflow.auth.dependencies import Admin
 from magflow.auth.schemas import UserCreate, UserCreated, UserOut, UserUpdate
 from magflow.common.deps import Session
+from magflow.common.errors import UNPROCESSABLE
 from magflow.common.schemas import IdPath
-
-UNPROCESSABLE = 422
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -55,8 +54,6 @@ async def update_user(session: Session, admin: Admin, user_id: IdPath, body: Use
         user = await service.update_user(
             session, admin, user_id, role=body.role, is_active=body.is_active
         )
-    except service.UserNotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
     except service.SelfLockoutError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     await session.commit()

@@ -40,13 +40,10 @@ from magflow.bulk.schemas import (
     StockOut,
 )
 from magflow.catalog.schemas import OfferOut
-from magflow.common.deps import Context, Session
+from magflow.common.deps import Context, OptionalAccount, Session
+from magflow.common.errors import UNPROCESSABLE
 from magflow.common.listing import invalidate_totals
 from magflow.common.schemas import BIGINT_MAX, BIGINT_MIN, IdPath, Page, Skip, StorableText
-from magflow.emag.errors import EmagError
-from magflow.orders.actions_routes import emag_http_error
-
-UNPROCESSABLE = 422  # Starlette renamed the constant; the code is what matters
 
 router = APIRouter(prefix="/api/v1/emag/bulk", tags=["bulk"])
 stock_router = APIRouter(prefix="/api/v1/emag/offers", tags=["offers"])
@@ -56,14 +53,11 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 
 
 async def _check_default_account(session: Session, account: str | None) -> None:
-    """The request's default account must exist (404): an unknown account given per item only
-    makes that item invalid, but one for the whole request is a mistake in the request."""
-    if account is None:
-        return
-    try:
+    """The request's default account must exist (AccountNotFoundError: 404): an unknown account
+    given per item only makes that item invalid, but one for the whole request is a mistake in
+    the request."""
+    if account is not None:
         await accounts_service.get_account(session, account)
-    except accounts_service.AccountNotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
 
 
 def _publisher(request: Request) -> service.BulkPublisher:
@@ -217,8 +211,8 @@ async def list_operation_items(
     session: Session,
     _user: CurrentUser,
     operation_id: IdPath,
+    account: OptionalAccount,
     item_status: Annotated[list[ItemStatus] | None, Query(alias="status")] = None,
-    account: str | None = None,
     offer_id: Annotated[
         int | None, Query(ge=BIGINT_MIN, le=BIGINT_MAX, description="the offer's eMAG id")
     ] = None,
@@ -227,18 +221,12 @@ async def list_operation_items(
 ) -> Any:
     """Per-item results, with eMAG's own messages, in request order."""
     await _operation(session, operation_id)
-    account_id = None
-    if account is not None:
-        try:
-            account_id = (await accounts_service.get_account(session, account)).id
-        except accounts_service.AccountNotFoundError as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
     total, rows = await repository.list_items(
         session,
         operation_id,
         repository.ItemFilter(
             status=[s.value for s in item_status] if item_status else None,
-            account_id=account_id,
+            account_id=account.id if account is not None else None,
             offer_emag_id=offer_id,
         ),
         offset=skip,
@@ -265,8 +253,6 @@ async def retry_operation(
         op = await service.prepare_retry(
             session, operation_id, running_here=service.BulkRunner.is_running_here(operation_id)
         )
-    except service.OperationNotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
     except service.OperationBusyError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     await session.commit()
@@ -277,10 +263,7 @@ async def retry_operation(
 @router.put("/stock-buffer", response_model=StockBufferOut)
 async def set_stock_buffer(session: Session, _admin: Admin, body: StockBufferChange) -> Any:
     """Units held back from eMAG for an account: stock updates publish max(0, stock - buffer)."""
-    try:
-        account = await service.set_stock_buffer(session, body.account, body.stock_buffer)
-    except accounts_service.AccountNotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    account = await service.set_stock_buffer(session, body.account, body.stock_buffer)
     await session.commit()
     return StockBufferOut(
         account_id=account.id, account=account.name, stock_buffer=account.stock_buffer
@@ -292,12 +275,7 @@ async def update_offer_stock(
     ctx: Context, session: Session, user: Operator, offer_id: IdPath, body: StockChange
 ) -> Any:
     """Stock only, with ``PATCH offer_stock/{id}`` (``offer_id`` is the local offer id)."""
-    try:
-        result = await service.update_stock(ctx, session, Actor.of(user), offer_id, body.stock)
-    except service.OfferNotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
-    except EmagError as exc:
-        raise emag_http_error(exc) from exc
+    result = await service.update_stock(ctx, session, Actor.of(user), offer_id, body.stock)
     await session.commit()
     await invalidate_totals(ctx.cache)  # the in-stock listings count differently now
     return StockOut(

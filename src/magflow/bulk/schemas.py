@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from magflow.catalog.schemas import OfferOut
+from magflow.common.schemas import UtcDateTime
 
 Scalar = int | float | str | None
 
@@ -53,9 +53,9 @@ class OperationOut(BaseModel):
     requests_sent: int
     attempts: int
     error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcDateTime
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
 
 
 class OperationItemOut(BaseModel):
@@ -72,7 +72,7 @@ class OperationItemOut(BaseModel):
     status: str
     messages: list[str] | None
     attempts: int
-    updated_at: datetime | None
+    updated_at: UtcDateTime | None
 
 
 class StockChange(BaseModel):

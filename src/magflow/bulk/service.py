@@ -39,7 +39,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,7 +59,7 @@ from magflow.bulk.validation import (
     whole_number,
 )
 from magflow.catalog import repository as catalog_repository
-from magflow.catalog.models import EmagProduct
+from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
 from magflow.emag.errors import EmagAuthError, EmagError
 from magflow.emag.results import OfferSaveResult
@@ -191,7 +191,7 @@ async def create_operation(
     for _item, account, emag_id, _errors in resolved:
         if account is not None and emag_id is not None:
             wanted[account.id].add(emag_id)
-    offers: dict[int, dict[int, EmagProduct]] = {
+    offers: dict[int, dict[int, EmagOffer]] = {
         account_id: await catalog_repository.offers_by_emag_id(session, account_id, ids)
         for account_id, ids in wanted.items()
     }
@@ -320,7 +320,7 @@ def _judge(result: OfferSaveResult) -> Outcome:
     )
 
 
-def _offer_values(offer: EmagProduct, item: _Item, now: datetime) -> dict[str, Any]:
+def _offer_values(offer: EmagOffer, item: _Item, now: datetime) -> dict[str, Any]:
     """The local offer after eMAG accepted ``item`` (stock as published, buffer applied)."""
     values: dict[str, Any] = {"updated_at": now}
     changes = item.changes
@@ -352,7 +352,7 @@ def _offer_values(offer: EmagProduct, item: _Item, now: datetime) -> dict[str, A
 class BulkRunner:
     """Runs operations as background asyncio tasks of this process."""
 
-    _tasks: dict[int, asyncio.Task[None]] = {}
+    _tasks: ClassVar[dict[int, asyncio.Task[None]]] = {}
 
     def __init__(self, ctx: AppContext, publish: BulkPublisher = no_publish) -> None:
         self.ctx = ctx
@@ -566,7 +566,7 @@ async def set_stock_buffer(
 
 @dataclass
 class StockUpdate:
-    offer: EmagProduct
+    offer: EmagOffer
     requested: int
     published: int
 

@@ -14,7 +14,7 @@ from magflow.db.base import Base, JSONType, TimestampMixin
 Money = Numeric(16, 4)
 
 
-class EmagProduct(TimestampMixin, Base):
+class EmagOffer(TimestampMixin, Base):
     """One offer of one account, keyed by (account_id, emag_id) where emag_id is the seller's id.
 
     Prices are stored as eMAG sends them, without VAT (§5.1); ``sale_price_with_vat`` is derived

@@ -10,22 +10,22 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from magflow.catalog.models import EmagProduct
+from magflow.catalog.models import EmagOffer
 from magflow.db.query import as_bigint, fetch_page, like_pattern
 from magflow.db.upsert import upsert
 
 # Columns a sync refreshes on an existing offer (everything but identity and created_at).
 _SYNC_COLUMNS = [
     c.name
-    for c in EmagProduct.__table__.columns
+    for c in EmagOffer.__table__.columns
     if c.name not in {"id", "account_id", "emag_id", "created_at"}
 ]
 
 
 async def existing_ids(session: AsyncSession, account_id: int, emag_ids: list[int]) -> set[int]:
     result = await session.execute(
-        select(EmagProduct.emag_id).where(
-            EmagProduct.account_id == account_id, EmagProduct.emag_id.in_(emag_ids)
+        select(EmagOffer.emag_id).where(
+            EmagOffer.account_id == account_id, EmagOffer.emag_id.in_(emag_ids)
         )
     )
     return set(result.scalars())
@@ -38,7 +38,7 @@ async def upsert_offers(session: AsyncSession, account_id: int, rows: list[dict[
         known = await existing_ids(session, account_id, [row["emag_id"] for row in rows])
     created = await upsert(
         session,
-        EmagProduct.__table__,
+        EmagOffer.__table__,
         rows,  # type: ignore[arg-type]
         ["account_id", "emag_id"],
         _SYNC_COLUMNS,
@@ -49,11 +49,11 @@ async def upsert_offers(session: AsyncSession, account_id: int, rows: list[dict[
 async def mark_missing(session: AsyncSession, account_id: int, run_id: int, now: datetime) -> int:
     """Offers of the account not seen by run ``run_id`` are marked missing (never deleted)."""
     result = await session.execute(
-        update(EmagProduct)
+        update(EmagOffer)
         .where(
-            EmagProduct.account_id == account_id,
-            or_(EmagProduct.last_seen_run_id.is_(None), EmagProduct.last_seen_run_id != run_id),
-            EmagProduct.missing_since.is_(None),
+            EmagOffer.account_id == account_id,
+            or_(EmagOffer.last_seen_run_id.is_(None), EmagOffer.last_seen_run_id != run_id),
+            EmagOffer.missing_since.is_(None),
         )
         .values(missing_since=now)
     )
@@ -72,42 +72,42 @@ class OfferFilter:
 def apply_filter(query: Select[Any], f: OfferFilter) -> Select[Any]:
     account_ids, search, status, in_stock = f.account_ids, f.search, f.status, f.in_stock
     if account_ids is not None:
-        query = query.where(EmagProduct.account_id.in_(account_ids))
+        query = query.where(EmagOffer.account_id.in_(account_ids))
     if search:
         pattern = like_pattern(search)
         conditions: list[ColumnElement[bool]] = [
-            func.lower(EmagProduct.name).like(pattern, escape="\\"),
-            func.lower(EmagProduct.part_number).like(pattern, escape="\\"),
-            func.lower(EmagProduct.part_number_key).like(pattern, escape="\\"),
+            func.lower(EmagOffer.name).like(pattern, escape="\\"),
+            func.lower(EmagOffer.part_number).like(pattern, escape="\\"),
+            func.lower(EmagOffer.part_number_key).like(pattern, escape="\\"),
         ]
         emag_id = as_bigint(search)
         if emag_id is not None:
-            conditions.append(EmagProduct.emag_id == emag_id)
+            conditions.append(EmagOffer.emag_id == emag_id)
         query = query.where(or_(*conditions))
     if status is not None:
-        query = query.where(EmagProduct.status == status)
+        query = query.where(EmagOffer.status == status)
     if in_stock is True:
-        query = query.where(EmagProduct.stock_total > 0)
+        query = query.where(EmagOffer.stock_total > 0)
     elif in_stock is False:
-        query = query.where(EmagProduct.stock_total <= 0)
+        query = query.where(EmagOffer.stock_total <= 0)
     if not f.include_missing:
-        query = query.where(EmagProduct.missing_since.is_(None))
+        query = query.where(EmagOffer.missing_since.is_(None))
     return query
 
 
 SORTABLE = {
-    "id": EmagProduct.id,
-    "emag_id": EmagProduct.emag_id,
-    "name": EmagProduct.name,
-    "sale_price": EmagProduct.sale_price,
-    "stock": EmagProduct.stock_total,
-    "updated_at": EmagProduct.updated_at,
+    "id": EmagOffer.id,
+    "emag_id": EmagOffer.emag_id,
+    "name": EmagOffer.name,
+    "sale_price": EmagOffer.sale_price,
+    "stock": EmagOffer.stock_total,
+    "updated_at": EmagOffer.updated_at,
 }
 
 
 async def count_offers(session: AsyncSession, filters: OfferFilter) -> int:
     total = (
-        await session.execute(apply_filter(select(func.count(EmagProduct.id)), filters))
+        await session.execute(apply_filter(select(func.count(EmagOffer.id)), filters))
     ).scalar_one()
     return int(total)
 
@@ -121,13 +121,13 @@ async def page_offers(
     offset: int = 0,
     limit: int = 50,
     columns: Collection[str] | None = None,
-) -> Sequence[EmagProduct]:
+) -> Sequence[EmagOffer]:
     """One page, ``ORDER BY <sort>, id``; see :func:`magflow.db.query.fetch_page`."""
     column = SORTABLE[sort]
     return await fetch_page(
         session,
-        EmagProduct,
-        apply_filter(select(EmagProduct), filters),
+        EmagOffer,
+        apply_filter(select(EmagOffer), filters),
         column.desc() if descending else column.asc(),
         offset=offset,
         limit=limit,
@@ -135,22 +135,22 @@ async def page_offers(
     )
 
 
-async def get_offer(session: AsyncSession, offer_id: int) -> EmagProduct | None:
-    return await session.get(EmagProduct, offer_id)
+async def get_offer(session: AsyncSession, offer_id: int) -> EmagOffer | None:
+    return await session.get(EmagOffer, offer_id)
 
 
 async def offers_by_emag_id(
     session: AsyncSession, account_id: int, emag_ids: Iterable[int]
-) -> dict[int, EmagProduct]:
+) -> dict[int, EmagOffer]:
     """The account's stored offers among ``emag_ids``, by eMAG id (read in chunks of 900: SQLite
     allows 999 parameters per statement)."""
     wanted = list(set(emag_ids))
-    found: dict[int, EmagProduct] = {}
+    found: dict[int, EmagOffer] = {}
     for start in range(0, len(wanted), 900):
         rows = await session.execute(
-            select(EmagProduct).where(
-                EmagProduct.account_id == account_id,
-                EmagProduct.emag_id.in_(wanted[start : start + 900]),
+            select(EmagOffer).where(
+                EmagOffer.account_id == account_id,
+                EmagOffer.emag_id.in_(wanted[start : start + 900]),
             )
         )
         found.update({offer.emag_id: offer for offer in rows.scalars()})
@@ -159,6 +159,4 @@ async def offers_by_emag_id(
 
 async def apply_offer_update(session: AsyncSession, offer_id: int, values: dict[str, Any]) -> None:
     if values:
-        await session.execute(
-            update(EmagProduct).where(EmagProduct.id == offer_id).values(**values)
-        )
+        await session.execute(update(EmagOffer).where(EmagOffer.id == offer_id).values(**values))

@@ -2,47 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, status
 
-from magflow.accounts import service as accounts_service
 from magflow.auth.dependencies import CurrentUser
 from magflow.catalog import repository
-from magflow.catalog.schemas import OfferOut
+from magflow.catalog.schemas import OfferFilterQuery, OfferOut
 from magflow.common.deps import Context, Session
 from magflow.common.listing import COUNT_CACHE_TTL_SECONDS, listing_total
 from magflow.common.schemas import IdPath, Page, Skip
 
 router = APIRouter(prefix="/api/v1/emag/offers", tags=["offers"])
 
-
-async def account_ids(session: Session, account: str | None) -> list[int] | None:
-    if account is None:
-        return None
-    try:
-        return [(await accounts_service.get_account(session, account)).id]
-    except accounts_service.AccountNotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
-
-
-async def offer_filter(
-    session: Session,
-    account: str | None = None,
-    search: Annotated[str | None, Query(max_length=200)] = None,
-    offer_status: Annotated[int | None, Query(alias="status", ge=0, le=2)] = None,
-    in_stock: bool | None = None,
-    include_missing: bool = False,
-) -> repository.OfferFilter:
-    """The offers' filters from the query string (the listing's and the export's)."""
-    return repository.OfferFilter(
-        account_ids=await account_ids(session, account),
-        search=search,
-        status=offer_status,
-        in_stock=in_stock,
-        include_missing=include_missing,
-    )
-
-
-OfferFilterQuery = Annotated[repository.OfferFilter, Depends(offer_filter)]
 
 #: What a listing row shows (OfferOut): ``raw``, ``images`` and the rest stay in the database.
 LISTING_COLUMNS = tuple(OfferOut.model_fields)

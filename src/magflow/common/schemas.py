@@ -1,9 +1,15 @@
+"""Types and models every domain's schemas share: bounded ids, storable text, pages, and the
+one way an API answer writes a time (UTC, ``Z``) and an amount of money (4 decimals)."""
+
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import IntEnum
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, PlainSerializer
 
 from magflow.common.security import text_problem
 
@@ -34,6 +40,44 @@ StorableText = Annotated[str, AfterValidator(_storable)]
 # eMAG's own ids are stored as BIGINT (64-bit): filters on them are bounded the same way.
 BIGINT_MIN = -(2**63)
 BIGINT_MAX = 2**63 - 1
+
+
+def _utc_text(value: datetime) -> str:
+    """ISO 8601 in UTC with ``Z``. A naive value is taken as UTC (every stored time is UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+#: Money's stored scale: ``Numeric(16, 4)`` columns (magflow.catalog.models.Money).
+MONEY_DECIMALS = 4
+_MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_DECIMALS)
+
+
+def _money_text(value: Decimal) -> str:
+    """Always 4 decimals, never an exponent: what a read from the database shows
+    (``"0.0000"``), also for amounts that come straight from eMAG (``"0.00"``) or a computation."""
+    return f"{Decimal(value).quantize(_MONEY_QUANTUM):f}"
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("a time needs a timezone, e.g. 2026-01-31T00:00:00Z")
+    return value
+
+
+# In answers: every time in UTC with ``Z`` and every amount with 4 decimals, whichever path built
+# the answer (a read from the database, or a write-back that holds what eMAG sent, in Bucharest
+# time and with 2 decimals). Validation is the plain type's; only JSON output changes.
+UtcDateTime = Annotated[datetime, PlainSerializer(_utc_text, return_type=str, when_used="json")]
+Money = Annotated[Decimal, PlainSerializer(_money_text, return_type=str, when_used="json")]
+#: An input time that must say its timezone (a naive one would be read in an unknown zone).
+AwareDateTime = Annotated[datetime, AfterValidator(_aware)]
+
+
+def codes_help(codes: type[IntEnum]) -> str:
+    """``"0 inactive, 1 active, 2 end of life"``: an eMAG code enum for an API description."""
+    return ", ".join(f"{int(c)} {getattr(c, 'label', c.name)}" for c in codes)
 
 
 class Page(BaseModel, Generic[T]):

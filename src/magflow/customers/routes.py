@@ -6,41 +6,35 @@ contract path); the CSV/XLSX export of the same data (``.../export``) is for adm
 Served from ``emag_customers`` (the counters the sync engine keeps by deltas), never by scanning
 ``emag_orders``: a page is ``ORDER BY <column>, id LIMIT`` on an indexed column (spend, last or
 first order) and the summary is one aggregate pass over ``emag_customers``, cached for
-:data:`SUMMARY_CACHE_TTL_SECONDS` in the app's cache (cleared when a sync run ends).
+``SUMMARY_CACHE_TTL_SECONDS`` (magflow.customers.service) in the app's cache (cleared when a sync
+run ends).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.auth.dependencies import CurrentUser
-from magflow.cache import Cache
-from magflow.catalog.routes import account_ids
-from magflow.common.deps import Context, Session
+from magflow.common.deps import AccountIds, Context, Session
 from magflow.common.schemas import IdPath, Page, Skip
 from magflow.customers import analytics, repository
 from magflow.customers.analytics import DEFAULT_CONFIG, AnalyticsConfig, RiskLevel, Tier
-from magflow.customers.models import EmagCustomer
 from magflow.customers.schemas import (
     CustomerAccountOut,
     CustomerDetail,
-    CustomerOut,
     CustomersPage,
-    CustomerSummary,
+    customer_out,
 )
+from magflow.customers.service import SUMMARY_CACHE_TTL_SECONDS, customer_summary
 from magflow.orders import repository as orders_repository
 from magflow.orders.schemas import OrderOut
 
 router = APIRouter(prefix="/api/v1/admin/emag-customers", tags=["customers"])
 
-#: How long a computed summary is served from the cache.
-SUMMARY_CACHE_TTL_SECONDS = 60.0
 #: The app-state attribute holding an :class:`AnalyticsConfig` that overrides the defaults.
 CONFIG_STATE_ATTRIBUTE = "customer_analytics"
 
@@ -55,69 +49,6 @@ def analytics_config(request: Request) -> AnalyticsConfig:
     """The app's formulas: ``app.state.customer_analytics`` when set, else the defaults."""
     config = getattr(request.app.state, CONFIG_STATE_ATTRIBUTE, None)
     return config if isinstance(config, AnalyticsConfig) else DEFAULT_CONFIG
-
-
-def customer_out(
-    customer: EmagCustomer, now: datetime, config: AnalyticsConfig = DEFAULT_CONFIG
-) -> CustomerOut:
-    facts = analytics.insight(customer, now, config)
-    return CustomerOut(
-        id=customer.id,
-        customer_key=customer.customer_key,
-        platform=customer.platform,
-        emag_customer_id=customer.emag_customer_id,
-        name=customer.name,
-        email_hash=customer.email_hash,
-        phone=customer.phone,
-        currency=customer.currency,
-        orders_count=customer.orders_count,
-        kept_orders=facts.kept_orders,
-        cancelled_count=customer.cancelled_count,
-        returned_count=customer.returned_count,
-        cod_count=customer.cod_count,
-        main_orders=customer.main_orders,
-        fbe_orders=customer.fbe_orders,
-        total_spent=customer.total_spent,
-        average_order_value=facts.average_order_value,
-        first_order_at=customer.first_order_at,
-        last_order_at=customer.last_order_at,
-        tier=facts.tier,
-        loyalty_score=facts.loyalty_score,
-        loyalty_band=facts.loyalty_band,
-        risk_level=facts.risk_level,
-        risk_score=facts.risk_score,
-        cancellation_rate=facts.cancellation_rate,
-        return_rate=facts.return_rate,
-        cod_share=facts.cod_share,
-        preferred_channel=facts.preferred_channel,
-        is_repeat=facts.is_repeat,
-    )
-
-
-async def customer_summary(
-    session: AsyncSession,
-    now: datetime,
-    config: AnalyticsConfig = DEFAULT_CONFIG,
-    accounts: Sequence[int] | None = None,
-    cache: Cache | None = None,
-) -> CustomerSummary:
-    """The summary over all customers (of ``accounts`` when given); from ``cache`` when there.
-
-    The cache key holds the config's fingerprint and the accounts, so that different views never
-    share an entry; the lead's sync wiring clears the cache when a run ends."""
-
-    async def compute() -> dict[str, Any]:
-        segments = await repository.customer_segments(session, now, config, accounts)
-        summary = CustomerSummary.model_validate(analytics.summarize(segments, now, config))
-        return summary.model_dump(mode="json")
-
-    if cache is None:
-        return CustomerSummary.model_validate(await compute())
-    scope = ",".join(str(a) for a in sorted(accounts)) if accounts is not None else "all"
-    key = f"customers:summary:{config.fingerprint()}:{scope}"
-    return CustomerSummary.model_validate(
-        await cache.get_or_compute(key, SUMMARY_CACHE_TTL_SECONDS, compute)
-    )
 
 
 @router.get(
@@ -142,6 +73,7 @@ async def list_customers(
     ctx: Context,
     session: Session,
     _user: CurrentUser,
+    accounts: AccountIds,
     skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     search: Annotated[str | None, Query(max_length=200)] = None,
@@ -152,12 +84,10 @@ async def list_customers(
     channel: Annotated[list[Literal["main", "fbe", "mixed"]] | None, Query()] = None,
     loyalty_min: Annotated[int | None, Query(ge=0, le=100)] = None,
     loyalty_max: Annotated[int | None, Query(ge=0, le=100)] = None,
-    account: Annotated[str | None, Query(description="Account name or id")] = None,
     with_summary: bool = True,
 ) -> Any:
     config = analytics_config(request)
     now = datetime.now(UTC)
-    accounts = await account_ids(session, account)
     filters = repository.CustomerFilter(
         now=now,
         config=config,

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from magflow.common.schemas import Page
-from magflow.customers.analytics import Channel, RiskLevel, Tier
+from magflow.common.schemas import Money, Page, UtcDateTime
+from magflow.customers import analytics
+from magflow.customers.analytics import DEFAULT_CONFIG, AnalyticsConfig, Channel, RiskLevel, Tier
+from magflow.customers.models import EmagCustomer
 from magflow.orders.schemas import OrderOut
 
 
@@ -29,10 +30,10 @@ class CustomerOut(BaseModel):
     cod_count: int = Field(description="Orders paid cash on delivery")
     main_orders: int
     fbe_orders: int
-    total_spent: Decimal = Field(description="Spend of the kept orders, in `currency`")
-    average_order_value: Decimal | None = Field(description="total_spent / kept_orders")
-    first_order_at: datetime | None
-    last_order_at: datetime | None
+    total_spent: Money = Field(description="Spend of the kept orders, in `currency`")
+    average_order_value: Money | None = Field(description="total_spent / kept_orders")
+    first_order_at: UtcDateTime | None
+    last_order_at: UtcDateTime | None
     tier: Tier
     loyalty_score: int = Field(ge=0, le=100, description="RFM score, 0-100")
     loyalty_band: str
@@ -48,16 +49,16 @@ class CustomerOut(BaseModel):
 class CustomerSummary(BaseModel):
     """Over every customer (of the ``account`` when given), not only the page."""
 
-    generated_at: datetime = Field(description="When computed (the summary is cached briefly)")
+    generated_at: UtcDateTime = Field(description="When computed (the summary is cached briefly)")
     total_customers: int
     total_orders: int
     cancelled_orders: int
     returned_orders: int
-    spend_by_currency: dict[str, Decimal]
+    spend_by_currency: dict[str, Money]
     active_days: int
     active_customers: int = Field(description="Last order within `active_days` days")
     new_this_month: int = Field(description="First order since `month_start` (UTC)")
-    month_start: datetime
+    month_start: UtcDateTime
     repeat_customers: int
     repeat_customer_rate: float = Field(ge=0, le=1)
     tier_distribution: dict[str, int]
@@ -73,10 +74,48 @@ class CustomersPage(Page[CustomerOut]):
 class CustomerAccountOut(BaseModel):
     account_id: int
     orders_count: int
-    total_spent: Decimal
+    total_spent: Money
 
 
 class CustomerDetail(BaseModel):
     customer: CustomerOut
     accounts: list[CustomerAccountOut]
     orders: Page[OrderOut] = Field(description="The customer's orders, newest first")
+
+
+def customer_out(
+    customer: EmagCustomer, now: datetime, config: AnalyticsConfig = DEFAULT_CONFIG
+) -> CustomerOut:
+    """The stored counters of ``customer`` and what the formulas say of them at ``now``."""
+    facts = analytics.insight(customer, now, config)
+    return CustomerOut(
+        id=customer.id,
+        customer_key=customer.customer_key,
+        platform=customer.platform,
+        emag_customer_id=customer.emag_customer_id,
+        name=customer.name,
+        email_hash=customer.email_hash,
+        phone=customer.phone,
+        currency=customer.currency,
+        orders_count=customer.orders_count,
+        kept_orders=facts.kept_orders,
+        cancelled_count=customer.cancelled_count,
+        returned_count=customer.returned_count,
+        cod_count=customer.cod_count,
+        main_orders=customer.main_orders,
+        fbe_orders=customer.fbe_orders,
+        total_spent=customer.total_spent,
+        average_order_value=facts.average_order_value,
+        first_order_at=customer.first_order_at,
+        last_order_at=customer.last_order_at,
+        tier=facts.tier,
+        loyalty_score=facts.loyalty_score,
+        loyalty_band=facts.loyalty_band,
+        risk_level=facts.risk_level,
+        risk_score=facts.risk_score,
+        cancellation_rate=facts.cancellation_rate,
+        return_rate=facts.return_rate,
+        cod_share=facts.cod_share,
+        preferred_channel=facts.preferred_channel,
+        is_repeat=facts.is_repeat,
+    )

@@ -1,8 +1,9 @@
-"""Customer aggregates maintained from orders by deltas. Never commits."""
+"""Customer aggregates maintained from orders by deltas, and the customers' summary the API
+shows. Never commits."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -10,7 +11,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from magflow.customers import repository
+from magflow.cache import Cache
+from magflow.customers import analytics, repository
+from magflow.customers.analytics import DEFAULT_CONFIG, AnalyticsConfig
+from magflow.customers.schemas import CustomerSummary
+
+#: How long a computed summary is served from the cache.
+SUMMARY_CACHE_TTL_SECONDS = 60.0
 
 ORDER_CANCELLED = 0
 ORDER_RETURNED = 5
@@ -124,4 +131,30 @@ async def apply_order_changes(
             ),
             key=lambda link: (link["customer_id"], link["account_id"]),
         ),
+    )
+
+
+async def customer_summary(
+    session: AsyncSession,
+    now: datetime,
+    config: AnalyticsConfig = DEFAULT_CONFIG,
+    accounts: Sequence[int] | None = None,
+    cache: Cache | None = None,
+) -> CustomerSummary:
+    """The summary over all customers (of ``accounts`` when given); from ``cache`` when there.
+
+    The cache key holds the config's fingerprint and the accounts, so that different views never
+    share an entry; the sync wiring clears the cache when a run ends."""
+
+    async def compute() -> dict[str, Any]:
+        segments = await repository.customer_segments(session, now, config, accounts)
+        summary = CustomerSummary.model_validate(analytics.summarize(segments, now, config))
+        return summary.model_dump(mode="json")
+
+    if cache is None:
+        return CustomerSummary.model_validate(await compute())
+    scope = ",".join(str(a) for a in sorted(accounts)) if accounts is not None else "all"
+    key = f"customers:summary:{config.fingerprint()}:{scope}"
+    return CustomerSummary.model_validate(
+        await cache.get_or_compute(key, SUMMARY_CACHE_TTL_SECONDS, compute)
     )

@@ -4,7 +4,7 @@ from magflow.accounts.models import EmagAccount
 from magflow.audit.models import AuditLog
 from magflow.auth.models import User
 from magflow.bulk.models import BulkOperation, BulkOperationItem
-from magflow.catalog.models import EmagProduct
+from magflow.catalog.models import EmagOffer
 from magflow.customers.models import EmagCustomer, EmagCustomerAccount
 from magflow.db.base import Base
 from magflow.orders.models import EmagOrder
@@ -19,8 +19,8 @@ __all__ = [
     "EmagAccount",
     "EmagCustomer",
     "EmagCustomerAccount",
+    "EmagOffer",
     "EmagOrder",
-    "EmagProduct",
     "EmagReturn",
     "SyncLog",
     "User",

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from magflow.auth.dependencies import Admin, CurrentUser
-from magflow.catalog.routes import OfferFilterQuery, account_ids
-from magflow.common.deps import Context, Session
+from magflow.catalog.schemas import OfferFilterQuery
+from magflow.common.deps import AccountIds, Context
 from magflow.common.schemas import DB_INT_MAX
 from magflow.exports import service
 from magflow.exports.service import ExportFormat, ExportKind
-from magflow.orders.routes import OrderFilterQuery
+from magflow.orders.schemas import OrderFilterQuery
 
 orders_router = APIRouter(prefix="/api/v1/emag/orders", tags=["exports"])
 offers_router = APIRouter(prefix="/api/v1/emag/offers", tags=["exports"])
@@ -61,19 +61,16 @@ async def export_offers(
 @customers_router.get("/export")
 async def export_customers(
     ctx: Context,
-    session: Session,
     _admin: Admin,
+    account_ids: AccountIds,
     format: ExportFormat = ExportFormat.csv,
-    account: str | None = None,
     search: Annotated[str | None, Query(max_length=200)] = None,
     min_orders: Annotated[int | None, Query(ge=0, le=DB_INT_MAX)] = None,
     sort: Literal["id", "total_spent", "orders_count", "last_order_at"] = "id",
     order: Literal["asc", "desc"] = "asc",
 ) -> StreamingResponse:
     """Customers (``emag_customers``) as CSV or XLSX; streamed. Admins only (personal data)."""
-    filters = service.CustomerFilter(
-        account_ids=await account_ids(session, account), search=search, min_orders=min_orders
-    )
+    filters = service.CustomerFilter(account_ids=account_ids, search=search, min_orders=min_orders)
     spec = service.customers_spec(filters, sort=sort, descending=order == "desc")
     return _response(ctx, spec, format)
 

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.accounts import service as accounts_service
 from magflow.catalog import repository as catalog_repository
-from magflow.catalog.models import EmagProduct
+from magflow.catalog.models import EmagOffer
 from magflow.customers.models import EmagCustomer, EmagCustomerAccount
 from magflow.db.engine import Database
 from magflow.db.query import like_pattern
@@ -80,32 +80,32 @@ ORDER_COLUMNS: list[tuple[str, Any]] = [
 ]
 
 OFFER_COLUMNS: list[tuple[str, Any]] = [
-    ("id", EmagProduct.id),
-    ("account", EmagProduct.account_id),
-    ("emag_id", EmagProduct.emag_id),
-    ("name", EmagProduct.name),
-    ("brand", EmagProduct.brand),
-    ("part_number", EmagProduct.part_number),
-    ("part_number_key", EmagProduct.part_number_key),
-    ("ean", EmagProduct.ean),
-    ("currency", EmagProduct.currency),
-    ("sale_price", EmagProduct.sale_price),
-    ("sale_price_with_vat", EmagProduct.sale_price_with_vat),
-    ("recommended_price", EmagProduct.recommended_price),
-    ("min_sale_price", EmagProduct.min_sale_price),
-    ("max_sale_price", EmagProduct.max_sale_price),
-    ("vat_id", EmagProduct.vat_id),
-    ("stock", EmagProduct.stock_total),
-    ("general_stock", EmagProduct.general_stock),
-    ("estimated_stock", EmagProduct.estimated_stock),
-    ("handling_time", EmagProduct.handling_time),
-    ("status", EmagProduct.status),
-    ("offer_validation_status", EmagProduct.offer_validation_status),
-    ("validation_status", EmagProduct.validation_status),
-    ("buy_button_rank", EmagProduct.buy_button_rank),
-    ("number_of_offers", EmagProduct.number_of_offers),
-    ("last_seen_at", EmagProduct.last_seen_at),
-    ("missing_since", EmagProduct.missing_since),
+    ("id", EmagOffer.id),
+    ("account", EmagOffer.account_id),
+    ("emag_id", EmagOffer.emag_id),
+    ("name", EmagOffer.name),
+    ("brand", EmagOffer.brand),
+    ("part_number", EmagOffer.part_number),
+    ("part_number_key", EmagOffer.part_number_key),
+    ("ean", EmagOffer.ean),
+    ("currency", EmagOffer.currency),
+    ("sale_price", EmagOffer.sale_price),
+    ("sale_price_with_vat", EmagOffer.sale_price_with_vat),
+    ("recommended_price", EmagOffer.recommended_price),
+    ("min_sale_price", EmagOffer.min_sale_price),
+    ("max_sale_price", EmagOffer.max_sale_price),
+    ("vat_id", EmagOffer.vat_id),
+    ("stock", EmagOffer.stock_total),
+    ("general_stock", EmagOffer.general_stock),
+    ("estimated_stock", EmagOffer.estimated_stock),
+    ("handling_time", EmagOffer.handling_time),
+    ("status", EmagOffer.status),
+    ("offer_validation_status", EmagOffer.offer_validation_status),
+    ("validation_status", EmagOffer.validation_status),
+    ("buy_button_rank", EmagOffer.buy_button_rank),
+    ("number_of_offers", EmagOffer.number_of_offers),
+    ("last_seen_at", EmagOffer.last_seen_at),
+    ("missing_since", EmagOffer.missing_since),
 ]
 
 CUSTOMER_COLUMNS: list[tuple[str, Any]] = [
@@ -208,7 +208,7 @@ def offers_spec(
         ExportKind.offers,
         OFFER_COLUMNS,
         lambda q: catalog_repository.apply_filter(q, filters),
-        _ordering(catalog_repository.SORTABLE[sort], descending, EmagProduct.id),
+        _ordering(catalog_repository.SORTABLE[sort], descending, EmagOffer.id),
         account_column=1,
     )
 

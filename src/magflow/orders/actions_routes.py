@@ -1,133 +1,38 @@
-"""Order write-back routes (``/api/v1/emag/orders/...``), courier accounts and eMAG errors.
+"""Order write-back routes (``/api/v1/emag/orders/...``) and courier accounts.
 
-eMAG's refusals (``isError`` or a 4xx) answer 422 with eMAG's own messages; failures to reach
-eMAG (auth, rate limit, 5xx, timeouts) answer 502. Nothing is changed locally in either case.
+eMAG's errors become HTTP in :mod:`magflow.common.errors` (refusals 422 with eMAG's own messages,
+failures to reach eMAG 502); nothing is committed locally in either case.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, BeforeValidator, Field
+from fastapi import APIRouter, HTTPException
 
-from magflow.accounts import service as accounts_service
 from magflow.audit.service import Actor
 from magflow.auth.dependencies import CurrentUser, Operator
-from magflow.common.deps import Context, Session
+from magflow.common.deps import AccountByName, Context, Session
+from magflow.common.errors import UNPROCESSABLE
 from magflow.common.listing import invalidate_totals
-from magflow.common.schemas import DbId, IdPath
-from magflow.emag.errors import EmagError, EmagTransientError, EmagValidationError
+from magflow.common.schemas import IdPath
 from magflow.orders.actions import (
     ActionInputError,
     ActionResult,
     OrderActions,
-    OrderNotFoundError,
     acknowledge_many,
 )
-from magflow.orders.schemas import OrderDetailOut
-
-UNPROCESSABLE = 422  # Starlette renamed the constant; the code is what matters
+from magflow.orders.schemas import (
+    AckMany,
+    AckOut,
+    ActionOut,
+    AttachmentCreate,
+    AwbCreate,
+    OrderDetailOut,
+    StatusChange,
+)
 
 router = APIRouter(prefix="/api/v1/emag", tags=["order actions"])
-
-STATUS_NAMES = {"cancelled": 0, "canceled": 0, "prepared": 3, "finalized": 4}
-
-
-def emag_http_error(exc: EmagError) -> HTTPException:
-    """An HTTP error carrying eMAG's own messages."""
-    detail: dict[str, Any] = {
-        "message": str(exc),
-        "emag_route": exc.route,
-        "emag_status": exc.status_code,
-        "emag_messages": exc.messages,
-        "kind": exc.kind,
-    }
-    if isinstance(exc, EmagValidationError):
-        return HTTPException(UNPROCESSABLE, detail=detail)
-    if isinstance(exc, EmagTransientError) and exc.maybe_processed:
-        detail["hint"] = "eMAG may have processed the request; re-read before trying again"
-    return HTTPException(status.HTTP_502_BAD_GATEWAY, detail=detail)
-
-
-def _status_value(value: Any) -> Any:
-    if isinstance(value, str) and value.strip().lower() in STATUS_NAMES:
-        return STATUS_NAMES[value.strip().lower()]
-    return value
-
-
-class StatusChange(BaseModel):
-    status: Annotated[int, BeforeValidator(_status_value)] = Field(
-        description="3 / prepared, 4 / finalized, 0 / cancelled"
-    )
-    reason: int | None = Field(
-        default=None, description="eMAG cancellation reason code (required to cancel)"
-    )
-
-
-class AckMany(BaseModel):
-    ids: list[DbId] = Field(min_length=1, max_length=500, description="local order ids")
-
-
-class AwbParty(BaseModel):
-    name: str | None = None
-    contact: str | None = None
-    phone1: str | None = None
-    phone2: str | None = None
-    legal_entity: int | None = None
-    locality_id: int | None = None
-    street: str | None = None
-    zipcode: str | None = None
-    address_id: str | None = None
-
-
-class AwbCreate(BaseModel):
-    sender: AwbParty = Field(description="the seller's address, or its eMAG address_id")
-    receiver: AwbParty | None = Field(
-        default=None, description="overrides of the order's shipping data"
-    )
-    courier_account_id: int | None = Field(
-        default=None,
-        description="from GET /api/v1/emag/courier-accounts (eMAG's default if absent)",
-    )
-    parcel_number: int = Field(default=1, ge=0, le=999)
-    envelope_number: int = Field(default=0, ge=0, le=9999)
-    weight: Decimal | None = Field(default=None, gt=0)
-    is_oversize: bool = False
-    insured_value: Decimal | None = Field(default=None, ge=0)
-    cod: Decimal | None = Field(
-        default=None, ge=0, description="default: the order total for COD orders, else 0"
-    )
-    observation: str | None = Field(default=None, max_length=255)
-    pickup_and_return: bool | None = None
-    saturday_delivery: bool | None = None
-    sameday_delivery: bool | None = None
-
-
-class AttachmentCreate(BaseModel):
-    url: str = Field(min_length=1, max_length=1024, description="a PDF URL")
-    name: str = Field(min_length=1, max_length=60)
-    type: Literal["invoice", "warranty", "user_manual", "user_guide", "awb", "proforma"] | int = (
-        "invoice"
-    )
-    order_product_id: int | None = Field(default=None, description="order line id (warranties)")
-    force_download: bool = False
-
-
-class ActionOut(BaseModel):
-    order: OrderDetailOut
-    refreshed: bool = Field(description="the local row was re-read from eMAG after the write")
-    emag_messages: list[str] = []
-    awb: dict[str, Any] | None = None
-
-
-class AckOut(BaseModel):
-    order_id: int
-    ok: bool
-    status: int | None = None
-    error: str | None = None
-    emag_messages: list[str] = []
 
 
 def _out(result: ActionResult, awb: bool = False) -> ActionOut:
@@ -140,18 +45,13 @@ def _out(result: ActionResult, awb: bool = False) -> ActionOut:
 
 
 async def _run(session: Session, coro: Any, ctx: Context | None = None) -> Any:
-    """Await an action, map its errors to HTTP, commit; with ``ctx``, the action may have changed
-    an order's status, so cached listing totals are forgotten."""
+    """Await an action and commit; with ``ctx``, the action may have changed an order's status, so
+    cached listing totals are forgotten. Unknown orders/accounts (404) and eMAG's errors (422/502)
+    propagate to the app's handlers, uncommitted."""
     try:
         result = await coro
-    except OrderNotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
     except ActionInputError as exc:
         raise HTTPException(UNPROCESSABLE, detail=str(exc)) from exc
-    except accounts_service.AccountNotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
-    except EmagError as exc:
-        raise emag_http_error(exc) from exc
     await session.commit()
     if ctx is not None:
         await invalidate_totals(ctx.cache)
@@ -211,9 +111,9 @@ async def courier_accounts(
     ctx: Context,
     session: Session,
     user: CurrentUser,
-    account: Annotated[str, Query(description="account name or id")],
+    account: AccountByName,
 ) -> list[dict[str, Any]]:
     """The account's courier accounts (``courier_accounts/read``), to choose one for an AWB."""
     actions = OrderActions(ctx, session, Actor.of(user))
-    found = await _run(session, actions.courier_accounts(account))
+    found = await _run(session, actions.courier_accounts(account.id))
     return [c.model_dump(mode="json") for c in found]

@@ -1,52 +1,18 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
-from pydantic import Field
+from fastapi import APIRouter, HTTPException, Query, status
 
 from magflow.auth.dependencies import CurrentUser
-from magflow.catalog.routes import account_ids
-from magflow.common.deps import Context, Session
+from magflow.common.deps import AccountIds, Context, Session
 from magflow.common.listing import COUNT_CACHE_TTL_SECONDS, listing_total
 from magflow.common.schemas import IdPath, Page, Skip
 from magflow.orders import daily, repository
-from magflow.orders.schemas import DailyOrdersOut, OrderDetailOut, OrderOut
+from magflow.orders.schemas import DailyOrdersOut, OrderDetailOut, OrderFilterQuery, OrderOut
 
 router = APIRouter(prefix="/api/v1/emag/orders", tags=["orders"])
 
-
-async def order_filter(
-    session: Session,
-    account: str | None = None,
-    order_status: Annotated[
-        list[Annotated[int, Field(ge=0, le=5)]] | None,
-        Query(alias="status", description="eMAG order statuses 0-5, repeatable"),
-    ] = None,
-    order_type: Annotated[int | None, Query(alias="type", ge=2, le=3)] = None,
-    search: Annotated[str | None, Query(max_length=200)] = None,
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
-) -> repository.OrderFilter:
-    """The orders' filters from the query string (the listing's and the export's)."""
-    for bound in (date_from, date_to):
-        if bound is not None and bound.tzinfo is None:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
-                detail="date_from/date_to need a timezone, e.g. 2026-01-31T00:00:00Z",
-            )
-    return repository.OrderFilter(
-        account_ids=await account_ids(session, account),
-        status=order_status,
-        order_type=order_type,
-        search=search,
-        date_from=date_from,
-        date_to=date_to,
-    )
-
-
-OrderFilterQuery = Annotated[repository.OrderFilter, Depends(order_filter)]
 
 #: What a listing row shows (OrderOut): the JSON payloads are left in the database.
 LISTING_COLUMNS = tuple(OrderOut.model_fields)
@@ -112,11 +78,9 @@ async def daily_orders(
     days: Annotated[
         int, Query(ge=1, le=daily.MAX_DAYS, description="How many days, today included")
     ] = 30,
-    account: Annotated[
-        str | None, Query(description="An account name or id; every account when absent")
-    ] = None,
+    account_ids: AccountIds = None,
 ) -> Any:
-    return await daily.daily_orders(session, await account_ids(session, account), days)
+    return await daily.daily_orders(session, account_ids, days)
 
 
 @router.get("/{order_id}", response_model=OrderDetailOut)

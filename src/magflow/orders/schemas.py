@@ -1,10 +1,19 @@
+"""Orders as the API shows them, and the orders' query-string filters (shared by the listing and
+the export routes, so that no route module imports another)."""
+
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Depends, Query
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from magflow.common.deps import AccountIds
+from magflow.common.schemas import AwareDateTime, DbId, Money, UtcDateTime, codes_help
+from magflow.emag.codes import WRITABLE_ORDER_STATUSES, OrderStatus, OrderType
+from magflow.orders import repository
 
 
 class OrderOut(BaseModel):
@@ -18,16 +27,16 @@ class OrderOut(BaseModel):
     payment_mode_id: int | None
     payment_mode: str | None
     delivery_mode: str | None
-    order_date: datetime | None
-    emag_modified_at: datetime | None
+    order_date: UtcDateTime | None
+    emag_modified_at: UtcDateTime | None
     currency: str | None
-    shipping_tax: Decimal | None
-    total_without_vat: Decimal | None
-    total_with_vat: Decimal | None
+    shipping_tax: Money | None
+    total_without_vat: Money | None
+    total_with_vat: Money | None
     customer_key: str | None
     customer_name: str | None
     awb_number: str | None
-    acknowledged_at: datetime | None
+    acknowledged_at: UtcDateTime | None
 
 
 class OrderDetailOut(OrderOut):
@@ -46,7 +55,7 @@ class CurrencyDay(BaseModel):
 
     currency: str = Field(description='ISO currency of the orders; "?" when eMAG sent none')
     orders: int
-    revenue: Decimal
+    revenue: Money
 
 
 class DailyOrdersDay(BaseModel):
@@ -68,3 +77,125 @@ class DailyOrdersOut(BaseModel):
     )
     currencies: list[str] = Field(description="Every currency present, by revenue, largest first")
     items: list[DailyOrdersDay] = Field(description="One entry per day, oldest first")
+
+
+# -- write-back (magflow.orders.actions_routes) --------------------------------------------------
+
+#: The statuses ``order/save`` may set, by name (``canceled`` too, eMAG's own spelling varies).
+STATUS_BY_NAME = {code.name.lower(): code for code in WRITABLE_ORDER_STATUSES} | {
+    "canceled": OrderStatus.CANCELLED
+}
+
+
+def _status_value(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in STATUS_BY_NAME:
+        return STATUS_BY_NAME[value.strip().lower()]
+    return value
+
+
+class StatusChange(BaseModel):
+    status: Annotated[int, BeforeValidator(_status_value)] = Field(
+        description=", ".join(
+            f"{int(s)} / {s.label}" for s in sorted(WRITABLE_ORDER_STATUSES, reverse=True)
+        )
+    )
+    reason: int | None = Field(
+        default=None, description="eMAG cancellation reason code (required to cancel)"
+    )
+
+
+class AckMany(BaseModel):
+    ids: list[DbId] = Field(min_length=1, max_length=500, description="local order ids")
+
+
+class AwbParty(BaseModel):
+    name: str | None = None
+    contact: str | None = None
+    phone1: str | None = None
+    phone2: str | None = None
+    legal_entity: int | None = None
+    locality_id: int | None = None
+    street: str | None = None
+    zipcode: str | None = None
+    address_id: str | None = None
+
+
+class AwbCreate(BaseModel):
+    sender: AwbParty = Field(description="the seller's address, or its eMAG address_id")
+    receiver: AwbParty | None = Field(
+        default=None, description="overrides of the order's shipping data"
+    )
+    courier_account_id: int | None = Field(
+        default=None,
+        description="from GET /api/v1/emag/courier-accounts (eMAG's default if absent)",
+    )
+    parcel_number: int = Field(default=1, ge=0, le=999)
+    envelope_number: int = Field(default=0, ge=0, le=9999)
+    weight: Decimal | None = Field(default=None, gt=0)
+    is_oversize: bool = False
+    insured_value: Decimal | None = Field(default=None, ge=0)
+    cod: Decimal | None = Field(
+        default=None, ge=0, description="default: the order total for COD orders, else 0"
+    )
+    observation: str | None = Field(default=None, max_length=255)
+    pickup_and_return: bool | None = None
+    saturday_delivery: bool | None = None
+    sameday_delivery: bool | None = None
+
+
+class AttachmentCreate(BaseModel):
+    url: str = Field(min_length=1, max_length=1024, description="a PDF URL")
+    name: str = Field(min_length=1, max_length=60)
+    type: Literal["invoice", "warranty", "user_manual", "user_guide", "awb", "proforma"] | int = (
+        "invoice"
+    )
+    order_product_id: int | None = Field(default=None, description="order line id (warranties)")
+    force_download: bool = False
+
+
+class ActionOut(BaseModel):
+    order: OrderDetailOut
+    refreshed: bool = Field(description="the local row was re-read from eMAG after the write")
+    emag_messages: list[str] = []
+    awb: dict[str, Any] | None = None
+
+
+class AckOut(BaseModel):
+    order_id: int
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+    emag_messages: list[str] = []
+
+
+# -- filters ------------------------------------------------------------------------------------
+
+
+async def order_filter(
+    account_ids: AccountIds,
+    order_status: Annotated[
+        list[OrderStatus] | None,
+        Query(
+            alias="status",
+            description=f"eMAG order statuses, repeatable: {codes_help(OrderStatus)}",
+        ),
+    ] = None,
+    order_type: Annotated[
+        OrderType | None, Query(alias="type", description=codes_help(OrderType))
+    ] = None,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    date_from: AwareDateTime | None = None,
+    date_to: AwareDateTime | None = None,
+) -> repository.OrderFilter:
+    """The orders' filters from the query string (the listing's and the export's)."""
+    return repository.OrderFilter(
+        account_ids=account_ids,
+        status=order_status,
+        order_type=order_type,
+        search=search,
+        date_from=date_from,
+        date_to=date_to,
+    )
+
+
+OrderFilterQuery = Annotated[repository.OrderFilter, Depends(order_filter)]

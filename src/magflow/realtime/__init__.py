@@ -1,6 +1,6 @@
 """Live events: the event bus (in-process or Redis Streams), the publishers' progress throttle and
-the WebSocket hub. The routes are in :mod:`magflow.realtime.routes`, the app wiring in
-:mod:`magflow.realtime.wiring`."""
+the WebSocket hub. The routes are in :mod:`magflow.realtime.routes`; ``create_app``'s lifespan
+starts a hub on the context's bus (``app.state.hub``) and stops it on shutdown."""
 
 from magflow.realtime.bus import (
     EventBus,

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from magflow.common.schemas import UtcDateTime
 
 
 class ReturnOut(BaseModel):
@@ -20,8 +21,8 @@ class ReturnOut(BaseModel):
     pickup_method: int | None
     customer_name: str | None
     products: list[dict[str, Any]] | None
-    return_date: datetime | None
-    last_seen_at: datetime
+    return_date: UtcDateTime | None
+    last_seen_at: UtcDateTime
 
 
 class ReturnsSyncOut(BaseModel):

@@ -7,7 +7,8 @@ from fastapi.responses import JSONResponse
 
 from magflow.accounts import service as accounts_service
 from magflow.auth.dependencies import CurrentUser, Operator
-from magflow.common.deps import Context, Session
+from magflow.common.deps import Context, OptionalAccount, Session
+from magflow.common.errors import UNPROCESSABLE
 from magflow.common.listing import listing_total
 from magflow.common.schemas import IdPath, Page, Skip
 from magflow.sync import repository, service
@@ -32,16 +33,11 @@ async def start_sync(
     with that run's id in ``run_id`` (and no new run is started for any account).
     """
     if body.account is not None:
-        try:
-            accounts = [await accounts_service.get_account(session, body.account)]
-        except accounts_service.AccountNotFoundError as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+        accounts = [await accounts_service.get_account(session, body.account)]
     else:
         accounts = list(await accounts_service.list_accounts(session, active_only=True))
         if not accounts:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY, detail="no active eMAG account to sync"
-            )
+            raise HTTPException(UNPROCESSABLE, detail="no active eMAG account to sync")
     mode = SyncMode.full if kind is SyncKind.offers else (body.mode or SyncMode.incremental)
     for account in accounts:
         active = await repository.active_run(session, account.id, kind.value)
@@ -76,10 +72,7 @@ def _conflict(exc: service.RunAlreadyActiveError) -> JSONResponse:
 @router.post("/api/v1/emag/enhanced/sync/{run_id}/cancel", response_model=SyncRunOut)
 async def cancel_sync(session: Session, _user: Operator, run_id: IdPath) -> Any:
     """Ask a queued or running sync to stop; it stops before writing its next page."""
-    try:
-        run = await service.request_cancel(session, run_id)
-    except service.RunNotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    run = await service.request_cancel(session, run_id)
     if not SyncStatus(run.status).is_active:
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail=f"run {run_id} is already {run.status}"
@@ -92,18 +85,13 @@ async def cancel_sync(session: Session, _user: Operator, run_id: IdPath) -> Any:
 async def sync_logs(
     session: Session,
     _user: CurrentUser,
-    account: str | None = None,
+    account: OptionalAccount,
     kind: SyncKind | None = None,
     status_filter: Annotated[SyncStatus | None, Query(alias="status")] = None,
     skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
-    account_id = None
-    if account is not None:
-        try:
-            account_id = (await accounts_service.get_account(session, account)).id
-        except accounts_service.AccountNotFoundError as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    account_id = account.id if account is not None else None
     kind_value = kind.value if kind else None
     status_value = status_filter.value if status_filter else None
     runs = await repository.page_runs(

@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from magflow.common.schemas import UtcDateTime
 from magflow.sync.models import SyncMode
 
 
@@ -31,9 +32,9 @@ class SyncRunOut(BaseModel):
     status: str
     trigger: str
     requested_by: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcDateTime
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
     total_items: int | None
     total_pages: int | None
     current_page: int

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from magflow.common.errors import NotFoundError
 from magflow.context import AppContext
 from magflow.sync import repository
 from magflow.sync.models import SyncKind, SyncLog, SyncMode, SyncStatus
@@ -25,7 +26,7 @@ class RunAlreadyActiveError(Exception):
         self.run = run
 
 
-class RunNotFoundError(LookupError):
+class RunNotFoundError(NotFoundError):
     pass
 
 
