@@ -8,16 +8,20 @@ and every item reaches eMAG exactly once (the simulator counts every offer chang
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
+from websockets.asyncio.client import ClientConnection, connect
 
 from magflow.auth.models import Role
 from magflow.bulk.models import BulkOperation, BulkOperationItem
@@ -28,7 +32,7 @@ from tests.bulk.conftest import OfferWrites, wait_done
 from tests.conftest import Backend
 from tests.factories import make_user
 from tests.orders.support import route_count, sim_offer, sim_stats, small_sim_config
-from tests.support.auth import auth_headers
+from tests.support.auth import login
 from tests.support.servers import free_port
 from tests.support.simulation import Accounts
 
@@ -49,8 +53,8 @@ def sim_config() -> SimConfig:
 
 @pytest.fixture(params=["inprocess", "procrastinate"])
 def jobs(request: pytest.FixtureRequest, settings: Settings) -> str:
-    if request.param == "procrastinate" and settings.is_sqlite:
-        pytest.skip("procrastinate runs on PostgreSQL only")
+    if request.param == "procrastinate" and (settings.is_sqlite or not settings.redis_url):
+        pytest.skip("procrastinate runs on PostgreSQL; a worker's events reach the API by Redis")
     return str(request.param)
 
 
@@ -72,6 +76,25 @@ def env(settings: Settings, jobs: str) -> dict[str, str]:
     if settings.redis_url:
         values["MAGFLOW_REDIS_URL"] = settings.redis_url
     return values
+
+
+async def events_socket(url: str, token: str) -> ClientConnection:
+    ws = await connect(
+        url.replace("http", "ws") + f"/api/v1/emag/enhanced/ws/sync-events?token={token}"
+    )
+    assert json.loads(await ws.recv())["type"] == "hello"
+    return ws
+
+
+async def bulk_events(ws: ClientConnection, op_id: int, until: Any) -> list[str]:
+    """The types of the operation's events, read until ``until(types)`` holds."""
+    seen: list[str] = []
+    async with asyncio.timeout(120):
+        while not until(seen):
+            message = json.loads(await ws.recv())
+            if message["type"].startswith("bulk.") and message["data"].get("id") == op_id:
+                seen.append(message["type"])
+    return seen
 
 
 class Processes:
@@ -132,11 +155,16 @@ async def test_a_killed_process_leaves_an_operation_that_resumes_sending_each_it
     offer_writes.hold_after(150)  # chunk 3 lands on eMAG; its answer is held back
     items = [{"offer_id": n, "account": "main", "stock": 5000 + n} for n in range(1, ITEMS + 1)]
     async with httpx.AsyncClient(base_url=url, timeout=30) as api:
-        api.headers.update(await auth_headers(api, user.email))
+        token = (await login(api, user.email))["access_token"]
+        api.headers["Authorization"] = f"Bearer {token}"
+        ws = await events_socket(url, token)
         response = await api.post("/api/v1/emag/bulk/offers", json={"items": items})
         assert response.status_code == 202, response.text
         op_id = response.json()["id"]
     await offer_writes.wait_held()
+    # Progress reaches the API's WebSocket clients from whichever process runs the operation.
+    before = await bulk_events(ws, op_id, lambda seen: seen.count("bulk.progress") == 2)
+    assert before == ["bulk.started", "bulk.progress", "bulk.progress"]
 
     async with ctx.db.session() as session:
         op = await session.get(BulkOperation, op_id)
@@ -158,10 +186,15 @@ async def test_a_killed_process_leaves_an_operation_that_resumes_sending_each_it
 
     if worker is not None:
         processes.worker()  # a new worker; the API process kept running
+        after = await bulk_events(ws, op_id, lambda seen: "bulk.completed" in seen)
+        assert after[0] == "bulk.started" and after[-1] == "bulk.completed"
+        assert "bulk.progress" in after
     else:
         url, api_process = processes.serve()
+    await ws.close()
     async with httpx.AsyncClient(base_url=url, timeout=30) as api:
-        api.headers.update(await auth_headers(api, user.email))
+        token = (await login(api, user.email))["access_token"]
+        api.headers["Authorization"] = f"Bearer {token}"
         done = await wait_done(api, op_id, timeout=120)
     assert done["status"] == "completed", done
     assert (done["succeeded_items"], done["failed_items"], done["pending_items"]) == (ITEMS, 0, 0)

@@ -190,9 +190,9 @@ async def test_a_retry_is_refused_while_another_process_holds_the_operation(
     assert offer_writes.of("main") == {n: 1 for n in range(1, 61)}
     final = await operation(ctx, op.id)
     assert final.worker_id != "other-host:4242"
-    assert final.requested_by_email == (await clients.operator.get("/api/v1/auth/me")).json()[
-        "email"
-    ]
+    assert (
+        final.requested_by_email == (await clients.operator.get("/api/v1/auth/me")).json()["email"]
+    )
 
 
 async def test_a_shutdown_pauses_the_operation_and_the_next_start_resumes_it(
