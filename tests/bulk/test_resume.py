@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from magflow.audit.service import Actor
 from magflow.auth.models import Role
 from magflow.bulk import service
 from magflow.bulk.models import BulkOperation, BulkOperationItem, ItemStatus, OperationStatus
+from magflow.catalog.models import EmagProduct
 from magflow.context import AppContext
 from magflow.emag_sim import SimConfig, SimulatorServer
 from magflow.settings import Settings
@@ -239,3 +241,55 @@ async def test_a_shutdown_pauses_the_operation_and_the_next_start_resumes_it(
     assert done["requests_sent"] == 3  # chunk 1 before the stop, chunks 3-4 after
     for n in (1, 51, 100, 101, 200):
         assert (await sim_offer(sim, n))["general_stock"] == stock_of(n)
+
+
+async def test_prices_handling_time_and_status_are_confirmed_on_emag_too(
+    ctx: AppContext,
+    sim: SimulatorServer,
+    synced_offers: Accounts,
+    offer_writes: OfferWrites,
+) -> None:
+    """Offers 1-10 got a new price, handling time and status before their process died (landed,
+    unrecorded); 11-20 never left. Only 11-20 are sent."""
+    async with ctx.db.session() as session:
+        offers = {
+            o.emag_id: o
+            for o in (
+                await session.execute(
+                    select(EmagProduct).where(EmagProduct.account_id == synced_offers.main.id)
+                )
+            ).scalars()
+        }
+    items = []
+    for n in range(1, 21):
+        low, current = offers[n].min_sale_price, offers[n].sale_price
+        assert low is not None and current is not None
+        price = ((low + current) / 2).quantize(Decimal("0.01"))  # below the recommended price
+        assert price != current
+        items.append({"offer_id": n, "sale_price": str(price), "handling_time": 7, "status": 0})
+    async with ctx.db.session() as session:
+        op, _ = await service.create_operation(
+            session, items, actor=Actor(None, "test"), default_account="main"
+        )
+        await session.commit()
+        payloads = {
+            i.offer_emag_id: i.payload
+            for i in (
+                await session.execute(
+                    select(BulkOperationItem).where(BulkOperationItem.operation_id == op.id)
+                )
+            ).scalars()
+        }
+    async with ctx.emag_client(credentials(ctx.cipher, synced_offers.main)) as client:
+        assert not (await client.save_offers([payloads[n] for n in range(1, 11)])).failed
+    await set_items(ctx, op.id, range(20), ItemStatus.sending)
+    await set_operation(ctx, op.id, status=OperationStatus.running.value)
+
+    assert await service.BulkRunner(ctx).execute(op.id) == "completed"
+    assert offer_writes.of("main") == {n: 1 for n in range(1, 21)}
+    assert (await operation(ctx, op.id)).requests_sent == 1
+    for n in (1, 20):
+        on_emag = await sim_offer(sim, n)
+        assert Decimal(str(on_emag["sale_price"])) == Decimal(items[n - 1]["sale_price"])
+        assert on_emag["handling_time"] == [{"warehouse_id": 1, "value": 7}]
+        assert on_emag["status"] == 0

@@ -362,7 +362,12 @@ def _warehouses(values: Any) -> dict[int, int]:
 
 
 def _landed(payload: dict[str, Any], offer: Offer) -> bool:
-    """Whether eMAG's offer already shows every value ``payload`` sets."""
+    """Whether eMAG's offer already shows every value ``payload`` sets.
+
+    What a read does not show counts as "not landed" (the item is sent again): ``stock[]`` and
+    ``min_sale_price``/``max_sale_price`` are not documented read fields (docs/emag-protocol.md,
+    "Offers"), so stock falls back to ``general_stock`` (the sum over warehouses) and a missing
+    price never confirms anything."""
     for name in PRICE_NAMES:
         if name in payload:
             current = getattr(offer, name)
@@ -370,12 +375,19 @@ def _landed(payload: dict[str, Any], offer: Offer) -> bool:
                 str(payload[name])
             ).quantize(CENTS):
                 return False
-    for name in ("stock", "handling_time"):
-        if name in payload:
-            wanted = _warehouses(payload[name])
-            current = _warehouses(getattr(offer, name))
-            if any(current.get(w) != v for w, v in wanted.items()):
+    if "stock" in payload:
+        wanted = _warehouses(payload["stock"])
+        shown = _warehouses(offer.stock)
+        if shown:
+            if any(shown.get(w) != v for w, v in wanted.items()):
                 return False
+        elif offer.general_stock is None or offer.general_stock != sum(wanted.values()):
+            return False
+    if "handling_time" in payload:
+        wanted = _warehouses(payload["handling_time"])
+        shown = _warehouses(offer.handling_time)
+        if any(shown.get(w) != v for w, v in wanted.items()):
+            return False
     for name in ("status", "vat_id"):
         if name in payload and getattr(offer, name) != int(payload[name]):
             return False
@@ -686,6 +698,13 @@ class BulkRunner:
                 ItemStatus.pending.value,
                 ItemStatus.failed.value,
                 ["not sent: internal error"],
+            )
+            await repository.set_item_status(
+                session,
+                operation_id,
+                ItemStatus.sending.value,
+                ItemStatus.failed.value,
+                ["sent, but its answer was lost: internal error"],
             )
             _apply_counts(op, await repository.count_by_status(session, operation_id))
             clean = op.failed_items == 0 and op.invalid_items == 0
