@@ -4,6 +4,9 @@ and every item reaches eMAG exactly once (the simulator counts every offer chang
 
 - ``inprocess``: the API process executes the operation; it is killed and started again.
 - ``procrastinate`` (PostgreSQL): a worker executes it; it is killed and a new worker resumes.
+
+(Here rather than in tests/bulk: the workers create procrastinate's tables in the test database,
+which the schema comparison of tests/db must not see.)
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ from magflow.bulk.models import BulkOperation, BulkOperationItem
 from magflow.context import AppContext
 from magflow.emag_sim import SimConfig, SimulatorServer
 from magflow.settings import Settings
+from magflow.sync.models import SyncKind
 from tests.bulk.conftest import OfferWrites, wait_done
 from tests.conftest import Backend
 from tests.factories import make_user
 from tests.orders.support import route_count, sim_offer, sim_stats, small_sim_config
 from tests.support.auth import login
 from tests.support.servers import free_port
-from tests.support.simulation import Accounts
+from tests.support.simulation import Accounts, sync
 
 ITEMS = 400
 
@@ -49,6 +53,20 @@ def sim_config() -> SimConfig:
     config = small_sim_config(offers=ITEMS + 10, orders=5)
     config.rate_limit = False
     return config
+
+
+@pytest.fixture
+async def synced_offers(ctx: AppContext, accounts: Accounts) -> Accounts:
+    run = await sync(ctx, accounts.main, SyncKind.offers)
+    assert run.status == "completed", run.errors
+    return accounts
+
+
+@pytest.fixture
+def offer_writes(sim: SimulatorServer) -> Iterator[OfferWrites]:
+    writes = OfferWrites(sim)
+    yield writes
+    writes.release()
 
 
 @pytest.fixture(params=["inprocess", "procrastinate"])
