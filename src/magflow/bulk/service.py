@@ -505,10 +505,7 @@ class BulkRunner:
             op.started_at = op.started_at or datetime.now(UTC)
             op.error = None
             op.finished_at = None
-            actor = Actor(
-                op.requested_by_id if op.requested_by_email else op.created_by_id,
-                op.requested_by_email or op.created_by_email,
-            )
+            actor = Actor(op.requested_by_id, op.requested_by_email)
             rows = await repository.items_in(
                 session, operation_id, [ItemStatus.sending.value, ItemStatus.pending.value]
             )
