@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -20,7 +19,6 @@ from magflow.auth.users_routes import router as users_router
 from magflow.bulk.routes import MAX_UPLOAD_BYTES
 from magflow.bulk.routes import router as bulk_router
 from magflow.bulk.routes import stock_router as offer_stock_router
-from magflow.bulk.service import OfferNotFoundError, OperationNotFoundError
 from magflow.catalog.routes import router as offers_router
 from magflow.common import errors, openapi
 from magflow.common.runtime import tune_gc
@@ -32,7 +30,6 @@ from magflow.exports.routes import ROUTERS as export_routers
 from magflow.orders.actions import OrderNotFoundError
 from magflow.orders.actions_routes import router as order_actions_router
 from magflow.orders.routes import router as orders_router
-from magflow.realtime.events import is_terminal, make_event
 from magflow.realtime.hub import Hub
 from magflow.realtime.routes import router as realtime_router
 from magflow.returns.routes import router as returns_router
@@ -66,13 +63,6 @@ ROUTERS: list[APIRouter] = [
 ]
 
 
-async def publish_bulk_event(ctx: AppContext, event_type: str, data: dict[str, Any]) -> None:
-    """Bulk operations publish on the event bus like syncs; their end invalidates cached views."""
-    await ctx.bus.publish(make_event(event_type, account_id=data.get("account_id"), data=data))
-    if is_terminal(event_type):
-        await ctx.cache.clear()
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -87,8 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub.snapshot_provider = partial(running_snapshot, ctx)
         await hub.start()
         app.state.hub = hub
-        app.state.bulk_publisher = partial(publish_bulk_event, ctx)
-        await ctx.jobs.start()
+        await ctx.jobs.start()  # sync runs and bulk operations; stop() pauses both for resuming
         tune_gc()
         try:
             yield
@@ -125,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Errors become HTTP once, here (magflow.common.errors). These not-found errors do not derive
     # from errors.NotFoundError yet, so they are named.
-    errors.install(app, not_found=(OrderNotFoundError, OperationNotFoundError, OfferNotFoundError))
+    errors.install(app, not_found=(OrderNotFoundError,))
     for router in ROUTERS:
         app.include_router(router)
     # The dashboard's own CSS/JS and the vendored htmx and Chart.js (shipped in the wheel).

@@ -23,15 +23,29 @@ class OperationStatus(StrEnum):
 class ItemStatus(StrEnum):
     invalid = "invalid"  # refused by local validation, never sent
     pending = "pending"  # waiting to be sent (or to be re-sent by a retry)
+    # In a request to eMAG whose answer is not recorded yet. Written (committed) before the call,
+    # so a process that dies mid-call leaves the item here and whoever resumes the operation reads
+    # eMAG to learn whether the change landed before sending anything again.
+    sending = "sending"
     succeeded = "succeeded"  # eMAG accepted it
     failed = "failed"  # eMAG refused it, or the request failed; retryable
 
 
 class BulkOperation(TimestampMixin, Base):
-    """One bulk request. Counters are kept in the same transaction as the items they count."""
+    """One bulk request. Counters are kept in the same transaction as the items they count.
+
+    ``worker_id`` and ``heartbeat_at`` are the claim of the process executing it (as for sync
+    runs): taken by one atomic UPDATE, renewed while it runs, released on a clean shutdown; a claim
+    whose heartbeat is older than ``MAGFLOW_SYNC_STALE_SECONDS`` belongs to a dead process and is
+    taken over. ``requested_by_*`` is who asked for the current run (the creator, or whoever asked
+    for the retry): the audit log names them even when another process resumes the run.
+    """
 
     __tablename__ = "bulk_operations"
-    __table_args__ = (Index("ix_bulk_operations_created_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_bulk_operations_created_at", "created_at"),
+        Index("ix_bulk_operations_status", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), default="offers")
@@ -51,6 +65,10 @@ class BulkOperation(TimestampMixin, Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    requested_by_id: Mapped[int | None]
+    requested_by_email: Mapped[str | None] = mapped_column(String(320))
+    worker_id: Mapped[str | None] = mapped_column(String(128))
+    heartbeat_at: Mapped[datetime | None]
 
 
 class BulkOperationItem(Base):

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, func, insert, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from magflow.bulk.models import BulkOperation, BulkOperationItem, ItemStatus
+from magflow.bulk.models import BulkOperation, BulkOperationItem, OperationStatus
 
 MAX_INSERT_ROWS = 1000
+ACTIVE = (OperationStatus.queued.value, OperationStatus.running.value)
 
 
 async def get_operation(session: AsyncSession, operation_id: int) -> BulkOperation | None:
@@ -89,14 +90,120 @@ async def list_items(
     return int(total), rows.scalars().all()
 
 
-async def pending_items(session: AsyncSession, operation_id: int) -> Sequence[BulkOperationItem]:
+async def items_in(
+    session: AsyncSession, operation_id: int, statuses: Sequence[str]
+) -> Sequence[BulkOperationItem]:
+    """The operation's items in any of ``statuses``, in request order."""
     rows = await session.execute(
         select(BulkOperationItem)
         .where(
             BulkOperationItem.operation_id == operation_id,
-            BulkOperationItem.status == ItemStatus.pending.value,
+            BulkOperationItem.status.in_(statuses),
         )
         .order_by(BulkOperationItem.position)
+    )
+    return rows.scalars().all()
+
+
+async def mark_items(session: AsyncSession, item_ids: Sequence[int], status: str) -> None:
+    await session.execute(
+        update(BulkOperationItem)
+        .where(BulkOperationItem.id.in_(item_ids))
+        .values(status=status, updated_at=datetime.now(UTC))
+    )
+
+
+# --- the claim of the process executing an operation (as for sync runs) ---------------------------
+
+
+async def claim(
+    session: AsyncSession, operation_id: int, worker_id: str, stale_before: datetime
+) -> bool:
+    """Take ``operation_id`` for ``worker_id`` if nobody holds it or its holder went quiet.
+
+    One atomic UPDATE: of two processes racing for the same operation exactly one sees rowcount 1.
+    """
+    result = await session.execute(
+        update(BulkOperation)
+        .where(
+            BulkOperation.id == operation_id,
+            BulkOperation.status.in_(ACTIVE),
+            or_(
+                BulkOperation.worker_id.is_(None),
+                BulkOperation.heartbeat_at.is_(None),
+                BulkOperation.heartbeat_at < stale_before,
+            ),
+        )
+        .values(worker_id=worker_id, heartbeat_at=datetime.now(UTC))
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def beat(session: AsyncSession, operation_id: int, worker_id: str) -> bool:
+    """Renew the claim; False when ``worker_id`` no longer holds it (another process took over)."""
+    result = await session.execute(
+        update(BulkOperation)
+        .where(BulkOperation.id == operation_id, BulkOperation.worker_id == worker_id)
+        .values(heartbeat_at=datetime.now(UTC))
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def release(session: AsyncSession, operation_id: int, worker_id: str) -> None:
+    """Give the claim back (clean shutdown): the next process to look resumes at once."""
+    await session.execute(
+        update(BulkOperation)
+        .where(BulkOperation.id == operation_id, BulkOperation.worker_id == worker_id)
+        .values(worker_id=None, heartbeat_at=None)
+    )
+
+
+async def requeue(
+    session: AsyncSession,
+    operation_id: int,
+    stale_before: datetime,
+    *,
+    requested_by_id: int | None,
+    requested_by_email: str | None,
+) -> bool:
+    """Queue a finished operation again (a retry), or one whose holder went quiet. False while a
+    live process holds it, or a queued one waits to start: one atomic UPDATE decides."""
+    result = await session.execute(
+        update(BulkOperation)
+        .where(
+            BulkOperation.id == operation_id,
+            or_(
+                not_(BulkOperation.status.in_(ACTIVE)),
+                func.coalesce(BulkOperation.heartbeat_at, BulkOperation.updated_at) < stale_before,
+            ),
+        )
+        .values(
+            status=OperationStatus.queued.value,
+            worker_id=None,
+            heartbeat_at=None,
+            finished_at=None,
+            requested_by_id=requested_by_id,
+            requested_by_email=requested_by_email,
+            updated_at=datetime.now(UTC),
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def stalled_operations(session: AsyncSession, stale_before: datetime) -> Sequence[int]:
+    """Active operations nobody is executing: their holder's heartbeat stopped (process died),
+    the claim was released (clean shutdown), or they were queued and never picked up."""
+    rows = await session.execute(
+        select(BulkOperation.id)
+        .where(
+            BulkOperation.status.in_(ACTIVE),
+            or_(
+                func.coalesce(BulkOperation.heartbeat_at, BulkOperation.created_at) < stale_before,
+                BulkOperation.worker_id.is_(None)
+                & (BulkOperation.status == OperationStatus.running.value),
+            ),
+        )
+        .order_by(BulkOperation.id)
     )
     return rows.scalars().all()
 

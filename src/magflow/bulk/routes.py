@@ -1,9 +1,9 @@
 """Bulk offer updates (``/api/v1/emag/bulk/...``) and stock-only updates.
 
-``POST /api/v1/emag/bulk/offers`` and ``.../upload`` answer 202 with the operation, which runs in
-the background; a repeated request with the same ``Idempotency-Key`` answers 200 with the same
-operation and sends nothing. Progress: ``GET .../operations/{id}`` and the publisher set as
-``app.state.bulk_publisher`` (a :data:`magflow.bulk.service.BulkPublisher`; none by default).
+``POST /api/v1/emag/bulk/offers`` and ``.../upload`` answer 202 with the operation, which the job
+system runs (``ctx.jobs.enqueue_bulk``: this process's runner, or a procrastinate worker); a
+repeated request with the same ``Idempotency-Key`` answers 200 with the same operation and sends
+nothing. Progress: ``GET .../operations/{id}`` and ``bulk.*`` events on the event bus.
 """
 
 from __future__ import annotations
@@ -60,11 +60,6 @@ async def _check_default_account(session: Session, account: str | None) -> None:
         await accounts_service.get_account(session, account)
 
 
-def _publisher(request: Request) -> service.BulkPublisher:
-    publish: service.BulkPublisher | None = getattr(request.app.state, "bulk_publisher", None)
-    return publish or service.no_publish
-
-
 async def _create(
     request: Request,
     response: Response,
@@ -104,7 +99,7 @@ async def _create(
             raise
         op, created = existing, False
     if created:
-        service.BulkRunner(ctx, _publisher(request)).start(op.id, actor)
+        await ctx.jobs.enqueue_bulk(op.id)
         response.status_code = status.HTTP_202_ACCEPTED
     else:
         response.status_code = status.HTTP_200_OK
@@ -248,15 +243,19 @@ async def list_operation_items(
 async def retry_operation(
     request: Request, ctx: Context, session: Session, user: Operator, operation_id: IdPath
 ) -> Any:
-    """Send the failed items again (only them; invalid items stay invalid)."""
+    """Send the failed items again (only them; invalid items stay invalid). 409 while the
+    operation is still being executed, by this process or another one."""
     try:
         op = await service.prepare_retry(
-            session, operation_id, running_here=service.BulkRunner.is_running_here(operation_id)
+            session,
+            operation_id,
+            actor=Actor.of(user),
+            stale_seconds=ctx.settings.sync_stale_seconds,
         )
     except service.OperationBusyError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     await session.commit()
-    service.BulkRunner(ctx, _publisher(request)).start(op.id, Actor.of(user))
+    await ctx.jobs.enqueue_bulk(op.id)
     return OperationOut(**service.operation_view(op))
 
 

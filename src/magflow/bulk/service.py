@@ -6,18 +6,29 @@ Life of an operation:
    locally for that account) and stores the operation with one row per item: ``invalid`` items
    carry the reasons and are never sent, the others are ``pending`` with the exact ``offer/save``
    payload (the account's stock buffer already applied: max(0, stock - buffer)).
-2. :class:`BulkRunner` sends the pending items in chunks of at most 50 (§3), one account after the
-   other chunk by chunk (accounts in parallel; the client's limiter keeps each account at 3 req/s).
-   After each chunk, in one short transaction: every item of the chunk gets eMAG's own answer
-   (``succeeded`` / ``failed`` with eMAG's messages), accepted items update the local offer, and
-   the operation's counters are recomputed from the items. The chunk's request is in the audit log.
+2. The route hands the operation to the job system (``ctx.jobs.enqueue_bulk``): the in-process
+   runner's task, or a ``magflow worker`` with ``MAGFLOW_JOBS=procrastinate``, where sync runs
+   execute too. :meth:`BulkRunner.execute` claims it in the database (``worker_id`` and
+   ``heartbeat_at`` of the operation, one atomic UPDATE, as for sync runs) and sends the pending
+   items in chunks of at most 50 (§3), one account after the other chunk by chunk (accounts in
+   parallel; the client's limiter keeps each account at 3 req/s). Before each call, in its own
+   short transaction, the chunk's items become ``sending`` (and the claim is renewed); after it,
+   in another: every item of the chunk gets eMAG's own answer (``succeeded`` / ``failed`` with
+   eMAG's messages), accepted items update the local offer, and the operation's counters are
+   recomputed from the items. The chunk's request is in the audit log.
 3. Failures never leave an item unaccounted for: a request that fails after the client's retries
    (5xx, timeouts, 429s) fails its chunk's items with the error; an auth refusal fails the rest of
-   that account's items without sending them; an unexpected error or a cancellation fails every
-   item still pending ("not sent") and the operation. A failed item can be re-sent alone
-   (:func:`prepare_retry`).
-4. Progress is published through a :data:`BulkPublisher` (``bulk.started``, ``bulk.progress``
-   after every chunk, then ``bulk.completed`` or ``bulk.failed``).
+   that account's items without sending them; an unexpected error fails every item still pending
+   ("not sent") and the operation. A failed item can be re-sent alone (:func:`prepare_retry`).
+4. A process that stops mid-operation does not fail it. Shut down cleanly, it gives its claim
+   back; killed, its heartbeat goes stale. Either way the job maintenance of the next process
+   (:mod:`magflow.jobs.maintenance`) dispatches the operation again and it resumes: items already
+   answered are not touched, ``pending`` ones are sent, and ``sending`` ones (sent, answer never
+   recorded) are first read back from eMAG and sent again only if eMAG does not show their change
+   (:meth:`BulkRunner._confirm` explains why a second send could not change the outcome anyway).
+5. Progress is published through a :data:`BulkPublisher` (``bulk.started``, ``bulk.progress``
+   after every chunk, then ``bulk.completed`` or ``bulk.failed``); :func:`bus_publisher` puts
+   them on the event bus, whichever process runs the operation.
 
 Idempotency: an ``Idempotency-Key`` is stored with the operation (unique); the same key with the
 same request returns that operation without sending anything again; with a different request it
@@ -39,7 +50,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,16 +71,20 @@ from magflow.bulk.validation import (
 )
 from magflow.catalog import repository as catalog_repository
 from magflow.catalog.models import EmagOffer
+from magflow.common.errors import NotFoundError
 from magflow.context import AppContext
+from magflow.emag.client import EmagClient
 from magflow.emag.errors import EmagAuthError, EmagError
 from magflow.emag.results import OfferSaveResult
+from magflow.emag.schemas import Offer
+from magflow.jobs.base import WORKER_ID
+from magflow.realtime.events import is_terminal, make_event
 
 log = logging.getLogger("magflow.bulk")
 
 BulkPublisher = Callable[[str, dict[str, Any]], Awaitable[None]]
 MAX_ITEMS = 10_000
 CHUNK_SIZE = 50  # §3: at most 50 entities per save
-STALLED_AFTER = timedelta(minutes=2)
 ACTIVE = {OperationStatus.queued.value, OperationStatus.running.value}
 
 
@@ -81,11 +96,11 @@ class IdempotencyConflictError(Exception):
     """The Idempotency-Key was used before with a different request."""
 
 
-class OperationNotFoundError(LookupError):
+class OperationNotFoundError(NotFoundError):
     pass
 
 
-class OfferNotFoundError(LookupError):
+class OfferNotFoundError(NotFoundError):
     pass
 
 
@@ -128,7 +143,10 @@ def _event_view(op: BulkOperation) -> dict[str, Any]:
 
 def _apply_counts(op: BulkOperation, counts: dict[str, int]) -> None:
     op.invalid_items = counts.get(ItemStatus.invalid.value, 0)
-    op.pending_items = counts.get(ItemStatus.pending.value, 0)
+    # Items whose answer is not recorded yet are still to be settled: they count as pending.
+    op.pending_items = counts.get(ItemStatus.pending.value, 0) + counts.get(
+        ItemStatus.sending.value, 0
+    )
     op.succeeded_items = counts.get(ItemStatus.succeeded.value, 0)
     op.failed_items = counts.get(ItemStatus.failed.value, 0)
     op.total_items = sum(counts.values())
@@ -204,6 +222,8 @@ async def create_operation(
         request_hash=fingerprint,
         created_by_id=actor.user_id,
         created_by_email=actor.email,
+        requested_by_id=actor.user_id,
+        requested_by_email=actor.email,
     )
     repository.add_operation(session, op)
     await session.flush()
@@ -268,25 +288,34 @@ async def create_operation(
 
 
 async def prepare_retry(
-    session: AsyncSession, operation_id: int, *, running_here: bool
+    session: AsyncSession, operation_id: int, *, actor: Actor, stale_seconds: float
 ) -> BulkOperation:
-    """Put the failed items (and any left pending by a crash) back to pending. Flushes."""
+    """Queue the operation again with its failed items back to pending (items left ``sending`` or
+    ``pending`` by a crash are taken along). Refused (:class:`OperationBusyError`) while a live
+    process holds the operation, in this process or another: only an operation that finished, or
+    whose holder's heartbeat is older than ``stale_seconds``, is queued again. Flushes."""
     op = await repository.get_operation(session, operation_id)
     if op is None:
         raise OperationNotFoundError(f"no bulk operation {operation_id}")
-    if op.status in ACTIVE:
-        stalled = op.updated_at < datetime.now(UTC) - STALLED_AFTER
-        if running_here or not stalled:
-            raise OperationBusyError(f"bulk operation {operation_id} is still {op.status}")
+    stale_before = datetime.now(UTC) - timedelta(seconds=stale_seconds)
+    requeued = await repository.requeue(
+        session,
+        operation_id,
+        stale_before,
+        requested_by_id=actor.user_id,
+        requested_by_email=actor.email,
+    )
+    if not requeued:
+        raise OperationBusyError(f"bulk operation {operation_id} is still {op.status}")
     moved = await repository.set_item_status(
         session, operation_id, ItemStatus.failed.value, ItemStatus.pending.value
     )
     counts = await repository.count_by_status(session, operation_id)
-    if not moved and not counts.get(ItemStatus.pending.value):
+    left = counts.get(ItemStatus.pending.value, 0) + counts.get(ItemStatus.sending.value, 0)
+    if not moved and not left:
         raise OperationBusyError(f"bulk operation {operation_id} has no failed item to retry")
+    await session.refresh(op)
     _apply_counts(op, counts)
-    op.status = OperationStatus.queued.value
-    op.finished_at = None
     await session.flush()
     return op
 
@@ -308,6 +337,62 @@ class _Item:
 class _Outcome:
     status: ItemStatus
     messages: list[str] = field(default_factory=list)
+    attempted: bool = False  # sent by an earlier process whose answer was lost
+
+
+@dataclass
+class _Work:
+    """One account's part of a run: items to send, and items whose earlier send is unconfirmed."""
+
+    pending: list[_Item] = field(default_factory=list)
+    unconfirmed: list[_Item] = field(default_factory=list)
+
+
+PRICE_NAMES = ("sale_price", "min_sale_price", "max_sale_price", "recommended_price")
+CENTS = Decimal("0.0001")
+
+
+def _warehouses(values: Any) -> dict[int, int]:
+    found: dict[int, int] = {}
+    for entry in values or []:
+        warehouse = entry.get("warehouse_id") if isinstance(entry, dict) else entry.warehouse_id
+        value = entry.get("value") if isinstance(entry, dict) else entry.value
+        if warehouse is not None and value is not None:
+            found[int(warehouse)] = int(value)
+    return found
+
+
+def _landed(payload: dict[str, Any], offer: Offer) -> bool:
+    """Whether eMAG's offer already shows every value ``payload`` sets.
+
+    What a read does not show counts as "not landed" (the item is sent again): ``stock[]`` and
+    ``min_sale_price``/``max_sale_price`` are not documented read fields (docs/emag-protocol.md,
+    "Offers"), so stock falls back to ``general_stock`` (the sum over warehouses) and a missing
+    price never confirms anything."""
+    for name in PRICE_NAMES:
+        if name in payload:
+            current = getattr(offer, name)
+            if current is None or Decimal(str(current)).quantize(CENTS) != Decimal(
+                str(payload[name])
+            ).quantize(CENTS):
+                return False
+    if "stock" in payload:
+        wanted = _warehouses(payload["stock"])
+        shown = _warehouses(offer.stock)
+        if shown:
+            if any(shown.get(w) != v for w, v in wanted.items()):
+                return False
+        elif offer.general_stock is None or offer.general_stock != sum(wanted.values()):
+            return False
+    if "handling_time" in payload:
+        wanted = _warehouses(payload["handling_time"])
+        shown = _warehouses(offer.handling_time)
+        if any(shown.get(w) != v for w, v in wanted.items()):
+            return False
+    for name in ("status", "vat_id"):
+        if name in payload and getattr(offer, name) != int(payload[name]):
+            return False
+    return True
 
 
 def _judge(result: OfferSaveResult) -> Outcome:
@@ -349,25 +434,27 @@ def _offer_values(offer: EmagOffer, item: _Item, now: datetime) -> dict[str, Any
     return values
 
 
+class ClaimLostError(Exception):
+    """Another process took the operation over (this one stalled past the stale limit)."""
+
+
 class BulkRunner:
-    """Runs operations as background asyncio tasks of this process."""
+    """Executes (or resumes) bulk operations; one instance per process, no state of its own
+    beyond its settings: what an operation has done is in the database only.
 
-    _tasks: ClassVar[dict[int, asyncio.Task[None]]] = {}
+    :meth:`execute` is what the job backends call (the in-process runner's task, or the
+    procrastinate job of ``magflow worker``). It claims the operation, then sends what is left.
+    """
 
-    def __init__(self, ctx: AppContext, publish: BulkPublisher = no_publish) -> None:
+    def __init__(
+        self, ctx: AppContext, publish: BulkPublisher = no_publish, *, worker_id: str = WORKER_ID
+    ) -> None:
         self.ctx = ctx
         self.publish = publish
+        self.worker_id = worker_id
 
-    @classmethod
-    def is_running_here(cls, operation_id: int) -> bool:
-        task = cls._tasks.get(operation_id)
-        return task is not None and not task.done()
-
-    def start(self, operation_id: int, actor: Actor) -> asyncio.Task[None]:
-        task = asyncio.create_task(self.run(operation_id, actor), name=f"bulk-{operation_id}")
-        self._tasks[operation_id] = task
-        task.add_done_callback(lambda t: self._tasks.pop(operation_id, None))
-        return task
+    def _stale_before(self) -> datetime:
+        return datetime.now(UTC) - timedelta(seconds=self.ctx.settings.sync_stale_seconds)
 
     async def _safe_publish(self, event_type: str, data: dict[str, Any]) -> None:
         try:
@@ -375,49 +462,80 @@ class BulkRunner:
         except Exception:
             log.exception("bulk publisher failed for %s", event_type)
 
-    async def run(self, operation_id: int, actor: Actor) -> None:
+    async def execute(self, operation_id: int) -> str:
+        """Claim ``operation_id`` for this process and run it to a final status (returned), or
+        ``claimed-elsewhere`` when a live process holds it.
+
+        Cancelled (the process shuts down): the items keep their statuses and the claim is given
+        back, so the next process to start resumes the operation where it stopped."""
+        async with self.ctx.db.session() as session:
+            claimed = await repository.claim(
+                session, operation_id, self.worker_id, self._stale_before()
+            )
+            await session.commit()
+        if not claimed:
+            return "claimed-elsewhere"
+        heartbeat = asyncio.create_task(
+            self._heartbeat(operation_id), name=f"bulk-{operation_id}-heartbeat"
+        )
         try:
-            async with self.ctx.db.session() as session:
-                op = await repository.get_operation(session, operation_id)
-                if op is None:
-                    raise OperationNotFoundError(f"no bulk operation {operation_id}")
-                op.status = OperationStatus.running.value
-                op.started_at = op.started_at or datetime.now(UTC)
-                op.attempts += 1
-                op.error = None
-                op.finished_at = None
-                items = await repository.pending_items(session, operation_id)
-                work: dict[int, list[_Item]] = defaultdict(list)
-                for row in items:
-                    if row.account_id is None or row.payload is None or row.offer_emag_id is None:
-                        continue
-                    work[row.account_id].append(
-                        _Item(
-                            id=row.id,
-                            offer_id=row.offer_id,
-                            emag_id=row.offer_emag_id,
-                            payload=row.payload,
-                            changes=row.changes,
-                            attempts=row.attempts,
-                        )
-                    )
-                await session.commit()
-                started = _event_view(op)
-            await self._safe_publish("bulk.started", started)
-            async with asyncio.TaskGroup() as group:
-                for account_id, account_items in work.items():
-                    group.create_task(
-                        self._run_account(operation_id, account_id, account_items, actor)
-                    )
-            await self._finish(operation_id)
-        except BaseException as exc:
-            await self._abort(operation_id, exc)
-            if not isinstance(exc, Exception):
-                raise
+            return await self._run(operation_id)
+        except ClaimLostError:
+            log.warning("bulk operation %s was taken over by another process", operation_id)
+            return "claimed-elsewhere"
+        except asyncio.CancelledError:
+            await self._release(operation_id)
+            raise
+        except Exception as exc:
             log.exception("bulk operation %s failed", operation_id)
+            return await self._abort(operation_id, exc)
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+
+    async def _run(self, operation_id: int) -> str:
+        async with self.ctx.db.session() as session:
+            op = await repository.get_operation(session, operation_id)
+            if op is None:
+                raise OperationNotFoundError(f"no bulk operation {operation_id}")
+            if op.status not in ACTIVE:
+                return op.status
+            if op.status == OperationStatus.queued.value:
+                op.attempts += 1  # a new run; a resumed one keeps its count
+            op.status = OperationStatus.running.value
+            op.started_at = op.started_at or datetime.now(UTC)
+            op.error = None
+            op.finished_at = None
+            actor = Actor(op.requested_by_id, op.requested_by_email)
+            rows = await repository.items_in(
+                session, operation_id, [ItemStatus.sending.value, ItemStatus.pending.value]
+            )
+            work: dict[int, _Work] = defaultdict(_Work)
+            for row in rows:
+                if row.account_id is None or row.payload is None or row.offer_emag_id is None:
+                    continue
+                item = _Item(
+                    id=row.id,
+                    offer_id=row.offer_id,
+                    emag_id=row.offer_emag_id,
+                    payload=row.payload,
+                    changes=row.changes,
+                    attempts=row.attempts,
+                )
+                if row.status == ItemStatus.sending.value:
+                    work[row.account_id].unconfirmed.append(item)
+                else:
+                    work[row.account_id].pending.append(item)
+            await session.commit()
+            started = _event_view(op)
+        await self._safe_publish("bulk.started", started)
+        async with asyncio.TaskGroup() as group:
+            for account_id, account_work in work.items():
+                group.create_task(self._run_account(operation_id, account_id, account_work, actor))
+        return await self._finish(operation_id)
 
     async def _run_account(
-        self, operation_id: int, account_id: int, items: list[_Item], actor: Actor
+        self, operation_id: int, account_id: int, work: _Work, actor: Actor
     ) -> None:
         async with self.ctx.db.session() as session:
             account = await accounts_service.get_account(session, account_id)
@@ -431,6 +549,10 @@ class BulkRunner:
         )
         fatal: list[str] | None = None
         async with self.ctx.emag_client(creds) as client:
+            items = work.pending
+            if work.unconfirmed:
+                resend = await self._confirm(operation_id, client, work.unconfirmed)
+                items = sorted([*resend, *work.pending], key=lambda i: i.id)
             for start in range(0, len(items), CHUNK_SIZE):
                 chunk = items[start : start + CHUNK_SIZE]
                 sent = False
@@ -441,6 +563,7 @@ class BulkRunner:
                         for i in chunk
                     }
                 else:
+                    await self._mark_sending(operation_id, chunk)
                     payloads = [i.payload for i in chunk]
                     sent = True
                     try:
@@ -472,6 +595,62 @@ class BulkRunner:
                                 outcomes[i.id] = _Outcome(ItemStatus.succeeded, answer.messages)
                 await self._record_chunk(operation_id, chunk, outcomes, sent)
 
+    async def _confirm(
+        self, operation_id: int, client: EmagClient, items: list[_Item]
+    ) -> list[_Item]:
+        """Items left ``sending`` by a process that stopped mid-call: did their change land?
+
+        Each offer is read back from eMAG (``product_offer/read`` by id, docs/emag-protocol.md,
+        "Offers"). An offer that already shows every value of the item's payload is recorded as
+        succeeded without sending anything; the others (and any whose read fails) are returned to
+        be sent again.
+
+        Why sending such an item again cannot change the outcome: a light ``offer/save`` item sets
+        absolute values (prices, stock, handling time, status, VAT id), never increments, and the
+        payload is stored with the item, so a second save writes the same values a first one did.
+        The only cost of a duplicate is one more request; reading first avoids even that whenever
+        eMAG already has the change.
+        """
+        resend: list[_Item] = []
+        landed: dict[int, _Outcome] = {}
+        for item in items:
+            try:
+                page = await client.read_offers({"id": item.emag_id}, items_per_page=10)
+            except EmagError as exc:
+                log.warning("could not read offer %s back from eMAG: %s", item.emag_id, exc)
+                resend.append(item)
+                continue
+            offer = next((o for o in page.items if o.id == item.emag_id), None)
+            if offer is not None and _landed(item.payload, offer):
+                landed[item.id] = _Outcome(
+                    ItemStatus.succeeded,
+                    ["accepted (confirmed by reading eMAG after the answer was lost)"],
+                    attempted=True,
+                )
+            else:
+                resend.append(item)
+        if landed:
+            await self._record_chunk(
+                operation_id, [i for i in items if i.id in landed], landed, sent=False
+            )
+        if resend:
+            async with self.ctx.db.session() as session:
+                await repository.mark_items(
+                    session, [i.id for i in resend], ItemStatus.pending.value
+                )
+                await session.commit()
+        return resend
+
+    async def _mark_sending(self, operation_id: int, chunk: list[_Item]) -> None:
+        """Committed before the call: a process that dies from here on leaves the chunk
+        ``sending``, which makes whoever resumes check eMAG before sending it again. Renews the
+        claim in the same transaction and stops if another process holds it now."""
+        async with self.ctx.db.session() as session:
+            if not await repository.beat(session, operation_id, self.worker_id):
+                raise ClaimLostError(operation_id)
+            await repository.mark_items(session, [i.id for i in chunk], ItemStatus.sending.value)
+            await session.commit()
+
     async def _record_chunk(
         self,
         operation_id: int,
@@ -488,7 +667,7 @@ class BulkRunner:
                     item.id,
                     status=outcome.status.value,
                     messages=outcome.messages,
-                    attempts=item.attempts + (1 if sent else 0),
+                    attempts=item.attempts + (1 if sent or outcome.attempted else 0),
                 )
                 if outcome.status is ItemStatus.succeeded and item.offer_id is not None:
                     offer = await catalog_repository.get_offer(session, item.offer_id)
@@ -501,11 +680,12 @@ class BulkRunner:
             _apply_counts(op, await repository.count_by_status(session, operation_id))
             if sent:
                 op.requests_sent += 1
+            op.heartbeat_at = now
             await session.commit()
             view = _event_view(op)
         await self._safe_publish("bulk.progress", view)
 
-    async def _finish(self, operation_id: int) -> None:
+    async def _finish(self, operation_id: int) -> str:
         async with self.ctx.db.session() as session:
             op = await repository.get_operation(session, operation_id)
             assert op is not None
@@ -516,6 +696,13 @@ class BulkRunner:
                 ItemStatus.pending.value,
                 ItemStatus.failed.value,
                 ["not sent: internal error"],
+            )
+            await repository.set_item_status(
+                session,
+                operation_id,
+                ItemStatus.sending.value,
+                ItemStatus.failed.value,
+                ["sent, but its answer was lost: internal error"],
             )
             _apply_counts(op, await repository.count_by_status(session, operation_id))
             clean = op.failed_items == 0 and op.invalid_items == 0
@@ -528,20 +715,31 @@ class BulkRunner:
             await session.commit()
             view = _event_view(op)
         await self._safe_publish("bulk.completed", view)
+        return str(view["status"])
 
-    async def _abort(self, operation_id: int, exc: BaseException) -> None:
-        reason = "interrupted" if isinstance(exc, asyncio.CancelledError) else repr(exc)[:500]
+    async def _abort(self, operation_id: int, exc: BaseException) -> str:
+        """An unexpected error: the operation fails; items not sent fail "not sent", items whose
+        answer was lost fail with that (a retry sends them again, which is harmless: see
+        :meth:`_confirm`)."""
+        reason = repr(exc)[:500]
         try:
             async with self.ctx.db.session() as session:
                 op = await repository.get_operation(session, operation_id)
                 if op is None:
-                    return
+                    return "missing"
                 await repository.set_item_status(
                     session,
                     operation_id,
                     ItemStatus.pending.value,
                     ItemStatus.failed.value,
                     [f"not sent: {reason}"],
+                )
+                await repository.set_item_status(
+                    session,
+                    operation_id,
+                    ItemStatus.sending.value,
+                    ItemStatus.failed.value,
+                    [f"sent, but its answer was lost: {reason}"],
                 )
                 _apply_counts(op, await repository.count_by_status(session, operation_id))
                 op.status = OperationStatus.failed.value
@@ -550,8 +748,40 @@ class BulkRunner:
                 await session.commit()
                 view = _event_view(op)
             await self._safe_publish("bulk.failed", view)
+            return OperationStatus.failed.value
         except Exception:
             log.exception("could not record the failure of bulk operation %s", operation_id)
+            return OperationStatus.failed.value
+
+    async def _release(self, operation_id: int) -> None:
+        try:
+            async with self.ctx.db.session() as session:
+                await repository.release(session, operation_id, self.worker_id)
+                await session.commit()
+        except Exception:
+            log.exception("could not release bulk operation %s", operation_id)
+
+    async def _heartbeat(self, operation_id: int) -> None:
+        while True:
+            await asyncio.sleep(self.ctx.settings.sync_heartbeat_seconds)
+            try:
+                async with self.ctx.db.session() as session:
+                    await repository.beat(session, operation_id, self.worker_id)
+                    await session.commit()
+            except Exception:  # a missed beat is not fatal; the next chunk beats too
+                log.debug("heartbeat for bulk operation %s failed", operation_id, exc_info=True)
+
+
+def bus_publisher(ctx: AppContext) -> BulkPublisher:
+    """Bulk operations publish on the event bus like syncs (from the API process or a worker);
+    their end invalidates cached views."""
+
+    async def publish(event_type: str, data: dict[str, Any]) -> None:
+        await ctx.bus.publish(make_event(event_type, account_id=data.get("account_id"), data=data))
+        if is_terminal(event_type):
+            await ctx.cache.clear()
+
+    return publish
 
 
 async def set_stock_buffer(
@@ -611,10 +841,12 @@ __all__ = [
     "BulkOperationItem",
     "BulkPublisher",
     "BulkRunner",
+    "ClaimLostError",
     "IdempotencyConflictError",
     "OfferNotFoundError",
     "OperationBusyError",
     "OperationNotFoundError",
+    "bus_publisher",
     "create_operation",
     "no_publish",
     "operation_view",

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Protocol
+
+# Who holds a claim on a sync run or a bulk operation: host and process id.
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
 class JobRunner(Protocol):
@@ -11,4 +16,7 @@ class JobRunner(Protocol):
     async def stop(self) -> None: ...
 
     async def enqueue(self, run_id: int) -> None:
-        """Have ``run_id`` executed soon (by this process or a worker)."""
+        """Have sync run ``run_id`` executed soon (by this process or a worker)."""
+
+    async def enqueue_bulk(self, operation_id: int) -> None:
+        """Have bulk operation ``operation_id`` executed (or resumed) soon, likewise."""

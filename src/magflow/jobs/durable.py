@@ -1,13 +1,15 @@
 """Durable jobs on PostgreSQL with procrastinate (``MAGFLOW_JOBS=procrastinate``).
 
-API processes only *defer* a job per sync run; ``magflow worker`` processes (on any machine)
-execute them and run the maintenance timer (stalled runs, schedules). Per run, procrastinate's
-``queueing_lock`` keeps at most one waiting job; the database claim in
-:func:`~magflow.jobs.maintenance.claim_and_execute` makes sure one worker at a time executes it.
+API processes only *defer* a job per sync run or bulk operation; ``magflow worker`` processes (on
+any machine) execute them and run the maintenance timer (stalled runs and operations, schedules).
+Per run or operation, procrastinate's ``queueing_lock`` keeps at most one waiting job; the
+database claim (:func:`~magflow.jobs.maintenance.claim_and_execute` for runs,
+:meth:`magflow.bulk.service.BulkRunner.execute` for operations) makes sure one worker at a time
+executes it.
 No procrastinate ``lock``: the job of a worker killed mid-run stays "doing" in procrastinate's
 table and its lock would block the resumed job forever; the claim, which expires with the run's
 heartbeat, is the lock that matters. A job that crashes is retried with exponential backoff;
-the run resumes from its checkpoint each time.
+the run resumes from its checkpoint each time, an operation from its items' statuses.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import procrastinate
 from sqlalchemy.engine import make_url
 
+from magflow.bulk.service import BulkRunner, bus_publisher
 from magflow.context import AppContext
 from magflow.jobs.maintenance import Maintenance, claim_and_execute
 from magflow.sync.engine import SyncEngine
@@ -28,6 +31,7 @@ log = logging.getLogger(__name__)
 
 QUEUE = "magflow-sync"
 TASK_NAME = "magflow.sync_run"
+BULK_TASK_NAME = "magflow.bulk_operation"
 # Serialises schema creation between processes starting together.
 SCHEMA_LOCK_ID = 0x6D61676677
 
@@ -40,7 +44,9 @@ def conninfo(async_url: str) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def build_app(ctx: AppContext, engine: SyncEngine | None) -> procrastinate.App:
+def build_app(
+    ctx: AppContext, engine: SyncEngine | None, bulk: BulkRunner | None = None
+) -> procrastinate.App:
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(
             conninfo=conninfo(ctx.settings.async_database_url),
@@ -58,6 +64,17 @@ def build_app(ctx: AppContext, engine: SyncEngine | None) -> procrastinate.App:
             raise RuntimeError("this process defers sync jobs but does not execute them")
         status = await claim_and_execute(ctx, run_id, engine.execute)
         log.info("sync run %s: %s", run_id, status)
+
+    @app.task(
+        name=BULK_TASK_NAME,
+        queue=QUEUE,
+        retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=5),
+    )
+    async def bulk_operation(operation_id: int) -> None:
+        if bulk is None:
+            raise RuntimeError("this process defers bulk jobs but does not execute them")
+        status = await bulk.execute(operation_id)
+        log.info("bulk operation %s: %s", operation_id, status)
 
     return app
 
@@ -85,6 +102,12 @@ async def defer(app: procrastinate.App, run_id: int) -> None:
         await task.defer_async(run_id=run_id)  # else a job for this run is already waiting
 
 
+async def defer_bulk(app: procrastinate.App, operation_id: int) -> None:
+    task = app.tasks[BULK_TASK_NAME].configure(queueing_lock=f"bulk-operation-{operation_id}")
+    with contextlib.suppress(procrastinate.exceptions.AlreadyEnqueued):
+        await task.defer_async(operation_id=operation_id)
+
+
 class ProcrastinateRunner:
     """The API side: defers jobs; execution and maintenance happen in ``magflow worker``."""
 
@@ -101,13 +124,20 @@ class ProcrastinateRunner:
     async def enqueue(self, run_id: int) -> None:
         await defer(self.app, run_id)
 
+    async def enqueue_bulk(self, operation_id: int) -> None:
+        await defer_bulk(self.app, operation_id)
+
 
 async def run_worker(ctx: AppContext, engine: SyncEngine, **options: Any) -> None:
-    """A worker: executes sync jobs and runs the maintenance timer until cancelled."""
-    app = build_app(ctx, engine)
+    """A worker: executes sync and bulk jobs and runs the maintenance timer until cancelled."""
+    app = build_app(ctx, engine, BulkRunner(ctx, bus_publisher(ctx)))
     async with app.open_async():
         await ensure_schema(app)
-        maintenance = Maintenance(ctx, lambda run_id: defer(app, run_id))
+        maintenance = Maintenance(
+            ctx,
+            lambda run_id: defer(app, run_id),
+            lambda operation_id: defer_bulk(app, operation_id),
+        )
         loop = asyncio.create_task(maintenance.loop(), name="magflow-maintenance")
         try:
             await app.run_worker_async(

@@ -1,25 +1,29 @@
 """The default job runner: asyncio tasks in the API process.
 
-It executes queued sync runs, and on a timer resumes stalled ones (a run whose heartbeat stopped
-because its process died is claimed and resumed from its checkpoint) and fires schedules
-(:mod:`magflow.jobs.maintenance`).
+It executes queued sync runs and bulk operations, and on a timer resumes stalled ones (a run or an
+operation whose heartbeat stopped because its process died is claimed and resumed from what the
+database recorded) and fires schedules (:mod:`magflow.jobs.maintenance`). ``stop`` cancels every
+task: a cancelled bulk operation gives its claim back and resumes on the next start.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+from magflow.bulk.service import BulkRunner, bus_publisher
 from magflow.context import AppContext
 from magflow.jobs.maintenance import Maintenance, claim_and_execute
 from magflow.sync.engine import SyncEngine
 
 
 class InProcessRunner:
-    def __init__(self, ctx: AppContext, engine: SyncEngine) -> None:
+    def __init__(self, ctx: AppContext, engine: SyncEngine, bulk: BulkRunner | None = None) -> None:
         self.ctx = ctx
         self.engine = engine
-        self.maintenance = Maintenance(ctx, self.enqueue)
+        self.bulk = bulk or BulkRunner(ctx, bus_publisher(ctx))
+        self.maintenance = Maintenance(ctx, self.enqueue, self.enqueue_bulk)
         self._tasks: dict[int, asyncio.Task[str]] = {}
+        self._bulk_tasks: dict[int, asyncio.Task[str]] = {}
         self._slots = asyncio.Semaphore(ctx.settings.sync_max_concurrent_runs)
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -27,7 +31,11 @@ class InProcessRunner:
         self._loop_task = asyncio.create_task(self.maintenance.loop(), name="magflow-jobs")
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._loop_task, *self._tasks.values()) if t is not None]
+        tasks = [
+            t
+            for t in (self._loop_task, *self._tasks.values(), *self._bulk_tasks.values())
+            if t is not None
+        ]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -38,12 +46,25 @@ class InProcessRunner:
                 self._execute(run_id), name=f"sync-run-{run_id}"
             )
 
+    async def enqueue_bulk(self, operation_id: int) -> None:
+        if operation_id not in self._bulk_tasks:
+            self._bulk_tasks[operation_id] = asyncio.create_task(
+                self._execute_bulk(operation_id), name=f"bulk-{operation_id}"
+            )
+
     async def wait(self, run_id: int) -> str | None:
         task = self._tasks.get(run_id)
         return await task if task is not None else None
 
+    async def wait_bulk(self, operation_id: int) -> str | None:
+        task = self._bulk_tasks.get(operation_id)
+        return await task if task is not None else None
+
     async def recover_stalled(self) -> list[int]:
         return await self.maintenance.recover_stalled(skip=set(self._tasks))
+
+    async def recover_stalled_bulk(self) -> list[int]:
+        return await self.maintenance.recover_stalled_bulk(skip=set(self._bulk_tasks))
 
     async def _execute(self, run_id: int) -> str:
         try:
@@ -51,3 +72,9 @@ class InProcessRunner:
                 return await claim_and_execute(self.ctx, run_id, self.engine.execute)
         finally:
             self._tasks.pop(run_id, None)
+
+    async def _execute_bulk(self, operation_id: int) -> str:
+        try:
+            return await self.bulk.execute(operation_id)
+        finally:
+            self._bulk_tasks.pop(operation_id, None)

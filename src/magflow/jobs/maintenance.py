@@ -1,8 +1,10 @@
-"""What every job backend does on a timer: resume stalled runs and fire schedules.
+"""What every job backend does on a timer: resume stalled sync runs and bulk operations, and
+fire schedules.
 
-Both steps only *dispatch* run ids (execute here, or defer to procrastinate); the database keeps
+Every step only *dispatches* ids (execute here, or defer to procrastinate); the database keeps
 them safe when several processes do this at once: a schedule fires at most one active run per
-(account, kind) (the unique index on emag_sync_logs), and a run is executed by whoever claims it.
+(account, kind) (the unique index on emag_sync_logs), and a run or a bulk operation is executed by
+whoever claims it (``sync.repository.claim``, ``bulk.repository.claim``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from magflow.accounts import service as accounts_service
+from magflow.bulk import repository as bulk_repository
 from magflow.context import AppContext
 from magflow.jobs.schedule import Schedule
 from magflow.sync import repository as sync_repository
@@ -26,9 +29,12 @@ Dispatch = Callable[[int], Awaitable[None]]
 
 
 class Maintenance:
-    def __init__(self, ctx: AppContext, dispatch: Dispatch) -> None:
+    def __init__(
+        self, ctx: AppContext, dispatch: Dispatch, dispatch_bulk: Dispatch | None = None
+    ) -> None:
         self.ctx = ctx
         self.dispatch = dispatch
+        self.dispatch_bulk = dispatch_bulk
         settings = ctx.settings
         self.schedules = {
             SyncKind.orders: Schedule.parse(settings.schedule_orders),
@@ -39,6 +45,8 @@ class Maintenance:
         while True:
             try:
                 await self.recover_stalled()
+                if self.dispatch_bulk is not None:
+                    await self.recover_stalled_bulk()
                 if self.ctx.settings.schedules_enabled:
                     await self.fire_schedules()
             except asyncio.CancelledError:
@@ -56,6 +64,20 @@ class Maintenance:
         for run_id in ids:
             log.info("resuming stalled sync run %s", run_id)
             await self.dispatch(run_id)
+        return ids
+
+    async def recover_stalled_bulk(self, skip: set[int] | None = None) -> list[int]:
+        """Dispatch bulk operations nobody executes: their process died (stale heartbeat), shut
+        down (claim released), or never picked them up."""
+        if self.dispatch_bulk is None:
+            return []
+        stale_before = datetime.now(UTC) - timedelta(seconds=self.ctx.settings.sync_stale_seconds)
+        async with self.ctx.db.session() as session:
+            found = await bulk_repository.stalled_operations(session, stale_before)
+        ids = [op_id for op_id in found if op_id not in (skip or set())]
+        for operation_id in ids:
+            log.info("resuming bulk operation %s", operation_id)
+            await self.dispatch_bulk(operation_id)
         return ids
 
     async def fire_schedules(self) -> list[int]:
