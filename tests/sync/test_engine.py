@@ -13,6 +13,7 @@ from magflow.accounts.service import AccountCredentials
 from magflow.catalog.models import EmagProduct
 from magflow.context import AppContext
 from magflow.customers.models import EmagCustomer
+from magflow.emag.codes import OrderStatus
 from magflow.emag.schemas import CountResult
 from magflow.emag_sim import SimulatorServer
 from magflow.orders.models import EmagOrder
@@ -20,6 +21,9 @@ from magflow.sync import service
 from magflow.sync.engine import EmagSource, EngineOptions, SyncEngine
 from magflow.sync.models import SyncKind, SyncMode
 from tests.support.simulation import Accounts, read_everything, snapshot, sync
+
+#: Orders whose total is not spent by the customer.
+UNSPENT = (OrderStatus.CANCELLED, OrderStatus.RETURNED)
 
 
 async def test_full_offer_sync_stores_exactly_the_simulators_offers(
@@ -128,7 +132,7 @@ async def test_full_then_incremental_order_sync_matches_the_simulator(
         if order.customer_key is None:
             continue
         count, spent = expected_customers.get(order.customer_key, (0, Decimal(0)))
-        paid = order.total_with_vat if order.status not in (0, 5) else Decimal(0)
+        paid = order.total_with_vat if order.status not in UNSPENT else Decimal(0)
         expected_customers[order.customer_key] = (count + 1, spent + (paid or 0))
     async with ctx.db.session() as session:
         customers = {
@@ -195,7 +199,6 @@ class _OverlappingSource:
     def __init__(self, inner: EmagSource) -> None:
         self.inner = inner
         self.pages: dict[tuple[str, int], list[dict[str, Any]]] = {}
-
         self.stats = inner.stats
 
     async def count(self, resource: str, filters: dict[str, Any]) -> CountResult:
@@ -259,6 +262,6 @@ async def test_batched_concurrent_writes_of_overlapping_pages_count_each_order_o
             for _, status, total, key, _ in state["orders"].values():
                 if key is not None:
                     count, spent = recomputed.get(key, (0, Decimal(0)))
-                    paid = total if status not in (0, 5) else Decimal(0)
+                    paid = total if status not in UNSPENT else Decimal(0)
                     recomputed[key] = (count + 1, spent + (paid or 0))
             assert {k: v[:2] for k, v in state["customers"].items()} == recomputed
