@@ -68,6 +68,8 @@ class EmagModel(BaseModel):
     @model_validator(mode="wrap")
     @classmethod
     def _tolerate(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        if isinstance(data, BaseModel):  # already parsed
+            return handler(data)
         if not isinstance(data, dict):  # PHP's [] for an empty object, or junk: no fields
             data = {}
         obj = handler(data)
@@ -120,7 +122,7 @@ def _awb_numbers(value: Any) -> list[Any]:
     """``awb`` as objects; a bare AWB number (a string or an int) is read as ``awb_number``."""
     items = coerce.to_list(value) if isinstance(value, list | dict) else [value]
     return [
-        item if isinstance(item, dict) else {"awb_number": item}
+        item if isinstance(item, dict | AwbNumber) else {"awb_number": item}
         for item in items
         if not coerce.is_blank(item)
     ]
