@@ -69,8 +69,10 @@ def is_blank(value: Any) -> bool:
 
 
 def to_int(value: Any) -> int | None:
-    if type(value) is int:  # the common case first: a sync calls this a dozen times per row
+    if type(value) is int:  # the common cases first: a sync calls this a dozen times per row
         return value
+    if value is None:
+        return None
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, str):
@@ -87,12 +89,15 @@ def to_int(value: Any) -> int | None:
 
 
 def to_decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool | list | dict):
-        return None
-    if isinstance(value, float):
+    kind = type(value)
+    if kind is str:  # the common case: eMAG sends amounts as strings
+        value = value.strip()
+    elif kind is float:
         value = repr(value)
+    elif value is None or kind is bool or not isinstance(value, int | Decimal):
+        return None
     try:
-        number = Decimal(value.strip() if isinstance(value, str) else value)
+        number = Decimal(value)
     except (InvalidOperation, ValueError, TypeError):
         return None
     return number if number.is_finite() else None
