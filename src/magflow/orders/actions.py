@@ -138,7 +138,9 @@ class OrderActions:
             self.session,
             account_id=account.id,
             platform=account.platform,
-            raw_orders=[{**raw, "id": order.emag_id}],
+            raw_orders=[
+                raw if to_int(raw.get("id")) == order.emag_id else {**raw, "id": order.emag_id}
+            ],
             now=datetime.now(UTC),
         )
         await self.session.refresh(order)

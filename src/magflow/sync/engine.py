@@ -9,7 +9,8 @@ How a run goes (DESIGN.md principles 2-4):
    (fewer round trips per row), and on PostgreSQL several transactions run at once; a page
    holding an id that a write in flight holds waits for it (see ``_pages``). Rows are upserted
    by (account_id, eMAG id), so a page written twice changes nothing; customers move by deltas
-   (see ``customers.service``).
+   (see ``customers.service``). Orders are stored by ``orders.service.store_orders``, the one
+   function the order actions use too; offers are mapped by ``catalog.mapping``.
 3. *Resume*: a run found in ``running`` with a stale heartbeat (its process died) is executed
    again with the same id; the stored plan is reused and only pages not in the checkpoint are
    fetched, so the final state equals an uninterrupted run's.
@@ -42,6 +43,7 @@ from magflow.catalog import repository as catalog_repository
 from magflow.catalog.mapping import offer_row
 from magflow.context import AppContext
 from magflow.emag.codes import ALL_ORDER_TYPES, OrderType
+from magflow.emag.coerce import to_int
 from magflow.emag.dates import format_emag_datetime
 from magflow.emag.errors import EmagAuthError, EmagError
 from magflow.emag.metrics import ClientStats
@@ -407,7 +409,7 @@ class SyncEngine:
         # Pages being written: task -> the eMAG ids of its rows. A page sharing an id with one in
         # flight waits for it, so one order is never counted twice into customer deltas and two
         # writers never wait on each other's rows.
-        writing: dict[asyncio.Task[Any], set[str]] = {}
+        writing: dict[asyncio.Task[Any], set[int | None]] = {}
 
         async def settle(blocked: Callable[[], bool]) -> None:
             """Wait for writes to finish while ``blocked()``; a failed write raises here."""
@@ -454,9 +456,10 @@ class SyncEngine:
                     batch.append((segment, page, outcome))
                 if not batch:
                     continue
-                ids = {str(row.get("id")) for _, _, rows in batch for row in rows}
+                # by the id as stored ("12" and 12 are one order; see magflow.emag.coerce)
+                ids = {to_int(row.get("id")) for _, _, rows in batch for row in rows}
 
-                def overlapping(ids: set[str] = ids) -> bool:
+                def overlapping(ids: set[int | None] = ids) -> bool:
                     return any(held & ids for held in writing.values())
 
                 await settle(overlapping)
