@@ -24,13 +24,13 @@ from typing import Any
 
 import httpx
 
-from magflow.emag import OFFERS, ORDERS, EmagClient, make_rate_limiter
+from magflow.emag import EmagClient, make_rate_limiter
 from magflow.emag.ratelimit import Bucket
 from magflow.emag_sim import SimAccount, SimConfig, SimulatorServer
 
 
 async def drive(
-    client: EmagClient, resource: Any, pages: int, tasks: int, seconds: float
+    client: EmagClient, resource: str, pages: int, tasks: int, seconds: float
 ) -> list[float]:
     done: list[float] = []
     deadline = time.monotonic() + seconds
@@ -38,7 +38,7 @@ async def drive(
     async def worker(offset: int) -> None:
         number = offset
         while time.monotonic() < deadline:
-            await client.read_page(resource, None, 1 + number % pages, 100)
+            await client.read_rows(resource, None, 1 + number % pages, 100)
             done.append(time.monotonic())
             number += tasks
 
@@ -58,8 +58,8 @@ async def run(sim: SimulatorServer, seconds: float, redis_url: str | None) -> di
     )
     try:
         order, other = await asyncio.gather(
-            drive(client, ORDERS, pages=20, tasks=24, seconds=seconds),
-            drive(client, OFFERS, pages=10, tasks=8, seconds=seconds),
+            drive(client, "order", pages=20, tasks=24, seconds=seconds),
+            drive(client, "product_offer", pages=10, tasks=8, seconds=seconds),
         )
     finally:
         await client.aclose()

@@ -27,7 +27,6 @@ from magflow.context import AppContext
 from magflow.customers.routes import router as customers_router
 from magflow.db.migrate import upgrade
 from magflow.exports.routes import ROUTERS as export_routers
-from magflow.orders.actions import OrderNotFoundError
 from magflow.orders.actions_routes import router as order_actions_router
 from magflow.orders.routes import router as orders_router
 from magflow.realtime.hub import Hub
@@ -112,9 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         SecurityHeadersMiddleware,
         docs_paths=(app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url),
     )
-    # Errors become HTTP once, here (magflow.common.errors). These not-found errors do not derive
-    # from errors.NotFoundError yet, so they are named.
-    errors.install(app, not_found=(OrderNotFoundError,))
+    # Errors become HTTP once, here (magflow.common.errors).
+    errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
     # The dashboard's own CSS/JS and the vendored htmx and Chart.js (shipped in the wheel).

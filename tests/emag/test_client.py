@@ -9,15 +9,13 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from magflow.catalog.mapping import offer_row
 from magflow.emag import (
-    OFFERS,
-    ORDERS,
     EmagAuthError,
     EmagClient,
     EmagError,
@@ -27,6 +25,7 @@ from magflow.emag import (
     RetryPolicy,
 )
 from magflow.emag.ratelimit import Bucket, InMemoryRateLimiter, Window
+from magflow.orders.mapping import order_row
 from tests.emag.conftest import PASSWORD, Recorder, body_of, ok
 
 # A 429 that asks for a short pause, so tests do not wait the default 1-second window.
@@ -38,7 +37,7 @@ QUICK = {"Retry-After": "0.01"}
 async def test_read_sends_top_level_filters_with_basic_auth(make_client: Any) -> None:
     rec = Recorder([ok([{"id": 1, "name": "A"}])])
     client: EmagClient = make_client(rec)
-    page = await client.read_offers({"status": 1}, page=2, items_per_page=50)
+    rows = await client.read_rows("product_offer", {"status": 1}, page=2, items_per_page=50)
     request = rec.requests[0]
     assert request.method == "POST"
     assert str(request.url) == "https://emag.test/api-3/product_offer/read"
@@ -46,13 +45,13 @@ async def test_read_sends_top_level_filters_with_basic_auth(make_client: Any) ->
     expected = base64.b64encode(f"seller@example.com:{PASSWORD}".encode()).decode()
     assert request.headers["authorization"] == f"Basic {expected}"
     assert request.headers["content-type"] == "application/json"
-    assert page.number == 2 and page.items[0].name == "A" and page.raw == [{"id": 1, "name": "A"}]
+    assert rows == [{"id": 1, "name": "A"}]
 
 
 async def test_saves_wrap_entities_in_data(make_client: Any) -> None:
     rec = Recorder([ok([])])
     client: EmagClient = make_client(rec)
-    result = await client.save_measurements([{"id": 1, "length": Decimal("10.50"), "weight": 200}])
+    result = await client.save_orders([{"id": 1, "length": Decimal("10.50"), "weight": 200}])
     assert body_of(rec.requests[0]) == {"data": [{"id": 1, "length": 10.5, "weight": 200}]}
     assert result.ok and result.saved_ids == [1]
 
@@ -95,27 +94,6 @@ async def test_offer_stock_4xx_are_validation_errors_and_not_retried(
     assert len(rec.requests) == 1
 
 
-async def test_find_by_eans_uses_get_with_repeated_params_and_chunks_of_100(
-    make_client: Any,
-) -> None:
-    def answer(request: httpx.Request) -> httpx.Response:
-        eans = [v for k, v in parse_qsl(request.url.query.decode()) if k == "eans[]"]
-        results = {e: {"products": [{"ean": e, "part_number_key": "PNK" + e[-3:]}]} for e in eans}
-        results[eans[0]] = {"products": []}
-        return ok(results)
-
-    rec = Recorder(answer)
-    client: EmagClient = make_client(rec)
-    eans = [f"59000000{i:05d}" for i in range(150)]
-    found = await client.find_by_eans(eans)
-    assert [r.method for r in rec.requests] == ["GET", "GET"]
-    assert rec.routes == ["documentation/find_by_eans"] * 2
-    counts = [len([k for k, _ in parse_qsl(r.url.query.decode())]) for r in rec.requests]
-    assert counts == [100, 50]
-    assert set(found) == set(eans)
-    assert found[eans[0]] == [] and found[eans[1]][0].part_number_key == "PNK001"
-
-
 async def test_acknowledge_posts_without_body(make_client: Any) -> None:
     rec = Recorder([ok([])])
     client: EmagClient = make_client(rec)
@@ -140,54 +118,37 @@ async def test_awb_save_sends_a_single_object_and_reads_both_result_shapes(
     assert second.emag_id == 8
 
 
-async def test_awb_pdf_returns_bytes_and_raises_on_json_error(make_client: Any) -> None:
-    pdf = b"%PDF-1.4 fake"
-    rec = Recorder(
-        [
-            httpx.Response(200, content=pdf, headers={"content-type": "application/pdf"}),
-            ok(None, is_error=True, messages=["AWB not found"]),
-        ]
-    )
-    client: EmagClient = make_client(rec)
-    assert await client.read_awb_pdf(9755945, "A6") == pdf
-    assert rec.requests[0].method == "GET"
-    assert dict(parse_qsl(rec.requests[0].url.query.decode())) == {
-        "emag_id": "9755945",
-        "awb_format": "A6",
-    }
-    with pytest.raises(EmagValidationError, match="AWB not found"):
-        await client.read_awb_pdf(1)
-
-
-async def test_category_language_goes_in_the_query_string(make_client: Any) -> None:
+async def test_query_params_go_in_the_query_string(make_client: Any) -> None:
     rec = Recorder([ok([{"id": "12", "name": "Phones", "characteristics": []}])])
     client: EmagClient = make_client(rec)
-    page = await client.read_categories({"id": 12}, language="en")
+    rows = await client.read_rows("category", {"id": 12}, params={"language": "en"})
     assert rec.requests[0].url.params["language"] == "en"
-    assert page.items[0].id == 12
+    assert rows == [{"id": "12", "name": "Phones", "characteristics": []}]
 
 
-async def test_reference_reads(make_client: Any) -> None:
+async def test_reference_reads_send_no_paging(make_client: Any) -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         route = request.url.path.split("/api-3/")[1]
         return {
-            "vat/read": ok([{"vat_id": "1", "vat_rate": "0.19", "is_default": "1"}]),
-            "handling_time/read": ok([{"id": 0}, {"id": 1}]),
-            "courier_accounts/read": ok(
-                [{"account_id": "5", "courier_name": "SAMEDAY", "created": "2024-01-01 00:00:00"}]
+            "vat/read": ok(
+                [
+                    {"vat_id": "1", "vat_rate": "0.19", "is_default": "1"},
+                    {"vat_id": 2, "vat_rate": 0.09},
+                    {"vat_id": "x", "vat_rate": "0.05"},
+                ]
             ),
-            "awb/read": ok(
-                [{"emag_id": 3, "awb": [{"awb_number": "X"}], "status": {"code": "DLV"}}]
+            "courier_accounts/read": ok(
+                {"account_id": "5", "courier_name": "SAMEDAY", "created": "2024-01-01 00:00:00"}
             ),
         }[route]
 
-    client: EmagClient = make_client(answer)
-    vat = await client.read_vat()
-    assert vat[0].vat_rate == Decimal("0.19") and vat[0].is_default is True
-    assert [h.value for h in await client.read_handling_times()] == [0, 1]
-    assert (await client.read_courier_accounts())[0].account_id == 5
-    awb = (await client.read_awb(emag_id=3))[0]
-    assert awb.status is not None and awb.status.code == "DLV" and awb.awb[0].awb_number == "X"
+    rec = Recorder(answer)
+    client: EmagClient = make_client(rec)
+    assert await client.vat_rates() == {1: Decimal("0.19"), 2: Decimal("0.09")}
+    (courier,) = await client.read_courier_accounts()  # a lone object is one row
+    assert courier.account_id == 5 and courier.courier_name == "SAMEDAY"
+    assert courier.created == datetime(2023, 12, 31, 22, 0, tzinfo=UTC)
+    assert [body_of(r) for r in rec.requests] == [{}, {}]
 
 
 # --- tolerant parsing (gotcha 16, 19, §4) --------------------------------------------------------
@@ -212,29 +173,37 @@ ORDER_ROW = {
 }
 
 
-async def test_order_quirks_parse_and_raw_is_kept(make_client: Any) -> None:
+async def test_order_rows_come_as_sent_and_map_in_the_platforms_zone(make_client: Any) -> None:
     rec = Recorder([ok([ORDER_ROW, {**ORDER_ROW, "id": 502, "reason_cancellation": 2}])])
     client: EmagClient = make_client(rec, platform="bg")
-    page = await client.read_orders()
-    first, second = page.items
-    assert first.id == 501 and first.status == 4 and first.payment_mode_id == 1
-    assert first.products[0].sale_price == Decimal("967.6613")
-    assert first.products[0].quantity == 2 and first.products[0].vat == Decimal("0.24")
-    assert first.vouchers[0].sale_price == Decimal("-10")
-    assert first.details is not None and first.details.locker_id is None
-    assert first.customer is not None and first.customer.shipping_locality_id == 3
-    assert first.cancellation_reason_id == 15
-    assert first.reason_cancellation is not None
-    assert first.reason_cancellation.name == "Duplicate"
-    assert second.cancellation_reason_id == 2
+    first_raw, second_raw = await client.read_rows("order")
+    assert first_raw == ORDER_ROW
+    common = {
+        "account_id": 1,
+        "platform": "bg",
+        "run_id": 1,
+        "now": datetime(2026, 1, 1, tzinfo=UTC),
+        "currency": "BGN",
+        "tz": client.tz,
+        "previous_status": None,
+        "previous_history": None,
+    }
+    first = order_row(first_raw, **common)
+    second = order_row(second_raw, **common)
+    assert first["emag_id"] == 501 and first["status"] == 4 and first["payment_mode_id"] == 1
+    assert first["details"] is None and first["customer"]["shipping_locality_id"] == "3"
+    assert first["reason_cancellation"] == {"id": 15, "name": "Duplicate"}
+    assert second["reason_cancellation"] == {"id": 2, "name": None}
     # BG dates are Europe/Sofia local time (summer: UTC+3, winter: UTC+2).
-    assert first.date == datetime(2024, 7, 1, 7, 0, tzinfo=UTC)
-    assert first.modified == datetime(2024, 12, 1, 6, 30, tzinfo=UTC)
-    assert first.raw == ORDER_ROW and page.raw[0] == ORDER_ROW
-    assert first.model_extra is not None and first.model_extra["new_field_from_emag"] == {"x": 1}
+    assert first["order_date"] == datetime(2024, 7, 1, 7, 0, tzinfo=UTC)
+    assert first["emag_modified_at"] == datetime(2024, 12, 1, 6, 30, tzinfo=UTC)
+    # 2 x 967.6613 - 10 without VAT; with VAT: x 1.24, -11.90 voucher, +19.99 shipping
+    assert first["total_without_vat"] == Decimal("1925.3226")
+    assert first["total_with_vat"] == Decimal("2407.8900")
+    assert first["raw"] == ORDER_ROW
 
 
-async def test_offer_quirks(make_client: Any) -> None:
+async def test_offer_rows_come_as_sent_and_map_with_php_quirks(make_client: Any) -> None:
     row = {
         "id": "42",
         "sale_price": "100.5000",
@@ -242,7 +211,6 @@ async def test_offer_quirks(make_client: Any) -> None:
         "stock": [{"warehouse_id": "1", "value": "7"}],
         "ean": [5900000000001],
         "family": [],
-        "manufacturer": 1,
         "validation_status": [{"value": "9", "description": "Approved", "errors": None}],
         "offer_validation_status": {"value": "1", "description": "Saleable"},
         "images": None,
@@ -250,29 +218,51 @@ async def test_offer_quirks(make_client: Any) -> None:
     }
     rec = Recorder([ok([row])])
     client: EmagClient = make_client(rec)
-    (offer,) = (await client.read_offers()).items
-    assert offer.id == 42 and offer.sale_price == Decimal("100.5")
-    assert offer.stock_total == 7 and offer.stock[0].value == 7
-    assert offer.ean == ["5900000000001"] and offer.images == [] and offer.vat_id is None
-    assert offer.validation_status_value == 9
-    assert offer.offer_validation_status is not None
-    assert offer.offer_validation_status.value == 1
-    assert offer.manufacturer is True
+    (raw,) = await client.read_rows("product_offer")
+    assert raw == row
+    offer = offer_row(
+        raw, account_id=1, run_id=1, now=datetime.now(UTC), currency="RON", vat_rates={}
+    )
+    assert offer["emag_id"] == 42 and offer["sale_price"] == Decimal("100.5")
+    assert offer["stock_total"] == 7 and offer["general_stock"] == 7
+    assert offer["ean"] == ["5900000000001"] and offer["images"] == []
+    assert offer["vat_id"] is None and offer["validation_status"] == 9
+    assert offer["offer_validation_status"] == 1
 
 
-async def test_unparseable_rows_are_kept_raw_not_dropped(make_client: Any) -> None:
-    rec = Recorder([ok([{"id": 1}, {"name": "no id"}])])
-    client: EmagClient = make_client(rec)
-    page = await client.read_offers()
-    assert [o.id for o in page.items] == [1]
-    assert len(page.raw) == 2 and page.invalid[0][0] == {"name": "no id"}
+@pytest.mark.parametrize(
+    ("results", "expected"),
+    [
+        # eMAG answers a read matching one row with the object itself: one row, never dropped
+        ({"id": 7, "name": "only"}, [{"id": 7, "name": "only"}]),
+        ({"emag_id": 9, "order_id": 1}, [{"emag_id": 9, "order_id": 1}]),
+        # a PHP array with numeric keys serialised as an object: a list, in key order
+        ({"1": {"id": 2}, "0": {"id": 1}, "10": {"id": 3}}, [{"id": 1}, {"id": 2}, {"id": 3}]),
+        ([], []),
+        ({}, []),
+        (None, []),
+        ("", []),
+        ([{"id": 1}, "junk", 3, {"id": 2}], [{"id": 1}, {"id": 2}]),
+    ],
+)
+async def test_read_rows_results_shapes(make_client: Any, results: Any, expected: Any) -> None:
+    client: EmagClient = make_client([ok(results)])
+    assert await client.read_rows("order") == expected
+
+
+@pytest.mark.parametrize("results", [5, "rows", True])
+async def test_read_rows_refuses_results_that_are_not_rows(make_client: Any, results: Any) -> None:
+    client: EmagClient = make_client([ok(results)], retry=RetryPolicy(max_attempts=1))
+    with pytest.raises(EmagTransientError, match="without rows") as info:
+        await client.read_rows("order")
+    assert info.value.route == "order/read"
 
 
 async def test_datetime_filters_are_sent_in_platform_local_time(make_client: Any) -> None:
     rec = Recorder([ok({"noOfItems": 0, "noOfPages": 0})])
     client: EmagClient = make_client(rec, platform="hu")
     when = datetime(2024, 1, 15, 12, 0, tzinfo=UTC)
-    await client.count_orders({"modifiedAfter": when, "status": [1, 2]})
+    await client.count("order", {"modifiedAfter": when, "status": [1, 2]})
     assert body_of(rec.requests[0]) == {"modifiedAfter": "2024-01-15 13:00:00", "status": [1, 2]}
 
 
@@ -287,7 +277,7 @@ async def test_datetime_filters_are_sent_in_platform_local_time(make_client: Any
 )
 async def test_count_accepts_strings_and_variants(make_client: Any, results: Any) -> None:
     client: EmagClient = make_client([ok(results)])
-    counted = await client.count_offers()
+    counted = await client.count("product_offer")
     assert counted.no_of_items == 250 and counted.pages(100) == 3
 
 
@@ -296,7 +286,7 @@ async def test_is_error_falsy_spellings(make_client: Any, is_error: Any) -> None
     client: EmagClient = make_client(
         [httpx.Response(200, json={"isError": is_error, "messages": [], "results": []})]
     )
-    assert (await client.read_offers()).items == []
+    assert await client.read_rows("product_offer") == []
 
 
 # --- errors (§2) ---------------------------------------------------------------------------------
@@ -353,7 +343,7 @@ async def test_errors_that_are_never_retried(
     rec = Recorder([response])
     client: EmagClient = make_client(rec)
     with pytest.raises(kind) as info:
-        await client.read_offers()
+        await client.read_rows("product_offer")
     assert type(info.value) is kind
     assert any(message in m for m in info.value.messages)
     assert info.value.route == "product_offer/read"
@@ -393,8 +383,8 @@ async def test_retryable_failures_are_retried_then_succeed(
 
     rec = Recorder([failure, failure, ok([{"id": 1}])])
     client: EmagClient = make_client(rec)
-    page = await client.read_offers()
-    assert [o.id for o in page.items] == [1]
+    rows = await client.read_rows("product_offer")
+    assert [row["id"] for row in rows] == [1]
     assert len(rec.requests) == 3
     assert client.stats.api_calls == 3 and client.stats.retries == 2
     assert client.stats.errors[kind.kind] == 2
@@ -415,7 +405,7 @@ async def test_retries_stop_at_max_attempts(make_client: Any) -> None:
     rec = Recorder([httpx.Response(503, text="down")])
     client: EmagClient = make_client(rec, retry=RetryPolicy(max_attempts=3, base_delay=0.001))
     with pytest.raises(EmagTransientError) as info:
-        await client.read_orders()
+        await client.read_rows("order")
     assert info.value.status_code == 503 and len(rec.requests) == 3
     assert client.stats.retries == 2 and client.stats.errors["transient"] == 3
 
@@ -426,7 +416,7 @@ async def test_retries_stop_at_max_elapsed(make_client: Any) -> None:
     client: EmagClient = make_client(rec, retry=policy)
     started = time.monotonic()
     with pytest.raises(EmagTransientError):
-        await client.read_orders()
+        await client.read_rows("order")
     assert time.monotonic() - started < 0.5
     assert 2 <= len(rec.requests) < 100
 
@@ -486,7 +476,7 @@ async def test_429_pauses_the_bucket_before_the_retry(make_client: Any) -> None:
     )
     client: EmagClient = make_client(rec, rate_limiter=limiter)
     started = time.monotonic()
-    await client.read_orders()
+    await client.read_rows("order")
     assert time.monotonic() - started >= 0.29
     assert client.stats.rate_limited == 1 and client.stats.rate_wait_seconds >= 0.25
 
@@ -516,7 +506,7 @@ async def test_kong_headers_are_read_on_429(make_client: Any) -> None:
     )
     client: EmagClient = make_client(rec, retry=RetryPolicy(max_attempts=1))
     with pytest.raises(EmagRateLimitedError) as info:
-        await client.read_offers()
+        await client.read_rows("product_offer")
     assert info.value.window == 3.0 and info.value.messages == ["API rate limit exceeded"]
 
 
@@ -543,7 +533,7 @@ async def test_password_never_in_repr_errors_or_logs(
         client: EmagClient = make_client([failure], retry=RetryPolicy(max_attempts=2, base_delay=0))
         texts += [repr(client), str(client.__dict__)]
         with pytest.raises(EmagError) as info:
-            await client.read_offers()
+            await client.read_rows("product_offer")
         texts += [str(info.value), repr(info.value), repr(info.value.__cause__)]
         texts.append(json.dumps(client.stats.snapshot()))
     texts += [r.getMessage() for r in caplog.records]
@@ -602,17 +592,17 @@ def paged_server(total: int, *, count: Any = "default", grow_to: int | None = No
 async def test_iter_pages_counts_first_then_reads_counted_pages(make_client: Any) -> None:
     rec = paged_server(250)
     client: EmagClient = make_client(rec)
-    pages = [p async for p in client.iter_pages(OFFERS, {"status": 1})]
+    pages = [p async for p in client.iter_pages("product_offer", {"status": 1})]
     assert rec.routes == ["product_offer/count"] + ["product_offer/read"] * 3
     assert [len(p) for p in pages] == [100, 100, 50]
     assert pages[0].total_items == 250 and pages[0].total_pages == 3
-    assert sum(len(p.items) for p in pages) == 250
+    assert [row["id"] for p in pages for row in p.rows] == list(range(1, 251))
 
 
 async def test_iter_pages_with_exact_multiple_reads_no_extra_page(make_client: Any) -> None:
     rec = paged_server(200, grow_to=200)
     client: EmagClient = make_client(rec)
-    pages = [p async for p in client.iter_pages(OFFERS, items_per_page=100)]
+    pages = [p async for p in client.iter_pages("product_offer", items_per_page=100)]
     # page 2 is full, so one more read confirms nothing was added since the count
     assert rec.routes == ["product_offer/count"] + ["product_offer/read"] * 3
     assert [len(p) for p in pages] == [100, 100]
@@ -621,14 +611,14 @@ async def test_iter_pages_with_exact_multiple_reads_no_extra_page(make_client: A
 async def test_iter_pages_follows_growth_after_count(make_client: Any) -> None:
     rec = paged_server(200, grow_to=230)
     client: EmagClient = make_client(rec)
-    pages = [p async for p in client.iter_pages(ORDERS)]
+    pages = [p async for p in client.iter_pages("order")]
     assert [len(p) for p in pages] == [100, 100, 30]
 
 
 async def test_iter_pages_zero_count_reads_nothing(make_client: Any) -> None:
     rec = paged_server(0)
     client: EmagClient = make_client(rec)
-    assert [p async for p in client.iter_pages(OFFERS)] == []
+    assert [p async for p in client.iter_pages("product_offer")] == []
     assert rec.routes == ["product_offer/count"]
 
 
@@ -640,45 +630,25 @@ async def test_iter_pages_without_count_stops_on_empty_page(make_client: Any) ->
     assert [len(p) for p in pages] == [20]
 
 
-async def test_fetch_pages_concurrently_in_order(make_client: Any) -> None:
-    rec = paged_server(1000)
-    client: EmagClient = make_client(rec)
-    pages = await client.fetch_pages(ORDERS, {"status": 4}, [5, 2, 9], items_per_page=100)
-    assert [p.number for p in pages] == [5, 2, 9]
-    assert [p.items[0].id for p in pages] == [401, 101, 801]
+# --- saves (§5.3, §5.10, §3) ----------------------------------------------------------------------
 
 
-async def test_fetch_pages_cancels_on_error(make_client: Any) -> None:
-    def answer(request: httpx.Request) -> httpx.Response:
-        if body_of(request)["currentPage"] == 2:
-            return ok(None, is_error=True, messages=["boom"])
-        return ok([{"id": 1}])
-
-    client: EmagClient = make_client(answer)
-    with pytest.raises(ExceptionGroup) as info:
-        await client.fetch_pages(OFFERS, None, [1, 2, 3])
-    assert isinstance(info.value.exceptions[0], EmagValidationError)
-
-
-# --- saves (§5.1, §5.3, §3) ----------------------------------------------------------------------
-
-
-async def test_product_offer_save_chunks_by_50(make_client: Any) -> None:
+async def test_order_save_chunks_by_50(make_client: Any) -> None:
     rec = Recorder([ok([])])
     client: EmagClient = make_client(rec)
-    result = await client.save_product_offers([{"id": i, "status": 1} for i in range(120)])
+    result = await client.save_orders([{"id": i, "status": 3} for i in range(120)])
     assert [len(body_of(r)["data"]) for r in rec.requests] == [50, 50, 20]
     assert result.ok and result.saved_ids == list(range(120))
 
 
-async def test_product_offer_save_chunks_under_4000_vars(make_client: Any) -> None:
+async def test_order_save_chunks_under_4000_vars(make_client: Any) -> None:
     rec = Recorder([ok([])])
     client: EmagClient = make_client(rec)
     heavy = [
-        {"id": i, "characteristics": [{"id": c, "value": str(c)} for c in range(100)]}
+        {"id": i, "products": [{"id": c, "quantity": str(c)} for c in range(100)]}
         for i in range(30)
     ]  # 201 vars each
-    await client.save_product_offers(heavy)
+    await client.save_orders(heavy)
     from magflow.emag import count_input_vars
 
     sizes = [len(body_of(r)["data"]) for r in rec.requests]
@@ -686,23 +656,14 @@ async def test_product_offer_save_chunks_under_4000_vars(make_client: Any) -> No
     assert all(count_input_vars(body_of(r)["data"]) <= 4000 for r in rec.requests)
 
 
-async def test_documentation_errors_mean_saved(make_client: Any) -> None:
-    doc_messages = [
-        "value of characteristic with id 6506 must be one of: yy, zz, tt",
-        "user_message: Photo Gallery Validation - No valid images have been found.",
-    ]
-    rec = Recorder(
-        [
-            ok(None, is_error=True, messages=doc_messages),
-            ok(None, is_error=True, messages=[doc_messages[0], "sale_price is required"]),
-        ]
-    )
+async def test_a_refused_chunk_is_reported_not_raised(make_client: Any) -> None:
+    rec = Recorder([ok([]), ok(None, is_error=True, messages=["status is invalid"])])
     client: EmagClient = make_client(rec)
-    result = await client.save_product_offers([{"id": i} for i in range(60)])
+    result = await client.save_orders([{"id": i} for i in range(60)])
     first, second = result.chunks
-    assert first.saved and first.documentation_errors == doc_messages and first.error is None
+    assert first.saved and first.error is None
     assert not second.saved and second.error is not None
-    assert "sale_price is required" in second.error.messages
+    assert second.error.messages == ["status is invalid"]
     assert not result.ok and result.failed_ids == list(range(50, 60))
     with pytest.raises(EmagValidationError):
         result.raise_for_errors()
@@ -743,4 +704,4 @@ async def test_save_auth_error_is_raised(make_client: Any) -> None:
     rec = Recorder([ok(None, is_error=True, messages=["ERROR: Invalid vendor ip [1.2.3.4]"])])
     client: EmagClient = make_client(rec)
     with pytest.raises(EmagAuthError):
-        await client.save_product_offers([{"id": 1}])
+        await client.save_orders([{"id": 1}])

@@ -15,8 +15,6 @@ import httpx
 import pytest
 
 from magflow.emag import (
-    OFFERS,
-    ORDERS,
     EmagAuthError,
     EmagClient,
     EmagRateLimitedError,
@@ -69,13 +67,25 @@ async def client(sim: SimulatorServer) -> AsyncIterator[EmagClient]:
     control(sim, "POST", "faults", {"replace": True})
 
 
+async def read_pages(
+    client: EmagClient, resource: str, pages: Any, concurrency: int = 8
+) -> list[list[dict[str, Any]]]:
+    """Test-only: pages of ``resource`` read at once (the rate limiter paces them), in order."""
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(page: int) -> list[dict[str, Any]]:
+        async with semaphore:
+            return await client.read_rows(resource, None, page, 100)
+
+    return list(await asyncio.gather(*(one(page) for page in pages)))
+
+
 async def test_full_read_of_offers_and_orders(client: EmagClient) -> None:
-    offers = [o async for page in client.iter_pages(OFFERS) for o in page.items]
-    assert len(offers) == 200 and len({o.id for o in offers}) == 200
-    orders = [o async for page in client.iter_pages(ORDERS) for o in page.items]
-    assert len(orders) == (await client.count_orders()).no_of_items == 500
-    assert all(o.date is not None and o.date.tzinfo is not None for o in orders)
-    assert all(o.raw["id"] is not None for o in orders)
+    offers = [o async for page in client.iter_pages("product_offer") for o in page.rows]
+    assert len(offers) == 200 and len({o["id"] for o in offers}) == 200
+    orders = [o async for page in client.iter_pages("order") for o in page.rows]
+    assert len(orders) == (await client.count("order")).no_of_items == 500
+    assert all(o["date"] and o["id"] is not None for o in orders)
     assert client.stats.rate_limited == 0 and client.stats.retries == 0
 
 
@@ -89,15 +99,15 @@ async def test_wrong_password_is_an_auth_error(sim: SimulatorServer) -> None:
         account_key="bad",
     ) as bad:
         with pytest.raises(EmagAuthError) as info:
-            await bad.count_offers()
+            await bad.count("product_offer")
     assert "wrong-password-123" not in str(info.value) + repr(info.value)
     assert bad.stats.retries == 0
 
 
 async def test_writes_round_trip(sim: SimulatorServer, client: EmagClient) -> None:
     await client.update_stock(1, 17)
-    (offer,) = (await client.read_offers({"id": 1})).items
-    assert offer.stock_total == 17 or offer.general_stock == 17
+    (offer,) = await client.read_rows("product_offer", {"id": 1})
+    assert offer["general_stock"] == 17 or offer["stock"][0]["value"] == 17
     result = await client.save_offers([{"id": 2, "stock": [{"warehouse_id": 1, "value": -1}]}])
     assert "2" in result.items
     with pytest.raises(EmagValidationError):
@@ -105,8 +115,8 @@ async def test_writes_round_trip(sim: SimulatorServer, client: EmagClient) -> No
     new = control(sim, "POST", "accounts/main/orders/new", {"count": 1})
     order_id = new["created"][0]
     await client.acknowledge_order(order_id)
-    (order,) = (await client.read_orders({"id": order_id})).items
-    assert order.status == 2
+    (order,) = await client.read_rows("order", {"id": order_id})
+    assert order["status"] == 2
 
 
 @pytest.mark.parametrize(
@@ -130,7 +140,7 @@ async def test_each_fault_kind(
     control(sim, "POST", "faults", settings)
     client.retry = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.01)
     with pytest.raises(error) as info:
-        await client.count_orders()
+        await client.count("order")
     assert info.value.route == "order/count"  # type: ignore[attr-defined]
     if reason is not None:
         assert client.stats.retries == 1
@@ -142,8 +152,8 @@ async def test_each_fault_kind(
     if reason is not None and fault != "timeout":
         control(sim, "POST", "faults", {"replace": True, fault: 0.4, "seed": 11})
         client.retry = RetryPolicy(max_attempts=8, base_delay=0.01, max_delay=0.05)
-        pages = await client.fetch_pages(ORDERS, None, range(1, 6))
-        assert sum(len(p.items) for p in pages) == 500
+        pages = await read_pages(client, "order", range(1, 6))
+        assert sum(len(p) for p in pages) == 500
 
 
 async def test_paced_concurrent_run_earns_no_429(sim: SimulatorServer, client: EmagClient) -> None:
@@ -151,8 +161,8 @@ async def test_paced_concurrent_run_earns_no_429(sim: SimulatorServer, client: E
     fixed wall-clock windows like Kong, must not refuse a single request."""
     control(sim, "DELETE", "stats")
     await asyncio.gather(
-        client.fetch_pages(ORDERS, None, [1 + i % 5 for i in range(36)], concurrency=24),
-        client.fetch_pages(OFFERS, None, [1 + i % 2 for i in range(9)], concurrency=6),
+        read_pages(client, "order", [1 + i % 5 for i in range(36)], concurrency=24),
+        read_pages(client, "product_offer", [1 + i % 2 for i in range(9)], concurrency=6),
     )
     stats = control(sim, "GET", "stats")
     assert stats["rate_limited"] == 0, stats

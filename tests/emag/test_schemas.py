@@ -1,9 +1,8 @@
-"""Tolerant models, dates and chunking helpers (EMAG_API.md §3, §4, §5, gotcha 16-19)."""
+"""The typed answers, dates and chunking helpers (EMAG_API.md §3, §4, §5, gotcha 16-19)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,15 +11,7 @@ from magflow.emag import chunk_entities, count_input_vars, format_emag_datetime,
 from magflow.emag.dates import parse_emag_datetime
 from magflow.emag.errors import is_documentation_error
 from magflow.emag.metrics import metric_route
-from magflow.emag.schemas import (
-    Category,
-    CountResult,
-    EanProduct,
-    Locality,
-    Offer,
-    Order,
-    Rma,
-)
+from magflow.emag.schemas import AwbSaveResult, CountResult, CourierAccount, OfferItemResult
 
 SOFIA = ZoneInfo("Europe/Sofia")
 BUCHAREST = ZoneInfo("Europe/Bucharest")
@@ -61,81 +52,28 @@ def test_filter_formatting_converts_to_platform_local() -> None:
     assert parse_emag_datetime(text, SOFIA) == aware
 
 
-def test_parse_uses_context_tz_and_default() -> None:
-    row = {"id": 1, "date": "2024-07-01 10:00:00"}
-    assert Order.parse(row, SOFIA).date == datetime(2024, 7, 1, 7, tzinfo=UTC)
-    assert Order.model_validate(row).date == datetime(2024, 7, 1, 7, tzinfo=UTC)  # Bucharest
-    assert Order.parse(row, ZoneInfo("Europe/Budapest")).date == datetime(2024, 7, 1, 8, tzinfo=UTC)
+def test_typed_answers_read_dates_in_the_given_zone() -> None:
+    row = {"account_id": "5", "created": "2024-07-01 10:00:00", "extra": [1]}
+    assert CourierAccount.parse(row, SOFIA).created == datetime(2024, 7, 1, 7, tzinfo=UTC)
+    default = CourierAccount.model_validate(row)  # Bucharest
+    assert default.created == datetime(2024, 7, 1, 7, tzinfo=UTC)
+    assert default.account_id == 5 and default.raw == row
+    assert default.model_extra == {"extra": [1]}
+    assert CourierAccount.parse({"created": "not a date"}).created is None
 
 
-@pytest.mark.parametrize(
-    ("field", "value", "expected_id", "expected_name"),
-    [
-        ("reason_cancellation", 15, 15, None),
-        ("reason_cancellation", "3", 3, None),
-        ("reason_cancellation", {"id": "2", "name": "By client"}, 2, "By client"),
-        ("reason_cancellation", {"id": None, "name": None}, None, None),
-        ("cancellation_reason", 1, 1, None),
-        ("cancellation_reason", {"id": 43, "name": "Other"}, 43, "Other"),
-        ("reason_cancellation", None, None, None),
-        ("reason_cancellation", [], None, None),
-    ],
-)
-def test_both_cancellation_field_names(
-    field: str, value: object, expected_id: int | None, expected_name: str | None
-) -> None:
-    order = Order.parse({"id": 1, field: value})
-    assert order.cancellation_reason_id == expected_id
-    if expected_name:
-        assert order.reason_cancellation is not None
-        assert order.reason_cancellation.name == expected_name
+def test_awb_save_result_shapes() -> None:
+    nested = AwbSaveResult.parse({"reservation_id": "7", "awb": {"0": {"emag_id": "3"}}})
+    assert nested.reservation_id == 7 and nested.emag_id == 3
+    bare = AwbSaveResult.parse({"awb": ["4001", None, ""]})
+    assert bare.awb_number == "4001" and len(bare.awb) == 1
+    assert AwbSaveResult.parse([]).awb == []  # PHP's empty object
 
 
-def test_empty_list_objects_and_nulls() -> None:
-    rma = Rma.parse({"emag_id": "5", "locker": [], "products": None, "pickup_date": None})
-    assert rma.locker == {} and rma.products == [] and rma.pickup_date is None
-    rma2 = Rma.parse({"emag_id": 5, "locker": {"locker_hash": "h", "locker_pin": "1"}})
-    assert rma2.locker["locker_pin"] == "1"
-    order = Order.parse({"id": 1, "customer": [], "details": None, "vouchers": None})
-    assert order.customer is not None and order.customer.id is None
-    assert order.details is None and order.vouchers == []
-
-
-def test_php_arrays_as_objects_become_lists() -> None:
-    order = Order.parse({"id": 1, "products": {"0": {"id": 1}, "3": {"id": 2}}})
-    assert [p.id for p in order.products] == [1, 2]
-
-
-def test_string_numbers_everywhere() -> None:
-    offer = Offer.parse(
-        {"id": "9", "sale_price": "1.2345", "warranty": "24", "status": "1", "vat_id": 1.0}
-    )
-    assert (offer.id, offer.sale_price, offer.warranty, offer.status, offer.vat_id) == (
-        9,
-        Decimal("1.2345"),
-        24,
-        1,
-        1,
-    )
-    with pytest.raises(ValueError):
-        Offer.parse({"id": "9", "warranty": "twelve"})
-
-
-def test_unknown_fields_and_raw_are_kept() -> None:
-    row = {"id": 3, "name": "X", "brand_new": [1, 2], "characteristics": []}
-    category = Category.parse(row)
-    assert category.raw is row or category.raw == row
-    assert category.model_extra == {"brand_new": [1, 2]}
-    nested = Order.parse({"id": 1, "customer": {"id": 2, "x": "y"}})
-    assert nested.customer is not None and nested.customer.raw == {"id": 2, "x": "y"}
-
-
-def test_locality_country_rename_and_ean_alias() -> None:
-    assert Locality.parse({"emag_id": 1, "country": "RO"}).country_code == "RO"
-    assert EanProduct.parse({"ean": 1, "allow_to_add_offer": 1}).allowed_to_add_offer is True
-    assert (
-        EanProduct.parse({"ean": "1", "allowed_to_add_offer": False}).allowed_to_add_offer is False
-    )
+def test_offer_item_result_flags_and_messages() -> None:
+    item = OfferItemResult.parse({"isError": "1", "messages": "Stock should be 0 or more"})
+    assert item.is_error is True and item.messages == ["Stock should be 0 or more"]
+    assert OfferItemResult.parse({"isError": 0, "messages": None}).messages == []
 
 
 def test_count_pages() -> None:

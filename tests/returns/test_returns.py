@@ -11,7 +11,7 @@ async def test_returns_are_read_into_the_returns_table(
     ctx: AppContext, sim: SimulatorServer, accounts: Accounts, clients: Clients
 ) -> None:
     async with ctx.emag_client(credentials(ctx.cipher, accounts.main)) as client:
-        expected = (await client.count_rmas()).no_of_items
+        expected = (await client.count("rma")).no_of_items
     assert expected
     response = await clients.operator.post("/api/v1/emag/returns/sync", params={"account": "main"})
     assert response.status_code == 200, response.text

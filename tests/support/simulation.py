@@ -21,7 +21,6 @@ from magflow.orders.models import EmagOrder
 from magflow.settings import Settings
 from magflow.sync import service
 from magflow.sync.models import SyncKind, SyncLog, SyncMode
-from magflow.sync.source import ClientSource
 from magflow.sync.wiring import build_engine
 from tests.factories import make_account
 
@@ -97,7 +96,6 @@ def creds(ctx: AppContext, account: EmagAccount) -> AccountCredentials:
 async def read_everything(ctx: AppContext, account: EmagAccount, kind: SyncKind) -> dict[int, Any]:
     """The simulator's data for the account, read page by page through the client."""
     async with ctx.emag_client(creds(ctx, account)) as client:
-        source = ClientSource(client)
         resource = "product_offer" if kind is SyncKind.offers else "order"
         filter_sets: list[dict[str, Any]] = [{}]
         if kind is SyncKind.orders:
@@ -105,7 +103,7 @@ async def read_everything(ctx: AppContext, account: EmagAccount, kind: SyncKind)
         found: dict[int, Any] = {}
         for filters in filter_sets:
             page = 1
-            while rows := await source.read_page(resource, filters, page, 100):
+            while rows := await client.read_rows(resource, filters, page, 100):
                 found.update({int(row["id"]): row for row in rows})
                 page += 1
         return found

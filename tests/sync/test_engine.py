@@ -13,13 +13,17 @@ from magflow.accounts.service import AccountCredentials
 from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
 from magflow.customers.models import EmagCustomer
+from magflow.emag.codes import OrderStatus
+from magflow.emag.schemas import CountResult
 from magflow.emag_sim import SimulatorServer
 from magflow.orders.models import EmagOrder
 from magflow.sync import service
 from magflow.sync.engine import EmagSource, EngineOptions, SyncEngine
 from magflow.sync.models import SyncKind, SyncMode
-from magflow.sync.source import client_source_factory
 from tests.support.simulation import Accounts, read_everything, snapshot, sync
+
+#: Orders whose total is not spent by the customer.
+UNSPENT = (OrderStatus.CANCELLED, OrderStatus.RETURNED)
 
 
 async def test_full_offer_sync_stores_exactly_the_simulators_offers(
@@ -128,7 +132,7 @@ async def test_full_then_incremental_order_sync_matches_the_simulator(
         if order.customer_key is None:
             continue
         count, spent = expected_customers.get(order.customer_key, (0, Decimal(0)))
-        paid = order.total_with_vat if order.status not in (0, 5) else Decimal(0)
+        paid = order.total_with_vat if order.status not in UNSPENT else Decimal(0)
         expected_customers[order.customer_key] = (count + 1, spent + (paid or 0))
     async with ctx.db.session() as session:
         customers = {
@@ -195,26 +199,24 @@ class _OverlappingSource:
     def __init__(self, inner: EmagSource) -> None:
         self.inner = inner
         self.pages: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        self.stats = inner.stats
 
-    async def count(self, resource: str, filters: dict[str, Any]) -> tuple[int, int]:
-        items, pages = await self.inner.count(resource, filters)
-        for page in range(1, pages + 2):
-            self.pages[repr(filters), page] = await self.inner.read_page(
+    async def count(self, resource: str, filters: dict[str, Any]) -> CountResult:
+        counted = await self.inner.count(resource, filters)
+        for page in range(1, (counted.pages(100) or 0) + 2):
+            self.pages[repr(filters), page] = await self.inner.read_rows(
                 resource, filters, page, 100
             )
-        return items, pages
+        return counted
 
-    async def read_page(
-        self, resource: str, filters: dict[str, Any], page: int, per_page: int
+    async def read_rows(
+        self, resource: str, filters: dict[str, Any], page: int, items_per_page: int
     ) -> list[dict[str, Any]]:
         following = self.pages.get((repr(filters), page + 1), [])
         return self.pages.get((repr(filters), page), []) + following[:1]
 
     async def vat_rates(self) -> dict[int, Decimal]:
         return await self.inner.vat_rates()
-
-    def stats(self) -> tuple[int, int, int]:
-        return self.inner.stats()
 
 
 async def test_batched_concurrent_writes_of_overlapping_pages_count_each_order_once(
@@ -229,12 +231,11 @@ async def test_batched_concurrent_writes_of_overlapping_pages_count_each_order_o
         history_days=20,  # one window: many pages per read
         accounts=[SimAccount(name="busy", username="busy-pages", password="busy-pw-1")],
     )
-    open_client_source = client_source_factory(ctx)
 
     @asynccontextmanager
     async def overlapping(credentials: AccountCredentials) -> AsyncIterator[EmagSource]:
-        async with open_client_source(credentials) as source:
-            yield _OverlappingSource(source)
+        async with ctx.emag_client(credentials) as client:
+            yield _OverlappingSource(client)
 
     # SQLite takes one writer at a time (the wiring never gives it more); batches still apply.
     options = EngineOptions(writers=1 if ctx.settings.is_sqlite else 3, pages_per_write=4)
@@ -261,6 +262,6 @@ async def test_batched_concurrent_writes_of_overlapping_pages_count_each_order_o
             for _, status, total, key, _ in state["orders"].values():
                 if key is not None:
                     count, spent = recomputed.get(key, (0, Decimal(0)))
-                    paid = total if status not in (0, 5) else Decimal(0)
+                    paid = total if status not in UNSPENT else Decimal(0)
                     recomputed[key] = (count + 1, spent + (paid or 0))
             assert {k: v[:2] for k, v in state["customers"].items()} == recomputed

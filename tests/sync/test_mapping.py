@@ -1,4 +1,4 @@
-"""eMAG payloads with PHP quirks map to the same rows as clean ones (EMAG_API.md §6.16)."""
+"""eMAG payloads with PHP quirks map to the same rows as clean ones (offer and order rows)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from magflow.sync.mapping import customer_key, offer_row, order_row, order_totals
+from magflow.catalog.mapping import offer_row
+from magflow.orders.mapping import customer_key, order_row, order_totals
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 BUCHAREST = ZoneInfo("Europe/Bucharest")

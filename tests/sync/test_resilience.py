@@ -13,6 +13,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from magflow.context import AppContext
+from magflow.emag.retry import RetryPolicy
 from magflow.emag_sim import SimAccount, SimConfig, SimulatorServer
 from magflow.jobs.inprocess import InProcessRunner
 from magflow.orders.models import EmagOrder
@@ -63,6 +64,21 @@ async def test_a_failing_page_makes_the_run_partial_with_emags_message(
     assert run.errors and run.errors[-1]["page"] is not None
     assert all(error["messages"] for error in run.errors)
     assert run.processed_items == 0
+
+
+async def test_a_failed_run_records_the_calls_and_retries_it_made(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    await set_faults(sim, **{"500": 1.0}, routes=["vat/read"], seed=3)
+    run = await sync(ctx, accounts.main, SyncKind.offers)
+    assert run.status == "failed"
+    attempts = RetryPolicy().max_attempts  # every attempt of vat/read answered 500
+    assert (run.api_calls, run.retries, run.rate_limited) == (attempts, attempts - 1, 0)
+    await set_faults(sim, **{"429": 1.0}, routes=["vat/read"], seed=3)
+    limited = await sync(ctx, accounts.main, SyncKind.offers)
+    assert limited.status == "failed"
+    assert (limited.api_calls, limited.retries) == (attempts, attempts - 1)
+    assert limited.rate_limited == attempts
 
 
 async def test_wrong_credentials_fail_the_run_with_emags_message(

@@ -11,6 +11,8 @@ import pytest
 from magflow.auth.models import Role
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
+from magflow.sync import service
+from magflow.sync.models import SyncLog
 from tests.factories import make_user
 from tests.support.auth import auth_headers
 from tests.support.simulation import Accounts, set_faults
@@ -109,6 +111,7 @@ async def test_concurrent_triggers_give_one_run_and_409_with_its_id(
     accepted, refused = (first, second) if first.status_code == 202 else (second, first)
     run_id = accepted.json()["runs"][0]["id"]
     assert refused.json()["run_id"] == run_id
+    assert refused.json()["detail"].startswith("an offers sync for account "), refused.text
 
     progress = (await operator.get("/api/v1/emag/enhanced/products/sync-progress")).json()
     assert [r["run_id"] for r in progress["running"]] == [run_id]
@@ -118,6 +121,8 @@ async def test_concurrent_triggers_give_one_run_and_409_with_its_id(
     final = await wait_finished(operator, run_id)
     assert final["status"] == "cancelled"
     assert final["processed_items"] < 230
+    # the calls made before the cancel are recorded: at least vat/read, the count and a page
+    assert final["api_calls"] >= 3, final
     again = await operator.post(f"/api/v1/emag/enhanced/sync/{run_id}/cancel")
     assert again.status_code == 409
     # A new run can start once the old one is over.
@@ -199,3 +204,12 @@ async def test_a_finished_sync_invalidates_the_cached_status(
     ).json()["runs"][0]["id"]
     assert (await wait_finished(operator, run_id))["status"] == "completed"
     assert await main_offers() == 230  # well within the cache's lifetime: it was invalidated
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"), [("orders", "an orders sync"), ("offers", "an offers sync")]
+)
+def test_the_conflict_message_reads_well(kind: str, expected: str) -> None:
+    run = SyncLog(id=5, account_id=2, kind=kind, status="running")
+    message = str(service.RunAlreadyActiveError(run))
+    assert message == f"{expected} for account 2 is already running (run 5)"

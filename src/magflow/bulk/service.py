@@ -74,9 +74,9 @@ from magflow.catalog.models import EmagOffer
 from magflow.common.errors import NotFoundError
 from magflow.context import AppContext
 from magflow.emag.client import EmagClient
+from magflow.emag.coerce import to_decimal, to_int, to_list
 from magflow.emag.errors import EmagAuthError, EmagError
 from magflow.emag.results import OfferSaveResult
-from magflow.emag.schemas import Offer
 from magflow.jobs.base import WORKER_ID
 from magflow.realtime.events import is_terminal, make_event
 
@@ -353,16 +353,18 @@ CENTS = Decimal("0.0001")
 
 
 def _warehouses(values: Any) -> dict[int, int]:
+    """``{warehouse_id: value}`` of a ``[{warehouse_id, value}]`` list, read as eMAG sends it."""
     found: dict[int, int] = {}
-    for entry in values or []:
-        warehouse = entry.get("warehouse_id") if isinstance(entry, dict) else entry.warehouse_id
-        value = entry.get("value") if isinstance(entry, dict) else entry.value
+    for entry in to_list(values):
+        if not isinstance(entry, dict):
+            continue
+        warehouse, value = to_int(entry.get("warehouse_id")), to_int(entry.get("value"))
         if warehouse is not None and value is not None:
-            found[int(warehouse)] = int(value)
+            found[warehouse] = value
     return found
 
 
-def _landed(payload: dict[str, Any], offer: Offer) -> bool:
+def _landed(payload: dict[str, Any], offer: dict[str, Any]) -> bool:
     """Whether eMAG's offer already shows every value ``payload`` sets.
 
     What a read does not show counts as "not landed" (the item is sent again): ``stock[]`` and
@@ -371,26 +373,27 @@ def _landed(payload: dict[str, Any], offer: Offer) -> bool:
     price never confirms anything."""
     for name in PRICE_NAMES:
         if name in payload:
-            current = getattr(offer, name)
-            if current is None or Decimal(str(current)).quantize(CENTS) != Decimal(
-                str(payload[name])
-            ).quantize(CENTS):
+            current = to_decimal(offer.get(name))
+            if current is None or current.quantize(CENTS) != Decimal(str(payload[name])).quantize(
+                CENTS
+            ):
                 return False
     if "stock" in payload:
         wanted = _warehouses(payload["stock"])
-        shown = _warehouses(offer.stock)
+        shown = _warehouses(offer.get("stock"))
+        general_stock = to_int(offer.get("general_stock"))
         if shown:
             if any(shown.get(w) != v for w, v in wanted.items()):
                 return False
-        elif offer.general_stock is None or offer.general_stock != sum(wanted.values()):
+        elif general_stock is None or general_stock != sum(wanted.values()):
             return False
     if "handling_time" in payload:
         wanted = _warehouses(payload["handling_time"])
-        shown = _warehouses(offer.handling_time)
+        shown = _warehouses(offer.get("handling_time"))
         if any(shown.get(w) != v for w, v in wanted.items()):
             return False
     for name in ("status", "vat_id"):
-        if name in payload and getattr(offer, name) != int(payload[name]):
+        if name in payload and to_int(offer.get(name)) != int(payload[name]):
             return False
     return True
 
@@ -615,12 +618,12 @@ class BulkRunner:
         landed: dict[int, _Outcome] = {}
         for item in items:
             try:
-                page = await client.read_offers({"id": item.emag_id}, items_per_page=10)
+                rows = await client.read_rows("product_offer", {"id": item.emag_id}, 1, 10)
             except EmagError as exc:
                 log.warning("could not read offer %s back from eMAG: %s", item.emag_id, exc)
                 resend.append(item)
                 continue
-            offer = next((o for o in page.items if o.id == item.emag_id), None)
+            offer = next((o for o in rows if to_int(o.get("id")) == item.emag_id), None)
             if offer is not None and _landed(item.payload, offer):
                 landed[item.id] = _Outcome(
                     ItemStatus.succeeded,

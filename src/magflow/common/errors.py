@@ -113,11 +113,9 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def install(app: FastAPI, not_found: Iterable[type[Exception]] = ()) -> None:
-    """Register the handlers on ``app``. ``not_found``: further error classes answered 404 (those
-    of modules that do not derive from :class:`NotFoundError`)."""
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``: every not-found error derives from
+    :class:`NotFoundError`, every eMAG failure from ``EmagError``."""
     app.add_exception_handler(NotFoundError, _not_found)
-    for error in not_found:
-        app.add_exception_handler(error, _not_found)
     app.add_exception_handler(EmagError, _emag_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

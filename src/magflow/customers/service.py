@@ -15,14 +15,10 @@ from magflow.cache import Cache
 from magflow.customers import analytics, repository
 from magflow.customers.analytics import DEFAULT_CONFIG, AnalyticsConfig
 from magflow.customers.schemas import CustomerSummary
+from magflow.emag.codes import OrderStatus, OrderType, PaymentMode
 
 #: How long a computed summary is served from the cache.
 SUMMARY_CACHE_TTL_SECONDS = 60.0
-
-ORDER_CANCELLED = 0
-ORDER_RETURNED = 5
-PAYMENT_COD = 1
-TYPE_FBE = 2
 
 
 @dataclass(frozen=True)
@@ -46,22 +42,22 @@ class OrderFacts:
     def counters(self, sign: int) -> dict[str, Any]:
         """The order's contribution, positive (``sign=1``) or withdrawn (``sign=-1``).
 
-        Channel by order type: 2 (fulfilled by eMAG) counts as FBE, 3 as MAIN (§5.9). Spend
-        counts orders neither cancelled nor returned.
+        Channel by order type: FBE (fulfilled by eMAG) counts as FBE, every other as MAIN (§5.9).
+        Spend counts orders neither cancelled nor returned.
         """
         spent = (
             self.total_with_vat or Decimal(0)
-            if self.status not in (ORDER_CANCELLED, ORDER_RETURNED)
+            if self.status not in (OrderStatus.CANCELLED, OrderStatus.RETURNED)
             else Decimal(0)
         )
         return {
             "orders_count": sign,
             "total_spent": sign * spent,
-            "cancelled_count": sign * (self.status == ORDER_CANCELLED),
-            "returned_count": sign * (self.status == ORDER_RETURNED),
-            "cod_count": sign * (self.payment_mode_id == PAYMENT_COD),
-            "main_orders": sign * (self.order_type != TYPE_FBE),
-            "fbe_orders": sign * (self.order_type == TYPE_FBE),
+            "cancelled_count": sign * (self.status == OrderStatus.CANCELLED),
+            "returned_count": sign * (self.status == OrderStatus.RETURNED),
+            "cod_count": sign * (self.payment_mode_id == PaymentMode.COD),
+            "main_orders": sign * (self.order_type != OrderType.FBE),
+            "fbe_orders": sign * (self.order_type == OrderType.FBE),
         }
 
 

@@ -1,23 +1,12 @@
 """The eMAG Marketplace API client (see ``/work/shared/EMAG_API.md`` for the protocol).
 
 Knows nothing of the database. Main entry points: :class:`EmagClient`,
-:func:`make_rate_limiter`, :class:`RetryPolicy`, the errors and the payload models.
+:func:`make_rate_limiter`, :class:`RetryPolicy`, the errors, and :mod:`.coerce` (how eMAG
+values are read).
 """
 
 from magflow.emag.chunking import chunk_entities, count_input_vars
-from magflow.emag.client import (
-    AWBS,
-    CATEGORIES,
-    COURIER_ACCOUNTS,
-    HANDLING_TIMES,
-    LOCALITIES,
-    OFFERS,
-    ORDERS,
-    RMAS,
-    VATS,
-    EmagClient,
-    ResourceSpec,
-)
+from magflow.emag.client import EmagClient
 from magflow.emag.dates import format_emag_datetime, parse_emag_datetime
 from magflow.emag.errors import (
     EmagAuthError,
@@ -42,16 +31,7 @@ from magflow.emag.results import ChunkResult, OfferSaveResult, Page, SaveResult
 from magflow.emag.retry import RetryPolicy
 
 __all__ = [
-    "AWBS",
-    "CATEGORIES",
-    "COURIER_ACCOUNTS",
-    "HANDLING_TIMES",
-    "LOCALITIES",
-    "OFFERS",
-    "ORDERS",
     "PLATFORMS",
-    "RMAS",
-    "VATS",
     "Bucket",
     "ChunkResult",
     "ClientStats",
@@ -68,7 +48,6 @@ __all__ = [
     "PlatformInfo",
     "RateLimiter",
     "RedisRateLimiter",
-    "ResourceSpec",
     "RetryPolicy",
     "SaveResult",
     "Window",

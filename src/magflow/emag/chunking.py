@@ -9,7 +9,7 @@ split a little earlier than needed but never later).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 MAX_ENTITIES = 50
@@ -52,8 +52,3 @@ def chunk_entities(
     if current:
         chunks.append(current)
     return chunks
-
-
-def chunk_sequence(items: Sequence[E], size: int) -> list[Sequence[E]]:
-    """Plain fixed-size chunks (e.g. 100 EANs per find_by_eans call, §5.6)."""
-    return [items[i : i + size] for i in range(0, len(items), size)]

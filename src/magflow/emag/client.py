@@ -7,8 +7,10 @@ Protocol choices (EMAG_API.md):
 - JSON bodies: read/count filters at the top level next to ``currentPage``/``itemsPerPage``;
   saves as ``{"data": [...]}`` (§1 "Request body", recommendation); ``awb/save`` sends a single
   object as ``{"data": {...}}`` (§5.11); ``order/acknowledge/{id}`` has no body (§5.10).
-- Method exceptions (§1): ``PATCH offer_stock/{id}`` with ``{"stock": int}`` (§5.4),
-  ``GET documentation/find_by_eans?eans[]=…`` (§5.6), ``GET awb/read_pdf`` (§5.11).
+- Method exception (§1): ``PATCH offer_stock/{id}`` with ``{"stock": int}`` (§5.4).
+- Reads return rows as sent, through one primitive, :meth:`EmagClient.read_rows`; values are
+  converted by the caller's domain mapper with :mod:`magflow.emag.coerce`. The client offers only
+  the calls MagFlow makes (docs/architecture.md): a new call is added with its first caller.
 - Every answer goes through :func:`magflow.emag.errors.parse_response` (``isError`` checked on
   every answer, §2).
 - Every attempt first takes a slot from the shared :class:`~magflow.emag.ratelimit.RateLimiter`
@@ -30,17 +32,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from types import TracebackType
-from typing import Any, Generic, Literal, Self, TypeVar, overload
+from typing import Any, Self
 
 import httpx
 
-from magflow.emag.chunking import chunk_entities, chunk_sequence
+from magflow.emag import coerce
+from magflow.emag.chunking import chunk_entities
 from magflow.emag.dates import format_emag_datetime
 from magflow.emag.errors import (
     EmagError,
@@ -48,7 +50,6 @@ from magflow.emag.errors import (
     EmagTransientError,
     EmagValidationError,
     Envelope,
-    is_documentation_error,
     parse_response,
 )
 from magflow.emag.metrics import CALLS, RATE_LIMITED, RETRIES, ClientStats, metric_route
@@ -57,79 +58,16 @@ from magflow.emag.ratelimit import Grant, RateLimiter, bucket_for_route
 from magflow.emag.results import ChunkResult, OfferSaveResult, Page, SaveResult
 from magflow.emag.retry import RetryPolicy
 from magflow.emag.schemas import (
-    Awb,
     AwbSaveResult,
-    Category,
     CountResult,
     CourierAccount,
-    EanProduct,
     EmagModel,
-    HandlingTime,
-    Locality,
-    Offer,
     OfferItemResult,
-    Order,
-    Rma,
-    Vat,
-    parse_items,
 )
 
 log = logging.getLogger("magflow.emag.client")
 
-M = TypeVar("M", bound=EmagModel)
-
 DEFAULT_ITEMS_PER_PAGE = 100
-MAX_EANS_PER_CALL = 100
-
-
-@dataclass(frozen=True)
-class ResourceSpec(Generic[M]):
-    """A readable resource and the model its rows parse into."""
-
-    name: str
-    model: type[M]
-    countable: bool = True
-
-
-OFFERS = ResourceSpec("product_offer", Offer)
-ORDERS = ResourceSpec("order", Order)
-CATEGORIES = ResourceSpec("category", Category)
-RMAS = ResourceSpec("rma", Rma)
-LOCALITIES = ResourceSpec("locality", Locality)
-AWBS = ResourceSpec("awb", Awb, countable=False)
-COURIER_ACCOUNTS = ResourceSpec("courier_accounts", CourierAccount, countable=False)
-VATS = ResourceSpec("vat", Vat, countable=False)
-HANDLING_TIMES = ResourceSpec("handling_time", HandlingTime, countable=False)
-
-RESOURCES: dict[str, ResourceSpec[Any]] = {
-    spec.name: spec
-    for spec in (
-        OFFERS,
-        ORDERS,
-        CATEGORIES,
-        RMAS,
-        LOCALITIES,
-        AWBS,
-        COURIER_ACCOUNTS,
-        VATS,
-        HANDLING_TIMES,
-    )
-}
-
-Decode = Literal["envelope", "bytes"]
-
-
-def _rows(results: Any) -> list[Any]:
-    """Read ``results`` as a list of rows: ``None``/``[]`` → empty; a dict keyed by id → values."""
-    if results is None or results == "":
-        return []
-    if isinstance(results, list):
-        return results
-    if isinstance(results, dict):
-        if results and all(str(k).isdigit() for k in results):
-            return list(results.values())
-        return [results] if results else []
-    return [results]
 
 
 class EmagClient:
@@ -261,10 +199,9 @@ class EmagClient:
         json: Any = None,
         params: Any = None,
         idempotent: bool = True,
-        decode: Decode = "envelope",
-    ) -> Any:
-        """Send one logical request with rate limiting and retries; return the decoded answer
-        (an :class:`Envelope`, None for an empty 2xx, or bytes with ``decode="bytes"``)."""
+    ) -> Envelope | None:
+        """Send one logical request with rate limiting and retries; return the checked answer
+        (an :class:`Envelope`, None for an empty 2xx)."""
         bucket = bucket_for_route(route)
         label = metric_route(route)
         started = time.monotonic()
@@ -311,7 +248,9 @@ class EmagClient:
             else:
                 status = str(response.status_code)
                 try:
-                    result = self._decode(route, response, decode)
+                    result = parse_response(
+                        route, response.status_code, response.content, dict(response.headers)
+                    )
                 except EmagError as exc:
                     error = exc
                 else:
@@ -352,16 +291,6 @@ class EmagClient:
             )
             await asyncio.sleep(delay)
 
-    def _decode(self, route: str, response: httpx.Response, decode: Decode) -> Any:
-        content = response.content
-        if decode == "bytes" and response.is_success:
-            ctype = response.headers.get("content-type", "")
-            if "json" not in ctype and not content.lstrip().startswith(b"{"):
-                return content
-            envelope = parse_response(route, response.status_code, content, dict(response.headers))
-            return envelope.raw if envelope is not None else b""
-        return parse_response(route, response.status_code, content, dict(response.headers))
-
     async def call(
         self,
         route: str,
@@ -372,14 +301,13 @@ class EmagClient:
         idempotent: bool = True,
     ) -> Envelope | None:
         """Low-level escape hatch: one request with limits, retries and envelope checks."""
-        result: Envelope | None = await self._send(
+        return await self._send(
             method,
             route,
             json=self.encode(body) if body is not None else None,
             params=params,
             idempotent=idempotent,
         )
-        return result
 
     async def _envelope(self, route: str, body: Any = None, **kwargs: Any) -> Envelope:
         envelope = await self.call(route, body, **kwargs)
@@ -387,20 +315,11 @@ class EmagClient:
             raise EmagTransientError("empty response body", reason="malformed", route=route)
         return envelope
 
-    # --- generic read / count / pages ------------------------------------------------------------
+    # --- reads: count and rows (§4) --------------------------------------------------------------
 
-    @staticmethod
-    def _spec(resource: ResourceSpec[M] | str) -> ResourceSpec[Any]:
-        if isinstance(resource, ResourceSpec):
-            return resource
-        return RESOURCES.get(resource) or ResourceSpec(resource, EmagModel)
-
-    async def count(
-        self, resource: ResourceSpec[Any] | str, filters: Mapping[str, Any] | None = None
-    ) -> CountResult:
+    async def count(self, resource: str, filters: Mapping[str, Any] | None = None) -> CountResult:
         """``{resource}/count`` with the same filters as read (§4)."""
-        spec = self._spec(resource)
-        envelope = await self._envelope(f"{spec.name}/count", dict(filters or {}))
+        envelope = await self._envelope(f"{resource}/count", dict(filters or {}))
         results = envelope.results
         if isinstance(results, list):  # tolerate [{...}] or []
             results = results[0] if results else {}
@@ -408,108 +327,74 @@ class EmagClient:
             results = {"noOfItems": results}
         return CountResult.parse(results, self.tz)
 
-    @overload
-    async def read_page(
-        self,
-        resource: ResourceSpec[M],
-        filters: Mapping[str, Any] | None = None,
-        page: int = 1,
-        items_per_page: int = DEFAULT_ITEMS_PER_PAGE,
-        *,
-        params: Mapping[str, Any] | None = None,
-    ) -> Page[M]: ...
-
-    @overload
-    async def read_page(
+    async def read_rows(
         self,
         resource: str,
         filters: Mapping[str, Any] | None = None,
-        page: int = 1,
+        page: int | None = 1,
         items_per_page: int = DEFAULT_ITEMS_PER_PAGE,
         *,
         params: Mapping[str, Any] | None = None,
-    ) -> Page[Any]: ...
+    ) -> list[dict[str, Any]]:
+        """The rows of one ``{resource}/read`` page, exactly as eMAG sent them: the one way
+        MagFlow reads eMAG data (the sync, returns, the re-read after an order write, reference
+        data). Each domain maps the rows through :mod:`magflow.emag.coerce`.
 
-    async def read_page(
-        self,
-        resource: ResourceSpec[Any] | str,
-        filters: Mapping[str, Any] | None = None,
-        page: int = 1,
-        items_per_page: int = DEFAULT_ITEMS_PER_PAGE,
-        *,
-        params: Mapping[str, Any] | None = None,
-    ) -> Page[Any]:
-        """One page of ``{resource}/read``; filters go at the top level of the JSON body (§1)."""
-        spec = self._spec(resource)
-        body = {**dict(filters or {}), "currentPage": page, "itemsPerPage": items_per_page}
-        envelope = await self._envelope(f"{spec.name}/read", body, params=params)
-        rows = _rows(envelope.results)
-        parsed = parse_items(spec.model, rows, self.tz)
-        for row, reason in parsed.invalid:
-            log.warning("eMAG %s/read: unparseable row kept raw (%s)", spec.name, reason)
-            del row
-        return Page(
-            resource=spec.name,
-            number=page,
-            items_per_page=items_per_page,
-            items=parsed.items,
-            raw=rows,
-            invalid=parsed.invalid,
-        )
-
-    @overload
-    def iter_pages(
-        self,
-        resource: ResourceSpec[M],
-        filters: Mapping[str, Any] | None = None,
-        *,
-        items_per_page: int = DEFAULT_ITEMS_PER_PAGE,
-        start_page: int = 1,
-        count_first: bool | None = None,
-    ) -> AsyncIterator[Page[M]]: ...
-
-    @overload
-    def iter_pages(
-        self,
-        resource: str,
-        filters: Mapping[str, Any] | None = None,
-        *,
-        items_per_page: int = DEFAULT_ITEMS_PER_PAGE,
-        start_page: int = 1,
-        count_first: bool | None = None,
-    ) -> AsyncIterator[Page[Any]]: ...
+        Filters go at the top level of the JSON body next to ``currentPage``/``itemsPerPage``
+        (§1); ``page=None`` sends no paging (unpaged reference reads such as ``vat/read``).
+        ``results`` is read by :func:`magflow.emag.coerce.rows` (docs/emag-protocol.md,
+        "PHP serialization quirks"): ``null`` is an empty page, an object keyed ``"0"``,
+        ``"1"``... is a list, and a lone object (eMAG's answer to a read matching one row) is
+        one row. Anything else is a malformed answer, raised as a transient error (retried by
+        the caller's rounds, never read as "no rows"); a list item that is not an object cannot
+        be a row and is logged and left out.
+        """
+        body = dict(filters or {})
+        if page is not None:
+            body.update(currentPage=page, itemsPerPage=items_per_page)
+        route = f"{resource}/read"
+        envelope = await self._envelope(route, body, params=params)
+        try:
+            found = coerce.rows(envelope.results)
+        except ValueError as exc:
+            raise EmagTransientError(
+                f"read answer without rows ({exc})", reason="malformed", route=route
+            ) from None
+        rows = [row for row in found if isinstance(row, dict)]
+        if len(rows) != len(found):
+            log.warning("eMAG %s: %d result items are not objects", route, len(found) - len(rows))
+        return rows
 
     async def iter_pages(
         self,
-        resource: ResourceSpec[Any] | str,
+        resource: str,
         filters: Mapping[str, Any] | None = None,
         *,
         items_per_page: int = DEFAULT_ITEMS_PER_PAGE,
         start_page: int = 1,
-        count_first: bool | None = None,
-    ) -> AsyncIterator[Page[Any]]:
-        """Pages from ``start_page`` on (§4).
+        count_first: bool = True,
+    ) -> AsyncIterator[Page]:
+        """Pages of :meth:`read_rows` from ``start_page`` on (§4).
 
-        ``count`` first (for countable resources, unless ``count_first=False``) gives the total
-        and the number of pages (``noOfItems``/``noOfPages``, ints or strings). Reading stops on
-        an empty page, or after the counted last page when that page is not full; a full last
-        page means items were added since the count, so reading goes on until a short or empty
-        page. Without a count, only an empty page stops (a server may cap ``itemsPerPage`` below
-        what was asked, §3 UNCERTAIN, so a short page proves nothing).
+        ``count`` first (unless ``count_first=False``) gives the total and the number of pages
+        (``noOfItems``/``noOfPages``, ints or strings). Reading stops on an empty page, or after
+        the counted last page when that page is not full; a full last page means items were added
+        since the count, so reading goes on until a short or empty page. Without a count, only an
+        empty page stops (a server may cap ``itemsPerPage`` below what was asked, §3 UNCERTAIN,
+        so a short page proves nothing).
         """
-        spec = self._spec(resource)
         total_items: int | None = None
         total_pages: int | None = None
-        if spec.countable if count_first is None else count_first:
-            counted = await self.count(spec, filters)
+        if count_first:
+            counted = await self.count(resource, filters)
             total_items = counted.no_of_items
             total_pages = counted.pages(items_per_page)
             if total_items == 0 or total_pages == 0:
                 return
         number = start_page
         while True:
-            page = await self.read_page(spec, filters, number, items_per_page)
-            page.total_items, page.total_pages = total_items, total_pages
+            rows = await self.read_rows(resource, filters, number, items_per_page)
+            page = Page(resource, number, items_per_page, rows, total_items, total_pages)
             if page.is_empty:
                 return
             yield page
@@ -517,100 +402,40 @@ class EmagClient:
                 return
             number += 1
 
-    @overload
-    async def fetch_pages(
-        self,
-        resource: ResourceSpec[M],
-        filters: Mapping[str, Any] | None,
-        pages: Iterable[int],
-        *,
-        items_per_page: int = DEFAULT_ITEMS_PER_PAGE,
-        concurrency: int | None = None,
-    ) -> list[Page[M]]: ...
+    async def vat_rates(self) -> dict[int, Decimal]:
+        """``vat/read`` (§5.8) as ``{vat_id: rate}``; the rate is a fraction (0.19)."""
+        rates: dict[int, Decimal] = {}
+        for row in await self.read_rows("vat", page=None):
+            vat_id, rate = coerce.to_int(row.get("vat_id")), coerce.to_decimal(row.get("vat_rate"))
+            if vat_id is not None and rate is not None:
+                rates[vat_id] = rate
+        return rates
 
-    @overload
-    async def fetch_pages(
-        self,
-        resource: str,
-        filters: Mapping[str, Any] | None,
-        pages: Iterable[int],
-        *,
-        items_per_page: int = DEFAULT_ITEMS_PER_PAGE,
-        concurrency: int | None = None,
-    ) -> list[Page[Any]]: ...
-
-    async def fetch_pages(
-        self,
-        resource: ResourceSpec[Any] | str,
-        filters: Mapping[str, Any] | None,
-        pages: Iterable[int],
-        *,
-        items_per_page: int = DEFAULT_ITEMS_PER_PAGE,
-        concurrency: int | None = None,
-    ) -> list[Page[Any]]:
-        """Fetch the given page numbers concurrently, in the order given.
-
-        The rate limiter paces the requests; ``concurrency`` (default: twice the bucket's
-        per-second limit, enough to cover request latency) bounds requests in flight. If one page
-        fails, the others are cancelled and the error is raised.
-        """
-        spec = self._spec(resource)
-        numbers = list(pages)
-        if concurrency is None:
-            windows = self.rate_limiter.windows(bucket_for_route(f"{spec.name}/read"))
-            concurrency = 2 * min(w.limit for w in windows)
-        semaphore = asyncio.Semaphore(max(1, concurrency))
-
-        async def one(number: int) -> Page[Any]:
-            async with semaphore:
-                return await self.read_page(spec, filters, number, items_per_page)
-
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(n)) for n in numbers]
-        return [t.result() for t in tasks]
-
-    async def read_all(
-        self, resource: ResourceSpec[M], filters: Mapping[str, Any] | None = None
-    ) -> list[M]:
-        """Every item of a (small) resource, page after page."""
-        items: list[M] = []
-        async for page in self.iter_pages(resource, filters):
-            items.extend(page.items)
-        return items
+    async def read_courier_accounts(self) -> list[CourierAccount]:
+        """``courier_accounts/read`` (§5.12)."""
+        rows = await self.read_rows("courier_accounts", page=None)
+        return [CourierAccount.parse(row, self.tz) for row in rows]
 
     # --- chunked saves ---------------------------------------------------------------------------
 
     async def _save_chunks(
-        self,
-        route: str,
-        entities: Sequence[Any],
-        *,
-        idempotent: bool = True,
-        documentation_errors: bool = False,
-        max_items: int = 50,
+        self, route: str, entities: Sequence[Any], *, idempotent: bool = True
     ) -> SaveResult:
         result = SaveResult(route=route)
         payload = [self.encode(e) for e in entities]
-        for index, chunk in enumerate(chunk_entities(payload, max_items=max_items)):
+        for index, chunk in enumerate(chunk_entities(payload)):
             ids = [e.get("id") if isinstance(e, dict) else None for e in chunk]
             try:
                 envelope = await self._envelope(route, {"data": chunk}, idempotent=idempotent)
             except EmagValidationError as exc:
-                doc_only = (
-                    documentation_errors
-                    and exc.status_code == 200
-                    and bool(exc.messages)
-                    and all(is_documentation_error(m) for m in exc.messages)
-                )
                 body = exc.body if isinstance(exc.body, dict) else {}
                 result.chunks.append(
                     ChunkResult(
                         index=index,
                         ids=ids,
-                        saved=doc_only,
+                        saved=False,
                         messages=exc.messages,
-                        documentation_errors=exc.messages if doc_only else [],
-                        error=None if doc_only else exc,
+                        error=exc,
                         results=body.get("results"),
                         raw=body,
                     )
@@ -628,30 +453,7 @@ class EmagClient:
             )
         return result
 
-    # --- offers (§5.1-§5.6) -----------------------------------------------------------------------
-
-    async def count_offers(self, filters: Mapping[str, Any] | None = None) -> CountResult:
-        return await self.count(OFFERS, filters)
-
-    async def read_offers(
-        self,
-        filters: Mapping[str, Any] | None = None,
-        page: int = 1,
-        items_per_page: int = DEFAULT_ITEMS_PER_PAGE,
-    ) -> Page[Offer]:
-        return await self.read_page(OFFERS, filters, page, items_per_page)
-
-    async def save_product_offers(self, entities: Sequence[Mapping[str, Any]]) -> SaveResult:
-        """``product_offer/save`` (§5.1), chunked to 50 entities / 4000 vars.
-
-        A documentation error returns ``isError: true`` although the offer is saved (gotcha 12).
-        We recognise it by its messages: a refused chunk whose messages ALL match the doc_errors
-        patterns of §2 (see :data:`magflow.emag.errors.DOC_ERROR_PATTERNS`) is reported as saved
-        with ``documentation_errors``; any other message marks the chunk not saved. Matching on
-        text is the only signal eMAG gives; an unknown documentation message therefore errs on
-        the side of "not saved", which a re-save repairs (the save is an idempotent upsert).
-        """
-        return await self._save_chunks("product_offer/save", entities, documentation_errors=True)
+    # --- offers (§5.3, §5.4) ----------------------------------------------------------------------
 
     async def save_offers(self, offers: Sequence[Mapping[str, Any]]) -> OfferSaveResult:
         """Light ``offer/save`` (§5.3): per-offer results keyed by id, not raised."""
@@ -688,81 +490,7 @@ class EmagClient:
             raise ValueError("stock must be a non-negative int")
         await self._send("PATCH", f"offer_stock/{int(offer_id)}", json={"stock": stock})
 
-    async def save_measurements(self, items: Sequence[Mapping[str, Any]]) -> SaveResult:
-        """``measurements/save`` (§5.5): ``{id, length, width, height, weight}`` in mm and g."""
-        return await self._save_chunks("measurements/save", items)
-
-    async def find_by_eans(self, eans: Sequence[str | int]) -> dict[str, list[EanProduct]]:
-        """``GET documentation/find_by_eans?eans[]=…`` (§5.6), 100 EANs per call, own rate bucket.
-        Returns every EAN asked for, mapped to its products (``[]`` when unknown)."""
-        wanted = [str(e) for e in eans]
-        found: dict[str, list[EanProduct]] = {e: [] for e in wanted}
-        for chunk in chunk_sequence(wanted, MAX_EANS_PER_CALL):
-            envelope = await self._envelope(
-                "documentation/find_by_eans",
-                method="GET",
-                params=[("eans[]", e) for e in chunk],
-            )
-            results = envelope.results if isinstance(envelope.results, dict) else {}
-            for ean, entry in results.items():
-                rows = entry.get("products") if isinstance(entry, dict) else entry
-                found[str(ean)] = parse_items(EanProduct, _rows(rows), self.tz).items
-        return found
-
-    # --- reference data (§5.7, §5.8, §5.12) ------------------------------------------------------
-
-    async def count_categories(self, filters: Mapping[str, Any] | None = None) -> CountResult:
-        return await self.count(CATEGORIES, filters)
-
-    async def read_categories(
-        self,
-        filters: Mapping[str, Any] | None = None,
-        page: int = 1,
-        items_per_page: int = DEFAULT_ITEMS_PER_PAGE,
-        *,
-        language: str | None = None,
-    ) -> Page[Category]:
-        """``category/read`` (§5.7); ``language`` goes in the query string (``?language=en``)."""
-        params = {"language": language} if language else None
-        return await self.read_page(CATEGORIES, filters, page, items_per_page, params=params)
-
-    async def read_vat(self) -> list[Vat]:
-        envelope = await self._envelope("vat/read", {})
-        return parse_items(Vat, _rows(envelope.results), self.tz).items
-
-    async def read_handling_times(self) -> list[HandlingTime]:
-        envelope = await self._envelope("handling_time/read", {})
-        return parse_items(HandlingTime, _rows(envelope.results), self.tz).items
-
-    async def read_courier_accounts(self) -> list[CourierAccount]:
-        envelope = await self._envelope("courier_accounts/read", {})
-        return parse_items(CourierAccount, _rows(envelope.results), self.tz).items
-
-    async def count_localities(self, filters: Mapping[str, Any] | None = None) -> CountResult:
-        return await self.count(LOCALITIES, filters)
-
-    async def read_localities(
-        self,
-        filters: Mapping[str, Any] | None = None,
-        page: int = 1,
-        items_per_page: int = DEFAULT_ITEMS_PER_PAGE,
-    ) -> Page[Locality]:
-        return await self.read_page(LOCALITIES, filters, page, items_per_page)
-
-    # --- orders (§5.9, §5.10) --------------------------------------------------------------------
-
-    async def count_orders(self, filters: Mapping[str, Any] | None = None) -> CountResult:
-        return await self.count(ORDERS, filters)
-
-    async def read_orders(
-        self,
-        filters: Mapping[str, Any] | None = None,
-        page: int = 1,
-        items_per_page: int = DEFAULT_ITEMS_PER_PAGE,
-    ) -> Page[Order]:
-        """``order/read``. Note eMAG defaults to ``type=3`` (gotcha 3): pass ``{"type": 2}`` for
-        FBE orders."""
-        return await self.read_page(ORDERS, filters, page, items_per_page)
+    # --- orders (§5.10) --------------------------------------------------------------------------
 
     async def acknowledge_order(self, order_id: int) -> None:
         """``POST order/acknowledge/{id}``, no body: the only way from status 1 to 2 (§5.10)."""
@@ -800,40 +528,3 @@ class EmagClient:
             wrapper = first is not None and ("reservation_id" in first or "awb" in first)
             results = first if wrapper else {"awb": results}
         return AwbSaveResult.parse(results if isinstance(results, dict) else {}, self.tz)
-
-    async def read_awb(
-        self, *, emag_id: int | None = None, reservation_id: int | None = None
-    ) -> list[Awb]:
-        """``awb/read`` by ``emag_id`` or ``reservation_id`` (§5.11)."""
-        filters: dict[str, Any] = {}
-        if emag_id is not None:
-            filters["emag_id"] = emag_id
-        if reservation_id is not None:
-            filters["reservation_id"] = reservation_id
-        envelope = await self._envelope("awb/read", filters)
-        return parse_items(Awb, _rows(envelope.results), self.tz).items
-
-    async def read_awb_pdf(self, emag_id: int, awb_format: str = "A4") -> bytes:
-        """``GET awb/read_pdf?emag_id=…&awb_format=A4|A5|A6|ZPL`` → the document bytes (§5.11).
-        Errors come back as JSON envelopes and raise."""
-        content: bytes = await self._send(
-            "GET",
-            "awb/read_pdf",
-            params={"emag_id": int(emag_id), "awb_format": awb_format},
-            decode="bytes",
-        )
-        return content if isinstance(content, bytes) else b""
-
-    # --- RMA (§5.14) -----------------------------------------------------------------------------
-
-    async def count_rmas(self, filters: Mapping[str, Any] | None = None) -> CountResult:
-        return await self.count(RMAS, filters)
-
-    async def read_rmas(
-        self,
-        filters: Mapping[str, Any] | None = None,
-        page: int = 1,
-        items_per_page: int = DEFAULT_ITEMS_PER_PAGE,
-    ) -> Page[Rma]:
-        """``rma/read``; date filters are ``date_start``/``date_end`` (gotcha 18)."""
-        return await self.read_page(RMAS, filters, page, items_per_page)

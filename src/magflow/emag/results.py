@@ -3,58 +3,49 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from magflow.emag.errors import EmagValidationError
-from magflow.emag.schemas import EmagModel, OfferItemResult
-
-M = TypeVar("M", bound=EmagModel)
+from magflow.emag.schemas import OfferItemResult
 
 
 @dataclass
-class Page(Generic[M]):
-    """One page of a ``{resource}/read``.
-
-    ``raw`` holds the result rows exactly as received (what the sync engine stores); ``items`` the
-    parsed models; rows that could not be parsed even tolerantly are in ``invalid`` with the reason.
+class Page:
+    """One page of a ``{resource}/read``: its rows exactly as received (dicts, read by
+    :func:`magflow.emag.coerce.rows`), for the caller's domain mapper to convert.
     ``total_items``/``total_pages`` come from the preceding ``count`` when there was one.
     """
 
     resource: str
     number: int
     items_per_page: int
-    items: list[M]
-    raw: list[Any]
-    invalid: list[tuple[Any, str]] = field(default_factory=list)
+    rows: list[dict[str, Any]]
     total_items: int | None = None
     total_pages: int | None = None
 
     def __len__(self) -> int:
-        return len(self.raw)
+        return len(self.rows)
 
     @property
     def is_empty(self) -> bool:
-        return not self.raw
+        return not self.rows
 
     @property
     def is_full(self) -> bool:
-        return len(self.raw) >= self.items_per_page
+        return len(self.rows) >= self.items_per_page
 
 
 @dataclass
 class ChunkResult:
     """The answer to one chunk of a save (at most 50 entities, 4000 vars, §3).
 
-    ``saved`` is False when eMAG refused the chunk (``error`` holds why). For ``product_offer/save``
-    an ``isError`` answer whose messages are all documentation errors (§2, §5.1, gotcha 12) counts
-    as saved: its messages are in ``documentation_errors``.
+    ``saved`` is False when eMAG refused the chunk (``error`` holds why).
     """
 
     index: int
     ids: list[Any]
     saved: bool
     messages: list[str] = field(default_factory=list)
-    documentation_errors: list[str] = field(default_factory=list)
     error: EmagValidationError | None = None
     results: Any = None
     raw: dict[str, Any] = field(default_factory=dict)
@@ -70,7 +61,7 @@ class SaveResult:
 
     @property
     def ok(self) -> bool:
-        """Every chunk saved (documentation errors allowed)."""
+        """Every chunk saved."""
         return all(c.saved for c in self.chunks)
 
     @property
@@ -80,10 +71,6 @@ class SaveResult:
     @property
     def failed_ids(self) -> list[Any]:
         return [i for c in self.chunks if not c.saved for i in c.ids]
-
-    @property
-    def documentation_errors(self) -> list[str]:
-        return [m for c in self.chunks for m in c.documentation_errors]
 
     @property
     def errors(self) -> list[EmagValidationError]:

@@ -33,24 +33,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from magflow.accounts import service as accounts_service
 from magflow.accounts.models import EmagAccount
 from magflow.audit.service import Actor, Auditor, Outcome
+from magflow.common.errors import NotFoundError
 from magflow.context import AppContext
-from magflow.customers.service import OrderFacts, apply_order_changes
-from magflow.emag.client import ORDERS, EmagClient
+from magflow.emag.client import EmagClient
+from magflow.emag.codes import WRITABLE_ORDER_STATUSES, OrderStatus, PaymentMode
+from magflow.emag.coerce import to_int
 from magflow.emag.errors import EmagError
-from magflow.emag.platforms import platform_info
 from magflow.emag.results import SaveResult
 from magflow.emag.schemas import AwbSaveResult, CourierAccount
-from magflow.orders import repository
+from magflow.orders import repository, service
 from magflow.orders.models import EmagOrder
-from magflow.sync.mapping import order_row
-
-STATUS_CANCELLED = 0
-STATUS_NEW = 1
-STATUS_IN_PROGRESS = 2
-STATUS_PREPARED = 3
-STATUS_FINALIZED = 4
-WRITABLE_STATUSES = {STATUS_CANCELLED, STATUS_PREPARED, STATUS_FINALIZED}
-PAYMENT_COD = 1
 
 # order/attachments/save ``type`` (§5.10)
 ATTACHMENT_TYPES = {
@@ -63,7 +55,7 @@ ATTACHMENT_TYPES = {
 }
 
 
-class OrderNotFoundError(LookupError):
+class OrderNotFoundError(NotFoundError):
     pass
 
 
@@ -132,15 +124,8 @@ class OrderActions:
         when the re-read fails. Returns whether eMAG's answer was used."""
         raw: dict[str, Any] | None = None
         try:
-            page = await client.read_page(ORDERS, {"id": order.emag_id, "type": order.order_type})
-            raw = next(
-                (
-                    r
-                    for r in page.raw
-                    if isinstance(r, dict) and str(r.get("id")) == str(order.emag_id)
-                ),
-                None,
-            )
+            rows = await client.read_rows("order", {"id": order.emag_id, "type": order.order_type})
+            raw = next((r for r in rows if to_int(r.get("id")) == order.emag_id), None)
         except EmagError:
             raw = None
         refreshed = raw is not None
@@ -148,27 +133,18 @@ class OrderActions:
         return refreshed
 
     async def _store(self, account: EmagAccount, order: EmagOrder, raw: dict[str, Any]) -> None:
-        """Map ``raw`` like the sync engine does and move the customer aggregates with it."""
-        info = platform_info(account.platform)
-        now = datetime.now(UTC)
-        before = _facts(order, account.platform)
-        row = order_row(
-            raw,
+        """Store ``raw`` as the sync does (:func:`magflow.orders.service.store_orders`: row,
+        status history, customer aggregates), then reload ``order`` from the database."""
+        await service.store_orders(
+            self.session,
             account_id=account.id,
             platform=account.platform,
-            run_id=0,
-            now=now,
-            currency=info.currency,
-            tz=info.tz,
-            previous_status=order.status,
-            previous_history=order.status_history,
+            raw_orders=[
+                raw if to_int(raw.get("id")) == order.emag_id else {**raw, "id": order.emag_id}
+            ],
+            now=datetime.now(UTC),
         )
-        row["last_seen_run_id"] = order.last_seen_run_id  # not seen by a sync run
-        for name, value in row.items():
-            if name not in {"account_id", "emag_id"}:
-                setattr(order, name, value)
-        await self.session.flush()
-        await apply_order_changes(self.session, [(before, _facts(order, account.platform))], now)
+        await self.session.refresh(order)
 
     # -- acknowledge ---------------------------------------------------------------------------
 
@@ -187,7 +163,7 @@ class OrderActions:
                 judge=_ok,
                 target=f"order:{order.emag_id}",
             )
-            fallback = {**order.raw, "status": max(order.status, STATUS_IN_PROGRESS)}
+            fallback = {**order.raw, "status": max(order.status, int(OrderStatus.IN_PROGRESS))}
             refreshed = await self._refresh(client, account, order, fallback)
         order.acknowledged_at = order.acknowledged_at or datetime.now(UTC)
         await self.session.flush()
@@ -200,18 +176,18 @@ class OrderActions:
     ) -> ActionResult:
         """``order/save`` with the whole stored order and the new status (3, 4, or 0 with a
         cancellation ``reason``, sent as ``reason_cancellation``, §5.9 4.4.7+)."""
-        if new_status not in WRITABLE_STATUSES:
+        if new_status not in WRITABLE_ORDER_STATUSES:
             raise ActionInputError(
                 "status must be 3 (prepared), 4 (finalized) or 0 (cancelled); "
                 "1 → 2 is done by acknowledging"
             )
-        if new_status == STATUS_CANCELLED and reason is None:
+        if new_status == OrderStatus.CANCELLED and reason is None:
             raise ActionInputError("a cancellation needs a reason (eMAG reason_cancellation code)")
         order = await self._order(order_id)
         account = await self._account(order)
         payload = dict(order.raw)
         payload["status"] = new_status
-        if new_status == STATUS_CANCELLED:
+        if new_status == OrderStatus.CANCELLED:
             payload["reason_cancellation"] = reason
         async with self._client(account) as client:
             encoded = client.encode([payload])
@@ -241,7 +217,7 @@ class OrderActions:
             "name": customer.get("shipping_contact") or customer.get("name"),
             "contact": customer.get("shipping_contact") or customer.get("name"),
             "phone1": customer.get("shipping_phone") or customer.get("phone_1"),
-            "legal_entity": int(bool(_int(customer.get("legal_entity")))),
+            "legal_entity": int(bool(to_int(customer.get("legal_entity")))),
             "locality_id": customer.get("shipping_locality_id"),
             "street": customer.get("shipping_street"),
             "zipcode": customer.get("shipping_postal_code"),
@@ -251,7 +227,7 @@ class OrderActions:
         if cod is None:
             cod = (
                 order.total_with_vat or Decimal(0)
-                if order.payment_mode_id == PAYMENT_COD
+                if order.payment_mode_id == PaymentMode.COD
                 else Decimal(0)
             )
         payload: dict[str, Any] = {
@@ -297,7 +273,7 @@ class OrderActions:
                 target=f"order:{order.emag_id}",
             )
             # gotcha 2: the first AWB moves the order to 4; the re-read confirms it.
-            fallback = {**order.raw, "status": STATUS_FINALIZED}
+            fallback = {**order.raw, "status": int(OrderStatus.FINALIZED)}
             refreshed = await self._refresh(client, account, order, fallback)
         if saved.awb_number:
             order.awb_number = saved.awb_number
@@ -355,32 +331,6 @@ class OrderActions:
             }
             refreshed = await self._refresh(client, account, order, fallback)
         return ActionResult(order, refreshed)
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _facts(order: EmagOrder, platform: str) -> OrderFacts:
-    customer = order.customer or {}
-    return OrderFacts(
-        account_id=order.account_id,
-        platform=platform,
-        customer_key=order.customer_key,
-        status=order.status,
-        order_type=order.order_type,
-        payment_mode_id=order.payment_mode_id,
-        total_with_vat=order.total_with_vat,
-        order_date=order.order_date,
-        currency=order.currency,
-        name=order.customer_name,
-        email=customer.get("email") or None,
-        phone=customer.get("phone_1") or None,
-        emag_customer_id=order.customer_emag_id,
-    )
 
 
 @dataclass

@@ -13,14 +13,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.accounts.models import EmagAccount
-from magflow.emag.client import EmagClient, ResourceSpec
+from magflow.emag.client import EmagClient
+from magflow.emag.coerce import to_datetime, to_int, to_list, to_str
 from magflow.emag.platforms import platform_info
-from magflow.emag.schemas import EmagModel
 from magflow.returns import repository
-from magflow.sync.mapping import to_datetime, to_int, to_list
-
-# Rows are stored raw; the bare model skips per-field parsing (PHP quirks, gotcha 16).
-RAW_RMAS = ResourceSpec("rma", EmagModel)
 
 
 @dataclass
@@ -41,7 +37,7 @@ def return_row(raw: dict[str, Any], *, account: EmagAccount, now: datetime) -> d
         "return_type": to_int(raw.get("return_type")),
         "return_reason": to_int(raw.get("return_reason")),
         "pickup_method": to_int(raw.get("pickup_method")),
-        "customer_name": (raw.get("customer_name") or None),
+        "customer_name": to_str(raw.get("customer_name")),
         "products": [p for p in to_list(raw.get("products")) if isinstance(p, dict)],
         "return_date": to_datetime(raw.get("date"), tz),
         "raw": raw,
@@ -57,16 +53,16 @@ async def sync_returns(
     account: EmagAccount,
     filters: dict[str, Any] | None = None,
 ) -> ReturnsSyncResult:
-    """Read every page of ``rma/read`` for the account and upsert the rows."""
+    """Read every page of ``rma/read`` for the account (:meth:`EmagClient.iter_pages`, the
+    client's row reads) and upsert the rows."""
     now = datetime.now(UTC)
     read = pages = 0
-    async for page in client.iter_pages(RAW_RMAS, filters or {}):
+    async for page in client.iter_pages("rma", filters or {}):
         rows = {}
-        for raw in page.raw:
-            if isinstance(raw, dict):
-                row = return_row(raw, account=account, now=now)
-                if row["emag_id"] is not None:
-                    rows[row["emag_id"]] = row
+        for raw in page.rows:
+            row = return_row(raw, account=account, now=now)
+            if row["emag_id"] is not None:
+                rows[row["emag_id"]] = row
         await repository.upsert_returns(session, list(rows.values()))
         read += len(rows)
         pages += 1

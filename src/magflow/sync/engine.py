@@ -9,7 +9,8 @@ How a run goes (DESIGN.md principles 2-4):
    (fewer round trips per row), and on PostgreSQL several transactions run at once; a page
    holding an id that a write in flight holds waits for it (see ``_pages``). Rows are upserted
    by (account_id, eMAG id), so a page written twice changes nothing; customers move by deltas
-   (see ``customers.service``).
+   (see ``customers.service``). Orders are stored by ``orders.service.store_orders``, the one
+   function the order actions use too; offers are mapped by ``catalog.mapping``.
 3. *Resume*: a run found in ``running`` with a stale heartbeat (its process died) is executed
    again with the same id; the stored plan is reused and only pages not in the checkpoint are
    fetched, so the final state equals an uninterrupted run's.
@@ -34,20 +35,22 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.accounts import service as accounts_service
 from magflow.accounts.service import AccountCredentials
 from magflow.catalog import repository as catalog_repository
+from magflow.catalog.mapping import offer_row
 from magflow.context import AppContext
-from magflow.customers.service import OrderFacts, apply_order_changes
+from magflow.emag.codes import ALL_ORDER_TYPES, OrderType
+from magflow.emag.coerce import to_int
 from magflow.emag.dates import format_emag_datetime
 from magflow.emag.errors import EmagAuthError, EmagError
+from magflow.emag.metrics import ClientStats
 from magflow.emag.platforms import platform_info
-from magflow.orders import repository as orders_repository
+from magflow.emag.schemas import CountResult
+from magflow.orders import service as orders_service
 from magflow.sync import repository
-from magflow.sync.mapping import offer_row, order_row
 from magflow.sync.models import SyncKind, SyncLog, SyncMode, SyncStatus
 
 log = logging.getLogger(__name__)
@@ -59,19 +62,18 @@ MILESTONES = (25, 50, 75, 100)
 
 
 class EmagSource(Protocol):
-    """What the engine needs from the eMAG client of one account."""
+    """What the engine uses of :class:`~magflow.emag.client.EmagClient` (the client of one
+    account is the source; tests may wrap one to shape what it answers)."""
 
-    async def count(self, resource: str, filters: dict[str, Any]) -> tuple[int, int]:
-        """(items, pages) for ``itemsPerPage`` = 100."""
+    stats: ClientStats
 
-    async def read_page(
-        self, resource: str, filters: dict[str, Any], page: int, per_page: int
+    async def count(self, resource: str, filters: dict[str, Any]) -> CountResult: ...
+
+    async def read_rows(
+        self, resource: str, filters: dict[str, Any], page: int, items_per_page: int
     ) -> list[dict[str, Any]]: ...
 
     async def vat_rates(self) -> dict[int, Decimal]: ...
-
-    def stats(self) -> tuple[int, int, int]:
-        """(API calls, retries, 429s) so far."""
 
 
 SourceFactory = Callable[[AccountCredentials], AbstractAsyncContextManager[EmagSource]]
@@ -218,6 +220,13 @@ class SyncEngine:
                 return run.status if run else "missing"
             account = await accounts_service.get_account(session, run.account_id or 0)
             credentials = accounts_service.credentials(self.ctx.cipher, account)
+            # A resumed run adds this attempt's eMAG calls to those recorded before.
+            progress = _Progress(
+                started=time.monotonic(),
+                base_calls=run.api_calls,
+                base_retries=run.retries,
+                base_limited=run.rate_limited,
+            )
             now = datetime.now(UTC)
             resumed = run.status == SyncStatus.running.value
             run.status = SyncStatus.running.value
@@ -228,14 +237,20 @@ class SyncEngine:
             await self.publish("sync.started", run, {"resumed": resumed})
 
         heartbeat = asyncio.create_task(self._heartbeat(run_id))
+        # Kept past the source's context: a failed or cancelled run records the eMAG calls,
+        # retries and 429s it made too.
+        opened: EmagSource | None = None
         try:
             async with self.source_factory(credentials) as source:
-                return await self._run(run_id, credentials, source)
+                opened = source
+                return await self._run(run_id, credentials, source, progress)
         except RunCancelledError:
-            return await self._finish(run_id, SyncStatus.cancelled, None, None)
+            return await self._finish(run_id, SyncStatus.cancelled, None, None, opened, progress)
         except EmagError as exc:
             log.warning("sync run %s failed: %s", run_id, exc)
-            return await self._finish(run_id, SyncStatus.failed, None, self._error(exc, page=None))
+            return await self._finish(
+                run_id, SyncStatus.failed, None, self._error(exc, page=None), opened, progress
+            )
         except Exception as exc:
             log.exception("sync run %s crashed", run_id)
             return await self._finish(
@@ -243,23 +258,25 @@ class SyncEngine:
                 SyncStatus.failed,
                 None,
                 {"kind": "internal", "message": f"{type(exc).__name__}: {exc}"},
+                opened,
+                progress,
             )
         finally:
             heartbeat.cancel()
 
     # -- the run -------------------------------------------------------------------------------
 
-    async def _run(self, run_id: int, credentials: AccountCredentials, source: EmagSource) -> str:
+    async def _run(
+        self,
+        run_id: int,
+        credentials: AccountCredentials,
+        source: EmagSource,
+        progress: _Progress,
+    ) -> str:
         async with self.ctx.db.session() as session:
             run = await self._get(session, run_id)
             kind, mode, checkpoint = SyncKind(run.kind), SyncMode(run.mode), run.checkpoint
             params = dict(run.params or {})
-            progress = _Progress(
-                started=time.monotonic(),
-                base_calls=run.api_calls,
-                base_retries=run.retries,
-                base_limited=run.rate_limited,
-            )
         if checkpoint:
             plan = Plan.from_json(checkpoint)
         else:
@@ -330,15 +347,15 @@ class SyncEngine:
                     else now - timedelta(days=self.options.orders_full_days)
                 )
                 field_after, field_before = "createdAfter", "createdBefore"
-            # order/read defaults to type 3; FBE orders (type 2) appear only when asked (§6.3).
-            types = [3, 2] if credentials.account_type == "fbe" else [3]
+            # order/read defaults to the seller's type; FBE orders appear only when asked (§6.3).
+            types = ALL_ORDER_TYPES if credentials.account_type == "fbe" else (OrderType.SELLER,)
             for order_type in types:
                 for start, stop in _windows(since, now):
                     specs.append(
                         (
                             "order",
                             {
-                                "type": order_type,
+                                "type": int(order_type),
                                 field_after: format_emag_datetime(start, tz),
                                 field_before: format_emag_datetime(stop, tz),
                             },
@@ -346,8 +363,9 @@ class SyncEngine:
                     )
         segments = []
         for resource, filters in specs:
-            items, pages = await source.count(resource, filters)
-            segments.append(Segment(resource, filters, items, pages))
+            counted = await source.count(resource, filters)
+            items = counted.no_of_items or 0
+            segments.append(Segment(resource, filters, items, counted.pages(ITEMS_PER_PAGE) or 0))
         return Plan(segments=segments, upper_bound=now, vat_rates=vat_rates)
 
     async def _pages(
@@ -377,7 +395,7 @@ class SyncEngine:
                 index, page = item
                 segment = plan.segments[index]
                 try:
-                    rows = await source.read_page(
+                    rows = await source.read_rows(
                         segment.resource, segment.filters, page, ITEMS_PER_PAGE
                     )
                 except EmagAuthError:
@@ -391,7 +409,7 @@ class SyncEngine:
         # Pages being written: task -> the eMAG ids of its rows. A page sharing an id with one in
         # flight waits for it, so one order is never counted twice into customer deltas and two
         # writers never wait on each other's rows.
-        writing: dict[asyncio.Task[Any], set[str]] = {}
+        writing: dict[asyncio.Task[Any], set[int | None]] = {}
 
         async def settle(blocked: Callable[[], bool]) -> None:
             """Wait for writes to finish while ``blocked()``; a failed write raises here."""
@@ -438,9 +456,10 @@ class SyncEngine:
                     batch.append((segment, page, outcome))
                 if not batch:
                     continue
-                ids = {str(row.get("id")) for _, _, rows in batch for row in rows}
+                # by the id as stored ("12" and 12 are one order; see magflow.emag.coerce)
+                ids = {to_int(row.get("id")) for _, _, rows in batch for row in rows}
 
-                def overlapping(ids: set[str] = ids) -> bool:
+                def overlapping(ids: set[int | None] = ids) -> bool:
                     return any(held & ids for held in writing.values())
 
                 await settle(overlapping)
@@ -481,9 +500,15 @@ class SyncEngine:
                         session, run_id, credentials, plan, rows, now
                     )
                 else:
-                    created, updated = await self._write_orders(
-                        session, run_id, credentials, rows, now
+                    stored = await orders_service.store_orders(
+                        session,
+                        account_id=credentials.account_id,
+                        platform=credentials.platform,
+                        raw_orders=rows,
+                        now=now,
+                        run_id=run_id,
                     )
+                    created, updated = stored.created, stored.updated
             async with progress.commit:
                 for segment, page, _ in batch:
                     segment.done.add(page)
@@ -505,10 +530,7 @@ class SyncEngine:
                     run.eta_seconds = round(remaining / throughput, 1) if throughput > 0 else None
                     run.heartbeat_at = now
                     run.checkpoint = plan.to_json()
-                    calls, retries, limited = source.stats()
-                    run.api_calls = progress.base_calls + calls
-                    run.retries = progress.base_retries + retries
-                    run.rate_limited = progress.base_limited + limited
+                    progress.record_calls(run, source)
                     await session.commit()
                 except BaseException:
                     for segment, page, _ in batch:
@@ -549,51 +571,6 @@ class SyncEngine:
         created = await catalog_repository.upsert_offers(
             session, credentials.account_id, [rows[emag_id] for emag_id in sorted(rows)]
         )
-        return created, len(rows) - created
-
-    async def _write_orders(
-        self,
-        session: AsyncSession,
-        run_id: int,
-        credentials: AccountCredentials,
-        raws: list[dict[str, Any]],
-        now: datetime,
-    ) -> tuple[int, int]:
-        info = platform_info(credentials.platform)
-        ids = [int(raw["id"]) for raw in raws if str(raw.get("id", "")).isdigit()]
-        existing = await orders_repository.known_orders(session, credentials.account_id, ids)
-        rows: dict[int, dict[str, Any]] = {}
-        for raw in raws:
-            emag_id = int(raw["id"]) if str(raw.get("id", "")).isdigit() else None
-            if emag_id is None:
-                continue
-            previous = existing.get(emag_id)
-            rows[emag_id] = {
-                **order_row(
-                    raw,
-                    account_id=credentials.account_id,
-                    platform=credentials.platform,
-                    run_id=run_id,
-                    now=now,
-                    currency=info.currency,
-                    tz=info.tz,
-                    previous_status=previous.status if previous else None,
-                    previous_history=previous.status_history if previous else None,
-                ),
-                "created_at": now,
-            }
-        changes = [
-            (
-                _facts_of_order(existing[emag_id], credentials.platform)
-                if emag_id in existing
-                else None,
-                _facts_of_row(row, credentials.platform),
-            )
-            for emag_id, row in rows.items()
-        ]
-        await orders_repository.upsert_orders(session, [rows[emag_id] for emag_id in sorted(rows)])
-        await apply_order_changes(session, changes, now)
-        created = sum(1 for emag_id in rows if emag_id not in existing)
         return created, len(rows) - created
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -638,10 +615,7 @@ class SyncEngine:
             if watermark is not None:
                 run.watermark = watermark
             if source is not None and progress is not None:
-                calls, retries, limited = source.stats()
-                run.api_calls = progress.base_calls + calls
-                run.retries = progress.base_retries + retries
-                run.rate_limited = progress.base_limited + limited
+                progress.record_calls(run, source)
             if error is not None:
                 run.errors = [*run.errors[-99:], error]
             if status is SyncStatus.partial:
@@ -685,35 +659,9 @@ class _Progress:
     milestones: set[int] = field(default_factory=set)
     commit: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-
-def _facts_of_order(order: Row[Any], platform: str) -> OrderFacts:
-    return OrderFacts(
-        account_id=order.account_id,
-        platform=platform,
-        customer_key=order.customer_key,
-        status=order.status,
-        order_type=order.order_type,
-        payment_mode_id=order.payment_mode_id,
-        total_with_vat=order.total_with_vat,
-        order_date=order.order_date,
-        currency=order.currency,
-    )
-
-
-def _facts_of_row(row: dict[str, Any], platform: str) -> OrderFacts:
-    customer = row["customer"] or {}
-    return OrderFacts(
-        account_id=row["account_id"],
-        platform=platform,
-        customer_key=row["customer_key"],
-        status=row["status"],
-        order_type=row["order_type"],
-        payment_mode_id=row["payment_mode_id"],
-        total_with_vat=row["total_with_vat"],
-        order_date=row["order_date"],
-        currency=row["currency"],
-        name=row["customer_name"],
-        email=customer.get("email") or None,
-        phone=customer.get("phone_1") or None,
-        emag_customer_id=row["customer_emag_id"],
-    )
+    def record_calls(self, run: SyncLog, source: EmagSource) -> None:
+        """The run's eMAG calls, retries and 429s: those of earlier attempts plus this one's."""
+        stats = source.stats
+        run.api_calls = self.base_calls + stats.api_calls
+        run.retries = self.base_retries + stats.retries
+        run.rate_limited = self.base_limited + stats.rate_limited

@@ -18,10 +18,16 @@ from magflow.sync import repository
 from magflow.sync.models import SyncKind, SyncLog, SyncMode, SyncStatus
 
 
+def _article(word: str) -> str:
+    """ "an" before a vowel sound ("an orders sync", "an offers sync"), else "a"."""
+    return "an" if word[:1].lower() in {"a", "e", "i", "o", "u"} else "a"
+
+
 class RunAlreadyActiveError(Exception):
     def __init__(self, run: SyncLog) -> None:
         super().__init__(
-            f"a {run.kind} sync for account {run.account_id} is already {run.status} (run {run.id})"
+            f"{_article(run.kind)} {run.kind} sync for account {run.account_id} is already "
+            f"{run.status} (run {run.id})"
         )
         self.run = run
 

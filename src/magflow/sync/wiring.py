@@ -14,7 +14,6 @@ from magflow.status.metrics import record_run_finished
 from magflow.sync import service
 from magflow.sync.engine import EngineOptions, Publisher, SyncEngine
 from magflow.sync.models import SyncLog
-from magflow.sync.source import client_source_factory
 
 
 def bus_publisher(ctx: AppContext) -> Publisher:
@@ -47,7 +46,7 @@ def build_engine(ctx: AppContext, publish: Publisher | None = None) -> SyncEngin
 
     return SyncEngine(
         ctx,
-        client_source_factory(ctx),
+        ctx.emag_client,  # the account's eMAG client is the engine's source
         publish=publish_both,
         options=EngineOptions(
             concurrency=settings.sync_fetch_concurrency,

@@ -1,0 +1,142 @@
+"""``order/read`` rows (as read, PHP quirks and all) to ``emag_orders`` rows.
+
+Values convert through :mod:`magflow.emag.coerce` (docs/emag-protocol.md, "PHP serialization
+quirks"). Used by :func:`magflow.orders.service.store_orders`, the one place orders are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from typing import Any
+
+from magflow.emag.codes import OrderType
+from magflow.emag.coerce import to_datetime, to_decimal, to_dict, to_int, to_list, to_str
+
+ZERO = Decimal(0)
+#: ``products[].status``: an order line with status 0 was removed from the order (§5.9).
+LINE_REMOVED = 0
+
+
+def _normalise_cancellation(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """``reason_cancellation`` (4.4.7+) or the older ``cancellation_reason``; an int code or an
+    ``{id, name}`` object ([SF]); both UNCERTAIN in §5.9, so both are accepted."""
+    value = raw.get("reason_cancellation", raw.get("cancellation_reason"))
+    if isinstance(value, dict):
+        reason_id = to_int(value.get("id"))
+        return {"id": reason_id, "name": value.get("name")} if reason_id is not None else None
+    reason_id = to_int(value)
+    return {"id": reason_id, "name": None} if reason_id else None
+
+
+def customer_key(platform: str, customer: dict[str, Any] | None) -> str | None:
+    """Who a customer is: eMAG's customer id; else the (already hashed, §5.9) email, hashed
+    again to a fixed length; else the phone's digits. Prefixed by platform, since ids and
+    currencies are per platform."""
+    if not customer:
+        return None
+    customer_id = to_int(customer.get("id"))
+    if customer_id:
+        return f"{platform}:id:{customer_id}"
+    email = str(customer.get("email") or "").strip().lower()
+    if email:
+        return f"{platform}:email:{hashlib.sha256(email.encode()).hexdigest()[:40]}"
+    phone = re.sub(r"\D", "", str(customer.get("phone_1") or customer.get("billing_phone") or ""))
+    if phone:
+        return f"{platform}:phone:{phone}"
+    return None
+
+
+def order_totals(raw: dict[str, Any]) -> tuple[Decimal, Decimal]:
+    """(total without VAT, total with VAT) of an order.
+
+    Lines: ``quantity x sale_price`` for lines not removed (status 0); prices are without VAT and
+    ``vat`` is a fraction (§5.9, gotcha 5). Vouchers: ``sale_price`` (< 0, without VAT) plus
+    ``sale_price_vat`` (< 0, its VAT). Shipping: ``shipping_tax`` is taken as VAT-inclusive, as
+    [OC] sends and reads it (UNCERTAIN in §6 gotcha 5), and counted in the with-VAT total only.
+    """
+    net = ZERO
+    gross = ZERO
+    for line in to_list(raw.get("products")):
+        if not isinstance(line, dict) or to_int(line.get("status")) == LINE_REMOVED:
+            continue
+        quantity = to_decimal(line.get("quantity")) or ZERO
+        price = to_decimal(line.get("sale_price")) or ZERO
+        vat = to_decimal(line.get("vat")) or ZERO
+        net += quantity * price
+        gross += quantity * price * (1 + vat)
+    for voucher in to_list(raw.get("vouchers")):
+        if not isinstance(voucher, dict):
+            continue
+        value = to_decimal(voucher.get("sale_price")) or ZERO
+        net += value
+        gross += value + (to_decimal(voucher.get("sale_price_vat")) or ZERO)
+    gross += to_decimal(raw.get("shipping_tax")) or ZERO
+    cent = Decimal("0.0001")
+    return net.quantize(cent), gross.quantize(cent)
+
+
+def order_row(
+    raw: dict[str, Any],
+    *,
+    account_id: int,
+    platform: str,
+    run_id: int | None,
+    now: datetime,
+    currency: str,
+    tz: tzinfo,
+    previous_status: int | None,
+    previous_history: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
+    """A row of ``emag_orders`` from one ``order/read`` item (§5.9).
+
+    ``status_history`` gains an entry when the status differs from ``previous_status`` (the
+    stored one). An order read outside a sync run (``run_id=None``) has no ``last_seen_run_id``
+    key, so storing it keeps the run that last saw it.
+    """
+    customer = to_dict(raw.get("customer"))
+    status = to_int(raw.get("status"))
+    modified = to_datetime(raw.get("modified"), tz)
+    history = list(previous_history or [])
+    if status != previous_status:
+        history.append({"status": status, "at": (modified or now).isoformat()})
+    net, gross = order_totals(raw)
+    row = {
+        "account_id": account_id,
+        "emag_id": to_int(raw.get("id")),
+        "order_type": to_int(raw.get("type")) or int(OrderType.SELLER),
+        "status": status if status is not None else -1,
+        "is_complete": bool(to_int(raw.get("is_complete"))),
+        "payment_mode_id": to_int(raw.get("payment_mode_id")),
+        "payment_mode": raw.get("payment_mode")
+        if isinstance(raw.get("payment_mode"), str)
+        else None,
+        "payment_status": to_int(raw.get("payment_status")),
+        "delivery_mode": raw.get("delivery_mode")
+        if isinstance(raw.get("delivery_mode"), str)
+        else None,
+        "order_date": to_datetime(raw.get("date"), tz),
+        "emag_modified_at": modified,
+        "currency": raw.get("currency") or currency,
+        "shipping_tax": to_decimal(raw.get("shipping_tax")),
+        "total_without_vat": net,
+        "total_with_vat": gross,
+        "customer_key": customer_key(platform, customer),
+        "customer_emag_id": to_int(customer.get("id")) if customer else None,
+        "customer_name": to_str(customer.get("name")) if customer else None,
+        "customer": customer,
+        "products": [p for p in to_list(raw.get("products")) if isinstance(p, dict)],
+        "vouchers": [v for v in to_list(raw.get("vouchers")) if isinstance(v, dict)],
+        "details": to_dict(raw.get("details")),
+        "attachments": [a for a in to_list(raw.get("attachments")) if isinstance(a, dict)],
+        "reason_cancellation": _normalise_cancellation(raw),
+        "status_history": history,
+        "raw": raw,
+        "last_seen_at": now,
+        "updated_at": now,
+    }
+    if run_id is not None:
+        row["last_seen_run_id"] = run_id
+    return row
