@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from magflow.audit.service import Actor
 from magflow.bulk import service
+from magflow.bulk.runner import BulkRunner
 from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
 from magflow.emag_sim import SimConfig, SimulatorServer
@@ -224,7 +225,7 @@ async def test_progress_is_published(ctx: AppContext, synced_offers: Accounts) -
         )
         await session.commit()
     assert created
-    assert await service.BulkRunner(ctx, publish).execute(op.id) == "completed_with_errors"
+    assert await BulkRunner(ctx, publish).execute(op.id) == "completed_with_errors"
     kinds = [kind for kind, _ in events]
     assert kinds == ["bulk.started", "bulk.progress", "bulk.progress", "bulk.completed"]
     final = events[-1][1]

@@ -18,6 +18,7 @@ from magflow.audit.service import Actor
 from magflow.auth.models import Role
 from magflow.bulk import service
 from magflow.bulk.models import BulkOperation, BulkOperationItem, ItemStatus, OperationStatus
+from magflow.bulk.runner import BulkRunner
 from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
 from magflow.emag_sim import SimConfig, SimulatorServer
@@ -128,7 +129,7 @@ async def test_items_whose_answer_was_lost_are_read_back_before_anything_is_sent
     saves_before = route_count(await sim_stats(sim), "offer/save")
 
     # While its holder is alive, nobody else touches it.
-    runner = service.BulkRunner(ctx)
+    runner = BulkRunner(ctx)
     assert await runner.execute(op.id) == "claimed-elsewhere"
     assert route_count(await sim_stats(sim), "offer/save") == saves_before
     assert (await operation(ctx, op.id)).worker_id == "other-host:4242"
@@ -285,7 +286,7 @@ async def test_prices_handling_time_and_status_are_confirmed_on_emag_too(
     await set_items(ctx, op.id, range(20), ItemStatus.sending)
     await set_operation(ctx, op.id, status=OperationStatus.running.value)
 
-    assert await service.BulkRunner(ctx).execute(op.id) == "completed"
+    assert await BulkRunner(ctx).execute(op.id) == "completed"
     assert offer_writes.of("main") == {n: 1 for n in range(1, 21)}
     assert (await operation(ctx, op.id)).requests_sent == 1
     for n in (1, 20):

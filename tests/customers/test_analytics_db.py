@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from magflow.context import AppContext
-from magflow.customers import analytics, repository
+from magflow.customers import analytics, analytics_sql, repository
 from magflow.customers.models import EmagCustomer, EmagCustomerAccount
 from magflow.orders.models import EmagOrder
 
@@ -139,13 +139,13 @@ async def test_sql_formulas_agree_with_python(ctx: AppContext) -> None:
         result = await session.execute(
             select(
                 EmagCustomer,
-                analytics.tier_sql().label("tier"),
-                analytics.risk_level_sql().label("risk"),
-                analytics.risk_sql().label("risk_score"),
-                analytics.channel_sql().label("channel"),
-                analytics.loyalty_sql(NOW).label("loyalty"),
-                analytics.loyalty_band_sql(NOW).label("band"),
-                analytics.average_order_value_sql().label("aov"),
+                analytics_sql.tier_sql().label("tier"),
+                analytics_sql.risk_level_sql().label("risk"),
+                analytics_sql.risk_sql().label("risk_score"),
+                analytics_sql.channel_sql().label("channel"),
+                analytics_sql.loyalty_sql(NOW).label("loyalty"),
+                analytics_sql.loyalty_band_sql(NOW).label("band"),
+                analytics_sql.average_order_value_sql().label("aov"),
             ).order_by(EmagCustomer.id)
         )
         rows = result.all()
@@ -180,7 +180,7 @@ async def test_sql_formulas_agree_with_python(ctx: AppContext) -> None:
             by_tier[row.tier].add(row[0].id)
         for tier in analytics.TIERS:
             selected = await session.execute(
-                select(EmagCustomer.id).where(analytics.tier_condition(tier))
+                select(EmagCustomer.id).where(analytics_sql.tier_condition(tier))
             )
             assert set(selected.scalars()) == by_tier[tier], tier
     # The edge cases landed where the formulas say.

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from magflow.customers import analytics
+from magflow.customers import analytics, analytics_sql
 from magflow.customers.models import EmagCustomer, EmagCustomerAccount
 from magflow.db.query import as_bigint, like_pattern
 from magflow.db.upsert import cached_statement, pg_json_insert
@@ -161,15 +161,15 @@ def _conditions(f: CustomerFilter) -> list[ColumnElement[bool]]:
             options.append(c.emag_customer_id == customer_id)
         conditions.append(or_(*options))
     if f.tiers:
-        conditions.append(or_(*[analytics.tier_condition(t, f.config) for t in f.tiers]))
+        conditions.append(or_(*[analytics_sql.tier_condition(t, f.config) for t in f.tiers]))
     if f.risks:
-        conditions.append(or_(*[analytics.risk_condition(r, f.config) for r in f.risks]))
+        conditions.append(or_(*[analytics_sql.risk_condition(r, f.config) for r in f.risks]))
     if f.channels:
-        conditions.append(analytics.channel_sql(f.config).in_(list(f.channels)))
+        conditions.append(analytics_sql.channel_sql(f.config).in_(list(f.channels)))
     if f.loyalty_min is not None:
-        conditions.append(analytics.loyalty_at_least(f.loyalty_min, f.now, f.config))
+        conditions.append(analytics_sql.loyalty_at_least(f.loyalty_min, f.now, f.config))
     if f.loyalty_max is not None:
-        conditions.append(~analytics.loyalty_at_least(f.loyalty_max + 1, f.now, f.config))
+        conditions.append(~analytics_sql.loyalty_at_least(f.loyalty_max + 1, f.now, f.config))
     return conditions
 
 
@@ -188,9 +188,9 @@ def customer_sort_columns(
         "first_order": lambda: c.first_order_at,  # type: ignore[dict-item,return-value]
         "name": lambda: c.name,  # type: ignore[dict-item,return-value]
         "id": lambda: c.id,  # type: ignore[dict-item,return-value]
-        "loyalty": lambda: analytics.loyalty_sql(now, config),
-        "risk": lambda: analytics.risk_sql(config),
-        "aov": analytics.average_order_value_sql,
+        "loyalty": lambda: analytics_sql.loyalty_sql(now, config),
+        "risk": lambda: analytics_sql.risk_sql(config),
+        "aov": analytics_sql.average_order_value_sql,
     }
     return columns[sort]()
 
@@ -289,15 +289,15 @@ async def customer_segments(
     per_customer = (
         select(
             c.currency,
-            analytics.tier_sql(config).label("tier"),
-            analytics.channel_sql(config).label("channel"),
-            analytics.risk_sql(config).label("risk"),
-            analytics.loyalty_score_sql(now, config).label("loyalty"),
+            analytics_sql.tier_sql(config).label("tier"),
+            analytics_sql.channel_sql(config).label("channel"),
+            analytics_sql.risk_sql(config).label("risk"),
+            analytics_sql.loyalty_score_sql(now, config).label("loyalty"),
             case((c.last_order_at >= analytics.active_since(now, config), 1), else_=0).label(
                 "active"
             ),
             case((c.first_order_at >= analytics.month_start(now), 1), else_=0).label("new"),
-            case((analytics.repeat_sql(config), 1), else_=0).label("repeat"),
+            case((analytics_sql.repeat_sql(config), 1), else_=0).label("repeat"),
             c.orders_count,
             c.cancelled_count,
             c.returned_count,

@@ -4,7 +4,7 @@ API processes only *defer* a job per sync run or bulk operation; ``magflow worke
 any machine) execute them and run the maintenance timer (stalled runs and operations, schedules).
 Per run or operation, procrastinate's ``queueing_lock`` keeps at most one waiting job; the
 database claim (:func:`~magflow.jobs.maintenance.claim_and_execute` for runs,
-:meth:`magflow.bulk.service.BulkRunner.execute` for operations) makes sure one worker at a time
+:meth:`magflow.bulk.runner.BulkRunner.execute` for operations) makes sure one worker at a time
 executes it.
 No procrastinate ``lock``: the job of a worker killed mid-run stays "doing" in procrastinate's
 table and its lock would block the resumed job forever; the claim, which expires with the run's
@@ -22,7 +22,8 @@ from typing import Any
 import procrastinate
 from sqlalchemy.engine import make_url
 
-from magflow.bulk.service import BulkRunner, bus_publisher
+from magflow.bulk.events import bus_publisher
+from magflow.bulk.runner import BulkRunner
 from magflow.context import AppContext
 from magflow.jobs.maintenance import Maintenance, claim_and_execute
 from magflow.sync.engine import SyncEngine

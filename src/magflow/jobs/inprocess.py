@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
-from magflow.bulk.service import BulkRunner, bus_publisher
+from magflow.bulk.events import bus_publisher
+from magflow.bulk.runner import BulkRunner
 from magflow.context import AppContext
 from magflow.jobs.maintenance import Maintenance, claim_and_execute
 from magflow.sync.engine import SyncEngine
