@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -9,6 +8,13 @@ from magflow.accounts import service as accounts_service
 from magflow.audit import repository
 from magflow.audit.schemas import AuditOut
 from magflow.auth.dependencies import Admin
+from magflow.common.dates import (
+    AmbiguousZoneError,
+    UserDateTime,
+    UserDateTimeEnd,
+    in_zone,
+    is_local,
+)
 from magflow.common.deps import Session
 from magflow.common.schemas import IdQuery, Page, Skip
 
@@ -28,24 +34,30 @@ async def list_audit(
     success: bool | None = None,
     target: Annotated[str | None, Query(max_length=128)] = None,
     bulk_operation_id: IdQuery = None,
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
+    date_from: UserDateTime | None = None,
+    date_to: Annotated[
+        UserDateTimeEnd | None, Query(description="Exclusive; a plain date includes that day.")
+    ] = None,
     skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:
     """Every write sent to eMAG, newest first (admins only)."""
-    for bound in (date_from, date_to):
-        if bound is not None and bound.tzinfo is None:
-            raise HTTPException(
-                UNPROCESSABLE,
-                detail="date_from/date_to need a timezone, e.g. 2026-01-31T00:00:00Z",
-            )
     account_id = None
     if account is not None:
         try:
             account_id = (await accounts_service.get_account(session, account)).id
         except accounts_service.AccountNotFoundError as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    if any(b is not None and is_local(b) for b in (date_from, date_to)):
+        # Without a zone: the accounts' platform time (magflow.common.dates).
+        try:
+            zone = await accounts_service.local_zone(
+                session, [account_id] if account_id is not None else None
+            )
+        except AmbiguousZoneError as exc:
+            raise HTTPException(UNPROCESSABLE, detail=str(exc)) from exc
+        date_from = in_zone(date_from, zone) if date_from is not None else None
+        date_to = in_zone(date_to, zone) if date_to is not None else None
     total, rows = await repository.list_entries(
         session,
         repository.AuditFilter(

@@ -1,13 +1,20 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import Field
 
+from magflow.accounts import service as accounts_service
 from magflow.auth.dependencies import CurrentUser
 from magflow.catalog.routes import account_ids
+from magflow.common.dates import (
+    AmbiguousZoneError,
+    UserDateTime,
+    UserDateTimeEnd,
+    in_zone,
+    is_local,
+)
 from magflow.common.deps import Context, Session
 from magflow.common.listing import COUNT_CACHE_TTL_SECONDS, listing_total
 from magflow.common.schemas import IdPath, Page, Skip
@@ -26,18 +33,25 @@ async def order_filter(
     ] = None,
     order_type: Annotated[int | None, Query(alias="type", ge=2, le=3)] = None,
     search: Annotated[str | None, Query(max_length=200)] = None,
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
+    date_from: UserDateTime | None = None,
+    date_to: Annotated[
+        UserDateTimeEnd | None, Query(description="Exclusive; a plain date includes that day.")
+    ] = None,
 ) -> repository.OrderFilter:
-    """The orders' filters from the query string (the listing's and the export's)."""
-    for bound in (date_from, date_to):
-        if bound is not None and bound.tzinfo is None:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
-                detail="date_from/date_to need a timezone, e.g. 2026-01-31T00:00:00Z",
-            )
+    """The orders' filters from the query string (the listing's and the export's).
+
+    A date or time without a zone is the accounts' platform time (``magflow.common.dates``).
+    """
+    ids = await account_ids(session, account)
+    if any(b is not None and is_local(b) for b in (date_from, date_to)):
+        try:
+            zone = await accounts_service.local_zone(session, ids)
+        except AmbiguousZoneError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=str(exc)) from exc
+        date_from = in_zone(date_from, zone) if date_from is not None else None
+        date_to = in_zone(date_to, zone) if date_to is not None else None
     return repository.OrderFilter(
-        account_ids=await account_ids(session, account),
+        account_ids=ids,
         status=order_status,
         order_type=order_type,
         search=search,

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -399,10 +399,6 @@ async def ws_token(request: Request, user: User) -> Response:
 # Overview
 
 
-def _day_start(day: date) -> str:
-    return datetime.combine(day, datetime.min.time(), UTC).isoformat()
-
-
 @router.get("/", response_class=HTMLResponse)
 async def overview(request: Request, user: User) -> Response:
     client = api(request, user)
@@ -708,14 +704,15 @@ async def offers_export(request: Request, user: User) -> Response:
 # Orders
 
 
-def _date_bound(value: str | None, *, end: bool = False) -> str | None:
+def _date_bound(value: str | None) -> str | None:
+    """The form's day as a plain date: the API reads it in the accounts' platform time zone,
+    and a plain ``date_to`` includes that whole day (magflow.common.dates)."""
     if not value:
         return None
     try:
-        day = date.fromisoformat(value)
+        return date.fromisoformat(value).isoformat()
     except ValueError:
         return None
-    return _day_start(day + timedelta(days=1) if end else day)
 
 
 def _order_params(
@@ -730,7 +727,7 @@ def _order_params(
         "status": order_status,
         "search": search,
         "date_from": _date_bound(date_from),
-        "date_to": _date_bound(date_to, end=True),
+        "date_to": _date_bound(date_to),
     }
 
 
