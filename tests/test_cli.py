@@ -46,6 +46,50 @@ def test_version(run) -> None:  # type: ignore[no-untyped-def]
     assert "magflow 0.1.0" in result.stdout
 
 
+#: Runs the CLI in a fresh interpreter, then reports which heavy packages it imported.
+LIGHT_START = """
+import sys
+from magflow.cli import app
+code = 0
+try:
+    app(sys.argv[1:], prog_name="magflow")
+except SystemExit as exc:
+    code = exc.code or 0
+heavy = [m for m in ("fastapi", "sqlalchemy", "alembic", "pydantic_settings", "httpx")
+         if m in sys.modules]
+print("heavy:", ",".join(heavy) or "none")
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], []])
+def test_version_and_help_do_not_import_the_application(args: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", LIGHT_START, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert "heavy: none" in result.stdout, result.stdout + result.stderr
+    if args == ["--version"]:
+        assert result.returncode == 0 and "magflow 0.1.0" in result.stdout
+    else:
+        # Every command is listed with its help line, without being imported.
+        for command in ("serve", "db", "users", "accounts", "sync", "export", "demo"):
+            assert command in result.stdout
+        assert "Sync offers or orders" in result.stdout
+
+
+def test_migrations_are_quiet_unless_verbose(run) -> None:  # type: ignore[no-untyped-def]
+    quiet = run("db", "upgrade")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "alembic" not in quiet.stderr and "latest revision" in quiet.stdout
+    verbose = run("--verbose", "db", "upgrade")
+    assert verbose.returncode == 0, verbose.stderr
+    assert "INFO alembic" in verbose.stderr
+
+
 async def test_users_create_from_stdin_and_generated(run, ctx: AppContext) -> None:  # type: ignore[no-untyped-def]
     result = run(
         "users",
