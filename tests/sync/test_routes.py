@@ -80,6 +80,14 @@ async def test_offer_listing_filters_search_sort_and_paginate(
         await operator.get("/api/v1/emag/offers", params={"search": first["part_number"]})
     ).json()
     assert first["id"] in [o["id"] for o in search["items"]]
+    # An EAN finds its offer, whole or in part (the simulator gives each offer one).
+    with_ean = next(o for o in everything["items"] if o["ean"])
+    ean = with_ean["ean"][0]
+    for text in (ean, ean[3:10], f" {ean} "):
+        by_ean = (await operator.get("/api/v1/emag/offers", params={"search": text})).json()
+        assert with_ean["id"] in [o["id"] for o in by_ean["items"]], text
+    exact = (await operator.get("/api/v1/emag/offers", params={"search": ean})).json()
+    assert all(ean in o["ean"] for o in exact["items"])
     in_stock = (
         await operator.get("/api/v1/emag/offers", params={"in_stock": True, "limit": 500})
     ).json()
