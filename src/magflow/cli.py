@@ -18,9 +18,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import click
 import typer
 from rich.console import Console
+from typer import _click as click  # the click Typer vendors (its types are Typer's own)
 from typer.core import TyperCommand, TyperGroup
 
 from magflow import __version__

@@ -21,19 +21,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.auth.dependencies import CurrentUser
 from magflow.cache import Cache
-from magflow.catalog.routes import account_ids
 from magflow.common.deps import Context, Session
 from magflow.common.schemas import IdPath, Page, Skip
 from magflow.customers import analytics, repository
-from magflow.customers.analytics import DEFAULT_CONFIG, AnalyticsConfig, RiskLevel, Tier
-from magflow.customers.models import EmagCustomer
+from magflow.customers.analytics import DEFAULT_CONFIG, AnalyticsConfig
+from magflow.customers.filters import CustomerFilterQuery, analytics_config
 from magflow.customers.schemas import (
     CustomerAccountOut,
     CustomerDetail,
-    CustomerOut,
     CustomersPage,
     CustomerSummary,
 )
+from magflow.customers.service import customer_out
 from magflow.orders import repository as orders_repository
 from magflow.orders.schemas import OrderOut
 
@@ -41,57 +40,12 @@ router = APIRouter(prefix="/api/v1/admin/emag-customers", tags=["customers"])
 
 #: How long a computed summary is served from the cache.
 SUMMARY_CACHE_TTL_SECONDS = 60.0
-#: The app-state attribute holding an :class:`AnalyticsConfig` that overrides the defaults.
-CONFIG_STATE_ATTRIBUTE = "customer_analytics"
 
 SortKey = Literal[
     "spend", "orders", "last_order", "first_order", "loyalty", "risk", "aov", "name", "id"
 ]
 
 _FORMULAS = inspect.cleandoc(analytics.__doc__ or "").split("Defaults are", 1)[0]
-
-
-def analytics_config(request: Request) -> AnalyticsConfig:
-    """The app's formulas: ``app.state.customer_analytics`` when set, else the defaults."""
-    config = getattr(request.app.state, CONFIG_STATE_ATTRIBUTE, None)
-    return config if isinstance(config, AnalyticsConfig) else DEFAULT_CONFIG
-
-
-def customer_out(
-    customer: EmagCustomer, now: datetime, config: AnalyticsConfig = DEFAULT_CONFIG
-) -> CustomerOut:
-    facts = analytics.insight(customer, now, config)
-    return CustomerOut(
-        id=customer.id,
-        customer_key=customer.customer_key,
-        platform=customer.platform,
-        emag_customer_id=customer.emag_customer_id,
-        name=customer.name,
-        email_hash=customer.email_hash,
-        phone=customer.phone,
-        currency=customer.currency,
-        orders_count=customer.orders_count,
-        kept_orders=facts.kept_orders,
-        cancelled_count=customer.cancelled_count,
-        returned_count=customer.returned_count,
-        cod_count=customer.cod_count,
-        main_orders=customer.main_orders,
-        fbe_orders=customer.fbe_orders,
-        total_spent=customer.total_spent,
-        average_order_value=facts.average_order_value,
-        first_order_at=customer.first_order_at,
-        last_order_at=customer.last_order_at,
-        tier=facts.tier,
-        loyalty_score=facts.loyalty_score,
-        loyalty_band=facts.loyalty_band,
-        risk_level=facts.risk_level,
-        risk_score=facts.risk_score,
-        cancellation_rate=facts.cancellation_rate,
-        return_rate=facts.return_rate,
-        cod_share=facts.cod_share,
-        preferred_channel=facts.preferred_channel,
-        is_repeat=facts.is_repeat,
-    )
 
 
 async def customer_summary(
@@ -138,37 +92,17 @@ async def customer_summary(
     ),
 )
 async def list_customers(
-    request: Request,
     ctx: Context,
     session: Session,
     _user: CurrentUser,
+    filters: CustomerFilterQuery,
     skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    search: Annotated[str | None, Query(max_length=200)] = None,
     sort: SortKey = "spend",
     order: Literal["asc", "desc"] = "desc",
-    tier: Annotated[list[Tier] | None, Query()] = None,
-    risk: Annotated[list[RiskLevel] | None, Query()] = None,
-    channel: Annotated[list[Literal["main", "fbe", "mixed"]] | None, Query()] = None,
-    loyalty_min: Annotated[int | None, Query(ge=0, le=100)] = None,
-    loyalty_max: Annotated[int | None, Query(ge=0, le=100)] = None,
-    account: Annotated[str | None, Query(description="Account name or id")] = None,
     with_summary: bool = True,
 ) -> Any:
-    config = analytics_config(request)
-    now = datetime.now(UTC)
-    accounts = await account_ids(session, account)
-    filters = repository.CustomerFilter(
-        now=now,
-        config=config,
-        account_ids=accounts,
-        search=search.strip() if search and search.strip() else None,
-        tiers=list(tier or ()),
-        risks=list(risk or ()),
-        channels=list(channel or ()),
-        loyalty_min=loyalty_min,
-        loyalty_max=loyalty_max,
-    )
+    now, config, accounts = filters.now, filters.config, filters.account_ids
     rows = await repository.page_customers(
         session, filters, sort=sort, descending=order == "desc", offset=skip, limit=limit
     )

@@ -10,7 +10,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from magflow.customers import repository
+from magflow.customers import analytics, repository
+from magflow.customers.analytics import DEFAULT_CONFIG, AnalyticsConfig
+from magflow.customers.models import EmagCustomer
+from magflow.customers.schemas import CustomerOut
 
 ORDER_CANCELLED = 0
 ORDER_RETURNED = 5
@@ -124,4 +127,41 @@ async def apply_order_changes(
             ),
             key=lambda link: (link["customer_id"], link["account_id"]),
         ),
+    )
+
+
+def customer_out(
+    customer: EmagCustomer, now: datetime, config: AnalyticsConfig = DEFAULT_CONFIG
+) -> CustomerOut:
+    facts = analytics.insight(customer, now, config)
+    return CustomerOut(
+        id=customer.id,
+        customer_key=customer.customer_key,
+        platform=customer.platform,
+        emag_customer_id=customer.emag_customer_id,
+        name=customer.name,
+        email_hash=customer.email_hash,
+        phone=customer.phone,
+        currency=customer.currency,
+        orders_count=customer.orders_count,
+        kept_orders=facts.kept_orders,
+        cancelled_count=customer.cancelled_count,
+        returned_count=customer.returned_count,
+        cod_count=customer.cod_count,
+        main_orders=customer.main_orders,
+        fbe_orders=customer.fbe_orders,
+        total_spent=customer.total_spent,
+        average_order_value=facts.average_order_value,
+        first_order_at=customer.first_order_at,
+        last_order_at=customer.last_order_at,
+        tier=facts.tier,
+        loyalty_score=facts.loyalty_score,
+        loyalty_band=facts.loyalty_band,
+        risk_level=facts.risk_level,
+        risk_score=facts.risk_score,
+        cancellation_rate=facts.cancellation_rate,
+        return_rate=facts.return_rate,
+        cod_share=facts.cod_share,
+        preferred_channel=facts.preferred_channel,
+        is_repeat=facts.is_repeat,
     )

@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from magflow.auth.dependencies import Admin, CurrentUser
-from magflow.catalog.routes import OfferFilterQuery, account_ids
-from magflow.common.deps import Context, Session
-from magflow.common.schemas import DB_INT_MAX
+from magflow.catalog.routes import OfferFilterQuery
+from magflow.common.deps import Context
+from magflow.customers.filters import CustomerFilterQuery
 from magflow.exports import service
 from magflow.exports.service import ExportFormat, ExportKind
 from magflow.orders.routes import OrderFilterQuery
@@ -61,19 +61,29 @@ async def export_offers(
 @customers_router.get("/export")
 async def export_customers(
     ctx: Context,
-    session: Session,
     _admin: Admin,
+    filters: CustomerFilterQuery,
     format: ExportFormat = ExportFormat.csv,
-    account: str | None = None,
-    search: Annotated[str | None, Query(max_length=200)] = None,
-    min_orders: Annotated[int | None, Query(ge=0, le=DB_INT_MAX)] = None,
-    sort: Literal["id", "total_spent", "orders_count", "last_order_at"] = "id",
-    order: Literal["asc", "desc"] = "asc",
+    sort: Literal[
+        "spend",
+        "orders",
+        "last_order",
+        "first_order",
+        "loyalty",
+        "risk",
+        "aov",
+        "name",
+        "id",
+        "total_spent",
+        "orders_count",
+        "last_order_at",
+    ] = "spend",
+    order: Literal["asc", "desc"] = "desc",
 ) -> StreamingResponse:
-    """Customers (``emag_customers``) as CSV or XLSX; streamed. Admins only (personal data)."""
-    filters = service.CustomerFilter(
-        account_ids=await account_ids(session, account), search=search, min_orders=min_orders
-    )
+    """The customers listing as CSV or XLSX: its filters, order and columns (analytics included),
+    every matching row; streamed. Admins only (personal data). ``total_spent``,
+    ``orders_count`` and ``last_order_at`` are accepted for ``spend``, ``orders`` and
+    ``last_order``."""
     spec = service.customers_spec(filters, sort=sort, descending=order == "desc")
     return _response(ctx, spec, format)
 
