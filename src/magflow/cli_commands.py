@@ -222,30 +222,57 @@ def demo(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     offers: Annotated[int, typer.Option(help="Offers per simulated account.")] = 2000,
     orders: Annotated[int, typer.Option(help="Orders per simulated account.")] = 3000,
+    reset_password: Annotated[
+        bool,
+        typer.Option("--reset-password", help="Give the demo admin a new password (printed)."),
+    ] = False,
 ) -> None:
-    """A working demo: the eMAG simulator, its accounts, a first sync, and the server."""
+    """A working demo: the eMAG simulator, its accounts, a first sync, and the server.
+
+    Refuses to start while another demo serves on the port or uses the same MAGFLOW_VAR_DIR;
+    a later start reuses the database, accounts and admin (same password) of the earlier one.
+    """
     import uvicorn
 
     from magflow import demo as demo_module
     from magflow.app import create_app
 
     settings = settings_or_exit()
-    password = generate_password()
-    console.print("starting the eMAG simulator...")
-    sim = demo_module.start_simulator(demo_module.DemoSizes(offers=offers, orders=orders))
     try:
+        state = demo_module.claim(settings.var_dir, host, port)
+    except demo_module.DemoAlreadyRunningError as exc:
+        raise fail(str(exc)) from exc
+    try:
+        password = generate_password()
 
-        async def prepare(ctx: AppContext) -> bool:
-            return await demo_module.prepare(ctx, sim, password, console)
+        async def admin(ctx: AppContext) -> bool:
+            return await demo_module.ensure_admin(ctx, password, reset_password)
 
-        if not run_with_context(prepare):
-            console.print("[yellow]the first sync did not complete; see above[/yellow]")
-        console.rule("MagFlow demo")
-        console.print(f"URL:       http://{host}:{port}/  (API docs at /docs)", highlight=False)
-        console.print(f"login:     {demo_module.DEMO_ADMIN_EMAIL}", highlight=False)
-        console.print(f"password:  {password}  (new on every start)", highlight=False)
-        console.print(f"simulator: {sim.root_url}  (eMAG API at {sim.base_url})", highlight=False)
-        console.rule()
-        uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+        new_password = run_with_context(admin)
+        console.print("starting the eMAG simulator...")
+        sim = demo_module.start_simulator(demo_module.DemoSizes(offers=offers, orders=orders))
+        try:
+
+            async def prepare(ctx: AppContext) -> bool:
+                return await demo_module.prepare(ctx, sim, console)
+
+            if not run_with_context(prepare):
+                console.print("[yellow]the first sync did not complete; see above[/yellow]")
+            console.rule("MagFlow demo")
+            console.print(f"URL:       {demo_module.demo_url(host, port)}  (API docs at /docs)")
+            console.print(f"login:     {demo_module.DEMO_ADMIN_EMAIL}", highlight=False)
+            if new_password:
+                console.print(f"password:  {password}  (new: shown only now)", highlight=False)
+            else:
+                console.print(
+                    "password:  unchanged, the one printed when it was set "
+                    "(magflow demo --reset-password sets a new one)",
+                    highlight=False,
+                )
+            console.print(f"simulator: {sim.root_url}  (eMAG API at {sim.base_url})")
+            console.rule()
+            uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+        finally:
+            sim.stop()
     finally:
-        sim.stop()
+        demo_module.release(state)
