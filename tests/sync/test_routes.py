@@ -342,3 +342,25 @@ async def test_order_listing_dates_without_zone_are_the_platform_time(
     assert await listed(date_from=noon.astimezone(UTC).isoformat()) == count({"f": noon})
     bad = await operator.get("/api/v1/emag/orders", params={"date_from": "last week"})
     assert bad.status_code == 422 and "2026-11-20" in bad.text
+
+
+async def test_a_run_queued_with_a_since_without_zone_still_completes(
+    ctx: AppContext, accounts: Accounts
+) -> None:
+    """Runs queued before ``since`` was stored with its offset hold a naive value."""
+    from magflow.sync import service
+    from magflow.sync.models import SyncKind, SyncMode
+    from magflow.sync.wiring import build_engine
+
+    naive = (datetime.now(UTC) - timedelta(days=10)).replace(tzinfo=None, microsecond=0)
+    async with ctx.db.session() as session:
+        run = await service.request_run(
+            session,
+            account_id=accounts.main.id,
+            kind=SyncKind.orders,
+            mode=SyncMode.full,
+            trigger="test",
+            requested_by=None,
+            params={"since": naive.isoformat()},
+        )
+    assert await build_engine(ctx).execute(run.id) == "completed"

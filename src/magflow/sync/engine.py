@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from magflow.accounts import service as accounts_service
 from magflow.accounts.service import AccountCredentials
 from magflow.catalog import repository as catalog_repository
+from magflow.common.dates import in_zone
 from magflow.context import AppContext
 from magflow.customers.service import OrderFacts, apply_order_changes
 from magflow.emag.dates import format_emag_datetime
@@ -324,8 +325,10 @@ class SyncEngine:
                 )
                 field_after, field_before = "modifiedAfter", "modifiedBefore"
             else:
+                # Stored with its offset by the API/CLI; a value without one (a run queued by
+                # an older version) is the platform's local time, never a naive crash.
                 since = (
-                    datetime.fromisoformat(params["since"])
+                    in_zone(datetime.fromisoformat(params["since"]), tz)
                     if params.get("since")
                     else now - timedelta(days=self.options.orders_full_days)
                 )
