@@ -28,8 +28,6 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BeforeValidator, WithJsonSchema
 
-from magflow.emag.platforms import platform_info
-
 #: The earliest value accepted: earlier ones are typing mistakes (and years near 1 overflow
 #: when converted between zones).
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -100,9 +98,17 @@ def in_zone(value: datetime, tz: tzinfo) -> datetime:
     return value.replace(tzinfo=tz) if value.tzinfo is None else value
 
 
+def _platform_timezone(platform: str) -> str:
+    # Imported here: ``magflow.emag`` loads the eMAG client, which the CLI's start-up and the
+    # parsing above do not need.
+    from magflow.emag.platforms import platform_info
+
+    return platform_info(platform).timezone
+
+
 def platform_zone(platform: str) -> tzinfo:
     """The time zone of an eMAG platform code (``ro``, ``bg``, ``hu``)."""
-    return platform_info(platform).tz
+    return ZoneInfo(_platform_timezone(platform))
 
 
 def zone_for_platforms(platforms: Iterable[str]) -> tzinfo:
@@ -111,14 +117,14 @@ def zone_for_platforms(platforms: Iterable[str]) -> tzinfo:
     With no platform at all (no account yet) the default platform's zone is used: nothing can
     match anyway.
     """
-    zones = {platform_info(p).timezone for p in platforms}
+    zones = {_platform_timezone(p) for p in platforms}
     if len(zones) > 1:
         raise AmbiguousZoneError(
             "a date or time without a zone is read in the accounts' platform time zone, and these "
             f"accounts are in several ({', '.join(sorted(zones))}): add a zone (e.g. Z or +02:00) "
             "or choose one account"
         )
-    return ZoneInfo(zones.pop()) if zones else platform_info("ro").tz
+    return ZoneInfo(zones.pop() if zones else _platform_timezone("ro"))
 
 
 def resolve_for_platforms(value: datetime | None, platforms: Iterable[str]) -> datetime | None:
