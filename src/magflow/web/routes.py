@@ -927,7 +927,7 @@ async def customers_page(
         qs=_qs,
         charts_json=json.dumps(charts),
         has_export=user.is_admin,
-        export_qs=_qs({k: v for k, v in filters.items() if k in ("search",)}),
+        export_qs=_qs(filters),  # the export takes the listing's filters and order
     )
 
 
