@@ -187,6 +187,15 @@ def test_cli_sync_shows_a_summary_and_exits_by_outcome(
     assert "completed" in ok.stdout and "260/260" in ok.stdout
     missing = run("offers", "--account", "nope")
     assert missing.returncode == 1 and "nope" in missing.stderr
+    # --since is read as the API reads it: a plain date is the account's platform day.
+    day = (datetime.now(UTC) - timedelta(days=5)).date().isoformat()
+    recent = run("orders", "--account", "fbe", "--since", day)
+    assert recent.returncode == 0, recent.stdout + recent.stderr
+    assert "completed" in recent.stdout
+    refused = run("offers", "--account", "main", "--since", day)
+    assert refused.returncode == 1 and "--since applies to orders only" in refused.stderr
+    garbage = run("orders", "--since", "last week")
+    assert garbage.returncode == 2 and "2026-11-20" in garbage.stderr
     asyncio.run(set_faults(sim, is_error=1.0, routes=["product_offer/read"]))
     env["MAGFLOW_SYNC_ROUND_BACKOFF_SECONDS"] = "0.05"
     partial = run("offers", "--account", "fbe")
