@@ -276,7 +276,8 @@ async def test_since_as_a_date_or_a_time_without_zone_is_the_platform_time(
         ("orders", {"mode": "incremental", "since": "2026-01-01"}, "incremental"),
         ("orders", {"since": "yesterday"}, "2026-11-20"),
         ("orders", {"since": 1700000000}, "2026-11-20"),
-        ("orders", {"since": "1900-01-01"}, "before 2000"),
+        ("orders", {"since": "1900-01-01"}, "between 2000 and 3000"),
+        ("orders", {"since": "9999-12-31T23:59:59-12:00"}, "between 2000 and 3000"),
         ("orders", {"since": "2999-01-01"}, "in the future"),
         ("orders", {"since": "2026-02-30"}, "2026-11-20"),
     ],
@@ -351,6 +352,8 @@ async def test_order_listing_dates_without_zone_are_the_platform_time(
     assert await listed(date_from=noon.astimezone(UTC).isoformat()) == count({"f": noon})
     bad = await operator.get("/api/v1/emag/orders", params={"date_from": "last week"})
     assert bad.status_code == 422 and "2026-11-20" in bad.text
+    far = await operator.get("/api/v1/emag/orders", params={"date_to": "9999-12-31"})
+    assert far.status_code == 422 and "between 2000 and 3000" in far.text
 
 
 async def test_a_run_queued_with_a_since_without_zone_still_completes(

@@ -28,9 +28,10 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BeforeValidator, WithJsonSchema
 
-#: The earliest value accepted: earlier ones are typing mistakes (and years near 1 overflow
-#: when converted between zones).
+#: The range accepted: values outside are typing mistakes (and years near 1 or 9999 overflow
+#: when converted between zones or moved to the next day).
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 ACCEPTED = (
     "a date (2026-11-20), a local date and time (2026-11-20T08:30) or a date and time with a "
@@ -61,9 +62,11 @@ def parse_user_datetime(value: Any) -> datetime:
             raise ValueError(f"{text[:40]!r} is not {ACCEPTED}") from None
     else:
         raise ValueError(f"expected {ACCEPTED}")
-    earliest = EARLIEST if parsed.tzinfo is not None else EARLIEST.replace(tzinfo=None)
-    if parsed < earliest:
-        raise ValueError(f"{parsed.isoformat()} is before {earliest.year}")
+    aware = parsed.tzinfo is not None
+    earliest = EARLIEST if aware else EARLIEST.replace(tzinfo=None)
+    latest = LATEST if aware else LATEST.replace(tzinfo=None)
+    if not earliest <= parsed < latest:
+        raise ValueError(f"{parsed.isoformat()} is not between {earliest.year} and {latest.year}")
     return parsed
 
 
@@ -125,13 +128,6 @@ def zone_for_platforms(platforms: Iterable[str]) -> tzinfo:
             "or choose one account"
         )
     return ZoneInfo(zones.pop() if zones else _platform_timezone("ro"))
-
-
-def resolve_for_platforms(value: datetime | None, platforms: Iterable[str]) -> datetime | None:
-    """``value`` made aware for a listing over accounts of ``platforms`` (see above)."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return in_zone(value, zone_for_platforms(platforms))
 
 
 _SCHEMA = {
