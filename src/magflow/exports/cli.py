@@ -1,6 +1,6 @@
 """``magflow export orders|offers|customers --format csv|xlsx --output FILE``, with a progress bar.
 
-Registered in ``magflow.cli`` with ``app.command("export")(export_command)``.
+Registered in ``magflow.cli.COMMANDS`` (imported when ``magflow export`` runs).
 """
 
 from __future__ import annotations
