@@ -1,43 +1,109 @@
-"""The ``magflow`` command line."""
+"""The ``magflow`` command line.
+
+This module stays light: ``magflow --version`` and ``magflow --help`` import Typer and Rich
+only. Each command lives in a module loaded when that command runs (:data:`COMMANDS`), because
+importing the application (SQLAlchemy, FastAPI, Alembic, the eMAG client...) takes seconds.
+The helpers commands share (:func:`fail`, :func:`run_with_context`, ...) import what they need
+when called.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import importlib
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from typer import _click as click  # the click Typer vendors (its types are Typer's own)
+from typer.core import TyperCommand, TyperGroup
 
 from magflow import __version__
-from magflow.accounts import service as accounts_service
-from magflow.accounts.models import AccountType
-from magflow.accounts.schemas import AccountCreate, PlatformCode
-from magflow.auth import service as auth_service
-from magflow.auth.models import Role
-from magflow.auth.passwords import generate_password
-from magflow.common.logging import configure_logging
-from magflow.context import AppContext
-from magflow.db.migrate import upgrade
-from magflow.settings import Settings
 
-app = typer.Typer(
-    help="MagFlow: operations hub for eMAG marketplace sellers.", no_args_is_help=True
-)
-db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
-users_app = typer.Typer(help="MagFlow users (people who log in).", no_args_is_help=True)
-accounts_app = typer.Typer(help="eMAG seller accounts.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(users_app, name="users")
-app.add_typer(accounts_app, name="accounts")
+if TYPE_CHECKING:
+    from magflow.context import AppContext
+    from magflow.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
 T = TypeVar("T")
+
+#: Set by ``--verbose``: keep the INFO logs of Alembic (migrations) and friends.
+_verbose = False
+
+
+@dataclass(frozen=True)
+class LazyCommand:
+    """Where a command is (``module:attribute``, a function or a Typer app) and its help line,
+    so the command list is shown without importing any command."""
+
+    target: str
+    help: str
+
+
+COMMANDS: dict[str, LazyCommand] = {
+    "serve": LazyCommand("magflow.cli_commands:serve", "Run the API server."),
+    "db": LazyCommand("magflow.cli_commands:db_app", "Database maintenance."),
+    "users": LazyCommand("magflow.cli_commands:users_app", "MagFlow users (people who log in)."),
+    "accounts": LazyCommand("magflow.cli_commands:accounts_app", "eMAG seller accounts."),
+    "sync": LazyCommand("magflow.sync.cli:sync_command", "Sync offers or orders from eMAG now."),
+    "export": LazyCommand(
+        "magflow.exports.cli:export_command", "Export orders, offers or customers (CSV, XLSX)."
+    ),
+    "worker": LazyCommand("magflow.cli_commands:worker", "Run a procrastinate worker."),
+    "simulator": LazyCommand(
+        "magflow.emag_sim.cli:simulator", "Run the eMAG marketplace simulator."
+    ),
+    "demo": LazyCommand(
+        "magflow.cli_commands:demo", "A working demo: simulator, accounts, first sync, server."
+    ),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """Import a command's module and build its click command."""
+    module_name, attribute = COMMANDS[name].target.split(":")
+    target = getattr(importlib.import_module(module_name), attribute)
+    if isinstance(target, typer.Typer):
+        return typer.main.get_group(target)
+    single = typer.Typer(add_completion=False)
+    single.command(name)(target)
+    return typer.main.get_command(single)
+
+
+class LazyGroup(TyperGroup):
+    """The root group: commands are imported when run; the help lists them from COMMANDS."""
+
+    _listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        if self._listing:
+            return TyperCommand(cmd_name, help=COMMANDS[cmd_name].help)
+        return load_command(cmd_name)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
+app = typer.Typer(
+    cls=LazyGroup,
+    help="MagFlow: operations hub for eMAG marketplace sellers.",
+    no_args_is_help=True,
+)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -56,21 +122,35 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show the migrations' INFO logs.")
+    ] = False,
 ) -> None:
     """MagFlow. Settings come from MAGFLOW_* environment variables (see the README)."""
+    global _verbose
+    _verbose = verbose
 
 
 def settings_or_exit() -> Settings:
+    from magflow.common.logging import configure_logging
+    from magflow.settings import Settings
+
     try:
         settings = Settings()
     except Exception as exc:
         raise fail(f"invalid settings: {exc}") from exc
     configure_logging(settings.log_format, settings.log_level)
+    if not _verbose:
+        # Alembic announces its context and every revision at INFO on each start.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     return settings
 
 
 def run_with_context(fn: Callable[[AppContext], Awaitable[T]]) -> T:
     """Migrate, build a context, run ``fn`` in it, and close it."""
+    from magflow.context import AppContext
+    from magflow.db.migrate import upgrade
+
     settings = settings_or_exit()
     upgrade(settings.async_database_url)
 
@@ -102,236 +182,4 @@ def read_secret(*, from_stdin: bool, env_var: str | None, prompt: str) -> str:
     return prompted
 
 
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-) -> None:
-    """Run the API server (migrates the database first)."""
-    import uvicorn
-
-    from magflow.app import create_app
-
-    settings = settings_or_exit()
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Apply every pending migration."""
-    settings = settings_or_exit()
-    upgrade(settings.async_database_url)
-    console.print("database is at the latest revision")
-
-
-@users_app.command("create")
-def users_create(
-    email: Annotated[str, typer.Option(help="Login email.")],
-    role: Annotated[Role, typer.Option(help="admin, operator or viewer.")] = Role.viewer,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
-    generate: Annotated[
-        bool, typer.Option("--generate-password", help="Generate a password and print it once.")
-    ] = False,
-) -> None:
-    """Create a user. The password is prompted for, read from stdin, or generated."""
-    password = (
-        generate_password()
-        if generate
-        else read_secret(from_stdin=password_stdin, env_var=None, prompt="Password")
-    )
-
-    async def create(ctx: AppContext) -> None:
-        async with ctx.db.session() as session:
-            await auth_service.create_user(session, email, password, role)
-            await session.commit()
-
-    try:
-        run_with_context(create)
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
-    console.print(f"created {role.value} {auth_service.normalize_email(email)}")
-    if generate:
-        console.print(f"password: {password}", highlight=False)
-
-
-@users_app.command("list")
-def users_list() -> None:
-    """List users."""
-    from magflow.auth import repository
-
-    async def fetch(ctx: AppContext) -> list[tuple[int, str, str, bool]]:
-        async with ctx.db.session() as session:
-            return [
-                (u.id, u.email, u.role, u.is_active) for u in await repository.list_users(session)
-            ]
-
-    table = Table("id", "email", "role", "active")
-    for user_id, email, role, active in run_with_context(fetch):
-        table.add_row(str(user_id), email, role, "yes" if active else "no")
-    console.print(table)
-
-
-@accounts_app.command("add")
-def accounts_add(
-    name: Annotated[str, typer.Argument(help="A short name, e.g. ro-main.")],
-    platform: Annotated[PlatformCode, typer.Option(help="ro, bg or hu.")],
-    account_type: Annotated[AccountType, typer.Option("--type", help="main or fbe.")],
-    username: Annotated[str, typer.Option(help="eMAG API username.")],
-    base_url: Annotated[
-        str | None,
-        typer.Option(help="Override the platform's API URL (a sandbox or the simulator)."),
-    ] = None,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
-) -> None:
-    """Add an eMAG seller account. The password is stored encrypted and never shown again."""
-    password = read_secret(
-        from_stdin=password_stdin, env_var="MAGFLOW_ACCOUNT_PASSWORD", prompt="eMAG API password"
-    )
-    try:
-        data = AccountCreate(
-            name=name,
-            platform=platform,
-            account_type=account_type,
-            username=username,
-            password=password,
-            base_url=base_url,  # type: ignore[arg-type]
-        )
-    except ValueError as exc:
-        raise fail(f"invalid account: {_first_error(exc)}") from exc
-
-    async def add(ctx: AppContext) -> int:
-        async with ctx.db.session() as session:
-            account = await accounts_service.add_account(session, ctx.cipher, data)
-            await session.commit()
-            return account.id
-
-    try:
-        account_id = run_with_context(add)
-    except accounts_service.AccountExistsError as exc:
-        raise fail(str(exc)) from exc
-    console.print(f"added account {name} (id {account_id}, {platform.value} {account_type.value})")
-
-
-def _first_error(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-    return str(exc)
-
-
-@accounts_app.command("list")
-def accounts_list() -> None:
-    """List eMAG accounts (passwords are never shown)."""
-
-    async def fetch(ctx: AppContext) -> list[list[str]]:
-        async with ctx.db.session() as session:
-            return [
-                [
-                    str(a.id),
-                    a.name,
-                    a.platform,
-                    a.account_type,
-                    a.username,
-                    a.base_url or "(platform default)",
-                    "yes" if a.is_active else "no",
-                ]
-                for a in await accounts_service.list_accounts(session)
-            ]
-
-    table = Table("id", "name", "platform", "type", "username", "API URL", "active")
-    for row in run_with_context(fetch):
-        table.add_row(*row)
-    console.print(table)
-
-
-@accounts_app.command("remove")
-def accounts_remove(name: Annotated[str, typer.Argument(help="Account name or id.")]) -> None:
-    """Remove an account and everything synced for it."""
-
-    async def remove(ctx: AppContext) -> None:
-        async with ctx.db.session() as session:
-            await accounts_service.remove_account(session, name)
-            await session.commit()
-
-    try:
-        run_with_context(remove)
-    except accounts_service.AccountNotFoundError as exc:
-        raise fail(str(exc)) from exc
-    console.print(f"removed account {name}")
-
-
-@app.command()
-def worker() -> None:
-    """Run a procrastinate worker: executes sync jobs, resumes stalled runs, fires schedules.
-
-    Needs MAGFLOW_JOBS=procrastinate and a PostgreSQL MAGFLOW_DATABASE_URL; start as many as you
-    like, on as many machines as you like.
-    """
-    from magflow.common.runtime import tune_gc
-    from magflow.jobs.durable import run_worker
-    from magflow.settings import JobBackend
-    from magflow.sync.wiring import build_engine
-
-    settings = settings_or_exit()
-    if settings.jobs is not JobBackend.procrastinate or settings.is_sqlite:
-        raise fail("magflow worker needs MAGFLOW_JOBS=procrastinate and a PostgreSQL database")
-
-    async def work(ctx: AppContext) -> None:
-        tune_gc()
-        await run_worker(ctx, build_engine(ctx))
-
-    with contextlib.suppress(KeyboardInterrupt):
-        run_with_context(work)
-
-
-@app.command()
-def demo(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    offers: Annotated[int, typer.Option(help="Offers per simulated account.")] = 2000,
-    orders: Annotated[int, typer.Option(help="Orders per simulated account.")] = 3000,
-) -> None:
-    """A working demo: the eMAG simulator, its accounts, a first sync, and the server."""
-    import uvicorn
-
-    from magflow import demo as demo_module
-    from magflow.app import create_app
-
-    settings = settings_or_exit()
-    password = generate_password()
-    console.print("starting the eMAG simulator...")
-    sim = demo_module.start_simulator(demo_module.DemoSizes(offers=offers, orders=orders))
-    try:
-
-        async def prepare(ctx: AppContext) -> bool:
-            return await demo_module.prepare(ctx, sim, password, console)
-
-        if not run_with_context(prepare):
-            console.print("[yellow]the first sync did not complete; see above[/yellow]")
-        console.rule("MagFlow demo")
-        console.print(f"URL:       http://{host}:{port}/  (API docs at /docs)", highlight=False)
-        console.print(f"login:     {demo_module.DEMO_ADMIN_EMAIL}", highlight=False)
-        console.print(f"password:  {password}  (new on every start)", highlight=False)
-        console.print(f"simulator: {sim.root_url}  (eMAG API at {sim.base_url})", highlight=False)
-        console.rule()
-        uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
-    finally:
-        sim.stop()
-
-
-def _register_subcommands() -> None:
-    from magflow.emag_sim.cli import simulator
-    from magflow.exports.cli import export_command
-    from magflow.sync.cli import sync_command
-
-    app.command("sync")(sync_command)
-    app.command("simulator")(simulator)
-    app.command("export")(export_command)
-
-
-_register_subcommands()
+__all__: list[Any] = ["app", "fail", "read_secret", "run_with_context", "settings_or_exit"]

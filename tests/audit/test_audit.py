@@ -57,5 +57,10 @@ async def test_audit_listing_is_admin_only_filtered_and_paginated(
             await client.get("/api/v1/audit", params={"user_id": 7, "action": "orders.status"})
         ).json()
         assert by_user["total"] == 5 and by_user["items"][0]["user_email"] == "op@example.com"
+        # Without a zone: the account's platform time (magflow.common.dates), not a 422.
         naive = await client.get("/api/v1/audit", params={"date_from": "2026-01-01T00:00:00"})
-        assert naive.status_code == 422
+        assert naive.status_code == 200 and naive.json()["total"] == 6
+        plain = await client.get("/api/v1/audit", params={"date_to": "2000-01-01"})
+        assert plain.status_code == 200 and plain.json()["total"] == 0
+        garbage = await client.get("/api/v1/audit", params={"date_from": "yesterday"})
+        assert garbage.status_code == 422 and "2026-11-20" in garbage.text

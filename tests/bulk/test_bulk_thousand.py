@@ -41,6 +41,7 @@ async def synced_offers(
     return accounts
 
 
+@pytest.mark.slow
 async def test_thousand_items_with_local_and_emag_refusals(
     ctx: AppContext, sim: SimulatorServer, synced_offers: Accounts, clients: Clients
 ) -> None:

@@ -94,6 +94,7 @@ def cluster(
             process.kill()
 
 
+@pytest.mark.slow
 async def test_two_apis_two_workers_share_the_work_and_survive_a_killed_worker(
     ctx: AppContext, cluster: tuple[list[str], dict[int, subprocess.Popen[bytes]]]
 ) -> None:

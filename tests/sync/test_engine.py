@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from magflow.accounts.service import AccountCredentials
@@ -219,6 +220,7 @@ class _OverlappingSource:
         return await self.inner.vat_rates()
 
 
+@pytest.mark.slow
 async def test_batched_concurrent_writes_of_overlapping_pages_count_each_order_once(
     ctx: AppContext,
 ) -> None:

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import select
 
 from magflow.context import AppContext
@@ -90,6 +91,7 @@ async def test_wrong_credentials_fail_the_run_with_emags_message(
     assert "You are not allowed to use this API." in run.errors[-1]["messages"]
 
 
+@pytest.mark.slow
 async def test_a_killed_sync_resumes_from_its_checkpoint_without_loss_or_doubles(
     settings: Settings, make_ctx: Callable[..., AppContext]
 ) -> None:

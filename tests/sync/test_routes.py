@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -13,7 +15,7 @@ from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
 from magflow.sync import service
 from magflow.sync.models import SyncLog
-from tests.factories import make_user
+from tests.factories import make_account, make_user
 from tests.support.auth import auth_headers
 from tests.support.simulation import Accounts, set_faults
 
@@ -79,6 +81,14 @@ async def test_offer_listing_filters_search_sort_and_paginate(
         await operator.get("/api/v1/emag/offers", params={"search": first["part_number"]})
     ).json()
     assert first["id"] in [o["id"] for o in search["items"]]
+    # An EAN finds its offer, whole or in part (the simulator gives each offer one).
+    with_ean = next(o for o in everything["items"] if o["ean"])
+    ean = with_ean["ean"][0]
+    for text in (ean, ean[3:10], f" {ean} "):
+        by_ean = (await operator.get("/api/v1/emag/offers", params={"search": text})).json()
+        assert with_ean["id"] in [o["id"] for o in by_ean["items"]], text
+    exact = (await operator.get("/api/v1/emag/offers", params={"search": ean})).json()
+    assert all(ean in o["ean"] for o in exact["items"])
     in_stock = (
         await operator.get("/api/v1/emag/offers", params={"in_stock": True, "limit": 500})
     ).json()
@@ -181,6 +191,15 @@ def test_cli_sync_shows_a_summary_and_exits_by_outcome(
     assert "completed" in ok.stdout and "260/260" in ok.stdout
     missing = run("offers", "--account", "nope")
     assert missing.returncode == 1 and "nope" in missing.stderr
+    # --since is read as the API reads it: a plain date is the account's platform day.
+    day = (datetime.now(UTC) - timedelta(days=5)).date().isoformat()
+    recent = run("orders", "--account", "fbe", "--since", day)
+    assert recent.returncode == 0, recent.stdout + recent.stderr
+    assert "completed" in recent.stdout
+    refused = run("offers", "--account", "main", "--since", day)
+    assert refused.returncode == 1 and "--since applies to orders only" in refused.stderr
+    garbage = run("orders", "--since", "last week")
+    assert garbage.returncode == 2 and "2026-11-20" in garbage.stderr
     asyncio.run(set_faults(sim, is_error=1.0, routes=["product_offer/read"]))
     env["MAGFLOW_SYNC_ROUND_BACKOFF_SECONDS"] = "0.05"
     partial = run("offers", "--account", "fbe")
@@ -213,3 +232,160 @@ def test_the_conflict_message_reads_well(kind: str, expected: str) -> None:
     run = SyncLog(id=5, account_id=2, kind=kind, status="running")
     message = str(service.RunAlreadyActiveError(run))
     assert message == f"{expected} for account 2 is already running (run 5)"
+
+
+async def _run_params(ctx: AppContext, run_id: int) -> dict:  # type: ignore[type-arg]
+    async with ctx.db.session() as session:
+        run = await session.get(SyncLog, run_id)
+        assert run is not None
+        return dict(run.params)
+
+
+async def test_since_as_a_date_or_a_time_without_zone_is_the_platform_time(
+    ctx: AppContext, operator: httpx.AsyncClient, accounts: Accounts
+) -> None:
+    """A new user's ``"since": "2026-11-20"`` used to be queued and then crash the run."""
+    bucharest = ZoneInfo("Europe/Bucharest")
+    day = (datetime.now(bucharest) - timedelta(days=20)).date()
+    started = await operator.post(
+        "/api/v1/emag/enhanced/sync/orders", json={"account": "main", "since": day.isoformat()}
+    )
+    assert started.status_code == 202, started.text
+    run = started.json()["runs"][0]
+    assert run["mode"] == "full"  # since implies a full read from that date
+    expected = datetime.combine(day, datetime.min.time(), bucharest)
+    assert await _run_params(ctx, run["id"]) == {"since": expected.isoformat()}
+    final = await wait_finished(operator, run["id"])
+    assert final["status"] == "completed", final["errors"]
+    assert 0 < final["processed_items"] < 260
+
+    naive = f"{day.isoformat()}T12:30:00"
+    started = await operator.post(
+        "/api/v1/emag/enhanced/sync/orders",
+        json={"account": "main", "mode": "full", "since": naive},
+    )
+    assert started.status_code == 202, started.text
+    run_id = started.json()["runs"][0]["id"]
+    params = await _run_params(ctx, run_id)
+    assert params["since"] == datetime.fromisoformat(naive).replace(tzinfo=bucharest).isoformat()
+    assert (await wait_finished(operator, run_id))["status"] == "completed"
+
+    # A zone given is kept as given.
+    started = await operator.post(
+        "/api/v1/emag/enhanced/sync/orders",
+        json={"account": "fbe", "since": f"{day.isoformat()}T06:00:00Z"},
+    )
+    assert started.status_code == 202, started.text
+    run_id = started.json()["runs"][0]["id"]
+    assert await _run_params(ctx, run_id) == {"since": f"{day.isoformat()}T06:00:00+00:00"}
+    assert (await wait_finished(operator, run_id))["status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "says"),
+    [
+        ("offers", {"since": "2026-01-01"}, "orders only"),
+        ("offers", {"mode": "incremental"}, "offers are always read whole"),
+        ("orders", {"mode": "incremental", "since": "2026-01-01"}, "incremental"),
+        ("orders", {"since": "yesterday"}, "2026-11-20"),
+        ("orders", {"since": 1700000000}, "2026-11-20"),
+        ("orders", {"since": "1900-01-01"}, "between 2000 and 3000"),
+        ("orders", {"since": "9999-12-31T23:59:59-12:00"}, "between 2000 and 3000"),
+        ("orders", {"since": "2999-01-01"}, "in the future"),
+        ("orders", {"since": "2026-02-30"}, "2026-11-20"),
+    ],
+)
+async def test_sync_options_that_cannot_be_honoured_are_a_422_saying_why(
+    ctx: AppContext,
+    operator: httpx.AsyncClient,
+    kind: str,
+    body: dict,  # type: ignore[type-arg]
+    says: str,
+) -> None:
+    await make_account(ctx, name="main")  # refused before any eMAG call: no simulator needed
+    refused = await operator.post(
+        f"/api/v1/emag/enhanced/sync/{kind}", json={"account": "main", **body}
+    )
+    assert refused.status_code == 422, refused.text
+    assert says in refused.text
+    logs = (await operator.get("/api/v1/emag/sync-logs")).json()
+    assert logs["total"] == 0  # nothing was queued
+
+
+def test_since_is_resolved_per_account_platform() -> None:
+    from magflow.sync import service
+
+    naive = datetime(2026, 7, 1, 0, 0)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    assert service.since_params(naive, "ro", now) == {"since": "2026-07-01T00:00:00+03:00"}
+    assert service.since_params(naive, "hu", now) == {"since": "2026-07-01T00:00:00+02:00"}
+    aware = datetime(2026, 7, 1, tzinfo=UTC)
+    assert service.since_params(aware, "bg", now) == {"since": "2026-07-01T00:00:00+00:00"}
+    assert service.since_params(None, "bg", now) == {}
+
+
+async def test_order_listing_dates_without_zone_are_the_platform_time(
+    operator: httpx.AsyncClient, accounts: Accounts
+) -> None:
+    run_id = (
+        await operator.post(
+            "/api/v1/emag/enhanced/sync/orders", json={"account": "main", "mode": "full"}
+        )
+    ).json()["runs"][0]["id"]
+    assert (await wait_finished(operator, run_id))["status"] == "completed"
+    everything = (await operator.get("/api/v1/emag/orders", params={"limit": 500})).json()
+    dates = sorted(datetime.fromisoformat(o["order_date"]) for o in everything["items"])
+    bucharest = ZoneInfo("Europe/Bucharest")
+    day = dates[len(dates) // 2].astimezone(bucharest).date()
+    start = datetime.combine(day, datetime.min.time(), bucharest)
+    end = start + timedelta(days=1)
+
+    def count(params: dict) -> int:  # type: ignore[type-arg]
+        return sum(
+            1
+            for d in dates
+            if (params.get("f") is None or d >= params["f"])
+            and (params.get("t") is None or d < params["t"])
+        )
+
+    async def listed(**params: str) -> int:
+        answer = await operator.get("/api/v1/emag/orders", params={"limit": 1, **params})
+        assert answer.status_code == 200, answer.text
+        return int(answer.json()["total"])
+
+    # A plain date_from is that day's local midnight; a plain date_to includes that whole day.
+    assert await listed(date_from=day.isoformat()) == count({"f": start})
+    assert await listed(date_to=day.isoformat()) == count({"t": end})
+    assert await listed(date_from=day.isoformat(), date_to=day.isoformat()) == count(
+        {"f": start, "t": end}
+    )
+    naive = f"{day.isoformat()}T12:00:00"
+    noon = datetime.fromisoformat(naive).replace(tzinfo=bucharest)
+    assert await listed(date_from=naive) == count({"f": noon})
+    assert await listed(date_from=noon.astimezone(UTC).isoformat()) == count({"f": noon})
+    bad = await operator.get("/api/v1/emag/orders", params={"date_from": "last week"})
+    assert bad.status_code == 422 and "2026-11-20" in bad.text
+    far = await operator.get("/api/v1/emag/orders", params={"date_to": "9999-12-31"})
+    assert far.status_code == 422 and "between 2000 and 3000" in far.text
+
+
+async def test_a_run_queued_with_a_since_without_zone_still_completes(
+    ctx: AppContext, accounts: Accounts
+) -> None:
+    """Runs queued before ``since`` was stored with its offset hold a naive value."""
+    from magflow.sync import service
+    from magflow.sync.models import SyncKind, SyncMode
+    from magflow.sync.wiring import build_engine
+
+    naive = (datetime.now(UTC) - timedelta(days=10)).replace(tzinfo=None, microsecond=0)
+    async with ctx.db.session() as session:
+        run = await service.request_run(
+            session,
+            account_id=accounts.main.id,
+            kind=SyncKind.orders,
+            mode=SyncMode.full,
+            trigger="test",
+            requested_by=None,
+            params={"since": naive.isoformat()},
+        )
+    assert await build_engine(ctx).execute(run.id) == "completed"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,6 +12,7 @@ from magflow.accounts import repository
 from magflow.accounts.models import EmagAccount
 from magflow.accounts.schemas import AccountCreate
 from magflow.common.crypto import CredentialCipher
+from magflow.common.dates import zone_for_platforms
 from magflow.common.errors import NotFoundError
 from magflow.common.schemas import DB_INT_MAX, DB_INT_MIN
 
@@ -86,6 +88,16 @@ async def list_accounts(
 ) -> Sequence[EmagAccount]:
     return await repository.list_accounts(
         session, active_only=active_only, account_type=account_type
+    )
+
+
+async def local_zone(session: AsyncSession, account_ids: Sequence[int] | None) -> tzinfo:
+    """The time zone in which a date or time without a zone is read for these accounts (all
+    when None): their platform's; :class:`magflow.common.dates.AmbiguousZoneError` when they
+    are on platforms of different zones."""
+    accounts = await repository.list_accounts(session, active_only=False, account_type=None)
+    return zone_for_platforms(
+        a.platform for a in accounts if account_ids is None or a.id in account_ids
     )
 
 

@@ -29,6 +29,7 @@ class EmagOffer(TimestampMixin, Base):
         Index("ix_emag_products_v2_account_part_number", "account_id", "part_number"),
         Index("ix_emag_products_v2_account_stock", "account_id", "stock_total"),
         Index("ix_emag_products_v2_part_number_key", "part_number_key"),
+        Index("ix_emag_products_v2_ean_search", "ean_search"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -40,6 +41,8 @@ class EmagOffer(TimestampMixin, Base):
     part_number_key: Mapped[str | None] = mapped_column(String(32))
     category_id: Mapped[int | None]
     ean: Mapped[list[str] | None] = mapped_column(JSONType)
+    # The EANs as one space-separated string, for search (migration 0007).
+    ean_search: Mapped[str | None] = mapped_column(String(512))
     currency: Mapped[str | None] = mapped_column(String(3))
     sale_price: Mapped[Decimal | None] = mapped_column(Money)
     sale_price_with_vat: Mapped[Decimal | None] = mapped_column(Money)

@@ -31,8 +31,30 @@ async def existing_ids(session: AsyncSession, account_id: int, emag_ids: list[in
     return set(result.scalars())
 
 
+EAN_SEARCH_LENGTH = 512
+
+
+def ean_search_text(eans: Any) -> str | None:
+    """An offer's EANs as stored for search (``ean_search``): whitespace removed, duplicates
+    dropped, space-separated, as many as fit in the column."""
+    if eans is None:
+        return None
+    values = eans if isinstance(eans, list) else [eans]
+    found: list[str] = []
+    for value in values:
+        text = "".join(str(value).split())
+        if text and text not in found and len(" ".join([*found, text])) <= EAN_SEARCH_LENGTH:
+            found.append(text)
+    return " ".join(found) or None
+
+
 async def upsert_offers(session: AsyncSession, account_id: int, rows: list[dict[str, Any]]) -> int:
-    """Insert or update offers of one account by eMAG id; returns how many were new."""
+    """Insert or update offers of one account by eMAG id; returns how many were new.
+
+    ``ean_search`` is derived here from each row's ``ean`` list, so every writer keeps it."""
+    for row in rows:
+        if "ean" in row:
+            row["ean_search"] = ean_search_text(row["ean"])
     known = None
     if session.get_bind().dialect.name != "postgresql":  # PostgreSQL's upsert counts them itself
         known = await existing_ids(session, account_id, [row["emag_id"] for row in rows])
@@ -83,6 +105,11 @@ def apply_filter(query: Select[Any], f: OfferFilter) -> Select[Any]:
         emag_id = as_bigint(search)
         if emag_id is not None:
             conditions.append(EmagOffer.emag_id == emag_id)
+        ean = "".join(search.split())
+        if ean.isascii() and ean.isdigit() and len(ean) >= 4:
+            # An EAN, whole (an index lookup when the offer has one) or in part.
+            conditions.append(EmagOffer.ean_search == ean)
+            conditions.append(EmagOffer.ean_search.like(f"%{ean}%"))
         query = query.where(or_(*conditions))
     if status is not None:
         query = query.where(EmagOffer.status == status)

@@ -28,6 +28,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from magflow.common.dates import AmbiguousZoneError
 from magflow.emag.errors import EmagError, EmagTransientError, EmagValidationError
 
 #: HTTP 422. Starlette renamed its constant (UNPROCESSABLE_ENTITY → UNPROCESSABLE_CONTENT) across
@@ -67,6 +68,11 @@ def emag_error_status(exc: EmagError) -> int:
 
 async def _not_found(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=NOT_FOUND)
+
+
+async def _ambiguous_zone(_request: Request, exc: Exception) -> JSONResponse:
+    """A date without a zone over accounts on platforms of different zones (common.dates)."""
+    return JSONResponse({"detail": str(exc)}, status_code=UNPROCESSABLE)
 
 
 async def _emag_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -117,5 +123,6 @@ def install(app: FastAPI) -> None:
     """Register the handlers on ``app``: every not-found error derives from
     :class:`NotFoundError`, every eMAG failure from ``EmagError``."""
     app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(AmbiguousZoneError, _ambiguous_zone)
     app.add_exception_handler(EmagError, _emag_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

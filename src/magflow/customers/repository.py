@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, text
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.customers import analytics, analytics_sql
@@ -130,6 +130,7 @@ class CustomerFilter:
     channels: Sequence[str] = ()
     loyalty_min: int | None = None
     loyalty_max: int | None = None
+    min_orders: int | None = None
 
 
 def _conditions(f: CustomerFilter) -> list[ColumnElement[bool]]:
@@ -170,6 +171,8 @@ def _conditions(f: CustomerFilter) -> list[ColumnElement[bool]]:
         conditions.append(analytics_sql.loyalty_at_least(f.loyalty_min, f.now, f.config))
     if f.loyalty_max is not None:
         conditions.append(~analytics_sql.loyalty_at_least(f.loyalty_max + 1, f.now, f.config))
+    if f.min_orders is not None:
+        conditions.append(c.orders_count >= f.min_orders)
     return conditions
 
 
@@ -218,14 +221,38 @@ def narrows(f: CustomerFilter) -> bool:
         or f.channels
         or f.loyalty_min is not None
         or f.loyalty_max is not None
+        or f.min_orders is not None
     )
 
 
 async def count_customers(session: AsyncSession, filters: CustomerFilter) -> int:
-    result = await session.execute(
-        select(func.count()).select_from(EmagCustomer).where(*_conditions(filters))
-    )
+    result = await session.execute(count_query(filters))
     return int(result.scalar_one())
+
+
+def apply_filter(query: Select[Any], filters: CustomerFilter) -> Select[Any]:
+    """``query`` restricted to the customers the filter selects."""
+    return query.where(*_conditions(filters))
+
+
+def ordering(filters: CustomerFilter, sort: str, descending: bool) -> list[ColumnElement[Any]]:
+    """``ORDER BY <sort>, id`` (the id makes pages and exports stable)."""
+    column = customer_sort_columns(sort, filters.now, filters.config)
+    tiebreak = EmagCustomer.id.desc() if descending else EmagCustomer.id.asc()
+    return [column.desc() if descending else column.asc(), tiebreak]
+
+
+def customers_query(
+    filters: CustomerFilter, *, sort: str = "spend", descending: bool = True
+) -> Select[Any]:
+    """``WHERE <filters> ORDER BY <sort>, id``: the listing pages it, the export streams it."""
+    return apply_filter(select(EmagCustomer), filters).order_by(
+        *ordering(filters, sort, descending)
+    )
+
+
+def count_query(filters: CustomerFilter) -> Select[Any]:
+    return apply_filter(select(func.count()).select_from(EmagCustomer), filters)
 
 
 async def page_customers(
@@ -237,17 +264,12 @@ async def page_customers(
     offset: int = 0,
     limit: int = 50,
 ) -> Sequence[EmagCustomer]:
-    """One page: ``WHERE <filters> ORDER BY <sort>, id LIMIT``."""
-    column = customer_sort_columns(sort, filters.now, filters.config)
-    tiebreak = EmagCustomer.id.desc() if descending else EmagCustomer.id.asc()
+    """One page of :func:`customers_query`."""
     rows = await session.execute(
-        select(EmagCustomer)
-        .where(*_conditions(filters))
-        .order_by(column.desc() if descending else column.asc(), tiebreak)
-        .offset(offset)
-        .limit(limit)
+        customers_query(filters, sort=sort, descending=descending).offset(offset).limit(limit)
     )
-    return rows.scalars().all()
+    customers: Sequence[EmagCustomer] = rows.scalars().all()
+    return customers
 
 
 async def list_customers(

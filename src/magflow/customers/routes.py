@@ -19,10 +19,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from magflow.auth.dependencies import CurrentUser
-from magflow.common.deps import AccountIds, Context, Session
+from magflow.common.deps import Context, Session
 from magflow.common.schemas import IdPath, Page, Skip
 from magflow.customers import analytics, repository
-from magflow.customers.analytics import DEFAULT_CONFIG, AnalyticsConfig, RiskLevel, Tier
+from magflow.customers.filters import CustomerFilterQuery, analytics_config
 from magflow.customers.schemas import (
     CustomerAccountOut,
     CustomerDetail,
@@ -35,20 +35,11 @@ from magflow.orders.schemas import OrderOut
 
 router = APIRouter(prefix="/api/v1/admin/emag-customers", tags=["customers"])
 
-#: The app-state attribute holding an :class:`AnalyticsConfig` that overrides the defaults.
-CONFIG_STATE_ATTRIBUTE = "customer_analytics"
-
 SortKey = Literal[
     "spend", "orders", "last_order", "first_order", "loyalty", "risk", "aov", "name", "id"
 ]
 
 _FORMULAS = inspect.cleandoc(analytics.__doc__ or "").split("Defaults are", 1)[0]
-
-
-def analytics_config(request: Request) -> AnalyticsConfig:
-    """The app's formulas: ``app.state.customer_analytics`` when set, else the defaults."""
-    config = getattr(request.app.state, CONFIG_STATE_ATTRIBUTE, None)
-    return config if isinstance(config, AnalyticsConfig) else DEFAULT_CONFIG
 
 
 @router.get(
@@ -69,36 +60,17 @@ def analytics_config(request: Request) -> AnalyticsConfig:
     ),
 )
 async def list_customers(
-    request: Request,
     ctx: Context,
     session: Session,
     _user: CurrentUser,
-    accounts: AccountIds,
+    filters: CustomerFilterQuery,
     skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    search: Annotated[str | None, Query(max_length=200)] = None,
     sort: SortKey = "spend",
     order: Literal["asc", "desc"] = "desc",
-    tier: Annotated[list[Tier] | None, Query()] = None,
-    risk: Annotated[list[RiskLevel] | None, Query()] = None,
-    channel: Annotated[list[Literal["main", "fbe", "mixed"]] | None, Query()] = None,
-    loyalty_min: Annotated[int | None, Query(ge=0, le=100)] = None,
-    loyalty_max: Annotated[int | None, Query(ge=0, le=100)] = None,
     with_summary: bool = True,
 ) -> Any:
-    config = analytics_config(request)
-    now = datetime.now(UTC)
-    filters = repository.CustomerFilter(
-        now=now,
-        config=config,
-        account_ids=accounts,
-        search=search.strip() if search and search.strip() else None,
-        tiers=list(tier or ()),
-        risks=list(risk or ()),
-        channels=list(channel or ()),
-        loyalty_min=loyalty_min,
-        loyalty_max=loyalty_max,
-    )
+    now, config, accounts = filters.now, filters.config, filters.account_ids
     rows = await repository.page_customers(
         session, filters, sort=sort, descending=order == "desc", offset=skip, limit=limit
     )

@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from magflow.auth.dependencies import Admin, CurrentUser
 from magflow.catalog.schemas import OfferFilterQuery
-from magflow.common.deps import AccountIds, Context
-from magflow.common.schemas import DB_INT_MAX
+from magflow.common.deps import Context
+from magflow.customers.filters import CustomerFilterQuery
 from magflow.exports import service
 from magflow.exports.service import ExportFormat, ExportKind
 from magflow.orders.schemas import OrderFilterQuery
@@ -62,15 +62,28 @@ async def export_offers(
 async def export_customers(
     ctx: Context,
     _admin: Admin,
-    account_ids: AccountIds,
+    filters: CustomerFilterQuery,
     format: ExportFormat = ExportFormat.csv,
-    search: Annotated[str | None, Query(max_length=200)] = None,
-    min_orders: Annotated[int | None, Query(ge=0, le=DB_INT_MAX)] = None,
-    sort: Literal["id", "total_spent", "orders_count", "last_order_at"] = "id",
-    order: Literal["asc", "desc"] = "asc",
+    sort: Literal[
+        "spend",
+        "orders",
+        "last_order",
+        "first_order",
+        "loyalty",
+        "risk",
+        "aov",
+        "name",
+        "id",
+        "total_spent",
+        "orders_count",
+        "last_order_at",
+    ] = "spend",
+    order: Literal["asc", "desc"] = "desc",
 ) -> StreamingResponse:
-    """Customers (``emag_customers``) as CSV or XLSX; streamed. Admins only (personal data)."""
-    filters = service.CustomerFilter(account_ids=account_ids, search=search, min_orders=min_orders)
+    """The customers listing as CSV or XLSX: its filters, order and columns (analytics included),
+    every matching row; streamed. Admins only (personal data). ``total_spent``,
+    ``orders_count`` and ``last_order_at`` are accepted for ``spend``, ``orders`` and
+    ``last_order``."""
     spec = service.customers_spec(filters, sort=sort, descending=order == "desc")
     return _response(ctx, spec, format)
 

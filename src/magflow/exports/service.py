@@ -6,8 +6,10 @@ SQLite) as plain column tuples (no ORM identity map), one batch at a time. CSV i
 handed on batch by batch. XLSX is written with openpyxl's write-only mode (rows go straight to a
 temporary file inside the workbook writer) into a temporary file that is then streamed and deleted.
 
-Filters are the listings' own (``OrderFilter``/``OfferFilter`` and their query builders), so an
-export holds exactly the rows the listing with the same parameters would page through.
+Filters are the listings' own (``OrderFilter``/``OfferFilter``/``CustomerFilter`` and their
+query builders), so an export holds exactly the rows the listing with the same parameters would
+page through; a customer row is the listing's too, analytics included (tier, loyalty, risk,
+channel, average order value).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import csv
 import io
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,15 +27,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.accounts import service as accounts_service
 from magflow.catalog import repository as catalog_repository
 from magflow.catalog.models import EmagOffer
-from magflow.customers.models import EmagCustomer, EmagCustomerAccount
+from magflow.customers import repository as customers_repository
+from magflow.customers.models import EmagCustomer
+from magflow.customers.schemas import CustomerOut, customer_out
 from magflow.db.engine import Database
-from magflow.db.query import like_pattern
 from magflow.orders import repository as orders_repository
 from magflow.orders.models import EmagOrder
 
@@ -108,81 +111,47 @@ OFFER_COLUMNS: list[tuple[str, Any]] = [
     ("missing_since", EmagOffer.missing_since),
 ]
 
-CUSTOMER_COLUMNS: list[tuple[str, Any]] = [
-    ("id", EmagCustomer.id),
-    ("customer_key", EmagCustomer.customer_key),
-    ("platform", EmagCustomer.platform),
-    ("emag_customer_id", EmagCustomer.emag_customer_id),
-    ("name", EmagCustomer.name),
-    ("phone", EmagCustomer.phone),
-    ("currency", EmagCustomer.currency),
-    ("orders_count", EmagCustomer.orders_count),
-    ("total_spent", EmagCustomer.total_spent),
-    ("cancelled_count", EmagCustomer.cancelled_count),
-    ("returned_count", EmagCustomer.returned_count),
-    ("cod_count", EmagCustomer.cod_count),
-    ("main_orders", EmagCustomer.main_orders),
-    ("fbe_orders", EmagCustomer.fbe_orders),
-    ("first_order_at", EmagCustomer.first_order_at),
-    ("last_order_at", EmagCustomer.last_order_at),
-]
+#: The customers listing's row (``CustomerOut``): the stored counters and the analytics.
+CUSTOMER_COLUMNS: list[str] = list(CustomerOut.model_fields)
 
-
-@dataclass(frozen=True)
-class CustomerFilter:
-    account_ids: Sequence[int] | None = None
-    search: str | None = None
-    min_orders: int | None = None
-
-
-CUSTOMER_SORTABLE = {
-    "id": EmagCustomer.id,
-    "total_spent": EmagCustomer.total_spent,
-    "orders_count": EmagCustomer.orders_count,
-    "last_order_at": EmagCustomer.last_order_at,
+#: Sort names the customers export took before it shared the listing's (``sort=total_spent``).
+CUSTOMER_SORT_ALIASES = {
+    "total_spent": "spend",
+    "orders_count": "orders",
+    "last_order_at": "last_order",
 }
-
-
-def _customers_filtered(query: Select[Any], f: CustomerFilter) -> Select[Any]:
-    if f.account_ids is not None:
-        query = query.where(
-            EmagCustomer.id.in_(
-                select(EmagCustomerAccount.customer_id).where(
-                    EmagCustomerAccount.account_id.in_(f.account_ids)
-                )
-            )
-        )
-    if f.search:
-        pattern = like_pattern(f.search)
-        conditions: list[ColumnElement[bool]] = [
-            func.lower(EmagCustomer.name).like(pattern, escape="\\"),
-            func.lower(EmagCustomer.phone).like(pattern, escape="\\"),
-        ]
-        query = query.where(or_(*conditions))
-    if f.min_orders is not None:
-        query = query.where(EmagCustomer.orders_count >= f.min_orders)
-    return query
 
 
 @dataclass(frozen=True)
 class ExportSpec:
-    """What to export: the column list and the (unordered) filtered query builder."""
+    """What to export: the column list and the (unordered) filtered query builder.
+
+    ``entity_rows`` replaces the column tuples when a row is computed from the whole entity
+    (customers: the listing's analytics); ``build`` then receives ``select(<entity>)``."""
 
     kind: ExportKind
     columns: list[tuple[str, Any]]
     build: Callable[[Select[Any]], Select[Any]]
     order_by: list[Any]
     account_column: int | None = None  # index of the account id column, shown as its name
+    entity: Any = None
+    entity_rows: Callable[[Any], tuple[Any, ...]] | None = None
+    header_override: list[str] | None = None
 
     @property
     def header(self) -> list[str]:
+        if self.header_override is not None:
+            return self.header_override
         return [name for name, _ in self.columns]
 
     def rows_query(self) -> Select[Any]:
+        if self.entity is not None:
+            return self.build(select(self.entity)).order_by(*self.order_by)
         return self.build(select(*[c for _, c in self.columns])).order_by(*self.order_by)
 
     def count_query(self) -> Select[Any]:
-        return self.build(select(func.count()).select_from(self.columns[0][1].table))
+        table = self.entity.__table__ if self.entity is not None else self.columns[0][1].table
+        return self.build(select(func.count()).select_from(table))
 
 
 def _ordering(column: Any, descending: bool, tiebreak: Any) -> list[Any]:
@@ -214,13 +183,28 @@ def offers_spec(
 
 
 def customers_spec(
-    filters: CustomerFilter, *, sort: str = "id", descending: bool = False
+    filters: customers_repository.CustomerFilter, *, sort: str = "spend", descending: bool = True
 ) -> ExportSpec:
+    """The customers listing's rows (same filters, formulas, order and columns), all of them.
+
+    The filter and the ``ORDER BY`` are the listing's (``customers.repository``), the row is
+    :func:`magflow.customers.schemas.customer_out`'s, so an export holds what the listing
+    pages through."""
+    sort = CUSTOMER_SORT_ALIASES.get(sort, sort)
+    now, config = filters.now, filters.config
+
+    def row(customer: EmagCustomer) -> tuple[Any, ...]:
+        out = customer_out(customer, now, config)
+        return tuple(getattr(out, name) for name in CUSTOMER_COLUMNS)
+
     return ExportSpec(
         ExportKind.customers,
-        CUSTOMER_COLUMNS,
-        lambda q: _customers_filtered(q, filters),
-        _ordering(CUSTOMER_SORTABLE[sort], descending, EmagCustomer.id),
+        [],
+        lambda q: customers_repository.apply_filter(q, filters),
+        customers_repository.ordering(filters, sort, descending),
+        entity=EmagCustomer,
+        entity_rows=row,
+        header_override=CUSTOMER_COLUMNS,
     )
 
 
@@ -241,7 +225,11 @@ async def iter_batches(
         names = await _account_names(session) if spec.account_column is not None else {}
         result = await session.stream(spec.rows_query().execution_options(yield_per=batch))
         async for partition in result.partitions(batch):
-            rows = [tuple(row) for row in partition]
+            if spec.entity_rows is not None:
+                rows = [spec.entity_rows(row[0]) for row in partition]
+                session.expunge_all()  # streamed entities must not pile up in the session
+            else:
+                rows = [tuple(row) for row in partition]
             if spec.account_column is not None:
                 i = spec.account_column
                 rows = [(*row[:i], names.get(row[i], row[i]), *row[i + 1 :]) for row in rows]

@@ -10,8 +10,10 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from magflow.common.deps import AccountIds
-from magflow.common.schemas import AwareDateTime, DbId, Money, UtcDateTime, codes_help
+from magflow.accounts import service as accounts_service
+from magflow.common.dates import UserDateTime, UserDateTimeEnd, in_zone, is_local
+from magflow.common.deps import AccountIds, Session
+from magflow.common.schemas import DbId, Money, UtcDateTime, codes_help
 from magflow.emag.codes import WRITABLE_ORDER_STATUSES, OrderStatus, OrderType
 from magflow.orders import repository
 
@@ -172,6 +174,7 @@ class AckOut(BaseModel):
 
 
 async def order_filter(
+    session: Session,
     account_ids: AccountIds,
     order_status: Annotated[
         list[OrderStatus] | None,
@@ -184,10 +187,20 @@ async def order_filter(
         OrderType | None, Query(alias="type", description=codes_help(OrderType))
     ] = None,
     search: Annotated[str | None, Query(max_length=200)] = None,
-    date_from: AwareDateTime | None = None,
-    date_to: AwareDateTime | None = None,
+    date_from: UserDateTime | None = None,
+    date_to: Annotated[
+        UserDateTimeEnd | None, Query(description="Exclusive; a plain date includes that day.")
+    ] = None,
 ) -> repository.OrderFilter:
-    """The orders' filters from the query string (the listing's and the export's)."""
+    """The orders' filters from the query string (the listing's and the export's).
+
+    A date or time without a zone is the accounts' platform time (``magflow.common.dates``);
+    over accounts of several zones it is refused (AmbiguousZoneError, a 422).
+    """
+    if any(b is not None and is_local(b) for b in (date_from, date_to)):
+        zone = await accounts_service.local_zone(session, account_ids)
+        date_from = in_zone(date_from, zone) if date_from is not None else None
+        date_to = in_zone(date_to, zone) if date_to is not None else None
     return repository.OrderFilter(
         account_ids=account_ids,
         status=order_status,

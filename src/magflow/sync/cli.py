@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -18,6 +19,7 @@ from rich.progress import (
 from rich.table import Table
 
 from magflow.accounts import service as accounts_service
+from magflow.common.dates import parse_user_datetime
 from magflow.common.runtime import tune_gc
 from magflow.context import AppContext
 from magflow.sync import service
@@ -28,10 +30,18 @@ console = Console()
 
 
 async def run_syncs(
-    ctx: AppContext, kind: SyncKind, account: str | None, full: bool
+    ctx: AppContext,
+    kind: SyncKind,
+    account: str | None,
+    full: bool,
+    since: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Queue one run per account and execute them here; returns each run's final view."""
-    mode = SyncMode.full if (full or kind is SyncKind.offers) else SyncMode.incremental
+    """Queue one run per account and execute them here; returns each run's final view.
+
+    ``since`` is read as the API reads it (``magflow.common.dates``): without a zone it is
+    each account's platform time, resolved per account.
+    """
+    mode = service.sync_mode(kind, SyncMode.full if full else None, since)
     async with ctx.db.session() as session:
         if account:
             accounts = [await accounts_service.get_account(session, account)]
@@ -40,6 +50,8 @@ async def run_syncs(
         if not accounts:
             raise typer.BadParameter("no active eMAG account: add one with 'magflow accounts add'")
         names = {a.id: a.name for a in accounts}
+        now = datetime.now(UTC)
+        params = {a.id: service.since_params(since, a.platform, now) for a in accounts}
         runs: list[SyncLog] = []
         for acct in accounts:
             runs.append(
@@ -50,6 +62,7 @@ async def run_syncs(
                     mode=mode,
                     trigger="cli",
                     requested_by="cli",
+                    params=params[acct.id],
                 )
             )
 
@@ -144,12 +157,21 @@ def sync_command(
     full: Annotated[
         bool, typer.Option("--full", help="Orders: read the whole date range, not only changes.")
     ] = False,
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=parse_user_datetime,
+            metavar="DATE",
+            help="Orders: read from this date (implies --full). 2026-11-20, 2026-11-20T08:30 "
+            "(the account's platform time) or with a zone (…Z, …+02:00).",
+        ),
+    ] = None,
 ) -> None:
     """Sync offers or orders from eMAG now, showing progress; exits non-zero unless completed."""
     from magflow.cli import fail, run_with_context
 
     async def go(ctx: AppContext) -> list[dict[str, Any]]:
-        return await run_syncs(ctx, kind, account, full)
+        return await run_syncs(ctx, kind, account, full, since)
 
     try:
         results = run_with_context(go)
@@ -157,5 +179,7 @@ def sync_command(
         raise fail(str(exc)) from exc
     except service.RunAlreadyActiveError as exc:
         raise fail(str(exc)) from exc
+    except service.InvalidSyncRequestError as exc:
+        raise fail(str(exc).replace("'since'", "--since").replace("mode 'full'", "--full")) from exc
     if not print_summary(results):
         raise typer.Exit(1)

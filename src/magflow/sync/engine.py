@@ -41,6 +41,7 @@ from magflow.accounts import service as accounts_service
 from magflow.accounts.service import AccountCredentials
 from magflow.catalog import repository as catalog_repository
 from magflow.catalog.mapping import offer_row
+from magflow.common.dates import in_zone
 from magflow.context import AppContext
 from magflow.emag.codes import ALL_ORDER_TYPES, OrderType
 from magflow.emag.coerce import to_int
@@ -341,8 +342,10 @@ class SyncEngine:
                 )
                 field_after, field_before = "modifiedAfter", "modifiedBefore"
             else:
+                # Stored with its offset by the API/CLI; a value without one (a run queued by
+                # an older version) is the platform's local time, never a naive crash.
                 since = (
-                    datetime.fromisoformat(params["since"])
+                    in_zone(datetime.fromisoformat(params["since"]), tz)
                     if params.get("since")
                     else now - timedelta(days=self.options.orders_full_days)
                 )

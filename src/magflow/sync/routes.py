@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -12,7 +13,7 @@ from magflow.common.errors import UNPROCESSABLE
 from magflow.common.listing import listing_total
 from magflow.common.schemas import IdPath, Page, Skip
 from magflow.sync import repository, service
-from magflow.sync.models import SyncKind, SyncMode, SyncStatus
+from magflow.sync.models import SyncKind, SyncStatus
 from magflow.sync.schemas import SyncRequest, SyncRunOut, SyncStarted
 
 router = APIRouter(tags=["sync"])
@@ -30,7 +31,9 @@ async def start_sync(
     """Queue a sync of offers or orders for one account (or every active account).
 
     When a run of the same kind is already queued or running for an account, the answer is 409
-    with that run's id in ``run_id`` (and no new run is started for any account).
+    with that run's id in ``run_id`` (and no new run is started for any account). Options that
+    cannot be honoured (``since`` or ``incremental`` for offers, ``since`` with
+    ``incremental``, ``since`` in the future) are a 422 saying why, never silently dropped.
     """
     if body.account is not None:
         accounts = [await accounts_service.get_account(session, body.account)]
@@ -38,7 +41,12 @@ async def start_sync(
         accounts = list(await accounts_service.list_accounts(session, active_only=True))
         if not accounts:
             raise HTTPException(UNPROCESSABLE, detail="no active eMAG account to sync")
-    mode = SyncMode.full if kind is SyncKind.offers else (body.mode or SyncMode.incremental)
+    try:
+        mode = service.sync_mode(kind, body.mode, body.since)
+        now = datetime.now(UTC)
+        params = {a.id: service.since_params(body.since, a.platform, now) for a in accounts}
+    except service.InvalidSyncRequestError as exc:
+        raise HTTPException(UNPROCESSABLE, detail=str(exc)) from exc
     for account in accounts:
         active = await repository.active_run(session, account.id, kind.value)
         if active is not None:
@@ -53,7 +61,7 @@ async def start_sync(
                 mode=mode,
                 trigger="api",
                 requested_by=user.email,
-                params={"since": body.since.isoformat()} if body.since else {},
+                params=params[account.id],
             )
         except service.RunAlreadyActiveError as exc:
             return _conflict(exc)

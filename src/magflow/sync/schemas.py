@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from magflow.common.dates import UserDateTime
 from magflow.common.schemas import UtcDateTime
 from magflow.sync.models import SyncMode
 
@@ -17,8 +17,13 @@ class SyncRequest(BaseModel):
         default=None,
         description="full or incremental; orders default to incremental, offers are always full",
     )
-    since: datetime | None = Field(
-        default=None, description="orders, full mode: first order date to read (default 90 days)"
+    since: UserDateTime | None = Field(
+        default=None,
+        description=(
+            "orders only: the first order date to read (default: 90 days back); implies "
+            "`mode: full`. A plain date (2026-11-20) or a time without a zone is the account's "
+            "platform time (Europe/Bucharest, Sofia or Budapest), resolved per account."
+        ),
     )
 
 

@@ -7,11 +7,13 @@ database's partial unique index decides between two simultaneous triggers (see m
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from magflow.common.dates import in_zone, platform_zone
 from magflow.common.errors import NotFoundError
 from magflow.context import AppContext
 from magflow.sync import repository
@@ -34,6 +36,55 @@ class RunAlreadyActiveError(Exception):
 
 class RunNotFoundError(NotFoundError):
     pass
+
+
+class InvalidSyncRequestError(ValueError):
+    """A sync request whose options contradict each other (the message says why)."""
+
+
+def sync_mode(kind: SyncKind, mode: SyncMode | None, since: datetime | None) -> SyncMode:
+    """The mode a request asks for, or :class:`InvalidSyncRequestError` when it cannot be done.
+
+    Offers are always read whole (eMAG has no "modified since" filter for offers), so
+    ``incremental`` and ``since`` are refused for them rather than ignored. For orders ``since``
+    is where a full read starts; an incremental read starts at the last completed run instead,
+    so ``since`` with ``incremental`` is refused, and ``since`` alone means ``full``.
+    """
+    if kind is SyncKind.offers:
+        if mode is SyncMode.incremental:
+            raise InvalidSyncRequestError(
+                "offers are always read whole: mode 'incremental' applies to orders only"
+            )
+        if since is not None:
+            raise InvalidSyncRequestError(
+                "'since' applies to orders only: offers are always read whole"
+            )
+        return SyncMode.full
+    if since is not None:
+        if mode is SyncMode.incremental:
+            raise InvalidSyncRequestError(
+                "'since' sets where a full order sync starts; an incremental one reads the "
+                "changes since the last completed run: use mode 'full' or leave mode out"
+            )
+        return SyncMode.full
+    return mode or SyncMode.incremental
+
+
+def since_params(since: datetime | None, platform: str, now: datetime) -> dict[str, Any]:
+    """A run's ``params`` for ``since``, resolved for one account's platform.
+
+    A plain date or a time without a zone is the platform's wall time, so a request covering
+    accounts on several platforms gives each run its own instant; the run stores it with its
+    offset and the engine never sees a naive value.
+    """
+    if since is None:
+        return {}
+    resolved = in_zone(since, platform_zone(platform))
+    if resolved > now:
+        raise InvalidSyncRequestError(
+            f"'since' ({resolved.isoformat()} in the account's time zone) is in the future"
+        )
+    return {"since": resolved.isoformat()}
 
 
 async def request_run(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -13,23 +13,6 @@ from magflow.web.session import User, api, is_htmx
 from magflow.web.templating import render
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
-
-#: The page's sort keys the export route also sorts by, as (its key, its direction): the page
-#: lists the largest first.
-EXPORT_SORTS = {
-    "spend": ("total_spent", "desc"),
-    "orders": ("orders_count", "desc"),
-    "last_order": ("last_order_at", "desc"),
-}
-#: Page filters the export route has no parameter for (they are computed per customer by the
-#: analytics, not stored columns): the page says the export leaves them out.
-NOT_EXPORTED = ("tier", "risk", "channel")
-
-
-def export_params(filters: dict[str, Any]) -> dict[str, Any]:
-    """The export link's query: the page's search and, when the export can, its sort."""
-    sort, order = EXPORT_SORTS.get(filters.get("sort") or "", (None, None))
-    return {"search": filters.get("search"), "sort": sort, "order": order}
 
 
 @router.get("/customers", response_class=HTMLResponse)
@@ -72,8 +55,7 @@ async def customers_page(
         has_export=user.is_admin,
         export_base="/customers/export",
         oob_exports=is_htmx(request),
-        export_qs=qs(export_params(filters)),
-        not_exported=[name for name in NOT_EXPORTED if filters.get(name)],
+        export_qs=qs(filters),  # the export takes the listing's filters and sort
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -16,17 +16,16 @@ from magflow.web.templating import flash, render
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 
 
-def _date_bound(value: str | None, *, end: bool = False) -> str | None:
-    """A ``YYYY-MM-DD`` of the date inputs as the API's bound: the start of that UTC day, or of
-    the next one for an inclusive end; ``None`` when empty or not a date."""
+def _date_bound(value: str | None) -> str | None:
+    """The form's day as a plain date: the API reads it in the accounts' platform time zone,
+    and a plain ``date_to`` includes that whole day (magflow.common.dates); ``None`` when empty
+    or not a date."""
     if not value:
         return None
     try:
-        day = date.fromisoformat(value)
+        return date.fromisoformat(value).isoformat()
     except ValueError:
         return None
-    start = day + timedelta(days=1) if end else day
-    return datetime.combine(start, datetime.min.time(), UTC).isoformat()
 
 
 def _order_params(
@@ -41,7 +40,7 @@ def _order_params(
         "status": order_status,
         "search": search,
         "date_from": _date_bound(date_from),
-        "date_to": _date_bound(date_to, end=True),
+        "date_to": _date_bound(date_to),
     }
 
 
