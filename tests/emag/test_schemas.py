@@ -9,7 +9,6 @@ import pytest
 
 from magflow.emag import chunk_entities, count_input_vars, format_emag_datetime, platform_info
 from magflow.emag.dates import parse_emag_datetime
-from magflow.emag.errors import is_documentation_error
 from magflow.emag.metrics import metric_route
 from magflow.emag.schemas import AwbSaveResult, CountResult, CourierAccount, OfferItemResult
 
@@ -111,26 +110,6 @@ def test_chunk_entities_limits() -> None:
     with pytest.raises(ValueError, match="4001 input vars"):
         chunk_entities([{"id": 1, "c": list(range(4000))}])
     assert chunk_entities([]) == []
-
-
-@pytest.mark.parametrize(
-    ("message", "expected"),
-    [
-        ("characteristic with id 123 is not attached to template", True),
-        ("value of characteristic with id 6506 must be numeric", True),
-        ("Mktp Family: invalid family type id,", True),
-        ("user_message: Photo Gallery Validation - No valid images have been found.", True),
-        ("template does not exist in doc application", True),
-        ("part number is invalid", True),
-        ("photo_gallery array is empty", True),
-        ("Locale ro_BG doesn't exist for characteristic with id: 789", True),
-        ("Please provide product characteristic values for the given family type", True),
-        ("sale_price must be between min_sale_price and max_sale_price", False),
-        ("Maximum input vars of 4000 exceeded", False),
-    ],
-)
-def test_documentation_error_recognition(message: str, expected: bool) -> None:
-    assert is_documentation_error(message) is expected
 
 
 def test_metric_route_normalises_ids() -> None:

@@ -14,7 +14,6 @@ from magflow.emag.errors import (
     EmagRateLimitedError,
     EmagTransientError,
     EmagValidationError,
-    is_documentation_error,
 )
 from magflow.emag.metrics import ClientStats
 from magflow.emag.platforms import PLATFORMS, Platform, PlatformInfo, platform_info
@@ -55,7 +54,6 @@ __all__ = [
     "chunk_entities",
     "count_input_vars",
     "format_emag_datetime",
-    "is_documentation_error",
     "make_rate_limiter",
     "parse_emag_datetime",
     "platform_info",

@@ -132,29 +132,9 @@ AUTH_PATTERNS = (
     re.compile(r"you are not allowed to use this api", re.IGNORECASE),
 )
 
-# Product documentation errors (§2 "doc_errors" list, §5.1, gotcha 12) and the non-blocking family
-# warning. A product_offer/save answer with isError true whose messages ALL match one of these is
-# read as "offer saved, documentation rejected"; any other message means "not saved".
-DOC_ERROR_PATTERNS = (
-    re.compile(r"characteristic with id \S+ is not attached to template", re.IGNORECASE),
-    re.compile(r"value of characteristic with id \S+ must be", re.IGNORECASE),
-    re.compile(r"mktp family:", re.IGNORECASE),
-    re.compile(r"photo gallery validation", re.IGNORECASE),
-    re.compile(r"template does not exist in doc application", re.IGNORECASE),
-    re.compile(r"part number is invalid", re.IGNORECASE),
-    re.compile(r"photo_gallery array is empty", re.IGNORECASE),
-    re.compile(r"locale \S+ doesn't exist for characteristic", re.IGNORECASE),
-    re.compile(r"provide product characteristic values for the given family type", re.IGNORECASE),
-)
-
 
 def is_auth_message(message: str) -> bool:
     return any(p.search(message) for p in AUTH_PATTERNS)
-
-
-def is_documentation_error(message: str) -> bool:
-    """True when ``message`` is one of the documentation errors of §2 (gotcha 12)."""
-    return any(p.search(message) for p in DOC_ERROR_PATTERNS)
 
 
 def flatten_messages(value: Any) -> list[str]:

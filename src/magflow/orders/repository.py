@@ -165,22 +165,6 @@ async def get_order(session: AsyncSession, order_id: int) -> EmagOrder | None:
     return await session.get(EmagOrder, order_id)
 
 
-NOT_REVENUE = (0, 5)  # cancelled, returned: as customer spend counts (customers.service)
-
-
-async def daily_totals(session: AsyncSession, since: datetime) -> list[tuple[Any, ...]]:
-    """(UTC day of ``order_date``, currency, orders of every status, revenue) for the orders
-    placed since ``since``; revenue leaves out cancelled and returned orders."""
-    day = func.date(EmagOrder.order_date)
-    revenue = func.sum(EmagOrder.total_with_vat).filter(EmagOrder.status.not_in(NOT_REVENUE))
-    result = await session.execute(
-        select(day, EmagOrder.currency, func.count(EmagOrder.id), revenue)
-        .where(EmagOrder.order_date >= since)
-        .group_by(day, EmagOrder.currency)
-    )
-    return [tuple(row) for row in result]
-
-
 #: Statuses whose orders bring no revenue (as customer spend counts them: customers.service).
 NO_REVENUE_STATUSES = (OrderStatus.CANCELLED, OrderStatus.RETURNED)
 
