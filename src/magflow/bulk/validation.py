@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from magflow.emag.codes import OfferStatus
+
 PRICE_FIELDS = ("sale_price", "min_sale_price", "max_sale_price", "recommended_price")
 FIELDS = (*PRICE_FIELDS, "stock", "handling_time", "status", "vat_id")
 MAX_STOCK = 65535
@@ -115,7 +117,7 @@ def validate_changes(
         if handling is not None:
             changes["handling_time"] = handling
     if not blank(item.get("status")):
-        status = whole_number("status", item["status"], 0, 2, errors)
+        status = whole_number("status", item["status"], min(OfferStatus), max(OfferStatus), errors)
         if status is not None:
             changes["status"] = status
     if not blank(item.get("vat_id")):
