@@ -325,6 +325,7 @@ def demo(
 
 
 def _register_subcommands() -> None:
+    from magflow.auth.cli import reset_password_command, unlock_command
     from magflow.emag_sim.cli import simulator
     from magflow.exports.cli import export_command
     from magflow.sync.cli import sync_command
@@ -332,6 +333,8 @@ def _register_subcommands() -> None:
     app.command("sync")(sync_command)
     app.command("simulator")(simulator)
     app.command("export")(export_command)
+    users_app.command("reset-password")(reset_password_command)
+    users_app.command("unlock")(unlock_command)
 
 
 _register_subcommands()

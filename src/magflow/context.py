@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from magflow.accounts.service import AccountCredentials
+from magflow.auth.gate import VerificationGate
 from magflow.auth.throttle import LoginThrottle, MemoryLoginThrottle, RedisLoginThrottle
 from magflow.auth.tokens import TokenService
 from magflow.cache import Cache, build_cache
@@ -32,6 +33,7 @@ class AppContext:
     rate_limiter: RateLimiter
     bus: EventBus
     cache: Cache
+    login_gate: VerificationGate
     runner: JobRunner | None = None
 
     @property
@@ -54,7 +56,9 @@ class AppContext:
             )
         else:
             throttle = MemoryLoginThrottle(
-                settings.login_max_failures, settings.login_failure_window_seconds
+                settings.login_max_failures,
+                settings.login_failure_window_seconds,
+                max_keys=settings.login_throttle_max_keys,
             )
         return cls(
             settings=settings,
@@ -71,6 +75,7 @@ class AppContext:
             # Every process publishes; only API processes also read (their hub starts the bus).
             bus=build_event_bus(settings, redis),
             cache=build_cache(settings, redis),
+            login_gate=VerificationGate(settings.login_verify_threads, settings.login_max_pending),
         )
 
     def emag_client(self, credentials: AccountCredentials) -> EmagClient:

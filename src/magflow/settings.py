@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     refresh_token_days: Annotated[int, Field(gt=0)] = 14
     login_max_failures: Annotated[int, Field(gt=0)] = 5
     login_failure_window_seconds: Annotated[int, Field(gt=0)] = 60
+    # Password verifications (argon2) run in this many threads per process; at most
+    # ``login_max_pending`` logins verify or wait at once, beyond that 429 (see auth/gate.py).
+    login_verify_threads: Annotated[int, Field(ge=1, le=64)] = 2
+    login_max_pending: Annotated[int, Field(ge=1)] = 8
+    # Keys the in-process login throttle keeps at most (expired ones are evicted first).
+    login_throttle_max_keys: Annotated[int, Field(ge=100)] = 100_000
 
     jobs: JobBackend = JobBackend.inprocess
     emag_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
@@ -86,6 +92,17 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     # A WebSocket client must authenticate within this many seconds of connecting.
     ws_auth_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+    # Open WebSockets per user (beyond: closed with 1008), and how often an open one re-checks
+    # that its token is still valid (user disabled, logged out: closed within that time).
+    ws_max_connections_per_user: Annotated[int, Field(ge=1)] = 20
+    ws_recheck_seconds: Annotated[float, Field(gt=0)] = 2.0
+    # A bearer token that /metrics requires (unset: /metrics is public); /docs, /redoc and
+    # /openapi.json are served only when public_docs is true.
+    metrics_token: SecretStr | None = None
+    public_docs: bool = True
+    # Addresses of reverse proxies whose X-Forwarded-Proto is believed (HSTS behind TLS
+    # termination); "*" trusts any.
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
     # Largest HTTP request body (413 beyond it); the bulk offer routes take a 20 MB file anyway.
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
 
