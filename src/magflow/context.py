@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from magflow.accounts.service import AccountCredentials
 from magflow.auth.gate import VerificationGate
@@ -45,7 +45,17 @@ class AppContext:
     @classmethod
     def build(cls, settings: Settings) -> AppContext:
         secret = settings.resolved_secret_key()
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        # A blocking pool: a burst of more requests than connections waits for one (up to 10 s)
+        # instead of failing with "Too many connections" (100 parallel logins did).
+        redis = (
+            Redis(
+                connection_pool=BlockingConnectionPool.from_url(
+                    settings.redis_url, max_connections=100, timeout=10
+                )
+            )
+            if settings.redis_url
+            else None
+        )
         throttle: LoginThrottle
         if redis is not None:
             throttle = RedisLoginThrottle(
