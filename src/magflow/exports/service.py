@@ -248,15 +248,29 @@ async def iter_batches(
             yield rows
 
 
+#: First characters that make a spreadsheet program read a cell as a formula (OWASP "CSV
+#: injection"): ``=``, ``+``, ``-``, ``@``, tab and carriage return.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize(text: str) -> str:
+    """Text from eMAG (names, brands...) as a cell that cannot run as a formula: prefixed with
+    ``'`` when it starts like one. Only text is touched: numbers (negative ones included) are
+    written as numbers and stay numbers."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
 def csv_value(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
     if isinstance(value, list | tuple):
-        return ";".join(str(v) for v in value)
+        return neutralize(";".join(str(v) for v in value))
     if isinstance(value, dict):
-        return str(value)
+        return neutralize(str(value))
+    if isinstance(value, str):
+        return neutralize(value)
     return value
 
 
@@ -265,12 +279,14 @@ def xlsx_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
     if isinstance(value, list | tuple):
-        return ";".join(str(v) for v in value)
+        return neutralize(";".join(str(v) for v in value))
     if isinstance(value, dict):
-        return str(value)
-    if isinstance(value, bool | int | float | Decimal | str) or value is None:
+        return neutralize(str(value))
+    if isinstance(value, str):
+        return neutralize(value)  # openpyxl stores a string starting with "=" as a formula
+    if isinstance(value, bool | int | float | Decimal) or value is None:
         return value
-    return str(value)
+    return neutralize(str(value))
 
 
 async def csv_chunks(
