@@ -49,9 +49,9 @@ async def test_xlsx_cells_are_text_never_formulas_and_numbers_stay_numbers(tmp_p
     sheet = load_workbook(path).worksheets[0]
     cells = list(sheet.iter_rows(min_row=2))
     for (name, price, stock, tags), text in zip(cells, [*HOSTILE, "Plain name"], strict=True):
-        assert name.data_type == "s" and name.value == (
-            text if text == "Plain name" else f"'{text}"
-        )
+        expected = text if text == "Plain name" else f"'{text}"
+        # XML reads a lone carriage return back as a line feed.
+        assert name.data_type == "s" and name.value == expected.replace("\r", "\n")
         assert price.data_type == "n" and stock.data_type == "n"
         assert tags.data_type == "s"
     assert cells[0][1].value == Decimal("-12.50") or cells[0][1].value == -12.5
