@@ -83,7 +83,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ctx = AppContext.build(settings)
         ctx.runner = build_runner(ctx)
         app.state.ctx = ctx
-        hub = Hub(ctx.bus, auth_timeout=settings.ws_auth_timeout_seconds)
+        hub = Hub(
+            ctx.bus,
+            auth_timeout=settings.ws_auth_timeout_seconds,
+            recheck_seconds=settings.ws_recheck_seconds,
+            max_connections_per_user=settings.ws_max_connections_per_user,
+        )
         hub.snapshot_provider = partial(running_snapshot, ctx)
         await hub.start()
         app.state.hub = hub
