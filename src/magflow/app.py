@@ -23,7 +23,12 @@ from magflow.bulk.routes import stock_router as offer_stock_router
 from magflow.catalog.routes import router as offers_router
 from magflow.common import openapi
 from magflow.common.runtime import tune_gc
-from magflow.common.security import MIB, RequestGuardMiddleware, SecurityHeadersMiddleware
+from magflow.common.security import (
+    MIB,
+    BearerTokenGuardMiddleware,
+    RequestGuardMiddleware,
+    SecurityHeadersMiddleware,
+)
 from magflow.context import AppContext
 from magflow.customers.routes import router as customers_router
 from magflow.db.migrate import upgrade
@@ -102,11 +107,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await hub.stop()
             await ctx.close()
 
+    # MAGFLOW_PUBLIC_DOCS=false hides /docs, /redoc and /openapi.json.
+    docs = settings.public_docs
     app = FastAPI(
         title="MagFlow",
         version=__version__,
         description="Operations hub for eMAG marketplace sellers.",
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     if settings.cors_origins:
         app.add_middleware(
@@ -124,9 +134,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             bulk_router.prefix + "/offers": max(settings.max_body_bytes, MAX_UPLOAD_BYTES + MIB)
         },
     )
+    if settings.metrics_token is not None and settings.metrics_token.get_secret_value():
+        app.add_middleware(
+            BearerTokenGuardMiddleware,
+            paths={"/metrics"},
+            token=settings.metrics_token.get_secret_value(),
+        )
     app.add_middleware(
         SecurityHeadersMiddleware,
         docs_paths=(app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url),
+        trusted_proxies=settings.trusted_proxies,
     )
     for router in ROUTERS:
         app.include_router(router)
