@@ -47,6 +47,7 @@ from magflow.emag.errors import EmagAuthError, EmagError
 from magflow.emag.platforms import platform_info
 from magflow.orders import repository as orders_repository
 from magflow.sync import repository
+from magflow.sync import service as sync_service
 from magflow.sync.mapping import offer_row, order_row
 from magflow.sync.models import SyncKind, SyncLog, SyncMode, SyncStatus
 
@@ -236,13 +237,9 @@ class SyncEngine:
         except EmagError as exc:
             log.warning("sync run %s failed: %s", run_id, exc)
             return await self._finish(run_id, SyncStatus.failed, None, self._error(exc, page=None))
-        except Exception as exc:
-            log.exception("sync run %s crashed", run_id)
+        except Exception as exc:  # logged with a reference; users see only the reference
             return await self._finish(
-                run_id,
-                SyncStatus.failed,
-                None,
-                {"kind": "internal", "message": f"{type(exc).__name__}: {exc}"},
+                run_id, SyncStatus.failed, None, sync_service.crash_error(exc, run_id)
             )
         finally:
             heartbeat.cancel()
