@@ -20,9 +20,11 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.auth.dependencies import CurrentUser
+from magflow.auth.models import User
 from magflow.cache import Cache
 from magflow.catalog.routes import account_ids
 from magflow.common.deps import Context, Session
+from magflow.common.privacy import mask_customer_key, mask_name, mask_phone, sees_personal_data
 from magflow.common.schemas import IdPath, Page, Skip
 from magflow.customers import analytics, repository
 from magflow.customers.analytics import DEFAULT_CONFIG, AnalyticsConfig, RiskLevel, Tier
@@ -94,6 +96,22 @@ def customer_out(
     )
 
 
+def _private(user: User, out: CustomerOut) -> CustomerOut:
+    """Viewers see initials and the phone's last digits (see common/privacy.py)."""
+    if not sees_personal_data(user):
+        out.name = mask_name(out.name)
+        out.phone = mask_phone(out.phone)
+        out.customer_key = mask_customer_key(out.customer_key) or out.customer_key
+    return out
+
+
+def _private_order(user: User, out: OrderOut) -> OrderOut:
+    if not sees_personal_data(user):
+        out.customer_name = mask_name(out.customer_name)
+        out.customer_key = mask_customer_key(out.customer_key)
+    return out
+
+
 async def customer_summary(
     session: AsyncSession,
     now: datetime,
@@ -141,7 +159,7 @@ async def list_customers(
     request: Request,
     ctx: Context,
     session: Session,
-    _user: CurrentUser,
+    user: CurrentUser,
     skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     search: Annotated[str | None, Query(max_length=200)] = None,
@@ -185,7 +203,7 @@ async def list_customers(
         total=total,
         skip=skip,
         limit=limit,
-        items=[customer_out(row, now, config) for row in rows],
+        items=[_private(user, customer_out(row, now, config)) for row in rows],
         summary=summary,
     )
 
@@ -204,7 +222,7 @@ async def list_customers(
 async def get_customer(
     request: Request,
     session: Session,
-    _user: CurrentUser,
+    user: CurrentUser,
     customer_id: IdPath,
     skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -223,7 +241,7 @@ async def get_customer(
         limit=limit,
     )
     return CustomerDetail(
-        customer=customer_out(customer, now, analytics_config(request)),
+        customer=_private(user, customer_out(customer, now, analytics_config(request))),
         accounts=[
             CustomerAccountOut(
                 account_id=link.account_id,
@@ -236,6 +254,6 @@ async def get_customer(
             total=total,
             skip=skip,
             limit=limit,
-            items=[OrderOut.model_validate(order) for order in orders],
+            items=[_private_order(user, OrderOut.model_validate(order)) for order in orders],
         ),
     )

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from magflow.accounts import service as accounts_service
 from magflow.catalog import repository as catalog_repository
 from magflow.catalog.models import EmagProduct
+from magflow.common.privacy import mask_customer_key, mask_name
 from magflow.customers.models import EmagCustomer, EmagCustomerAccount
 from magflow.db.engine import Database
 from magflow.db.query import like_pattern
@@ -173,6 +174,8 @@ class ExportSpec:
     build: Callable[[Select[Any]], Select[Any]]
     order_by: list[Any]
     account_column: int | None = None  # index of the account id column, shown as its name
+    #: Mask customers' personal data (viewers: see common/privacy.py).
+    mask_personal: bool = False
 
     @property
     def header(self) -> list[str]:
@@ -245,7 +248,22 @@ async def iter_batches(
             if spec.account_column is not None:
                 i = spec.account_column
                 rows = [(*row[:i], names.get(row[i], row[i]), *row[i + 1 :]) for row in rows]
+            if spec.mask_personal:
+                rows = [_masked(spec.header, row) for row in rows]
             yield rows
+
+
+_MASKS: dict[str, Callable[[Any], Any]] = {
+    "customer_name": mask_name,
+    "customer_key": mask_customer_key,
+}
+
+
+def _masked(header: list[str], row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(
+        _MASKS[column](value) if column in _MASKS and isinstance(value, str) else value
+        for column, value in zip(header, row, strict=True)
+    )
 
 
 #: First characters that make a spreadsheet program read a cell as a formula (OWASP "CSV
