@@ -102,6 +102,7 @@ class AppContext:
         )
 
     async def close(self) -> None:
+        self.login_gate.close()
         await self.cache.aclose()
         await self.bus.aclose()
         await self.rate_limiter.aclose()
