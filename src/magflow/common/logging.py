@@ -59,9 +59,19 @@ def configure_logging(fmt: LogFormat, level: str = "INFO") -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactTokensFilter())
+    redacting = RedactTokensFilter()
+    handler.addFilter(redacting)
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    # uvicorn's loggers write through this handler too (uvicorn's own logging config, if it ran,
+    # gave them handlers of their own and stopped propagation), and redact on the logger as well,
+    # in case someone adds a handler to them later.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+        logger.filters[:] = [f for f in logger.filters if not isinstance(f, RedactTokensFilter)]
+        logger.addFilter(redacting)
     root.setLevel(level.upper())
     # httpx logs every request URL at INFO; keep it quiet unless asked.
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -107,7 +107,12 @@ class AwbCreate(BaseModel):
 
 
 class AttachmentCreate(BaseModel):
-    url: str = Field(min_length=1, max_length=1024, description="an https URL of a PDF")
+    url: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="an https URL of a PDF",
+        json_schema_extra={"format": "uri"},
+    )
     name: str = Field(min_length=1, max_length=60)
     type: Literal["invoice", "warranty", "user_manual", "user_guide", "awb", "proforma"] | int = (
         "invoice"
