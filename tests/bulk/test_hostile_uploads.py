@@ -36,9 +36,10 @@ def _xlsx(rows: list[list[object]], *, far_cell: bool = False) -> bytes:
         for info in source.infolist():
             data = source.read(info.filename)
             if info.filename == "xl/worksheets/sheet1.xml":
-                text = re.sub(
-                    r'<dimension ref="[^"]*"/>', '<dimension ref="A1:XFD20000"/>', data.decode()
+                text, replaced = re.subn(
+                    r'<dimension ref="[^"]*"\s*/>', '<dimension ref="A1:XFD20000"/>', data.decode()
                 )
+                assert replaced == 1
                 if far_cell:
                     text = text.replace(
                         "</sheetData>",
