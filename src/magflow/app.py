@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from magflow import __version__
 from magflow.accounts.routes import router as accounts_router
 from magflow.audit.routes import router as audit_router
+from magflow.auth.gate import LoginShedMiddleware
 from magflow.auth.routes import router as auth_router
 from magflow.auth.users_routes import router as users_router
 from magflow.bulk.routes import MAX_UPLOAD_BYTES
@@ -145,6 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_paths=(app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url),
         trusted_proxies=settings.trusted_proxies,
     )
+    # Outermost: a login flood is refused before any other work (see auth/gate.py).
+    app.add_middleware(LoginShedMiddleware, path=auth_router.prefix + "/login", state=app.state)
     for router in ROUTERS:
         app.include_router(router)
     # The dashboard's own CSS/JS and the vendored htmx and Chart.js (shipped in the wheel).

@@ -20,6 +20,10 @@ import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from magflow.auth.passwords import verify_password
 
@@ -67,3 +71,32 @@ class VerificationGate:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class LoginShedMiddleware:
+    """Refuses a login with 429 before anything else runs when the gate is full.
+
+    The login route refuses it as well, but only after the body has been read, the form parsed
+    and the dependencies resolved: under a flood those refusals are most of the server's work,
+    and every other request waits behind them. Here a refusal costs a comparison. ``state`` is
+    the app's state, whose ``ctx`` (set at start-up) holds the gate."""
+
+    def __init__(self, app: ASGIApp, *, path: str, state: Any) -> None:
+        self.app = app
+        self.path = path
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") == self.path:
+            ctx = getattr(self.state, "ctx", None)
+            gate: VerificationGate | None = getattr(ctx, "login_gate", None)
+            if gate is not None and gate.pending >= gate.max_pending:
+                busy = LoginBusyError()
+                response = JSONResponse(
+                    {"detail": str(busy)},
+                    status_code=429,
+                    headers={"Retry-After": str(busy.retry_after)},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
