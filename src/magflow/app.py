@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from magflow import __version__
 from magflow.accounts.routes import router as accounts_router
 from magflow.audit.routes import router as audit_router
+from magflow.auth.gate import LoginShedMiddleware
 from magflow.auth.routes import router as auth_router
 from magflow.auth.users_routes import router as users_router
 from magflow.bulk.routes import MAX_UPLOAD_BYTES
@@ -22,7 +23,12 @@ from magflow.bulk.routes import stock_router as offer_stock_router
 from magflow.catalog.routes import router as offers_router
 from magflow.common import errors, openapi
 from magflow.common.runtime import tune_gc
-from magflow.common.security import MIB, RequestGuardMiddleware, SecurityHeadersMiddleware
+from magflow.common.security import (
+    MIB,
+    BearerTokenGuardMiddleware,
+    RequestGuardMiddleware,
+    SecurityHeadersMiddleware,
+)
 from magflow.context import AppContext
 from magflow.customers.routes import router as customers_router
 from magflow.db.migrate import upgrade
@@ -72,7 +78,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ctx = AppContext.build(settings)
         ctx.runner = build_runner(ctx)
         app.state.ctx = ctx
-        hub = Hub(ctx.bus, auth_timeout=settings.ws_auth_timeout_seconds)
+        hub = Hub(
+            ctx.bus,
+            auth_timeout=settings.ws_auth_timeout_seconds,
+            recheck_seconds=settings.ws_recheck_seconds,
+            max_connections_per_user=settings.ws_max_connections_per_user,
+        )
         hub.snapshot_provider = partial(running_snapshot, ctx)
         await hub.start()
         app.state.hub = hub
@@ -85,11 +96,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await hub.stop()
             await ctx.close()
 
+    # MAGFLOW_PUBLIC_DOCS=false hides /docs, /redoc and /openapi.json.
+    docs = settings.public_docs
     app = FastAPI(
         title="MagFlow",
         version=__version__,
         description="Operations hub for eMAG marketplace sellers.",
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     if settings.cors_origins:
         app.add_middleware(
@@ -107,10 +123,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             bulk_router.prefix + "/offers": max(settings.max_body_bytes, MAX_UPLOAD_BYTES + MIB)
         },
     )
+    if settings.metrics_token is not None and settings.metrics_token.get_secret_value():
+        app.add_middleware(
+            BearerTokenGuardMiddleware,
+            paths={"/metrics"},
+            token=settings.metrics_token.get_secret_value(),
+        )
     app.add_middleware(
         SecurityHeadersMiddleware,
         docs_paths=(app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url),
+        trusted_proxies=settings.trusted_proxies,
     )
+    # Outermost: a login flood is refused before any other work (see auth/gate.py).
+    app.add_middleware(LoginShedMiddleware, path=auth_router.prefix + "/login", state=app.state)
     # Errors become HTTP once, here (magflow.common.errors).
     errors.install(app)
     for router in ROUTERS:

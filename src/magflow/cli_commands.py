@@ -102,6 +102,17 @@ def users_list() -> None:
     console.print(table)
 
 
+def _register_password_commands() -> None:
+    """``users reset-password`` and ``users unlock`` live with the auth domain (auth.cli)."""
+    from magflow.auth.cli import reset_password_command, unlock_command
+
+    users_app.command("reset-password")(reset_password_command)
+    users_app.command("unlock")(unlock_command)
+
+
+_register_password_commands()
+
+
 @accounts_app.command("add")
 def accounts_add(
     name: Annotated[str, typer.Argument(help="A short name, e.g. ro-main.")],

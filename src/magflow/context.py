@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from magflow.accounts.service import AccountCredentials
+from magflow.auth.gate import VerificationGate
 from magflow.auth.throttle import LoginThrottle, MemoryLoginThrottle, RedisLoginThrottle
 from magflow.auth.tokens import TokenService
 from magflow.cache import Cache, build_cache
@@ -32,6 +33,7 @@ class AppContext:
     rate_limiter: RateLimiter
     bus: EventBus
     cache: Cache
+    login_gate: VerificationGate
     runner: JobRunner | None = None
 
     @property
@@ -43,7 +45,17 @@ class AppContext:
     @classmethod
     def build(cls, settings: Settings) -> AppContext:
         secret = settings.resolved_secret_key()
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        # A blocking pool: a burst of more requests than connections waits for one (up to 10 s)
+        # instead of failing with "Too many connections" (100 parallel logins did).
+        redis = (
+            Redis(
+                connection_pool=BlockingConnectionPool.from_url(
+                    settings.redis_url, max_connections=100, timeout=10
+                )
+            )
+            if settings.redis_url
+            else None
+        )
         throttle: LoginThrottle
         if redis is not None:
             throttle = RedisLoginThrottle(
@@ -54,7 +66,9 @@ class AppContext:
             )
         else:
             throttle = MemoryLoginThrottle(
-                settings.login_max_failures, settings.login_failure_window_seconds
+                settings.login_max_failures,
+                settings.login_failure_window_seconds,
+                max_keys=settings.login_throttle_max_keys,
             )
         return cls(
             settings=settings,
@@ -71,6 +85,7 @@ class AppContext:
             # Every process publishes; only API processes also read (their hub starts the bus).
             bus=build_event_bus(settings, redis),
             cache=build_cache(settings, redis),
+            login_gate=VerificationGate(settings.login_verify_threads, settings.login_max_pending),
         )
 
     def emag_client(self, credentials: AccountCredentials) -> EmagClient:
@@ -87,6 +102,7 @@ class AppContext:
         )
 
     async def close(self) -> None:
+        self.login_gate.close()
         await self.cache.aclose()
         await self.bus.aclose()
         await self.rate_limiter.aclose()

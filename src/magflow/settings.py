@@ -6,6 +6,7 @@ Nothing secret has a default: the secret key is generated on first use and store
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from enum import StrEnum
@@ -46,6 +47,69 @@ def normalize_database_url(url: str) -> str:
     )
 
 
+#: Secret keys shipped as examples (``deploy/``): refused, like any key shorter than 32 bytes.
+EXAMPLE_SECRET_KEYS = frozenset(
+    {
+        "CHANGE-ME-the-same-long-random-string-everywhere",
+        "CHANGE-ME",
+        "changeme",
+        "secret",
+    }
+)
+MIN_SECRET_KEY_BYTES = 32
+
+
+def check_secret_key(key: str) -> str:
+    """Refuse a weak or example secret key: it signs every token and encrypts eMAG passwords."""
+    if key.strip() in EXAMPLE_SECRET_KEYS or key.strip().upper().startswith("CHANGE-ME"):
+        raise ValueError(
+            "MAGFLOW_SECRET_KEY is the example value from deploy/: generate one, e.g. "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    if len(key.encode()) < MIN_SECRET_KEY_BYTES:
+        raise ValueError(
+            f"MAGFLOW_SECRET_KEY is too short ({len(key.encode())} bytes): use at least "
+            f"{MIN_SECRET_KEY_BYTES} random bytes, e.g. "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    return key
+
+
+def private_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) readable by this user only (0700)."""
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Create the SQLite database file (and its directory) for this user only: 0600 / 0700, so
+    that other local users cannot read orders, customers and hashed passwords. An existing file
+    readable by others is tightened (SQLite gives its -wal/-shm files the same mode)."""
+    private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with contextlib.suppress(OSError):
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+    else:
+        os.close(fd)
+
+
+def sqlite_path(async_url: str) -> Path | None:
+    """The file of a SQLite URL, or None (PostgreSQL, in-memory SQLite)."""
+    if not async_url.startswith("sqlite"):
+        return None
+    path = async_url.split(":///", 1)[-1]
+    return Path(path) if path and path != ":memory:" else None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MAGFLOW_", env_file=".env", extra="ignore", validate_default=True
@@ -62,6 +126,12 @@ class Settings(BaseSettings):
     refresh_token_days: Annotated[int, Field(gt=0)] = 14
     login_max_failures: Annotated[int, Field(gt=0)] = 5
     login_failure_window_seconds: Annotated[int, Field(gt=0)] = 60
+    # Password verifications (argon2) run in this many threads per process; at most
+    # ``login_max_pending`` logins verify or wait at once, beyond that 429 (see auth/gate.py).
+    login_verify_threads: Annotated[int, Field(ge=1, le=64)] = 2
+    login_max_pending: Annotated[int, Field(ge=1)] = 8
+    # Keys the in-process login throttle keeps at most (expired ones are evicted first).
+    login_throttle_max_keys: Annotated[int, Field(ge=100)] = 100_000
 
     jobs: JobBackend = JobBackend.inprocess
     emag_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
@@ -86,8 +156,26 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     # A WebSocket client must authenticate within this many seconds of connecting.
     ws_auth_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+    # Open WebSockets per user (beyond: closed with 1008), and how often an open one re-checks
+    # that its token is still valid (user disabled, logged out: closed within that time).
+    ws_max_connections_per_user: Annotated[int, Field(ge=1)] = 20
+    ws_recheck_seconds: Annotated[float, Field(gt=0)] = 2.0
+    # A bearer token that /metrics requires (unset: /metrics is public); /docs, /redoc and
+    # /openapi.json are served only when public_docs is true.
+    metrics_token: SecretStr | None = None
+    public_docs: bool = True
+    # Addresses of reverse proxies whose X-Forwarded-Proto is believed (HSTS behind TLS
+    # termination); "*" trusts any.
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
     # Largest HTTP request body (413 beyond it); the bulk offer routes take a 20 MB file anyway.
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value():
+            check_secret_key(value.get_secret_value())
+        return value
 
     @field_validator("redis_url", mode="before")
     @classmethod
@@ -111,7 +199,7 @@ class Settings(BaseSettings):
         path = self.var_dir / "secret_key"
         if path.exists():
             return path.read_text().strip()
-        self.var_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.var_dir)
         key = secrets.token_urlsafe(48)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

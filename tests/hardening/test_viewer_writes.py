@@ -18,6 +18,7 @@ VIEWER_MAY = {
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/refresh"),
     ("POST", "/api/v1/auth/logout"),
+    ("POST", "/api/v1/auth/password"),  # your own password, any role
     ("POST", "/login"),
     ("POST", "/logout"),
 }

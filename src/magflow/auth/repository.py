@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from magflow.auth.models import User
+from magflow.auth.models import RefreshToken, User
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
@@ -24,3 +25,47 @@ async def list_users(session: AsyncSession) -> Sequence[User]:
 
 def add(session: AsyncSession, user: User) -> None:
     session.add(user)
+
+
+def add_refresh_token(session: AsyncSession, token: RefreshToken) -> None:
+    session.add(token)
+
+
+async def delete_expired_refresh_tokens(session: AsyncSession, user_id: int, now: datetime) -> None:
+    await session.execute(
+        delete(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.expires_at < now)
+    )
+
+
+async def spend_refresh_token(session: AsyncSession, jti: str, user_id: int, now: datetime) -> bool:
+    """Mark an unused, unrevoked refresh token used; False when it was not (one statement)."""
+    result = await session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.jti == jti,
+            RefreshToken.user_id == user_id,
+            RefreshToken.used_at.is_(None),
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+    return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
+async def revoke_refresh_family(
+    session: AsyncSession, family: str, user_id: int, now: datetime
+) -> bool:
+    """Revoke every token of ``family``; False when the family is unknown (expired, deleted)."""
+    exists = await session.execute(
+        select(RefreshToken.jti)
+        .where(RefreshToken.family == family, RefreshToken.user_id == user_id)
+        .limit(1)
+    )
+    if exists.first() is None:
+        return False
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family == family, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return True

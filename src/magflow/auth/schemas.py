@@ -6,6 +6,32 @@ from magflow.auth.models import Role
 from magflow.auth.passwords import MIN_PASSWORD_LENGTH
 from magflow.common.schemas import UtcDateTime
 
+MAX_PASSWORD_LENGTH = 1024
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+
+
+class PasswordReset(BaseModel):
+    password: str | None = Field(
+        default=None,
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=MAX_PASSWORD_LENGTH,
+        description="generated (and returned once) when absent",
+    )
+
+
+class PasswordResetDone(BaseModel):
+    generated_password: str | None = Field(
+        default=None, description="shown only in this answer, when no password was given"
+    )
+
+
+class UnlockDone(BaseModel):
+    cleared: int = Field(description="login-attempt counters cleared (one per client address)")
+
 
 class TokenPair(BaseModel):
     access_token: str

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.auth import repository
-from magflow.auth.models import Role, User
+from magflow.auth.gate import VerificationGate
+from magflow.auth.models import RefreshToken, Role, User
 from magflow.auth.passwords import (
     check_password_strength,
     generate_password,
     hash_password,
-    verify_password,
 )
 from magflow.auth.throttle import LoginThrottle
-from magflow.auth.tokens import InvalidTokenError, TokenService
+from magflow.auth.tokens import InvalidTokenError, TokenClaims, TokenService
 from magflow.common.errors import NotFoundError
 
 
@@ -50,20 +53,27 @@ async def create_user(session: AsyncSession, email: str, password: str, role: Ro
     return user
 
 
-async def authenticate(
-    session: AsyncSession, throttle: LoginThrottle, email: str, password: str
-) -> User:
-    """Check a login; count failures per tried email and lock out after too many."""
-    key = normalize_email(email)
-    retry_after = await throttle.retry_after(key)
-    if retry_after is not None:
-        raise LoginLockedError(retry_after)
-    user = await repository.get_by_email(session, key)
-    valid = verify_password(user.password_hash if user else None, password)
-    if user is None or not valid or not user.is_active:
-        await throttle.record_failure(key)
+@dataclass(frozen=True)
+class LoginCandidate:
+    """What verifying a login needs of the user, read in a session closed before verifying."""
+
+    user_id: int | None
+    password_hash: str | None
+    is_active: bool
+
+
+async def login_candidate(session: AsyncSession, email: str) -> LoginCandidate:
+    user = await repository.get_by_email(session, normalize_email(email))
+    if user is None:
+        return LoginCandidate(None, None, False)
+    return LoginCandidate(user.id, user.password_hash, user.is_active)
+
+
+async def complete_login(session: AsyncSession, user_id: int) -> User:
+    """Record a verified login (in a new, short session); AuthError when the user went away."""
+    user = await repository.get_by_id(session, user_id)
+    if user is None or not user.is_active:
         raise AuthError("incorrect email or password, or the user is disabled")
-    await throttle.reset(key)
     user.last_login_at = datetime.now(UTC)
     return user
 
@@ -72,6 +82,10 @@ async def user_from_token(
     session: AsyncSession, tokens: TokenService, token: str, expected: str
 ) -> User:
     claims = tokens.decode(token, "access" if expected == "access" else "refresh")
+    return await _user_of(session, claims)
+
+
+async def _user_of(session: AsyncSession, claims: TokenClaims) -> User:
     user = await repository.get_by_id(session, claims.user_id)
     if user is None or not user.is_active:
         raise InvalidTokenError("user is unknown or disabled")
@@ -80,11 +94,90 @@ async def user_from_token(
     return user
 
 
-def issue_pair(tokens: TokenService, user: User) -> tuple[str, str]:
+class RefreshReuseError(InvalidTokenError):
+    """A refresh token was presented a second time: its family is now revoked (the caller
+    commits that before answering)."""
+
+
+async def issue_pair(
+    session: AsyncSession, tokens: TokenService, user: User, family: str | None = None
+) -> tuple[str, str]:
+    """An access token and a refresh token; the refresh token is recorded (single use) in
+    ``family``, or in a new family (a login)."""
+    now = datetime.now(UTC)
+    jti = uuid.uuid4().hex
+    family = family or uuid.uuid4().hex
+    await repository.delete_expired_refresh_tokens(session, user.id, now)
+    repository.add_refresh_token(
+        session,
+        RefreshToken(
+            jti=jti,
+            family=family,
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + tokens.refresh_lifetime,
+        ),
+    )
+    await session.flush()
     return (
         tokens.issue(user.id, "access", user.token_version),
-        tokens.issue(user.id, "refresh", user.token_version),
+        tokens.issue(user.id, "refresh", user.token_version, jti=jti, family=family),
     )
+
+
+async def rotate_refresh(
+    session: AsyncSession, tokens: TokenService, token: str
+) -> tuple[str, str]:
+    """Spend a refresh token on a new pair of its family.
+
+    Marking it used is one conditional ``UPDATE``, so two requests racing with the same token
+    cannot both win. A token already used (or revoked) revokes its whole family:
+    :class:`RefreshReuseError`."""
+    claims = tokens.decode(token, "refresh")
+    user = await _user_of(session, claims)
+    if not claims.jti or not claims.family:
+        raise InvalidTokenError("token has been revoked")
+    now = datetime.now(UTC)
+    if await repository.spend_refresh_token(session, claims.jti, user.id, now):
+        return await issue_pair(session, tokens, user, family=claims.family)
+    if await repository.revoke_refresh_family(session, claims.family, user.id, now):
+        raise RefreshReuseError(
+            "refresh token already used: every token of this session is revoked; log in again"
+        )
+    raise InvalidTokenError("token has been revoked")
+
+
+async def change_own_password(
+    session: AsyncSession, gate: VerificationGate, user: User, current: str, new: str
+) -> None:
+    """Change the caller's password (the current one is verified first); revokes every token
+    issued so far, this session's included."""
+    if not await gate.verify(user.password_hash, current):
+        raise AuthError("the current password is incorrect")
+    check_password_strength(new)
+    user.password_hash = await anyio.to_thread.run_sync(hash_password, new)
+    user.token_version += 1
+
+
+async def reset_password(
+    session: AsyncSession, user_id: int | None, new: str | None, *, email: str | None = None
+) -> tuple[User, str | None]:
+    """An admin sets (or generates, returned once) a user's password; revokes their tokens."""
+    if email is not None:
+        user = await repository.get_by_email(session, normalize_email(email))
+        missing = f"no user with email {normalize_email(email)}"
+    else:
+        user = await repository.get_by_id(session, user_id or 0)
+        missing = f"no user with id {user_id}"
+    if user is None:
+        raise UserNotFoundError(missing)
+    generated = generate_password() if new is None else None
+    password = new if new is not None else (generated or "")
+    check_password_strength(password)
+    user.password_hash = await anyio.to_thread.run_sync(hash_password, password)
+    user.token_version += 1
+    await session.flush()
+    return user, generated
 
 
 async def set_demo_admin(session: AsyncSession, email: str, password: str) -> User:
@@ -98,6 +191,21 @@ async def set_demo_admin(session: AsyncSession, email: str, password: str) -> Us
     user.is_active = True
     user.token_version += 1
     return user
+
+
+async def unlock_user(
+    session: AsyncSession, throttle: LoginThrottle, user_id: int | None, *, email: str | None = None
+) -> int:
+    """Clear a user's login-attempt counters (every client address); returns how many."""
+    if email is not None:
+        user = await repository.get_by_email(session, normalize_email(email))
+        missing = f"no user with email {normalize_email(email)}"
+    else:
+        user = await repository.get_by_id(session, user_id or 0)
+        missing = f"no user with id {user_id}"
+    if user is None:
+        raise UserNotFoundError(missing)
+    return await throttle.unlock(user.email)
 
 
 class SelfLockoutError(ValueError):

@@ -26,6 +26,9 @@ class TokenClaims:
     token_type: TokenType
     version: int
     expires_at: datetime
+    jti: str = ""
+    #: The login a refresh token descends from (see ``RefreshToken``); empty on access tokens.
+    family: str = ""
 
 
 #: Tokens whose verified claims :class:`TokenService` remembers (cleared when full).
@@ -42,7 +45,15 @@ class TokenService:
         # change the verdict on a token already verified, so it is checked again on each use.
         self._decoded: dict[tuple[str, TokenType], TokenClaims] = {}
 
-    def issue(self, user_id: int, token_type: TokenType, version: int) -> str:
+    def issue(
+        self,
+        user_id: int,
+        token_type: TokenType,
+        version: int,
+        *,
+        jti: str | None = None,
+        family: str | None = None,
+    ) -> str:
         now = datetime.now(UTC)
         lifetime = self.refresh_lifetime if token_type == "refresh" else self.access_lifetime
         payload: dict[str, Any] = {
@@ -51,8 +62,10 @@ class TokenService:
             "ver": version,
             "iat": now,
             "exp": now + lifetime,
-            "jti": uuid.uuid4().hex,
+            "jti": jti or uuid.uuid4().hex,
         }
+        if family:
+            payload["fam"] = family
         return jwt.encode(payload, self._key, algorithm=ALGORITHM)
 
     def decode(self, token: str, expected: TokenType) -> TokenClaims:
@@ -94,4 +107,6 @@ class TokenService:
             token_type=expected,
             version=version,
             expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+            jti=str(payload.get("jti") or ""),
+            family=str(payload.get("fam") or ""),
         )

@@ -8,8 +8,16 @@ from fastapi import APIRouter, HTTPException, status
 
 from magflow.auth import service
 from magflow.auth.dependencies import Admin
-from magflow.auth.schemas import UserCreate, UserCreated, UserOut, UserUpdate
-from magflow.common.deps import Session
+from magflow.auth.schemas import (
+    PasswordReset,
+    PasswordResetDone,
+    UnlockDone,
+    UserCreate,
+    UserCreated,
+    UserOut,
+    UserUpdate,
+)
+from magflow.common.deps import Context, Session
 from magflow.common.errors import UNPROCESSABLE
 from magflow.common.schemas import IdPath
 
@@ -58,3 +66,31 @@ async def update_user(session: Session, admin: Admin, user_id: IdPath, body: Use
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     await session.commit()
     return user
+
+
+@router.post(
+    "/{user_id}/password",
+    response_model=PasswordResetDone,
+    responses={404: {"description": "No such user"}, 422: {"description": "Weak password"}},
+)
+async def reset_password(
+    session: Session, admin: Admin, user_id: IdPath, body: PasswordReset
+) -> Any:
+    """Set a user's password (or generate one, returned once, here); revokes their tokens."""
+    try:
+        _, generated = await service.reset_password(session, user_id, body.password)
+    except ValueError as exc:
+        raise HTTPException(UNPROCESSABLE, detail=str(exc)) from exc
+    await session.commit()
+    return PasswordResetDone(generated_password=generated)
+
+
+@router.post(
+    "/{user_id}/unlock",
+    response_model=UnlockDone,
+    responses={404: {"description": "No such user"}},
+)
+async def unlock_user(ctx: Context, session: Session, admin: Admin, user_id: IdPath) -> Any:
+    """Clear the user's failed-login counters from every client address (a lockout ends)."""
+    cleared = await service.unlock_user(session, ctx.throttle, user_id)
+    return UnlockDone(cleared=cleared)

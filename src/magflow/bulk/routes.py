@@ -29,7 +29,7 @@ from magflow.audit.service import Actor
 from magflow.auth.dependencies import Admin, CurrentUser, Operator
 from magflow.bulk import repository, service
 from magflow.bulk.models import ItemStatus
-from magflow.bulk.parsing import UploadError, parse_upload
+from magflow.bulk.parsing import UploadError, parse_upload_in_thread
 from magflow.bulk.schemas import (
     BulkOffersRequest,
     OperationItemOut,
@@ -153,7 +153,9 @@ async def bulk_offers_upload(
             status.HTTP_413_CONTENT_TOO_LARGE, detail="the file is larger than 20 MB"
         )
     try:
-        source, items = parse_upload(file.filename or "", content, service.MAX_ITEMS)
+        source, items = await parse_upload_in_thread(
+            file.filename or "", content, service.MAX_ITEMS
+        )
     except UploadError as exc:
         raise HTTPException(UNPROCESSABLE, detail=str(exc)) from exc
     if not items:

@@ -1,12 +1,43 @@
-"""Logging set-up: plain text or one JSON object per line."""
+"""Logging set-up: plain text or one JSON object per line, with tokens redacted.
+
+WebSocket clients may send their access token in the query string (``?token=``), and uvicorn's
+access log writes every request line whole: every handler installed here carries
+:class:`RedactTokensFilter`, which replaces the value of any ``token``/``access_token``/
+``refresh_token`` parameter (and a ``Bearer`` credential) with ``[redacted]`` in every line,
+whichever logger wrote it.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 
 from magflow.settings import LogFormat
+
+_TOKEN_PARAMETER = re.compile(r"(?i)(\b(?:access_token|refresh_token|token)=)[^&\s\"']+")
+_BEARER = re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]+")
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    return _BEARER.sub(r"\1" + REDACTED, _TOKEN_PARAMETER.sub(r"\1" + REDACTED, text))
+
+
+class RedactTokensFilter(logging.Filter):
+    """Rewrites each record's message with token values redacted (see the module doc)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: let the handler report it as usual
+            return True
+        redacted = redact(message)
+        if redacted != message:
+            record.msg = redacted
+            record.args = None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -28,8 +59,19 @@ def configure_logging(fmt: LogFormat, level: str = "INFO") -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    redacting = RedactTokensFilter()
+    handler.addFilter(redacting)
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    # uvicorn's loggers write through this handler too (uvicorn's own logging config, if it ran,
+    # gave them handlers of their own and stopped propagation), and redact on the logger as well,
+    # in case someone adds a handler to them later.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+        logger.filters[:] = [f for f in logger.filters if not isinstance(f, RedactTokensFilter)]
+        logger.addFilter(redacting)
     root.setLevel(level.upper())
     # httpx logs every request URL at INFO; keep it quiet unless asked.
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -29,6 +29,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -299,12 +300,35 @@ COMMON_HEADERS = {
 }
 
 
-class SecurityHeadersMiddleware:
-    """Adds :data:`COMMON_HEADERS` and a Content-Security-Policy to every HTTP response."""
+HSTS = "max-age=31536000; includeSubDomains"
 
-    def __init__(self, app: ASGIApp, *, docs_paths: Iterable[str | None] = ()) -> None:
+
+class SecurityHeadersMiddleware:
+    """Adds :data:`COMMON_HEADERS` and a Content-Security-Policy to every HTTP response, and
+    ``Strict-Transport-Security`` to those served over HTTPS: the request's own scheme, or
+    ``X-Forwarded-Proto: https`` from a trusted proxy (``MAGFLOW_TRUSTED_PROXIES``; ``*`` trusts
+    any). Over plain HTTP the header would be meaningless (browsers ignore it there)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        docs_paths: Iterable[str | None] = (),
+        trusted_proxies: Iterable[str] = (),
+    ) -> None:
         self.app = app
         self.docs_paths = {path for path in docs_paths if path}
+        self.trusted_proxies = set(trusted_proxies)
+
+    def is_https(self, scope: Scope) -> bool:
+        if scope.get("scheme") == "https":
+            return True
+        client = scope.get("client")
+        host = client[0] if client else None
+        if "*" not in self.trusted_proxies and host not in self.trusted_proxies:
+            return False
+        forwarded = Headers(scope=scope).get("x-forwarded-proto", "")
+        return forwarded.split(",", 1)[0].strip().lower() == "https"
 
     def policy_for(self, path: str, content_type: str) -> str:
         if path in self.docs_paths:
@@ -318,10 +342,13 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
+        https = self.is_https(scope)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                if https and "strict-transport-security" not in headers:
+                    headers["Strict-Transport-Security"] = HSTS
                 for name, value in COMMON_HEADERS.items():
                     if name not in headers:
                         headers[name] = value
@@ -332,3 +359,31 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# --- bearer-protected paths (/metrics) ---------------------------------------------------------
+
+
+class BearerTokenGuardMiddleware:
+    """Requires ``Authorization: Bearer <token>`` on ``paths`` (``MAGFLOW_METRICS_TOKEN`` for
+    ``/metrics``): ``401`` otherwise. Compared in constant time."""
+
+    def __init__(self, app: ASGIApp, *, paths: Iterable[str], token: str) -> None:
+        self.app = app
+        self.paths = set(paths)
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("authorization", "").encode()
+        if not hmac.compare_digest(given, self.expected):
+            response = JSONResponse(
+                {"detail": "this path needs 'Authorization: Bearer <MAGFLOW_METRICS_TOKEN>'"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.customers import analytics, analytics_sql
 from magflow.customers.models import EmagCustomer, EmagCustomerAccount
+from magflow.db.limits import fit_rows
 from magflow.db.query import as_bigint, like_pattern
 from magflow.db.upsert import cached_statement, pg_json_insert
 
@@ -38,6 +39,7 @@ async def apply_customer_deltas(
     if not rows:
         return {}
     table = EmagCustomer.__table__
+    rows = fit_rows(table, rows)  # type: ignore[arg-type]  # SQLite's path writes them directly
     if session.get_bind().dialect.name == "postgresql":
         counters = ", ".join(f"{c} = emag_customers.{c} + EXCLUDED.{c}" for c in _COUNTERS)
         result = await pg_json_insert(

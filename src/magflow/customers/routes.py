@@ -19,13 +19,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from magflow.auth.dependencies import CurrentUser
+from magflow.auth.models import User
 from magflow.common.deps import Context, Session
+from magflow.common.privacy import mask_customer_key, mask_name, mask_phone, sees_personal_data
 from magflow.common.schemas import IdPath, Page, Skip
 from magflow.customers import analytics, repository
 from magflow.customers.filters import CustomerFilterQuery, analytics_config
 from magflow.customers.schemas import (
     CustomerAccountOut,
     CustomerDetail,
+    CustomerOut,
     CustomersPage,
     customer_out,
 )
@@ -40,6 +43,22 @@ SortKey = Literal[
 ]
 
 _FORMULAS = inspect.cleandoc(analytics.__doc__ or "").split("Defaults are", 1)[0]
+
+
+def _private(user: User, out: CustomerOut) -> CustomerOut:
+    """Viewers see initials and the phone's last digits (see common/privacy.py)."""
+    if not sees_personal_data(user):
+        out.name = mask_name(out.name)
+        out.phone = mask_phone(out.phone)
+        out.customer_key = mask_customer_key(out.customer_key) or out.customer_key
+    return out
+
+
+def _private_order(user: User, out: OrderOut) -> OrderOut:
+    if not sees_personal_data(user):
+        out.customer_name = mask_name(out.customer_name)
+        out.customer_key = mask_customer_key(out.customer_key)
+    return out
 
 
 @router.get(
@@ -62,7 +81,7 @@ _FORMULAS = inspect.cleandoc(analytics.__doc__ or "").split("Defaults are", 1)[0
 async def list_customers(
     ctx: Context,
     session: Session,
-    _user: CurrentUser,
+    user: CurrentUser,
     filters: CustomerFilterQuery,
     skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -87,7 +106,7 @@ async def list_customers(
         total=total,
         skip=skip,
         limit=limit,
-        items=[customer_out(row, now, config) for row in rows],
+        items=[_private(user, customer_out(row, now, config)) for row in rows],
         summary=summary,
     )
 
@@ -106,7 +125,7 @@ async def list_customers(
 async def get_customer(
     request: Request,
     session: Session,
-    _user: CurrentUser,
+    user: CurrentUser,
     customer_id: IdPath,
     skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -125,7 +144,7 @@ async def get_customer(
         limit=limit,
     )
     return CustomerDetail(
-        customer=customer_out(customer, now, analytics_config(request)),
+        customer=_private(user, customer_out(customer, now, analytics_config(request))),
         accounts=[
             CustomerAccountOut(
                 account_id=link.account_id,
@@ -138,6 +157,6 @@ async def get_customer(
             total=total,
             skip=skip,
             limit=limit,
-            items=[OrderOut.model_validate(order) for order in orders],
+            items=[_private_order(user, OrderOut.model_validate(order)) for order in orders],
         ),
     )

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from magflow.settings import private_sqlite_file, sqlite_path
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets readers (dashboards, progress polls) run beside a sync's writes; the busy timeout
@@ -39,11 +41,9 @@ def create_engine(url: str) -> AsyncEngine:
         "json_deserializer": orjson.loads,
     }
     if url.startswith("sqlite"):
-        path = url.split(":///", 1)[-1]
-        if path and path != ":memory:":
-            from pathlib import Path
-
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            private_sqlite_file(path)  # 0600 in a 0700 directory when created here
         engine = create_async_engine(url, connect_args={"timeout": 30}, **json_options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

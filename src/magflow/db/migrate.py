@@ -14,6 +14,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
+from magflow.settings import private_sqlite_file, sqlite_path
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
@@ -30,9 +32,9 @@ def alembic_config(async_url: str) -> Config:
 
 def upgrade(async_url: str, revision: str = "head") -> None:
     if async_url.startswith("sqlite"):
-        path = async_url.split(":///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(async_url)
+        if path is not None:
+            private_sqlite_file(path)  # 0600 in a 0700 directory when created here
     command.upgrade(alembic_config(async_url), revision)
 
 

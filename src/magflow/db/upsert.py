@@ -7,6 +7,10 @@ parameter per cell, which was most of a sync's CPU (see bench/README.md). The st
 ``RETURNING``: SQLAlchemy batches an ``ON CONFLICT`` executemany only then; without it psycopg 3
 sends one query per row. Rows of one call must have distinct keys (PostgreSQL refuses to update a
 row twice in one statement); callers deduplicate.
+
+Every row written here goes through :func:`magflow.db.limits.fit_rows` first: text longer than
+its ``String(n)`` column is cut and a malformed code refuses the write, the same way on SQLite
+(which would store anything) and PostgreSQL (which would fail the page).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from magflow.db.limits import fit_rows
 
 _STATEMENTS: dict[tuple[Any, ...], Any] = {}
 
@@ -57,7 +63,8 @@ async def upsert(
         return 0
     columns = tuple(c for c in update_columns if c in rows[0])
     if session.get_bind().dialect.name == "postgresql":
-        return await _upsert_pg_json(session, table, rows, key, columns)
+        return await _upsert_pg_json(session, table, rows, key, columns)  # fits the rows
+    rows = fit_rows(table, rows)
 
     def build(insert: Any) -> Any:
         return insert.on_conflict_do_update(
@@ -106,6 +113,7 @@ async def pg_json_insert(
     cached, and PostgreSQL converts the JSON to the columns' types (numeric, timestamptz, jsonb)
     in C. ``tail`` is our own SQL, never user input.
     """
+    rows = fit_rows(table, rows)
     quote = session.get_bind().dialect.identifier_preparer.quote
     names = tuple(rows[0])
     cache_key = ("postgresql-json", table.name, names, tail)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 from fastapi import APIRouter
@@ -11,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from magflow.auth.dependencies import Admin, CurrentUser
 from magflow.catalog.schemas import OfferFilterQuery
 from magflow.common.deps import Context
+from magflow.common.privacy import sees_personal_data
 from magflow.customers.filters import CustomerFilterQuery
 from magflow.exports import service
 from magflow.exports.service import ExportFormat, ExportKind
@@ -33,7 +35,7 @@ def _response(ctx: Context, spec: service.ExportSpec, fmt: ExportFormat) -> Stre
 @orders_router.get("/export")
 async def export_orders(
     ctx: Context,
-    _user: CurrentUser,
+    user: CurrentUser,
     filters: OrderFilterQuery,
     format: ExportFormat = ExportFormat.csv,
     sort: Literal["id", "emag_id", "order_date", "status", "total", "modified"] = "order_date",
@@ -41,6 +43,7 @@ async def export_orders(
 ) -> StreamingResponse:
     """Orders as CSV or XLSX, with the listing's filters; streamed."""
     spec = service.orders_spec(filters, sort=sort, descending=order == "desc")
+    spec = replace(spec, mask_personal=not sees_personal_data(user))  # viewers: initials
     return _response(ctx, spec, format)
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from magflow.accounts import service as accounts_service
 from magflow.catalog import repository as catalog_repository
 from magflow.catalog.models import EmagOffer
+from magflow.common.privacy import mask_customer_key, mask_name
 from magflow.customers import repository as customers_repository
 from magflow.customers.models import EmagCustomer
 from magflow.customers.schemas import CustomerOut, customer_out
@@ -137,6 +138,8 @@ class ExportSpec:
     entity: Any = None
     entity_rows: Callable[[Any], tuple[Any, ...]] | None = None
     header_override: list[str] | None = None
+    #: Mask customers' personal data (viewers: see common/privacy.py).
+    mask_personal: bool = False
 
     @property
     def header(self) -> list[str]:
@@ -233,7 +236,34 @@ async def iter_batches(
             if spec.account_column is not None:
                 i = spec.account_column
                 rows = [(*row[:i], names.get(row[i], row[i]), *row[i + 1 :]) for row in rows]
+            if spec.mask_personal:
+                rows = [_masked(spec.header, row) for row in rows]
             yield rows
+
+
+_MASKS: dict[str, Callable[[Any], Any]] = {
+    "customer_name": mask_name,
+    "customer_key": mask_customer_key,
+}
+
+
+def _masked(header: list[str], row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(
+        _MASKS[column](value) if column in _MASKS and isinstance(value, str) else value
+        for column, value in zip(header, row, strict=True)
+    )
+
+
+#: First characters that make a spreadsheet program read a cell as a formula (OWASP "CSV
+#: injection"): ``=``, ``+``, ``-``, ``@``, tab and carriage return.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize(text: str) -> str:
+    """Text from eMAG (names, brands...) as a cell that cannot run as a formula: prefixed with
+    ``'`` when it starts like one. Only text is touched: numbers (negative ones included) are
+    written as numbers and stay numbers."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
 def csv_value(value: Any) -> Any:
@@ -242,9 +272,11 @@ def csv_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
     if isinstance(value, list | tuple):
-        return ";".join(str(v) for v in value)
+        return neutralize(";".join(str(v) for v in value))
     if isinstance(value, dict):
-        return str(value)
+        return neutralize(str(value))
+    if isinstance(value, str):
+        return neutralize(value)
     return value
 
 
@@ -253,12 +285,14 @@ def xlsx_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
     if isinstance(value, list | tuple):
-        return ";".join(str(v) for v in value)
+        return neutralize(";".join(str(v) for v in value))
     if isinstance(value, dict):
-        return str(value)
-    if isinstance(value, bool | int | float | Decimal | str) or value is None:
+        return neutralize(str(value))
+    if isinstance(value, str):
+        return neutralize(value)  # openpyxl stores a string starting with "=" as a formula
+    if isinstance(value, bool | int | float | Decimal) or value is None:
         return value
-    return str(value)
+    return neutralize(str(value))
 
 
 async def csv_chunks(

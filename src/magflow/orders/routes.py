@@ -7,6 +7,12 @@ from fastapi import APIRouter, HTTPException, Query, status
 from magflow.auth.dependencies import CurrentUser
 from magflow.common.deps import AccountIds, Context, Session
 from magflow.common.listing import COUNT_CACHE_TTL_SECONDS, listing_total
+from magflow.common.privacy import (
+    mask_customer_key,
+    mask_document,
+    mask_name,
+    sees_personal_data,
+)
 from magflow.common.schemas import IdPath, Page, Skip
 from magflow.orders import daily, repository
 from magflow.orders.schemas import DailyOrdersOut, OrderDetailOut, OrderFilterQuery, OrderOut
@@ -31,7 +37,7 @@ LISTING_COLUMNS = tuple(OrderOut.model_fields)
 async def list_orders(
     ctx: Context,
     session: Session,
-    _user: CurrentUser,
+    user: CurrentUser,
     filters: OrderFilterQuery,
     sort: Literal["id", "emag_id", "order_date", "status", "total", "modified"] = "order_date",
     order: Literal["asc", "desc"] = "desc",
@@ -56,9 +62,12 @@ async def list_orders(
         page_rows=len(rows),
         count=lambda: repository.count_orders(session, filters),
     )
-    return Page[OrderOut](
-        total=total, skip=skip, limit=limit, items=[OrderOut.model_validate(r) for r in rows]
-    )
+    items = [OrderOut.model_validate(r) for r in rows]
+    if not sees_personal_data(user):  # viewers: names as initials (common/privacy.py)
+        for item in items:
+            item.customer_name = mask_name(item.customer_name)
+            item.customer_key = mask_customer_key(item.customer_key)
+    return Page[OrderOut](total=total, skip=skip, limit=limit, items=items)
 
 
 @router.get(
@@ -84,8 +93,14 @@ async def daily_orders(
 
 
 @router.get("/{order_id}", response_model=OrderDetailOut)
-async def get_order(session: Session, _user: CurrentUser, order_id: IdPath) -> Any:
+async def get_order(session: Session, user: CurrentUser, order_id: IdPath) -> Any:
     order = await repository.get_order(session, order_id)
     if order is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no order {order_id}")
-    return order
+    if sees_personal_data(user):
+        return order
+    out = OrderDetailOut.model_validate(order)  # viewers: personal data masked
+    out.customer_name = mask_name(out.customer_name)
+    out.customer_key = mask_customer_key(out.customer_key)
+    out.customer = mask_document(out.customer)
+    return out

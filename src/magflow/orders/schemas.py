@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Query
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from magflow.accounts import service as accounts_service
 from magflow.common.dates import UserDateTime, UserDateTimeEnd, in_zone, is_local
@@ -146,13 +147,28 @@ class AwbCreate(BaseModel):
 
 
 class AttachmentCreate(BaseModel):
-    url: str = Field(min_length=1, max_length=1024, description="a PDF URL")
+    url: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="an https URL of a PDF",
+        json_schema_extra={"format": "uri"},
+    )
     name: str = Field(min_length=1, max_length=60)
     type: Literal["invoice", "warranty", "user_manual", "user_guide", "awb", "proforma"] | int = (
         "invoice"
     )
     order_product_id: int | None = Field(default=None, description="order line id (warranties)")
     force_download: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _https_only(cls, url: str) -> str:
+        """eMAG hands the URL to the customer: only https with a host is forwarded (no
+        ``javascript:``, ``file:``, ``data:`` or plain-http links in the customer's order)."""
+        parts = urlsplit(url.strip())
+        if parts.scheme.lower() != "https" or not parts.hostname:
+            raise ValueError("the attachment URL must be an https:// URL with a host")
+        return url.strip()
 
 
 class ActionOut(BaseModel):

@@ -22,7 +22,10 @@ itself. Protocol of both sockets (see :mod:`magflow.realtime.routes` for the pat
 Client messages: ``{"type": "ping"}`` → ``{"type": "pong"}``; ``{"type": "auth", "token": ...}``
 renews the token of an open socket (→ ``{"type": "auth.ok"}``; a bad or missing token closes it
 with 4401). The socket is closed with 4401 when the token it was opened with expires and no new
-one was sent. Other JSON objects are
+one was sent, and within :attr:`Hub.recheck_seconds` when that token stops being valid otherwise
+(the user is disabled, logs out, changes password: the hub authenticates it again periodically).
+A user may hold at most :attr:`Hub.max_connections_per_user` open sockets in this process; one
+more is closed with **1008** right after authentication. Other JSON objects are
 ignored (a newer client's messages); anything that is not a JSON object (binary junk, broken
 JSON) closes the socket with **1008**, and a message larger than :data:`MAX_MESSAGE_BYTES` with
 **1009**, before or after authentication.
@@ -224,6 +227,8 @@ class Client:
         self.principal = principal
         self.queue = queue
         self.last_sent_id = ""
+        #: The token the client last authenticated with (re-checked periodically).
+        self.token = ""
         self._send_lock = asyncio.Lock()
 
     async def send(self, message: dict[str, Any] | str) -> None:
@@ -248,8 +253,12 @@ class Hub:
         heartbeat_seconds: float = 25.0,
         auth_timeout: float = 5.0,
         snapshot_provider: SnapshotProvider = no_snapshot,
+        recheck_seconds: float = 2.0,
+        max_connections_per_user: int = 20,
     ) -> None:
         self.bus = bus
+        self.recheck_seconds = recheck_seconds
+        self.max_connections_per_user = max_connections_per_user
         self.queue_size = queue_size
         self.overflow_limit = overflow_limit
         self.heartbeat_seconds = heartbeat_seconds
@@ -300,7 +309,7 @@ class Hub:
         """Run one WebSocket connection to its end (the route handler awaits this)."""
         await websocket.accept()
         try:
-            principal, last_event_id = await self._authenticate(
+            principal, last_event_id, token = await self._authenticate(
                 websocket, authenticate, token, last_event_id
             )
         except AuthFailedError as exc:
@@ -308,9 +317,18 @@ class Hub:
             return
         except WebSocketDisconnect:
             return
+        # Counted and registered with no await in between: parallel connects cannot overshoot.
+        open_sockets = sum(1 for c in self._clients if c.principal.user_id == principal.user_id)
+        if open_sockets >= self.max_connections_per_user:
+            await websocket.close(
+                CLOSE_POLICY,
+                f"too many connections for this user (at most {self.max_connections_per_user})",
+            )
+            return
         client = Client(
             websocket, route, principal, ClientQueue(self.queue_size, self.overflow_limit)
         )
+        client.token = token
         # Registered before the replay is read, so that no event falls between the two; the
         # sender skips live events the replay already sent (ids are ordered).
         self._clients.add(client)
@@ -344,7 +362,7 @@ class Hub:
         authenticate: Authenticator,
         token: str | None,
         last_event_id: str | None,
-    ) -> tuple[Principal, str | None]:
+    ) -> tuple[Principal, str | None, str]:
         if not token:
             try:
                 async with asyncio.timeout(self.auth_timeout):
@@ -360,7 +378,7 @@ class Hub:
             if isinstance(payload.get("last_event_id"), str):
                 last_event_id = payload["last_event_id"]
         assert token is not None
-        return await authenticate(token), last_event_id
+        return await authenticate(token), last_event_id, token
 
     async def _snapshot(self) -> list[dict[str, Any]]:
         try:
@@ -389,12 +407,14 @@ class Hub:
     async def _run(self, client: Client, authenticate: Authenticator) -> None:
         sender = asyncio.create_task(self._send_loop(client))
         receiver = asyncio.create_task(self._receive_loop(client, authenticate))
+        checker = asyncio.create_task(self._recheck_loop(client, authenticate))
+        tasks = (sender, receiver, checker)
         try:
-            done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (sender, receiver):
+            for task in tasks:
                 task.cancel()
-            for task in (sender, receiver):
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         for task in done:
@@ -425,6 +445,19 @@ class Hub:
             await client.send(item.text)
             client.last_sent_id = item.event["id"]
 
+    async def _recheck_loop(self, client: Client, authenticate: Authenticator) -> None:
+        """Authenticate the client's token again every :attr:`recheck_seconds`: a token that
+        was revoked (logout, password change) or whose user was disabled closes the socket."""
+        while True:
+            await asyncio.sleep(self.recheck_seconds)
+            try:
+                client.principal = await authenticate(client.token)
+            except AuthFailedError as exc:
+                await self._close(client, exc.code, exc.reason)
+                return
+            except Exception:  # the database hiccuped: keep the socket, check again later
+                log.warning("re-checking a WebSocket token failed", exc_info=True)
+
     async def _receive_loop(self, client: Client, authenticate: Authenticator) -> None:
         while True:
             try:
@@ -444,6 +477,7 @@ class Hub:
                     if not isinstance(token, str):
                         raise AuthFailedError(CLOSE_UNAUTHORIZED, "an auth message needs a token")
                     client.principal = await authenticate(token)
+                    client.token = token
                 except AuthFailedError as exc:
                     await self._close(client, exc.code, exc.reason)
                     return

@@ -52,6 +52,7 @@ from magflow.emag.platforms import platform_info
 from magflow.emag.schemas import CountResult
 from magflow.orders import service as orders_service
 from magflow.sync import repository
+from magflow.sync import service as sync_service
 from magflow.sync.models import SyncKind, SyncLog, SyncMode, SyncStatus
 
 log = logging.getLogger(__name__)
@@ -252,13 +253,12 @@ class SyncEngine:
             return await self._finish(
                 run_id, SyncStatus.failed, None, self._error(exc, page=None), opened, progress
             )
-        except Exception as exc:
-            log.exception("sync run %s crashed", run_id)
+        except Exception as exc:  # logged with a reference; users see only the reference
             return await self._finish(
                 run_id,
                 SyncStatus.failed,
                 None,
-                {"kind": "internal", "message": f"{type(exc).__name__}: {exc}"},
+                sync_service.crash_error(exc, run_id),
                 opened,
                 progress,
             )

@@ -6,8 +6,10 @@ database's partial unique index decides between two simultaneous triggers (see m
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -16,8 +18,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from magflow.common.dates import in_zone, platform_zone
 from magflow.common.errors import NotFoundError
 from magflow.context import AppContext
+from magflow.db.limits import StoredValueError
 from magflow.sync import repository
 from magflow.sync.models import SyncKind, SyncLog, SyncMode, SyncStatus
+
+log = logging.getLogger(__name__)
+
+
+def crash_error(exc: BaseException, run_id: int) -> dict[str, Any]:
+    """The error entry a run records when it crashed on something other than eMAG's answer.
+
+    What users see must not be the exception's text: a database error quotes the SQL statement
+    and its parameters (other customers' data included). So the entry carries a short message
+    and a reference id, and the detail (traceback included) goes to the server log under that
+    reference. Data that no column may store (:class:`StoredValueError`) is the exception: its
+    message is written for users and says which row and value."""
+    at = datetime.now(UTC).isoformat()
+    if isinstance(exc, StoredValueError):
+        log.warning("sync run %s refused a page: %s", run_id, exc)
+        return {"at": at, "kind": "data", "message": str(exc), "messages": [str(exc)]}
+    reference = uuid.uuid4().hex[:12]
+    log.error("sync run %s crashed (reference %s)", run_id, reference, exc_info=exc)
+    message = f"internal error (reference {reference}); the details are in the server log"
+    return {
+        "at": at,
+        "kind": "internal",
+        "reference": reference,
+        "message": message,
+        "messages": [message],
+    }
 
 
 def _article(word: str) -> str:

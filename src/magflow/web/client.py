@@ -50,7 +50,9 @@ class ApiClient:
     """One request's view of the API, authenticated with ``token`` (or anonymous)."""
 
     def __init__(self, request: Request, token: str | None) -> None:
-        self._transport = httpx.ASGITransport(app=request.app)
+        # The browser's address, so that the API's login throttle counts per real client.
+        client = (request.client.host, request.client.port) if request.client else None
+        self._transport = httpx.ASGITransport(app=request.app, client=client or ("127.0.0.1", 123))
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     async def call(
