@@ -182,4 +182,20 @@ def read_secret(*, from_stdin: bool, env_var: str | None, prompt: str) -> str:
     return prompted
 
 
-__all__: list[Any] = ["app", "fail", "read_secret", "run_with_context", "settings_or_exit"]
+#: The options of every command that takes a password (``users create``, ``users reset-password``).
+PasswordStdinOption = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+]
+GeneratePasswordOption = Annotated[
+    bool, typer.Option("--generate-password", help="Generate a password and print it once.")
+]
+
+__all__: list[Any] = [
+    "GeneratePasswordOption",
+    "PasswordStdinOption",
+    "app",
+    "fail",
+    "read_secret",
+    "run_with_context",
+    "settings_or_exit",
+]

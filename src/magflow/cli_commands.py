@@ -19,7 +19,14 @@ from magflow.accounts.schemas import AccountCreate, PlatformCode
 from magflow.auth import service as auth_service
 from magflow.auth.models import Role
 from magflow.auth.passwords import generate_password
-from magflow.cli import fail, read_secret, run_with_context, settings_or_exit
+from magflow.cli import (
+    GeneratePasswordOption,
+    PasswordStdinOption,
+    fail,
+    read_secret,
+    run_with_context,
+    settings_or_exit,
+)
 from magflow.context import AppContext
 from magflow.db.migrate import upgrade
 
@@ -57,12 +64,8 @@ def db_upgrade() -> None:
 def users_create(
     email: Annotated[str, typer.Option(help="Login email.")],
     role: Annotated[Role, typer.Option(help="admin, operator or viewer.")] = Role.viewer,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
-    generate: Annotated[
-        bool, typer.Option("--generate-password", help="Generate a password and print it once.")
-    ] = False,
+    password_stdin: PasswordStdinOption = False,
+    generate: GeneratePasswordOption = False,
 ) -> None:
     """Create a user. The password is prompted for, read from stdin, or generated."""
     password = (

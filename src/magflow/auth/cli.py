@@ -11,17 +11,14 @@ import typer
 
 from magflow.auth import service as auth_service
 from magflow.auth.throttle import RedisLoginThrottle
+from magflow.cli import GeneratePasswordOption, PasswordStdinOption
 from magflow.context import AppContext
 
 
 def reset_password_command(
     email: Annotated[str, typer.Argument(help="The user's login email.")],
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the new password from standard input.")
-    ] = False,
-    generate: Annotated[
-        bool, typer.Option("--generate-password", help="Generate a password and print it once.")
-    ] = False,
+    password_stdin: PasswordStdinOption = False,
+    generate: GeneratePasswordOption = False,
 ) -> None:
     """Set a user's password (prompted, from stdin, or generated); revokes their tokens."""
     from magflow.cli import console, fail, read_secret, run_with_context

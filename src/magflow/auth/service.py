@@ -159,10 +159,10 @@ async def change_own_password(
     user.token_version += 1
 
 
-async def reset_password(
-    session: AsyncSession, user_id: int | None, new: str | None, *, email: str | None = None
-) -> tuple[User, str | None]:
-    """An admin sets (or generates, returned once) a user's password; revokes their tokens."""
+async def _user_by_id_or_email(
+    session: AsyncSession, user_id: int | None, email: str | None
+) -> User:
+    """The user named by ``email`` (the CLI) or else ``user_id`` (the API)."""
     if email is not None:
         user = await repository.get_by_email(session, normalize_email(email))
         missing = f"no user with email {normalize_email(email)}"
@@ -171,6 +171,14 @@ async def reset_password(
         missing = f"no user with id {user_id}"
     if user is None:
         raise UserNotFoundError(missing)
+    return user
+
+
+async def reset_password(
+    session: AsyncSession, user_id: int | None, new: str | None, *, email: str | None = None
+) -> tuple[User, str | None]:
+    """An admin sets (or generates, returned once) a user's password; revokes their tokens."""
+    user = await _user_by_id_or_email(session, user_id, email)
     generated = generate_password() if new is None else None
     password = new if new is not None else (generated or "")
     check_password_strength(password)
@@ -197,14 +205,7 @@ async def unlock_user(
     session: AsyncSession, throttle: LoginThrottle, user_id: int | None, *, email: str | None = None
 ) -> int:
     """Clear a user's login-attempt counters (every client address); returns how many."""
-    if email is not None:
-        user = await repository.get_by_email(session, normalize_email(email))
-        missing = f"no user with email {normalize_email(email)}"
-    else:
-        user = await repository.get_by_id(session, user_id or 0)
-        missing = f"no user with id {user_id}"
-    if user is None:
-        raise UserNotFoundError(missing)
+    user = await _user_by_id_or_email(session, user_id, email)
     return await throttle.unlock(user.email)
 
 

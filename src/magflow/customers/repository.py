@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -200,17 +200,10 @@ def customer_sort_columns(
     return columns[sort]()
 
 
-CUSTOMER_SORTS = (
-    "spend",
-    "orders",
-    "last_order",
-    "first_order",
-    "loyalty",
-    "risk",
-    "aov",
-    "name",
-    "id",
-)
+#: The customers listing's sort keys (its ``sort`` parameter, and the export's).
+CustomerSort = Literal[
+    "spend", "orders", "last_order", "first_order", "loyalty", "risk", "aov", "name", "id"
+]
 
 
 def narrows(f: CustomerFilter) -> bool:

@@ -38,9 +38,6 @@ from magflow.orders.schemas import OrderOut
 
 router = APIRouter(prefix="/api/v1/admin/emag-customers", tags=["customers"])
 
-SortKey = Literal[
-    "spend", "orders", "last_order", "first_order", "loyalty", "risk", "aov", "name", "id"
-]
 
 _FORMULAS = inspect.cleandoc(analytics.__doc__ or "").split("Defaults are", 1)[0]
 
@@ -85,7 +82,7 @@ async def list_customers(
     filters: CustomerFilterQuery,
     skip: Skip = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    sort: SortKey = "spend",
+    sort: repository.CustomerSort = "spend",
     order: Literal["asc", "desc"] = "desc",
     with_summary: bool = True,
 ) -> Any:

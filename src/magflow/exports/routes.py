@@ -14,6 +14,7 @@ from magflow.catalog.schemas import OfferFilterQuery
 from magflow.common.deps import Context
 from magflow.common.privacy import sees_personal_data
 from magflow.customers.filters import CustomerFilterQuery
+from magflow.customers.repository import CustomerSort
 from magflow.exports import service
 from magflow.exports.service import ExportFormat, ExportKind
 from magflow.orders.schemas import OrderFilterQuery
@@ -67,20 +68,7 @@ async def export_customers(
     _admin: Admin,
     filters: CustomerFilterQuery,
     format: ExportFormat = ExportFormat.csv,
-    sort: Literal[
-        "spend",
-        "orders",
-        "last_order",
-        "first_order",
-        "loyalty",
-        "risk",
-        "aov",
-        "name",
-        "id",
-        "total_spent",
-        "orders_count",
-        "last_order_at",
-    ] = "spend",
+    sort: CustomerSort | Literal["total_spent", "orders_count", "last_order_at"] = "spend",
     order: Literal["asc", "desc"] = "desc",
 ) -> StreamingResponse:
     """The customers listing as CSV or XLSX: its filters, order and columns (analytics included),
