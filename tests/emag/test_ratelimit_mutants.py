@@ -7,7 +7,9 @@ that eMAG counts (a 429 in production).
 
 from __future__ import annotations
 
-from magflow.emag import Bucket, InMemoryRateLimiter, Window
+import pytest
+
+from magflow.emag import Bucket, InMemoryRateLimiter, Window, bucket_for_route
 
 WINDOW = 0.2  # seconds: 1 send per window (and a long budget window, so nothing is trimmed)
 
@@ -31,6 +33,48 @@ async def test_a_late_confirmed_send_still_blocks_its_window() -> None:
     assert third.local_at - max(first_sent, second.local_at) >= WINDOW - 1e-9
 
 
+async def test_a_send_confirmed_between_two_later_ones_still_counts_in_order() -> None:
+    """Two sends per window. A and B are granted at once, C a window later; A really leaves
+    half-way between B and C. The next send D must wait a window after A's real send: within
+    any window eMAG counts at most two of A, C, D."""
+    limiter = InMemoryRateLimiter(
+        {Bucket.OTHER: (Window(2, WINDOW), Window(10, 60.0))}, margin=0, spacing=0
+    )
+    a = await limiter.acquire_slot("acct", Bucket.OTHER)
+    b = await limiter.acquire_slot("acct", Bucket.OTHER)
+    c = await limiter.acquire_slot("acct", Bucket.OTHER)
+    a_sent = b.local_at + (c.local_at - b.local_at) / 2
+    limiter.confirm(a, a_sent)
+    d = await limiter.acquire_slot("acct", Bucket.OTHER)
+    assert d.local_at - a_sent >= WINDOW - 1e-9
+
+
+async def test_spacing_counts_from_the_real_send() -> None:
+    """Grants are spaced (here 100 ms apart); a send that left late pushes the next grant to
+    100 ms after it actually left."""
+    limiter = InMemoryRateLimiter({Bucket.ORDER: (Window(10, 1.0),)}, margin=0, spacing=1.0)
+    first = await limiter.acquire_slot("acct", Bucket.ORDER)
+    sent = first.local_at + 0.05
+    limiter.confirm(first, sent)
+    second = await limiter.acquire_slot("acct", Bucket.ORDER)
+    assert second.local_at - sent >= 0.1 - 1e-9
+
+
+async def test_the_margin_widens_the_longest_window_too() -> None:
+    """With a margin m, any ``limit + 1`` consecutive sends span at least window + m in every
+    window, the longest (the budget) included: the margin absorbs the clock skew between us and
+    eMAG, so a send must not be forgotten before its longest window and margin have passed."""
+    margin = 0.2
+    limiter = InMemoryRateLimiter(
+        {Bucket.OTHER: (Window(1, 0.01), Window(3, 0.5))}, margin=margin, spacing=0
+    )
+    stamps = [(await limiter.acquire_slot("acct", Bucket.OTHER)).local_at for _ in range(5)]
+    for i in range(len(stamps) - 3):
+        assert stamps[i + 3] - stamps[i] >= 0.5 + margin - 1e-9, (i, stamps)
+    for i in range(len(stamps) - 1):
+        assert stamps[i + 1] - stamps[i] >= 0.01 + margin - 1e-9, (i, stamps)
+
+
 async def test_confirm_keeps_other_accounts_and_buckets_apart() -> None:
     """Confirming a send of one account and bucket moves no other log."""
     limiter = InMemoryRateLimiter({b: (Window(1, WINDOW),) for b in Bucket}, margin=0, spacing=0)
@@ -40,3 +84,23 @@ async def test_confirm_keeps_other_accounts_and_buckets_apart() -> None:
     assert other.waited < WINDOW / 2
     bucket = await limiter.acquire_slot("a", Bucket.OTHER)
     assert bucket.waited < WINDOW / 2
+
+
+@pytest.mark.parametrize(
+    ("route", "bucket"),
+    [
+        ("order", Bucket.ORDER),  # the resource itself
+        ("order?currentPage=2", Bucket.ORDER),
+        ("order?next=/a?b", Bucket.ORDER),  # a "?" inside the query string
+        ("/order/read", Bucket.ORDER),  # a leading slash, no api-3 prefix
+        ("order/read/", Bucket.ORDER),
+        ("/documentation/find_by_eans/", Bucket.EAN),
+        ("orders/read", Bucket.OTHER),  # another resource that merely starts like it
+        ("ordered", Bucket.OTHER),
+    ],
+)
+def test_route_spellings_land_in_their_bucket(route: str, bucket: Bucket) -> None:
+    """However a route is written (as the client builds it, with a query, with slashes), its
+    calls count against the right budget: an order call in ``other`` would take 3/s instead
+    of 12/s and a product call in ``order`` would overrun the 3/s limit."""
+    assert bucket_for_route(route) is bucket
