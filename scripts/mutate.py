@@ -20,8 +20,9 @@ The last line printed is one JSON object::
 
     {"mutation": {"<module>": <killed share>, ...}, "goal_met": <bool>}
 
-with ``null`` for a listed module whose source is not in the tree (nothing to measure), and
-``goal_met`` true when every measured module reaches ``GOAL``. ``--module NAME`` (repeatable)
+with ``null`` for a listed module whose source is not in the tree (nothing to measure) or whose
+run failed (its tests failed before any mutation: no score rather than a wrong one), and
+``goal_met`` true when no run failed and every measured module reaches ``GOAL``. ``--module NAME`` (repeatable)
 runs only those modules; ``--survivors`` prints the survivors' diffs.
 """
 
@@ -132,17 +133,27 @@ def prepare(module: Module) -> Path:
     return work
 
 
-def run_module(module: Module, children: int, survivors: bool) -> float:
+def run_module(module: Module, children: int, survivors: bool) -> float | None:
     work = prepare(module)
     env = {k: v for k, v in os.environ.items() if k != "MAGFLOW_TEST_DATABASE_URL"}
     mutmut = [sys.executable, "-m", "mutmut"]
     print(f"== {module.name}: mutmut over {', '.join(module.sources)}", flush=True)
-    subprocess.run([*mutmut, "run", "--max-children", str(children)], cwd=work, env=env)  # noqa: S603
+    run = subprocess.run(  # noqa: S603
+        [*mutmut, "run", "--max-children", str(children)], cwd=work, env=env
+    )
+    if run.returncode != 0:
+        # e.g. the module's tests failed before any mutation ("failed to collect stats"):
+        # no score rather than a wrong one.
+        print(f"== {module.name}: mutmut failed (exit {run.returncode}), no score", flush=True)
+        return None
     subprocess.run([*mutmut, "export-cicd-stats"], cwd=work, env=env, check=True)  # noqa: S603
     stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
     tested = int(stats["total"]) - int(stats["skipped"])
     caught = int(stats["killed"]) + int(stats["timeout"])
-    share = caught / tested if tested else 0.0
+    if tested == 0:
+        print(f"== {module.name}: no mutant was tested, no score", flush=True)
+        return None
+    share = caught / tested
     print(
         f"== {module.name}: {caught}/{tested} killed ({share:.1%}); "
         f"survived {stats['survived']}, no tests {stats['no_tests']}, "
@@ -173,14 +184,18 @@ def main() -> int:
         return 2
     chosen = [m for m in MODULES if not args.module or m.name in args.module]
     scores: dict[str, float | None] = {}
+    failed = []
     for module in chosen:
         if not present(module):
             print(f"== {module.name}: not in the tree ({', '.join(module.sources)})", flush=True)
             scores[module.name] = None
             continue
-        scores[module.name] = round(run_module(module, args.children, args.survivors), 4)
+        share = run_module(module, args.children, args.survivors)
+        scores[module.name] = None if share is None else round(share, 4)
+        if share is None:
+            failed.append(module.name)
     measured = [s for s in scores.values() if s is not None]
-    goal_met = bool(measured) and all(s >= GOAL for s in measured)
+    goal_met = not failed and bool(measured) and all(s >= GOAL for s in measured)
     print(json.dumps({"mutation": scores, "goal_met": goal_met}))
     return 0
 
