@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from magflow.emag import Bucket, InMemoryRateLimiter, Window, bucket_for_route
+from magflow.emag import Bucket, InMemoryRateLimiter, Window, bucket_for_route, make_rate_limiter
+from magflow.emag.ratelimit import process_rate_limiter
 
 WINDOW = 0.2  # seconds: 1 send per window (and a long budget window, so nothing is trimmed)
 
@@ -104,3 +105,35 @@ def test_route_spellings_land_in_their_bucket(route: str, bucket: Bucket) -> Non
     calls count against the right budget: an order call in ``other`` would take 3/s instead
     of 12/s and a product call in ``order`` would overrun the 3/s limit."""
     assert bucket_for_route(route) is bucket
+
+
+def test_the_factory_passes_custom_limits_margin_and_spacing_on() -> None:
+    """Only the default configuration shares the process-wide limiter; any custom limit,
+    margin or spacing gets a limiter of its own that uses it."""
+    limits = {b: (Window(7, 2.0),) for b in Bucket}
+    for kwargs in ({"limits": limits}, {"margin": 0.3}, {"spacing": 0.9}):
+        limiter = make_rate_limiter(None, **kwargs)  # type: ignore[arg-type]
+        assert isinstance(limiter, InMemoryRateLimiter)
+        assert limiter is not process_rate_limiter(), kwargs
+    custom = make_rate_limiter(None, limits=limits, margin=0.3, spacing=0.9)
+    assert (custom.limits, custom.margin, custom.spacing) == (limits, 0.3, 0.9)
+
+
+async def test_without_redis_the_fallback_keeps_the_limits_and_confirms() -> None:
+    """Redis unreachable: the in-process fallback paces with the configured limits, and a late
+    send confirmed there still opens its window at the real send time."""
+    limiter = make_rate_limiter(
+        "redis://127.0.0.1:1/0",
+        prefix="unused",
+        limits={Bucket.OTHER: (Window(1, WINDOW),)},
+        margin=0,
+        spacing=0,
+    )
+    try:
+        first = await limiter.acquire_slot("acct", Bucket.OTHER)
+        sent = first.local_at + WINDOW / 2
+        limiter.confirm(first, sent)
+        second = await limiter.acquire_slot("acct", Bucket.OTHER)
+        assert second.local_at - sent >= WINDOW - 1e-9
+    finally:
+        await limiter.aclose()
