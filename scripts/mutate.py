@@ -2,8 +2,9 @@
 
 Each module of ``MODULES`` runs mutmut in a work directory of its own, ``var/mutate/<module>/``,
 holding a copy of ``src/`` and ``tests/`` and a ``pyproject.toml`` whose ``[tool.mutmut]`` section
-names that module's source files (``only_mutate``) and test files. mutmut keeps its results in the
-work directory's ``mutants/``, so a second run re-tests only the mutants of changed code.
+names that module's source files (``only_mutate``) and test files. Each run starts afresh;
+``--incremental`` reuses mutmut's results in the work directory's ``mutants/`` and re-tests only
+the mutants of changed code (quicker, but a survivor does not meet a test added since).
 
 Tests run on SQLite with the in-process backends (the PostgreSQL/Redis variables are removed):
 what a mutant breaks, it breaks there too, and a module stays within minutes on 2 CPUs.
@@ -22,8 +23,9 @@ The last line printed is one JSON object::
 
 with ``null`` for a listed module whose source is not in the tree (nothing to measure) or whose
 run failed (its tests failed before any mutation: no score rather than a wrong one), and
-``goal_met`` true when no run failed and every measured module reaches ``GOAL``. ``--module NAME`` (repeatable)
-runs only those modules; ``--survivors`` prints the survivors' diffs.
+``goal_met`` true when no run failed and every measured module reaches ``GOAL``.
+``--module NAME`` (repeatable) runs only those modules; ``--survivors`` prints the survivors'
+diffs.
 """
 
 from __future__ import annotations
@@ -117,9 +119,13 @@ def mutmut_config(module: Module) -> str:
     )
 
 
-def prepare(module: Module) -> Path:
-    """The module's work directory with a fresh copy of src/ and tests/ and its config."""
+def prepare(module: Module, incremental: bool) -> Path:
+    """The module's work directory with a fresh copy of src/ and tests/ and its config; without
+    ``incremental``, mutmut's results of an earlier run are dropped (mutmut re-tests only the
+    mutants of changed functions: a survivor would not meet a test added since)."""
     work = WORK / module.name
+    if not incremental and (work / "mutants").exists():
+        shutil.rmtree(work / "mutants")
     work.mkdir(parents=True, exist_ok=True)
     for name in ("src", "tests"):
         target = work / name
@@ -133,8 +139,8 @@ def prepare(module: Module) -> Path:
     return work
 
 
-def run_module(module: Module, children: int, survivors: bool) -> float | None:
-    work = prepare(module)
+def run_module(module: Module, children: int, survivors: bool, incremental: bool) -> float | None:
+    work = prepare(module, incremental)
     env = {k: v for k, v in os.environ.items() if k != "MAGFLOW_TEST_DATABASE_URL"}
     mutmut = [sys.executable, "-m", "mutmut"]
     print(f"== {module.name}: mutmut over {', '.join(module.sources)}", flush=True)
@@ -176,6 +182,11 @@ def main() -> int:
     parser.add_argument("--module", action="append", choices=[m.name for m in MODULES])
     parser.add_argument("--children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--survivors", action="store_true", help="print surviving mutants")
+    parser.add_argument(
+        "--incremental",
+        action="store_true",
+        help="reuse mutmut's earlier results (only mutants of changed code are re-tested)",
+    )
     args = parser.parse_args()
     try:
         version("mutmut")
@@ -190,7 +201,7 @@ def main() -> int:
             print(f"== {module.name}: not in the tree ({', '.join(module.sources)})", flush=True)
             scores[module.name] = None
             continue
-        share = run_module(module, args.children, args.survivors)
+        share = run_module(module, args.children, args.survivors, args.incremental)
         scores[module.name] = None if share is None else round(share, 4)
         if share is None:
             failed.append(module.name)
