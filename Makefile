@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench venv clean
+.PHONY: demo test lint format bench venv clean mutate
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,16 @@ bench: $(STAMP)
 		esac; \
 		echo "== $$script $$args"; $(BIN)/python $$script $$args || exit 1; \
 	done
+
+# Mutation score of the core modules (docs/testing.md), on demand and not in CI: mutmut runs per
+# module against that module's own tests, installed into the venv on first use (not a dev extra:
+# its UI toolkit would weigh on every install). Ends with one JSON line. MODULES="ratelimit auth"
+# measures only those.
+MUTMUT_VERSION := 3.8.1
+mutate: $(STAMP)
+	$(BIN)/python -m pip show mutmut 2>/dev/null | grep -qx 'Version: $(MUTMUT_VERSION)' || \
+		$(BIN)/python -m pip install --quiet 'mutmut==$(MUTMUT_VERSION)'
+	$(BIN)/python scripts/mutate.py $(foreach m,$(MODULES),--module $(m))
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,139 @@
+"""Rate limiter behaviour that the mutation sample found unasserted (issue 19).
+
+A send confirmed later than granted moves in the log; the log must stay in send order, or the
+limiter counts the wrong entry as the oldest of a window and lets two sends fall into one window
+that eMAG counts (a 429 in production).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from magflow.emag import Bucket, InMemoryRateLimiter, Window, bucket_for_route, make_rate_limiter
+from magflow.emag.ratelimit import process_rate_limiter
+
+WINDOW = 0.2  # seconds: 1 send per window (and a long budget window, so nothing is trimmed)
+
+
+async def test_a_late_confirmed_send_still_blocks_its_window() -> None:
+    """A is granted, B is granted one window later, and A actually leaves *after* B (a slow
+    connection): A's real send time opens the window that the next send must wait for."""
+    limiter = InMemoryRateLimiter(
+        {Bucket.OTHER: (Window(1, WINDOW), Window(10, 60.0))}, margin=0, spacing=0
+    )
+    first = await limiter.acquire_slot("acct", Bucket.OTHER)
+    second = await limiter.acquire_slot("acct", Bucket.OTHER)
+    limiter.confirm(second, second.local_at)
+    first_sent = second.local_at + WINDOW / 4  # A left after B
+    limiter.confirm(first, first_sent)
+    third = await limiter.acquire_slot("acct", Bucket.OTHER)
+    limiter.confirm(third, third.local_at)
+
+    # The third waits a whole window after the latest real send (A's), not after B's: within
+    # any window eMAG counts, the third send meets no other.
+    assert third.local_at - max(first_sent, second.local_at) >= WINDOW - 1e-9
+
+
+async def test_a_send_confirmed_between_two_later_ones_still_counts_in_order() -> None:
+    """Two sends per window. A and B are granted at once, C a window later; A really leaves
+    half-way between B and C. The next send D must wait a window after A's real send: within
+    any window eMAG counts at most two of A, C, D."""
+    limiter = InMemoryRateLimiter(
+        {Bucket.OTHER: (Window(2, WINDOW), Window(10, 60.0))}, margin=0, spacing=0
+    )
+    a = await limiter.acquire_slot("acct", Bucket.OTHER)
+    b = await limiter.acquire_slot("acct", Bucket.OTHER)
+    c = await limiter.acquire_slot("acct", Bucket.OTHER)
+    a_sent = b.local_at + (c.local_at - b.local_at) / 2
+    limiter.confirm(a, a_sent)
+    d = await limiter.acquire_slot("acct", Bucket.OTHER)
+    assert d.local_at - a_sent >= WINDOW - 1e-9
+
+
+async def test_spacing_counts_from_the_real_send() -> None:
+    """Grants are spaced (here 100 ms apart); a send that left late pushes the next grant to
+    100 ms after it actually left."""
+    limiter = InMemoryRateLimiter({Bucket.ORDER: (Window(10, 1.0),)}, margin=0, spacing=1.0)
+    first = await limiter.acquire_slot("acct", Bucket.ORDER)
+    sent = first.local_at + 0.05
+    limiter.confirm(first, sent)
+    second = await limiter.acquire_slot("acct", Bucket.ORDER)
+    assert second.local_at - sent >= 0.1 - 1e-9
+
+
+async def test_the_margin_widens_the_longest_window_too() -> None:
+    """With a margin m, any ``limit + 1`` consecutive sends span at least window + m in every
+    window, the longest (the budget) included: the margin absorbs the clock skew between us and
+    eMAG, so a send must not be forgotten before its longest window and margin have passed."""
+    margin = 0.2
+    limiter = InMemoryRateLimiter(
+        {Bucket.OTHER: (Window(1, 0.01), Window(3, 0.5))}, margin=margin, spacing=0
+    )
+    stamps = [(await limiter.acquire_slot("acct", Bucket.OTHER)).local_at for _ in range(5)]
+    for i in range(len(stamps) - 3):
+        assert stamps[i + 3] - stamps[i] >= 0.5 + margin - 1e-9, (i, stamps)
+    for i in range(len(stamps) - 1):
+        assert stamps[i + 1] - stamps[i] >= 0.01 + margin - 1e-9, (i, stamps)
+
+
+async def test_confirm_keeps_other_accounts_and_buckets_apart() -> None:
+    """Confirming a send of one account and bucket moves no other log."""
+    limiter = InMemoryRateLimiter({b: (Window(1, WINDOW),) for b in Bucket}, margin=0, spacing=0)
+    grant = await limiter.acquire_slot("a", Bucket.ORDER)
+    limiter.confirm(grant, grant.local_at + WINDOW)
+    other = await limiter.acquire_slot("b", Bucket.ORDER)
+    assert other.waited < WINDOW / 2
+    bucket = await limiter.acquire_slot("a", Bucket.OTHER)
+    assert bucket.waited < WINDOW / 2
+
+
+@pytest.mark.parametrize(
+    ("route", "bucket"),
+    [
+        ("order", Bucket.ORDER),  # the resource itself
+        ("order?currentPage=2", Bucket.ORDER),
+        ("order?next=/a?b", Bucket.ORDER),  # a "?" inside the query string
+        ("/order/read", Bucket.ORDER),  # a leading slash, no api-3 prefix
+        ("order/read/", Bucket.ORDER),
+        ("/documentation/find_by_eans/", Bucket.EAN),
+        ("orders/read", Bucket.OTHER),  # another resource that merely starts like it
+        ("ordered", Bucket.OTHER),
+    ],
+)
+def test_route_spellings_land_in_their_bucket(route: str, bucket: Bucket) -> None:
+    """However a route is written (as the client builds it, with a query, with slashes), its
+    calls count against the right budget: an order call in ``other`` would take 3/s instead
+    of 12/s and a product call in ``order`` would overrun the 3/s limit."""
+    assert bucket_for_route(route) is bucket
+
+
+def test_the_factory_passes_custom_limits_margin_and_spacing_on() -> None:
+    """Only the default configuration shares the process-wide limiter; any custom limit,
+    margin or spacing gets a limiter of its own that uses it."""
+    limits = {b: (Window(7, 2.0),) for b in Bucket}
+    for kwargs in ({"limits": limits}, {"margin": 0.3}, {"spacing": 0.9}):
+        limiter = make_rate_limiter(None, **kwargs)  # type: ignore[arg-type]
+        assert isinstance(limiter, InMemoryRateLimiter)
+        assert limiter is not process_rate_limiter(), kwargs
+    custom = make_rate_limiter(None, limits=limits, margin=0.3, spacing=0.9)
+    assert (custom.limits, custom.margin, custom.spacing) == (limits, 0.3, 0.9)
+
+
+async def test_without_redis_the_fallback_keeps_the_limits_and_confirms() -> None:
+    """Redis unreachable: the in-process fallback paces with the configured limits, and a late
+    send confirmed there still opens its window at the real send time."""
+    limiter = make_rate_limiter(
+        "redis://127.0.0.1:1/0",
+        prefix="unused",
+        limits={Bucket.OTHER: (Window(1, WINDOW),)},
+        margin=0,
+        spacing=0,
+    )
+    try:
+        first = await limiter.acquire_slot("acct", Bucket.OTHER)
+        sent = first.local_at + WINDOW / 2
+        limiter.confirm(first, sent)
+        second = await limiter.acquire_slot("acct", Bucket.OTHER)
+        assert second.local_at - sent >= WINDOW - 1e-9
+    finally:
+        await limiter.aclose()
