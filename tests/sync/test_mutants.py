@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from magflow.catalog.models import EmagProduct
+from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
 from magflow.orders.models import EmagOrder
@@ -17,11 +17,9 @@ from magflow.sync.wiring import build_engine
 from tests.support.simulation import Accounts, set_faults, sync
 
 
-async def stored_offers(ctx: AppContext, account_id: int) -> dict[int, EmagProduct]:
+async def stored_offers(ctx: AppContext, account_id: int) -> dict[int, EmagOffer]:
     async with ctx.db.session() as session:
-        rows = await session.execute(
-            select(EmagProduct).where(EmagProduct.account_id == account_id)
-        )
+        rows = await session.execute(select(EmagOffer).where(EmagOffer.account_id == account_id))
         return {row.emag_id: row for row in rows.scalars()}
 
 
