@@ -54,12 +54,12 @@ from magflow.orders import service as orders_service
 from magflow.sync import repository
 from magflow.sync import service as sync_service
 from magflow.sync.models import SyncKind, SyncLog, SyncMode, SyncStatus
+from magflow.sync.plan import Plan, Segment, order_windows
 
 log = logging.getLogger(__name__)
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 ITEMS_PER_PAGE = 100
-ORDER_WINDOW = timedelta(days=30)
 MILESTONES = (25, 50, 75, 100)
 
 
@@ -100,103 +100,6 @@ class EngineOptions:
 
 class RunCancelledError(Exception):
     pass
-
-
-def _compress(pages: set[int]) -> list[list[int]]:
-    """Sorted page numbers as inclusive ranges: {1,2,3,7} -> [[1,3],[7,7]]."""
-    ranges: list[list[int]] = []
-    for page in sorted(pages):
-        if ranges and page == ranges[-1][1] + 1:
-            ranges[-1][1] = page
-        else:
-            ranges.append([page, page])
-    return ranges
-
-
-def _expand(ranges: list[list[int]]) -> set[int]:
-    return {page for start, end in ranges for page in range(start, end + 1)}
-
-
-@dataclass
-class Segment:
-    """One filtered read: offers, or orders of one type in one window."""
-
-    resource: str
-    filters: dict[str, Any]
-    items: int
-    pages: int
-    done: set[int] = field(default_factory=set)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "resource": self.resource,
-            "filters": self.filters,
-            "items": self.items,
-            "pages": self.pages,
-            "done": _compress(self.done),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Segment:
-        return cls(
-            resource=data["resource"],
-            filters=data["filters"],
-            items=int(data["items"]),
-            pages=int(data["pages"]),
-            done=_expand(data.get("done", [])),
-        )
-
-
-@dataclass
-class Plan:
-    segments: list[Segment]
-    upper_bound: datetime
-    vat_rates: dict[int, Decimal]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": 1,
-            "upper_bound": self.upper_bound.isoformat(),
-            "vat_rates": {str(k): str(v) for k, v in self.vat_rates.items()},
-            "segments": [s.to_json() for s in self.segments],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Plan:
-        return cls(
-            segments=[Segment.from_json(s) for s in data["segments"]],
-            upper_bound=datetime.fromisoformat(data["upper_bound"]),
-            vat_rates={int(k): Decimal(v) for k, v in data.get("vat_rates", {}).items()},
-        )
-
-    @property
-    def total_items(self) -> int:
-        return sum(s.items for s in self.segments)
-
-    @property
-    def total_pages(self) -> int:
-        return sum(s.pages for s in self.segments)
-
-    @property
-    def pages_done(self) -> int:
-        return sum(len(s.done) for s in self.segments)
-
-    def pending(self) -> list[tuple[int, int]]:
-        return [
-            (index, page)
-            for index, segment in enumerate(self.segments)
-            for page in range(1, segment.pages + 1)
-            if page not in segment.done
-        ]
-
-
-def _windows(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-    windows = []
-    while start < end:
-        stop = min(start + ORDER_WINDOW, end)
-        windows.append((start, stop))
-        start = stop
-    return windows
 
 
 class SyncEngine:
@@ -353,7 +256,7 @@ class SyncEngine:
             # order/read defaults to the seller's type; FBE orders appear only when asked (§6.3).
             types = ALL_ORDER_TYPES if credentials.account_type == "fbe" else (OrderType.SELLER,)
             for order_type in types:
-                for start, stop in _windows(since, now):
+                for start, stop in order_windows(since, now):
                     specs.append(
                         (
                             "order",
