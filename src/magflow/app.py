@@ -21,6 +21,7 @@ from magflow.bulk.routes import router as bulk_router
 from magflow.bulk.routes import stock_router as offer_stock_router
 from magflow.catalog.routes import router as offers_router
 from magflow.common import errors, openapi
+from magflow.common.admission import AdmissionMiddleware
 from magflow.common.runtime import tune_gc
 from magflow.common.security import MIB, RequestGuardMiddleware, SecurityHeadersMiddleware
 from magflow.context import AppContext
@@ -107,6 +108,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         route_limits={
             bulk_router.prefix + "/offers": max(settings.max_body_bytes, MAX_UPLOAD_BYTES + MIB)
         },
+    )
+    # Admission control: at most max_in_flight requests at once in this process, the excess
+    # answered 503 + Retry-After at once (WebSockets, /health, /metrics, static files exempt).
+    # Inside the security headers, so its refusals carry them too.
+    app.add_middleware(
+        AdmissionMiddleware,
+        max_in_flight=settings.max_in_flight,
+        queue_wait=settings.admission_queue_wait_seconds,
     )
     app.add_middleware(
         SecurityHeadersMiddleware,
