@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
     # Admission control (common/admission.py): HTTP requests running at once per API process, and
     # how long one arriving beyond them may wait for a slot before it is answered 503.
-    max_in_flight: Annotated[int, Field(ge=1)] = 24
+    max_in_flight: Annotated[int, Field(ge=1)] = 16
     admission_queue_wait_seconds: Annotated[float, Field(ge=0)] = 0.025
     # Database pool per process (db/engine.py), PostgreSQL and SQLite files alike. A request that
     # finds no connection free within the pool timeout is answered 503 (common/errors.py).

@@ -126,7 +126,11 @@ async def test_excess_requests_are_refused_at_once_while_health_and_websockets_w
             assert_busy(await client.get(OFFERS, headers=headers), "2 requests in flight")
             # Still refused: a refusal frees nothing.
             assert_busy(await client.get(OFFERS, headers=headers), "in flight")
-            assert admission.refused == refused_before + 2
+            # A browser loading a page gets the 503 as a page that reloads itself.
+            page = await client.get("/login", headers={"Accept": "text/html,*/*"})
+            assert page.status_code == 503 and page.headers["retry-after"] == "1"
+            assert '<meta http-equiv="refresh" content="1">' in page.text
+            assert admission.refused == refused_before + 3
             # Health checks, metrics, static files and WebSockets are never held back.
             assert (await client.get("/health")).status_code == 200
             assert (await client.get("/metrics")).status_code == 200
@@ -136,6 +140,8 @@ async def test_excess_requests_are_refused_at_once_while_health_and_websockets_w
             assert [await request.finish() for request in held] == [200, 200]
             # The slots are free again.
             assert (await client.get(OFFERS, headers=headers)).status_code == 200
+            page = await client.get("/login", headers={"Accept": "text/html,*/*"})
+            assert page.status_code == 200
 
 
 async def test_a_waiting_request_gets_the_next_free_slot_and_the_queue_is_bounded(

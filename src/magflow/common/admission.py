@@ -21,6 +21,10 @@ requests fast and tells the others, cheaply, to come back: ``503`` with ``Retry-
   must see a busy process as alive, not dead) and the dashboard's static files (no database, a few
   kilobytes from the page cache: a page whose fragments were refused should still render).
 
+A browser loading a dashboard page gets the ``503`` as a small page that reloads itself after
+``Retry-After`` instead of the JSON answer: a logged-in user's page load is answered at once and
+retried, never left hanging.
+
 The database pool's wait is bounded too (``MAGFLOW_DB_POOL_TIMEOUT_SECONDS``, ``db/engine.py``):
 its ``TimeoutError`` becomes the same ``503`` (``common/errors.py``).
 """
@@ -41,14 +45,36 @@ EXEMPT_PATHS = frozenset({"/health", "/metrics"})
 EXEMPT_PREFIXES = ("/static/",)
 
 
-def busy_response_parts(detail: str) -> tuple[dict[str, object], bytes]:
+#: What a browser loading a page gets instead of the JSON answer: the same 503, as a page that
+#: reloads itself after ``Retry-After`` (a meta refresh: no script, so the page's CSP allows it).
+BUSY_PAGE = (
+    "<!doctype html><html lang=en><head><meta charset=utf-8>"
+    f'<meta http-equiv="refresh" content="{RETRY_AFTER_SECONDS}">'
+    "<title>MagFlow is busy</title></head><body><p>MagFlow is busy right now; this page "
+    f"reloads in {RETRY_AFTER_SECONDS} s.</p></body></html>"
+).encode()
+
+
+def wants_html(scope: Scope) -> bool:
+    """A browser navigating to a page (``Accept: text/html...``), not an API or htmx call."""
+    accept = b""
+    for name, value in scope.get("headers", ()):
+        if name == b"hx-request":
+            return False
+        if name == b"accept":
+            accept = value
+    return accept.startswith(b"text/html")
+
+
+def busy_response_parts(detail: str, html: bool = False) -> tuple[dict[str, object], bytes]:
     """The start message and body of a ``503`` telling the client to retry later."""
-    body = orjson.dumps({"detail": detail})
+    body = BUSY_PAGE if html else orjson.dumps({"detail": detail})
+    content_type = b"text/html; charset=utf-8" if html else b"application/json"
     start: dict[str, object] = {
         "type": "http.response.start",
         "status": 503,
         "headers": [
-            (b"content-type", b"application/json"),
+            (b"content-type", content_type),
             (b"content-length", str(len(body)).encode()),
             (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
             (b"cache-control", b"no-store"),
@@ -81,7 +107,7 @@ class AdmissionMiddleware:
             return
         if not await self._acquire():
             self.refused += 1
-            await self._refuse(send)
+            await self._refuse(send, wants_html(scope))
             return
         self.admitted += 1
         try:
@@ -134,10 +160,11 @@ class AdmissionMiddleware:
                 return
         self.in_flight -= 1
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, html: bool) -> None:
         start, body = busy_response_parts(
             f"the server is busy ({self.max_in_flight} requests in flight in this process); "
-            f"retry after {RETRY_AFTER_SECONDS} s"
+            f"retry after {RETRY_AFTER_SECONDS} s",
+            html,
         )
         await send(start)
         await send({"type": "http.response.body", "body": body})
