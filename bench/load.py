@@ -1,9 +1,20 @@
 """Load: a steady rate of read requests mixed with many WebSocket clients while a sync runs.
 
-    .venv/bin/python bench/load.py [--topology deployment|single] [--rps 200] [--clients 1000]
+    .venv/bin/python bench/load.py [--topology deployment|single] [--rps N] [--clients 1000]
                                    [--seconds 60] [--warmup 10] [--orders N] [--apis 2]
                                    [--workers 2] [--client raw|httpx] [--redis-url URL]
                                    [--profile DIR] [--endpoint-costs N] [--reads 2,3]
+                                   [--start-rps 25] [--max-steps 9] [--step-seconds 12]
+                                   [--step-warmup 3] [--overload-seconds 60] [--costs-requests 150]
+
+With no ``--rps`` (the default) it runs issue 18's goal: (1) each path of READS alone against its
+*floor* (:func:`endpoint_costs`: a minimal ASGI app running the same SQL with psycopg and writing
+the rows with orjson), (2) a capacity search (:func:`capacity_search`: the highest rate whose
+window has p95 <= 300 ms, <= 1 % errors and no timeouts), (3) twice that rate for
+``--overload-seconds``; its last JSON line carries ``capacity_rps``, ``overload_achieved_rps``,
+``overload_timeouts``, ``admitted_p95_ms``, ``shed_p95_ms``, ``max_cpu_ratio_vs_floor``, ``goals``
+and ``goal_met``. ``--rps N`` runs one window at N req/s instead (issue 8's run: ``--rps 200``).
+What follows describes the set-up and one window.
 
 ``--topology deployment`` (default) runs MagFlow as ``deploy/`` does, on one machine as it would
 on several: a fresh PostgreSQL database (created on the server of ``MAGFLOW_BENCH_DATABASE_URL``,
