@@ -1,9 +1,22 @@
 """Load: a steady rate of read requests mixed with many WebSocket clients while a sync runs.
 
-    .venv/bin/python bench/load.py [--topology deployment|single] [--rps 200] [--clients 1000]
+    .venv/bin/python bench/load.py [--topology deployment|single] [--rps N] [--clients 1000]
                                    [--seconds 60] [--warmup 10] [--orders N] [--apis 2]
                                    [--workers 2] [--client raw|httpx] [--redis-url URL]
                                    [--profile DIR] [--endpoint-costs N] [--reads 2,3]
+                                   [--start-rps 25] [--max-steps 9] [--step-seconds 12]
+                                   [--step-warmup 3] [--step-retries 1] [--overload-seconds 60]
+                                   [--costs-requests 150]
+
+With no ``--rps`` (the default) it runs issue 18's goal: (1) each path of READS alone against its
+*floor* (:func:`endpoint_costs`: a minimal ASGI app running the same SQL with psycopg and writing
+the rows with orjson), (2) a capacity search (:func:`capacity_search`: the highest rate whose
+window has p95 <= 300 ms, <= 1 % errors and no timeouts; a failing rate is tried once more),
+(3) twice that rate for
+``--overload-seconds``; its last JSON line carries ``capacity_rps``, ``overload_achieved_rps``,
+``overload_timeouts``, ``admitted_p95_ms``, ``shed_p95_ms``, ``max_cpu_ratio_vs_floor``, ``goals``
+and ``goal_met``. ``--rps N`` runs one window at N req/s instead (issue 8's run: ``--rps 200``).
+What follows describes the set-up and one window.
 
 ``--topology deployment`` (default) runs MagFlow as ``deploy/`` does, on one machine as it would
 on several: a fresh PostgreSQL database (created on the server of ``MAGFLOW_BENCH_DATABASE_URL``,
@@ -75,6 +88,8 @@ READS = [
 ]
 WS_PATH = "/api/v1/emag/enhanced/ws/sync-progress"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+#: The generator's names for a request not answered in time.
+TIMEOUT_KINDS = ("ReadTimeout", "PoolTimeout", "Timeout")
 #: eMAG's order bucket (12 req/s) times 100 orders a page: the fastest a full orders sync can go.
 ORDERS_PER_SECOND_CEILING = 1200
 
@@ -308,7 +323,19 @@ async def http_load(config: dict[str, Any]) -> dict[str, Any]:
     ok_in_window = sum(
         1 for r in results if r[3].startswith("2") and warmup <= r[2] < warmup + seconds
     )
+    # Admitted: answered 2xx; shed: refused by admission control (503, meant to be instant);
+    # timeouts: not answered in time, by the server (ReadTimeout) or for want of a connection.
+    admitted = [r[1] for r in window if r[3].startswith("2")]
+    shed = [r[1] for r in window if r[3] == "503"]
+    timeouts = sum(1 for r in window if r[3] in TIMEOUT_KINDS)
     return {
+        "admitted": len(admitted),
+        "admitted_p50_ms": ms(percentile(admitted, 50)),
+        "admitted_p95_ms": ms(percentile(admitted, 95)),
+        "shed": len(shed),
+        "shed_p50_ms": ms(percentile(shed, 50)),
+        "shed_p95_ms": ms(percentile(shed, 95)),
+        "timeouts": timeouts,
         "requests": len(window),
         "requests_all": len(results),
         "rps_offered": round(len(window) / seconds, 1),
@@ -434,6 +461,102 @@ def _epoch(ts: str) -> float:
     return datetime.fromisoformat(ts).timestamp()
 
 
+# -- the floor: the same SQL, run by a minimal ASGI handler -------------------------------------
+
+
+async def capture_sql(token: str, paths: list[str]) -> dict[str, list[tuple[str, Any]]]:
+    """The SQL each path runs in the API, captured by running the app itself in this process
+    (same settings, same database) under SQLAlchemy's ``before_cursor_execute``: the second call's
+    statements (the steady state: caches warm), or the first call's when the second ran none."""
+    from sqlalchemy import event
+
+    from magflow.app import create_app
+    from magflow.settings import Settings
+
+    app = create_app(Settings())
+    captured: dict[str, list[tuple[str, Any]]] = {}
+    async with app.router.lifespan_context(app):
+        statements: list[tuple[str, Any]] = []
+
+        def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+            statements.append((statement, params))
+
+        engine = app.state.ctx.db.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", record)
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://floor") as client:
+            for path in paths:
+                calls = []
+                for _ in range(2):
+                    statements.clear()
+                    (await client.get(path, headers=headers)).raise_for_status()
+                    calls.append(list(statements))
+                captured[path] = calls[1] or calls[0]
+        event.remove(engine, "before_cursor_execute", record)
+    return captured
+
+
+def floor_app(database_url: str, captured: dict[str, list[tuple[str, Any]]]) -> Any:
+    """A minimal ASGI app: for a path of READS, run the API's statements for it with psycopg (in a
+    transaction rolled back at the end, as the API's session does) and write the rows with orjson.
+    No framework, no validation, no authentication: the floor of what an endpoint can cost."""
+    import orjson
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    conninfo = make_url(database_url).set(drivername="postgresql")
+    conninfo_text = conninfo.render_as_string(hide_password=False)
+    state: dict[str, Any] = {}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    state["conn"] = await psycopg.AsyncConnection.connect(conninfo_text)
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await state["conn"].close()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        query = scope["query_string"].decode()
+        key = scope["path"] + ("?" + query if query else "")
+        statements = captured.get(key)
+        if statements is None:
+            status, body = 404, b'{"detail":"not a path of READS"}'
+        else:
+            conn = state["conn"]
+            results = []
+            async with conn.cursor() as cursor:
+                for statement, params in statements:
+                    await cursor.execute(statement, params)
+                    if cursor.description is None:
+                        continue
+                    names = [column.name for column in cursor.description]
+                    results.append(
+                        [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+                    )
+            await conn.rollback()
+            status, body = 200, orjson.dumps(results, default=str)
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())
+        ]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def floor_server(config: dict[str, Any]) -> None:
+    """``--role floor``: capture the SQL, then serve the floor on ``config["port"]``."""
+    import uvicorn
+
+    captured = asyncio.run(capture_sql(config["token"], config["paths"]))
+    print(json.dumps({"statements": {p: len(s) for p, s in captured.items()}}), flush=True)
+    app = floor_app(os.environ["MAGFLOW_DATABASE_URL"], captured)
+    uvicorn.run(app, host="127.0.0.1", port=config["port"], log_config=None, log_level="warning")
+
+
 # -- the orchestrator: processes, sampling, the report ------------------------------------------
 
 
@@ -528,6 +651,8 @@ class Processes:
     def __init__(self, logs: Path) -> None:
         self.logs = logs
         self.named: dict[str, subprocess.Popen[Any]] = {}
+        #: The MagFlow processes' environment (the floor server uses it too).
+        self.env: dict[str, str] = dict(os.environ)
 
     def start(self, name: str, argv: list[str], env: dict[str, str], **kw: Any) -> Any:
         log = (self.logs / f"{name}.log").open("wb")
@@ -571,6 +696,7 @@ class RunState:
             self.conn = psycopg.connect(conninfo, autocommit=True)
         self.autovacuum = self.sqlite or self.conn.execute("SHOW autovacuum").fetchone()[0] == "on"
         self.analyzed = 0
+        self.last_analyze = time.monotonic()
 
     def analyze(self) -> None:
         """``ANALYZE`` when the server's autovacuum is off (as on the machine of the figures):
@@ -579,6 +705,13 @@ class RunState:
         if not self.autovacuum:
             self.conn.execute("ANALYZE")
             self.analyzed += 1
+        self.last_analyze = time.monotonic()
+
+    def analyze_every(self, seconds: float = 30) -> None:
+        """:meth:`analyze` when the last one is ``seconds`` old: the cadence of autoanalyze on a
+        table the sync grows by ~1,200 rows a second, across all the windows of a run."""
+        if time.monotonic() - self.last_analyze >= seconds:
+            self.analyze()
 
     def get(self, run_id: int) -> tuple[str, int]:
         query = "SELECT status, processed_items FROM emag_sync_logs WHERE id = "
@@ -633,6 +766,17 @@ def database(topology: str, var: Path) -> Iterator[str]:
         yield url
 
 
+def planned_seconds(args: argparse.Namespace) -> float:
+    """How long the measurements last once the orders sync writes (the sync must outlast them)."""
+    if args.endpoint_costs:
+        return float(5 + len(READS) * 2 * (args.endpoint_costs + 10) * 0.05)
+    if args.rps is not None:
+        return float(args.warmup + args.seconds)
+    costs = 5 + len(READS) * 2 * (args.costs_requests + 10) * 0.05 + 20
+    steps = args.max_steps * (args.step_retries + 1) * (args.step_warmup + args.step_seconds + 6)
+    return float(costs + steps + args.warmup + args.overload_seconds + 10)
+
+
 def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     from _common import machine
 
@@ -645,7 +789,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"--topology deployment needs Redis at {args.redis_url}")
     apis = args.apis if deployment else 1
     workers = args.workers if deployment else 0
-    orders = args.orders or int(ORDERS_PER_SECOND_CEILING * (args.warmup + args.seconds + 45))
+    orders = args.orders or int(ORDERS_PER_SECOND_CEILING * (planned_seconds(args) + 45))
     load_before = loadavg()
     var = Path(tempfile.mkdtemp(prefix="magflow-load-"))
     password = secrets.token_urlsafe(16)
@@ -666,6 +810,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             "MAGFLOW_JOBS": "procrastinate" if deployment else "inprocess",
             "MAGFLOW_MIGRATE_ON_START": "false" if deployment else "true",
         }
+        processes.env = env
         magflow = [sys.executable, "-m", "magflow"]
         if not deployment:
             subprocess.run([*magflow, "db", "upgrade"], env=env, check=True, capture_output=True)
@@ -721,71 +866,110 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def endpoint_costs(
-    args: argparse.Namespace, urls: list[str], token: str, api_pids: list[int]
-) -> dict[str, Any]:
-    """Each of READS alone: ``--endpoint-costs`` requests one at a time, round robin over the
-    APIs, while the sync runs; the API processes' CPU per request (minus what they use without
-    requests over the same time, measured first) and the latency. PostgreSQL's CPU per request
-    is given too, but the sync's writes make it noisy."""
+def start_floor(processes: Processes, token: str) -> tuple[str, int]:
+    """The floor server (``--role floor``) on a port of its own: its URL and pid."""
+    port = free_port()
+    me = [sys.executable, str(Path(__file__).resolve())]
+    config = {"token": token, "paths": READS, "port": port}
+    floor = processes.start(
+        "floor", [*me, "--role", "floor", "--config", json.dumps(config)], processes.env
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        processes.check_alive()
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url + READS[0], timeout=2).status_code == 200:
+                return url, floor.pid
+        if time.monotonic() > deadline:
+            raise RuntimeError("the floor server did not start")
+        time.sleep(0.2)
 
-    def ticks() -> tuple[float, float]:
+
+def endpoint_costs(
+    n: int,
+    processes: Processes,
+    urls: list[str],
+    token: str,
+    api_pids: list[int],
+    state: RunState | None = None,
+) -> dict[str, Any]:
+    """Each of READS alone: ``n`` requests one at a time, round robin over the APIs, while the
+    sync runs; the API processes' CPU per request (minus what they use without requests over the
+    same time, measured first) and the latency. Then the same ``n`` requests to the floor (the
+    same SQL run by a minimal ASGI handler with psycopg, rows written with orjson: see
+    :func:`floor_app`), its CPU per request, and the ratio API / floor. PostgreSQL's CPU per
+    request is given too, but the sync's writes make it noisy."""
+    floor_url, floor_pid = start_floor(processes, token)
+
+    def ticks() -> tuple[float, float, float]:
         api = sum(proc_cpu_ticks(pid) for pid in api_pids) / CLK_TCK
         pg = sum(proc_cpu_ticks(pid) for pid in procs_named("postgres")) / CLK_TCK
-        return api, pg
+        return api, pg, proc_cpu_ticks(floor_pid) / CLK_TCK
 
-    n = args.endpoint_costs
-    api0, pg0 = ticks()
+    api0, pg0, floor0 = ticks()
     time.sleep(5)
-    api1, pg1 = ticks()
-    idle_api, idle_pg = (api1 - api0) / 5, (pg1 - pg0) / 5
+    api1, pg1, floor1 = ticks()
+    idle_api, idle_pg, idle_floor = (api1 - api0) / 5, (pg1 - pg0) / 5, (floor1 - floor0) / 5
+
+    def run(client: httpx.Client, targets: list[str], path: str) -> dict[str, float]:
+        for i in range(10):
+            client.get(targets[i % len(targets)] + path).raise_for_status()
+        latencies = []
+        a0, p0, f0 = ticks()
+        started = time.perf_counter()
+        for i in range(n):
+            sent = time.perf_counter()
+            client.get(targets[i % len(targets)] + path).raise_for_status()
+            latencies.append(time.perf_counter() - sent)
+        elapsed = time.perf_counter() - started
+        a1, p1, f1 = ticks()
+        return {
+            "api_cpu_ms": round(1000 * (a1 - a0 - idle_api * elapsed) / n, 2),
+            "floor_cpu_ms": round(1000 * (f1 - f0 - idle_floor * elapsed) / n, 2),
+            "pg_cpu_ms": round(1000 * (p1 - p0 - idle_pg * elapsed) / n, 2),
+            "p50_ms": ms(percentile(latencies, 50)),
+            "p95_ms": ms(percentile(latencies, 95)),
+        }
+
     costs: dict[str, Any] = {}
     with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
         for path in READS:
-            for i in range(10):
-                client.get(urls[i % len(urls)] + path).raise_for_status()
-            latencies = []
-            api0, pg0 = ticks()
-            started = time.perf_counter()
-            for i in range(n):
-                sent = time.perf_counter()
-                client.get(urls[i % len(urls)] + path).raise_for_status()
-                latencies.append(time.perf_counter() - sent)
-            elapsed = time.perf_counter() - started
-            api1, pg1 = ticks()
+            if state is not None:
+                state.analyze_every(30)
+            api = run(client, urls, path)
+            floor = run(client, [floor_url], path)
+            api_ms, floor_ms = api["api_cpu_ms"], max(0.01, floor["floor_cpu_ms"])
             costs[path] = {
-                "api_cpu_ms": round(1000 * (api1 - api0 - idle_api * elapsed) / n, 2),
-                "pg_cpu_ms": round(1000 * (pg1 - pg0 - idle_pg * elapsed) / n, 2),
-                "p50_ms": ms(percentile(latencies, 50)),
-                "p95_ms": ms(percentile(latencies, 95)),
+                "api_cpu_ms": api_ms,
+                "floor_cpu_ms": floor["floor_cpu_ms"],
+                "ratio": round(api_ms / floor_ms, 2),
+                "api_pg_cpu_ms": api["pg_cpu_ms"],
+                "floor_pg_cpu_ms": floor["pg_cpu_ms"],
+                "api_p50_ms": api["p50_ms"],
+                "floor_p50_ms": floor["p50_ms"],
             }
-            print(f"{path}: {costs[path]}", flush=True)
+            print(
+                f"  {path}: API {api_ms} ms CPU/request, floor {floor['floor_cpu_ms']} ms, "
+                f"ratio {costs[path]['ratio']} (PostgreSQL {api['pg_cpu_ms']} / "
+                f"{floor['pg_cpu_ms']} ms; p50 {api['p50_ms']} / {floor['p50_ms']} ms)",
+                flush=True,
+            )
+    processes.named.pop("floor").terminate()
     return {
-        "bench": "load-endpoint-costs",
         "requests_per_endpoint": n,
         "idle_api_cpu_percent": round(100 * idle_api, 1),
         "idle_pg_cpu_percent": round(100 * idle_pg, 1),
         "endpoints": costs,
-        "loadavg_after": loadavg(),
+        "max_cpu_ratio_vs_floor": max(c["ratio"] for c in costs.values()),
     }
 
 
-def measure(
-    args: argparse.Namespace,
-    processes: Processes,
-    urls: list[str],
-    token: str,
-    sim_pid: int,
-    run_id: int,
-    state: RunState,
-    machine_info: dict[str, Any],
-) -> dict[str, Any]:
-    if args.endpoint_costs:
-        api_pids = [p.pid for name, p in processes.named.items() if name.startswith("api-")]
-        return endpoint_costs(args, urls, token, api_pids)
+def start_ws(args: argparse.Namespace, processes: Processes, urls: list[str], token: str) -> Any:
+    """The WebSocket generator, its clients connected: it then waits for its window."""
     me = [sys.executable, str(Path(__file__).resolve())]
-    base = {"urls": urls, "token": token}
-    ws_config = base | {"clients": args.clients, "connect_interval": args.connect_interval}
+    ws_config = {"urls": urls, "token": token, "clients": args.clients,
+                 "connect_interval": args.connect_interval}  # fmt: skip
     ws = processes.start(
         "gen-ws",
         [*me, "--role", "ws", "--config", json.dumps(ws_config)],
@@ -798,13 +982,37 @@ def measure(
     if "ready" not in ready:
         processes.check_alive()
         raise RuntimeError(f"the WebSocket generator did not start: {ready}")
+    return ws
+
+
+def window(
+    args: argparse.Namespace,
+    processes: Processes,
+    urls: list[str],
+    token: str,
+    sim_pid: int,
+    run_id: int,
+    state: RunState,
+    *,
+    rps: float,
+    warmup: float,
+    seconds: float,
+    ws: Any = None,
+    profile: Path | None = None,
+) -> dict[str, Any]:
+    """One open-loop window at ``rps``: the HTTP generator's figures, each API's RSS, every
+    process's CPU and the sync's progress over the ``seconds`` after ``warmup``. With ``ws`` (the
+    WebSocket generator), its window is this one."""
+    me = [sys.executable, str(Path(__file__).resolve())]
     start_at = time.time() + 1.0
-    window_start = start_at + args.warmup
-    window_end = window_start + args.seconds
-    http_config = base | {
-        "rps": args.rps,
-        "warmup": args.warmup,
-        "seconds": args.seconds,
+    window_start = start_at + warmup
+    window_end = window_start + seconds
+    http_config = {
+        "urls": urls,
+        "token": token,
+        "rps": rps,
+        "warmup": warmup,
+        "seconds": seconds,
         "start_at": start_at,
         "seed": 8,
         "connections": args.connections,
@@ -819,15 +1027,14 @@ def measure(
         stdout=subprocess.PIPE,
         text=True,
     )
-    ws.stdin.write(f"{window_start} {window_end}\n")
-    ws.stdin.flush()
+    if ws is not None:
+        ws.stdin.write(f"{window_start} {window_end}\n")
+        ws.stdin.flush()
 
     tracked = {name: p.pid for name, p in processes.named.items()} | {"simulator": sim_pid}
     api_pids = {name: pid for name, pid in tracked.items() if name.startswith("api-")}
     rss: dict[str, list[tuple[float, float]]] = {name: [] for name in api_pids}
     runs: list[tuple[float, str, int]] = []
-    cpu_start: dict[str, int] = {}
-    cpu_end: dict[str, int] = {}
 
     def cpu_now() -> dict[str, int]:
         ticks = {name: proc_cpu_ticks(pid) for name, pid in tracked.items()}
@@ -841,13 +1048,13 @@ def measure(
         time.sleep(0.05)
     others_start = all_proc_ticks()
     profilers = []
-    if args.profile:
-        args.profile.mkdir(parents=True, exist_ok=True)
+    if profile:
+        profile.mkdir(parents=True, exist_ok=True)
         py_spy = Path(sys.executable).parent / "py-spy"
         for name, pid in api_pids.items():
-            argv = [str(py_spy), "record", "--pid", str(pid), "--duration", str(int(args.seconds)),
+            argv = [str(py_spy), "record", "--pid", str(pid), "--duration", str(int(seconds)),
                     "--rate", "200", "--nonblocking", "--gil", "--format", "raw",
-                    "-o", str(args.profile / f"{name}.txt")]  # fmt: skip
+                    "-o", str(profile / f"{name}.txt")]  # fmt: skip
             profilers.append(
                 subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             )
@@ -858,8 +1065,7 @@ def measure(
             rss[name].append((now - window_start, rss_mb(pid)))
         runs.append((now - window_start, *state.get(run_id)))
         processes.check_alive()
-        if len(runs) % 30 == 0:
-            state.analyze()
+        state.analyze_every(30)
         next_sample += 1
         time.sleep(max(0.0, min(next_sample, window_end) - time.time()))
     cpu_end = cpu_now()
@@ -868,9 +1074,8 @@ def measure(
         profiler.wait(timeout=60)
     runs.append((time.time() - window_start, *state.get(run_id)))
     http_out, _ = http.communicate(timeout=args.timeout + 60)
-    ws_out, _ = ws.communicate(timeout=120)
+    processes.named.pop("gen-http", None)
     http_result = json.loads(http_out.strip().splitlines()[-1])
-    ws_result = json.loads(ws_out.strip().splitlines()[-1])
 
     elapsed = window_end - window_start
     cpu = {
@@ -910,27 +1115,177 @@ def measure(
             "last10s_mean_mb": round(last_mean, 1),
             "flat": abs(last_mean - first_mean) <= 0.10 * first_mean,
         }
-    sync_active = all(status == "running" for _, status, _ in runs)
     return {
-        "bench": "load",
-        "machine": machine_info,
-        "rps_target": args.rps,
-        "seconds": args.seconds,
-        "warmup": args.warmup,
+        "rps_target": rps,
+        "seconds": seconds,
+        "warmup": warmup,
         **http_result,
-        **ws_result,
         "rss": memory,
         "memory_flat": all(m["flat"] for m in memory.values()),
         "cpu_percent_of_one_cpu": cpu,
         "other_processes_cpu_percent": other_top,
         "sync_run": run_id,
-        "sync_running_whole_window": sync_active,
+        "sync_running_whole_window": all(status == "running" for _, status, _ in runs),
         "sync_status_window_end": runs[-1][1],
         "sync_orders_written_in_window": runs[-1][2] - runs[0][2],
         "sync_processed_at_end": runs[-1][2],
         "loadavg_after": loadavg(),
         "analyze_stand_in_runs": state.analyzed,
     }
+
+
+def collect_ws(ws: Any) -> dict[str, Any]:
+    ws_out, _ = ws.communicate(timeout=120)
+    result: dict[str, Any] = json.loads(ws_out.strip().splitlines()[-1])
+    return result
+
+
+#: A capacity step passes when its p95 (from the scheduled time) is within this...
+CAPACITY_P95_MS = 300.0
+#: ...and at most this share of its requests got anything but a 2xx in time.
+CAPACITY_MAX_ERROR_SHARE = 0.01
+
+
+def step_passes(step: dict[str, Any]) -> bool:
+    return bool(
+        step["p95_ms"] <= CAPACITY_P95_MS
+        and step["errors"] <= CAPACITY_MAX_ERROR_SHARE * max(1, step["requests"])
+        and step["timeouts"] == 0
+    )
+
+
+def capacity_search(
+    run_step: Any, start: float, max_steps: int, retries: int = 0
+) -> tuple[float, list[Any]]:
+    """The highest rate whose step passes (:func:`step_passes`): the rate doubles from ``start``
+    until a step fails, then the interval between the last pass and the first failure is halved
+    until it is within 10 % (or ``max_steps`` rates have been tried). 0 when even the lowest rate
+    tried failed. A rate that fails is tried again up to ``retries`` times and passes if a retry
+    passes: on a machine shared with other jobs one of their bursts fails a short window."""
+    low, high, rate = 0.0, float("inf"), start
+    steps = []
+    for _ in range(max_steps):
+        for attempt in range(retries + 1):
+            step = run_step(rate)
+            passed = step_passes(step)
+            steps.append(
+                {"rps": rate, "attempt": attempt + 1, "passed": passed}
+                | {k: step[k] for k in STEP_KEYS}
+            )
+            print(
+                f"  step {rate:g} req/s (attempt {attempt + 1}): "
+                f"{'pass' if passed else 'fail'}; achieved {step['rps_achieved']} req/s, "
+                f"p95 {step['p95_ms']} ms, shed {step['shed']}, timeouts {step['timeouts']}, "
+                f"errors {step['errors']}",
+                flush=True,
+            )
+            if passed:
+                break
+        if passed:
+            low = rate
+        else:
+            high = rate
+        if high == float("inf"):
+            rate = low * 2
+        elif low == 0:
+            rate = round(high / 2)
+            if rate < 1:
+                break
+        else:
+            if (high - low) / high <= 0.1:
+                break
+            rate = round((low + high) / 2)
+    return low, steps
+
+
+STEP_KEYS = ("rps_achieved", "p50_ms", "p95_ms", "admitted_p95_ms", "shed", "shed_p95_ms",
+             "timeouts", "errors", "error_kinds")  # fmt: skip
+
+
+def goal_run(
+    args: argparse.Namespace,
+    processes: Processes,
+    urls: list[str],
+    token: str,
+    sim_pid: int,
+    run_id: int,
+    state: RunState,
+    machine_info: dict[str, Any],
+) -> dict[str, Any]:
+    """The default: endpoint costs against their floor, the capacity search, then ``2 x`` the
+    capacity for ``--overload-seconds``, all in the same deployment, the sync running, the
+    WebSocket clients connected from the search on (their window is the overload's)."""
+    api_pids = [p.pid for name, p in processes.named.items() if name.startswith("api-")]
+    print(f"endpoint costs ({args.costs_requests} requests per path, one at a time):", flush=True)
+    costs = endpoint_costs(args.costs_requests, processes, urls, token, api_pids, state)
+    ws = start_ws(args, processes, urls, token)
+
+    def run_step(rate: float) -> dict[str, Any]:
+        return window(args, processes, urls, token, sim_pid, run_id, state,
+                      rps=rate, warmup=args.step_warmup, seconds=args.step_seconds)  # fmt: skip
+
+    print("capacity search (p95 <= 300 ms, <= 1 % errors, no timeouts):", flush=True)
+    capacity, steps = capacity_search(run_step, args.start_rps, args.max_steps, args.step_retries)
+    if capacity <= 0:
+        raise RuntimeError(f"no rate passed, down to {steps[-1]['rps']} req/s: {steps}")
+    print(f"capacity {capacity:g} req/s; overload at {2 * capacity:g} req/s", flush=True)
+    overload = window(args, processes, urls, token, sim_pid, run_id, state,
+                      rps=2 * capacity, warmup=args.warmup, seconds=args.overload_seconds,
+                      ws=ws, profile=args.profile)  # fmt: skip
+    ws_result = collect_ws(ws)
+    ratio = overload["rps_achieved"] / capacity
+    goals = {
+        "throughput_ratio_ge_0.9": ratio >= 0.9,
+        "admitted_p95_le_500ms": overload["admitted_p95_ms"] <= 500,
+        "shed_p95_le_50ms": overload["shed"] == 0 or overload["shed_p95_ms"] <= 50,
+        "no_timeouts": overload["timeouts"] == 0,
+        "websockets_receiving": ws_result["ws_disconnected"] == 0
+        and (args.clients == 0 or ws_result["ws_messages_window"] > 0),
+        "memory_flat": overload["memory_flat"],
+        "endpoint_cpu_within_2x_floor": costs["max_cpu_ratio_vs_floor"] <= 2,
+    }
+    return {
+        "bench": "load",
+        "mode": "capacity+overload",
+        "machine": machine_info,
+        "endpoint_costs": costs,
+        "capacity_steps": steps,
+        "overload": overload | ws_result,
+        "goals": goals,
+        "capacity_rps": capacity,
+        "overload_offered_rps": overload["rps_offered"],
+        "overload_achieved_rps": overload["rps_achieved"],
+        "overload_throughput_ratio": round(ratio, 3),
+        "overload_timeouts": overload["timeouts"],
+        "admitted_p95_ms": overload["admitted_p95_ms"],
+        "shed_p95_ms": overload["shed_p95_ms"],
+        "max_cpu_ratio_vs_floor": costs["max_cpu_ratio_vs_floor"],
+        "goal_met": all(goals.values()),
+    }
+
+
+def measure(
+    args: argparse.Namespace,
+    processes: Processes,
+    urls: list[str],
+    token: str,
+    sim_pid: int,
+    run_id: int,
+    state: RunState,
+    machine_info: dict[str, Any],
+) -> dict[str, Any]:
+    api_pids = [p.pid for name, p in processes.named.items() if name.startswith("api-")]
+    if args.endpoint_costs:
+        costs = endpoint_costs(args.endpoint_costs, processes, urls, token, api_pids, state)
+        return {"bench": "load-endpoint-costs", **costs, "loadavg_after": loadavg()}
+    if args.rps is None:
+        return goal_run(args, processes, urls, token, sim_pid, run_id, state, machine_info)
+    ws = start_ws(args, processes, urls, token)
+    result = window(args, processes, urls, token, sim_pid, run_id, state, rps=args.rps,
+                    warmup=args.warmup, seconds=args.seconds, ws=ws,
+                    profile=args.profile)  # fmt: skip
+    return {"bench": "load", "mode": "fixed-rate", "machine": machine_info, **result,
+            **collect_ws(ws)}  # fmt: skip
 
 
 def report(result: dict[str, Any]) -> None:
@@ -988,10 +1343,53 @@ def report(result: dict[str, Any]) -> None:
     )
 
 
+def report_goal(result: dict[str, Any]) -> None:
+    print(
+        f"topology {result['topology']}: {result['apis']} API process(es), "
+        f"{result['workers']} worker(s); load average before {result['loadavg_before']}"
+    )
+    over = result["overload"]
+    print(
+        f"capacity (p95 <= 300 ms): {result['capacity_rps']} req/s; overload at "
+        f"{over['rps_target']} req/s for {over['seconds']} s: offered {over['rps_offered']}, "
+        f"2xx {over['rps_achieved']} req/s = {result['overload_throughput_ratio']} of capacity; "
+        f"admitted {over['admitted']} (p50 {over['admitted_p50_ms']} ms, p95 "
+        f"{over['admitted_p95_ms']} ms), shed {over['shed']} (p50 {over['shed_p50_ms']} ms, "
+        f"p95 {over['shed_p95_ms']} ms), timeouts {over['timeouts']}, errors "
+        f"{over['error_kinds']}"
+    )
+    print(
+        f"WebSocket: {over['ws_connected']}/{over['ws_clients']} connected, "
+        f"{over['ws_disconnected']} disconnected, {over['ws_messages_window']} messages in the "
+        f"overload window (delivery p50 {over['ws_delivery_p50_ms']} ms, p95 "
+        f"{over['ws_delivery_p95_ms']} ms)"
+    )
+    for name, m in over["rss"].items():
+        print(
+            f"{name} RSS: first 10 s {m['first10s_mean_mb']} MB, last 10 s "
+            f"{m['last10s_mean_mb']} MB: {'flat' if m['flat'] else 'NOT flat'}"
+        )
+    cpu = over["cpu_percent_of_one_cpu"]
+    print(
+        "CPU in the overload window, % of one CPU: " + ", ".join(f"{k} {v}" for k, v in cpu.items())
+    )
+    print(
+        f"sync running the whole overload window: {over['sync_running_whole_window']}; "
+        f"max API CPU / floor: {result['max_cpu_ratio_vs_floor']}; load average after "
+        f"{over['loadavg_after']}"
+    )
+    print(
+        "goals: "
+        + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in result["goals"].items())
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--topology", choices=["deployment", "single"], default="deployment")
-    parser.add_argument("--rps", type=float, default=200)
+    parser.add_argument(
+        "--rps", type=float, help="one window at this rate instead of the capacity search"
+    )
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--warmup", type=float, default=10)
@@ -1003,7 +1401,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="procrastinate workers")
     parser.add_argument("--connections", type=int, default=256, help="HTTP connections")
     parser.add_argument(
-        "--timeout", type=float, default=30, help="per request, from its scheduled time, s"
+        "--timeout", type=float, default=10, help="per request, from its scheduled time, s"
+    )
+    parser.add_argument("--start-rps", type=float, default=25, help="capacity search: first rate")
+    parser.add_argument("--max-steps", type=int, default=9, help="capacity search: most steps")
+    parser.add_argument("--step-seconds", type=float, default=12, help="capacity search: window")
+    parser.add_argument("--step-warmup", type=float, default=3, help="capacity search: warm-up")
+    parser.add_argument(
+        "--step-retries", type=int, default=1, help="capacity search: retries of a failing rate"
+    )
+    parser.add_argument("--overload-seconds", type=float, default=60, help="the 2x window")
+    parser.add_argument(
+        "--costs-requests", type=int, default=150, help="endpoint costs of the default run: N"
     )
     parser.add_argument(
         "--client", choices=["raw", "httpx"], default="raw", help="HTTP client of the generator"
@@ -1023,9 +1432,12 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, help="py-spy each API process over the window into this dir"
     )
-    parser.add_argument("--role", choices=["http", "ws"], help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=["http", "ws", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.role == "floor":
+        floor_server(json.loads(args.config))
+        return
     if args.role:
         raise_nofile()
         use_uvloop()
@@ -1033,8 +1445,10 @@ def main() -> None:
         print(json.dumps(asyncio.run(role(json.loads(args.config)))), flush=True)
         return
     result = orchestrate(args)
-    if not args.endpoint_costs:
+    if result.get("mode") == "fixed-rate":
         report(result)
+    elif result.get("mode") == "capacity+overload":
+        report_goal(result)
     print(json.dumps(result))
 
 

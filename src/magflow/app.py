@@ -22,6 +22,7 @@ from magflow.bulk.routes import router as bulk_router
 from magflow.bulk.routes import stock_router as offer_stock_router
 from magflow.catalog.routes import router as offers_router
 from magflow.common import errors, openapi
+from magflow.common.admission import AdmissionMiddleware
 from magflow.common.runtime import tune_gc
 from magflow.common.security import (
     MIB,
@@ -129,6 +130,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             paths={"/metrics"},
             token=settings.metrics_token.get_secret_value(),
         )
+    # Admission control: at most max_in_flight requests at once in this process, the excess
+    # answered 503 + Retry-After at once (WebSockets, /health, /metrics, static files exempt).
+    # Inside the security headers, so its refusals carry them too.
+    app.add_middleware(
+        AdmissionMiddleware,
+        max_in_flight=settings.max_in_flight,
+        queue_wait=settings.admission_queue_wait_seconds,
+    )
     app.add_middleware(
         SecurityHeadersMiddleware,
         docs_paths=(app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url),

@@ -12,7 +12,7 @@ from magflow.auth.throttle import LoginThrottle, MemoryLoginThrottle, RedisLogin
 from magflow.auth.tokens import TokenService
 from magflow.cache import Cache, build_cache
 from magflow.common.crypto import CredentialCipher
-from magflow.db.engine import Database
+from magflow.db.engine import Database, PoolLimits
 from magflow.emag.client import EmagClient
 from magflow.emag.ratelimit import Bucket, RateLimiter, Window, make_rate_limiter
 from magflow.jobs.base import JobRunner
@@ -72,7 +72,14 @@ class AppContext:
             )
         return cls(
             settings=settings,
-            db=Database(settings.async_database_url),
+            db=Database(
+                settings.async_database_url,
+                PoolLimits(
+                    settings.db_pool_size,
+                    settings.db_max_overflow,
+                    settings.db_pool_timeout_seconds,
+                ),
+            ),
             tokens=TokenService(secret, settings.access_token_minutes, settings.refresh_token_days),
             cipher=CredentialCipher(secret),
             throttle=throttle,

@@ -169,6 +169,15 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = ["127.0.0.1", "::1"]
     # Largest HTTP request body (413 beyond it); the bulk offer routes take a 20 MB file anyway.
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
+    # Admission control (common/admission.py): HTTP requests running at once per API process, and
+    # how long one arriving beyond them may wait for a slot before it is answered 503.
+    max_in_flight: Annotated[int, Field(ge=1)] = 16
+    admission_queue_wait_seconds: Annotated[float, Field(ge=0)] = 0.025
+    # Database pool per process (db/engine.py), PostgreSQL and SQLite files alike. A request that
+    # finds no connection free within the pool timeout is answered 503 (common/errors.py).
+    db_pool_size: Annotated[int, Field(ge=1)] = 10
+    db_max_overflow: Annotated[int, Field(ge=0)] = 10
+    db_pool_timeout_seconds: Annotated[float, Field(gt=0)] = 3.0
 
     @field_validator("secret_key")
     @classmethod

@@ -35,8 +35,9 @@ def _serve(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
 
 @pytest.fixture
 def server(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
-    """The app (lots of room for logins in flight: only the throttle limits here)."""
-    yield from _serve(settings.model_copy(update={"login_max_pending": 500}))
+    """The app (lots of room for logins and requests in flight: only the throttle limits here,
+    not the login shedding nor the admission control of common.admission)."""
+    yield from _serve(settings.model_copy(update={"login_max_pending": 500, "max_in_flight": 500}))
 
 
 def _ctx(app: FastAPI) -> AppContext:

@@ -13,6 +13,10 @@ Both eMAG answers carry ``{"detail": {"message", "emag_route", "emag_status", "e
 "kind"}}``: the shape the dashboard's ``ApiError`` reads. Nothing is changed locally in either
 case: the request's session is rolled back since the route never reaches its commit.
 
+No database connection free within the pool's timeout (SQLAlchemy's ``TimeoutError``, the wait
+bounded by ``MAGFLOW_DB_POOL_TIMEOUT_SECONDS``) → 503 with ``Retry-After``: the process is
+overloaded, which is the client's cue to come back, not a server fault (``common/admission.py``).
+
 Request validation errors (422) keep FastAPI's shape, but never echo a secret back: the ``input``
 of a field named like a password, secret or token is dropped, and secret keys inside an echoed
 object are masked.
@@ -27,7 +31,9 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from magflow.common.admission import RETRY_AFTER_SECONDS
 from magflow.common.dates import AmbiguousZoneError
 from magflow.emag.errors import EmagError, EmagTransientError, EmagValidationError
 
@@ -36,6 +42,7 @@ from magflow.emag.errors import EmagError, EmagTransientError, EmagValidationErr
 UNPROCESSABLE = 422
 BAD_GATEWAY = 502
 NOT_FOUND = 404
+SERVICE_UNAVAILABLE = 503
 
 #: Field names whose values are never echoed back (lower-cased substrings).
 SECRET_FIELD_MARKERS = ("password", "secret", "token")
@@ -78,6 +85,17 @@ async def _ambiguous_zone(_request: Request, exc: Exception) -> JSONResponse:
 async def _emag_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, EmagError)
     return JSONResponse({"detail": emag_error_detail(exc)}, status_code=emag_error_status(exc))
+
+
+async def _pool_timeout(_request: Request, _exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {
+            "detail": "the server is busy: no database connection was free in time; "
+            f"retry after {RETRY_AFTER_SECONDS} s"
+        },
+        status_code=SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
+    )
 
 
 def is_secret_field(name: object) -> bool:
@@ -126,3 +144,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(AmbiguousZoneError, _ambiguous_zone)
     app.add_exception_handler(EmagError, _emag_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(PoolTimeoutError, _pool_timeout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -35,29 +36,51 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def create_engine(url: str) -> AsyncEngine:
+@dataclass(frozen=True)
+class PoolLimits:
+    """Connections a process keeps (``size``), may add under load (``overflow``), and how long a
+    checkout waits for one before SQLAlchemy raises ``TimeoutError`` (``timeout``, seconds).
+
+    The wait is short on purpose: a request that cannot get a connection soon is better answered
+    ``503`` + ``Retry-After`` at once (``common/errors.py``) than left queueing behind others,
+    each one slower, until the clients time out (SQLAlchemy's default wait is 30 s)."""
+
+    size: int = 10
+    overflow: int = 10
+    timeout: float = 3.0
+
+
+def create_engine(url: str, pool: PoolLimits | None = None) -> AsyncEngine:
+    pool = pool or PoolLimits()
     json_options: dict[str, Any] = {
         "json_serializer": _json_dumps,
         "json_deserializer": orjson.loads,
+    }
+    pool_options: dict[str, Any] = {
+        "pool_size": pool.size,
+        "max_overflow": pool.overflow,
+        "pool_timeout": pool.timeout,
     }
     if url.startswith("sqlite"):
         path = sqlite_path(url)
         if path is not None:
             private_sqlite_file(path)  # 0600 in a 0700 directory when created here
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **json_options)
+        else:
+            pool_options = {}  # in memory, one connection (StaticPool): nothing to size or wait for
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30}, **pool_options, **json_options
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
-        url, pool_size=10, max_overflow=10, pool_pre_ping=True, **json_options
-    )
+    return create_async_engine(url, pool_pre_ping=True, **pool_options, **json_options)
 
 
 class Database:
     """One engine and its session factory; owned by the app or the CLI command that made it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool: PoolLimits | None = None) -> None:
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, pool)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager

@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, Select, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import load_only
 
 
 def like_pattern(text: str) -> str:
@@ -47,11 +46,16 @@ async def fetch_page(
     limit: int,
     columns: Collection[str] | None,
 ) -> Sequence[Any]:
-    """One page of ``query``, ``ORDER BY <order>, id``. With ``columns`` only those attributes of
-    ``model`` are loaded (the JSON payloads are most of a row's bytes); touching another raises."""
+    """One page of ``query``, ``ORDER BY <order>, id``: ``model`` objects, or with ``columns``
+    read-only row mappings of those columns alone (the JSON payloads are most of a row's bytes).
+
+    A listing asks for ``columns``: building an ORM object per row (identity map, attribute
+    instrumentation, load state) cost about as much API CPU as the rest of the request, for rows
+    that are only read and turned into JSON (BENCHMARKS.md, "load")."""
+    query = query.order_by(order, model.id).offset(offset).limit(limit)
     if columns is not None:
-        loaded = [getattr(model, name) for name in columns]
-        query = query.options(load_only(*loaded, raiseload=True))
-    rows = await session.execute(query.order_by(order, model.id).offset(offset).limit(limit))
-    page: Sequence[Any] = rows.scalars().all()
+        query = query.with_only_columns(*(getattr(model, name) for name in columns))
+        page: Sequence[Any] = (await session.execute(query)).mappings().all()
+    else:
+        page = (await session.execute(query)).scalars().all()
     return page

@@ -123,8 +123,9 @@ async def page_orders(
     offset: int = 0,
     limit: int = 50,
     columns: Collection[str] | None = None,
-) -> Sequence[EmagOrder]:
-    """One page, ``ORDER BY <sort>, id``; see :func:`magflow.db.query.fetch_page`."""
+) -> Sequence[Any]:
+    """One page, ``ORDER BY <sort>, id``: ``EmagOrder`` objects, or row mappings of ``columns``
+    (see :func:`magflow.db.query.fetch_page`)."""
     column = SORTABLE[sort]
     return await fetch_page(
         session,

@@ -1,0 +1,214 @@
+"""Graceful overload, against the app under uvicorn on loopback.
+
+Requests are held in flight for real: a ``POST`` whose declared body has not all arrived keeps its
+slot until the test sends the rest. The database pool is exhausted for real too: a login waits on
+a row lock taken from outside the app (SQLite: a write transaction; PostgreSQL: ``FOR UPDATE``)
+while holding the pool's only connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+from websockets.asyncio.client import connect
+
+from magflow.app import create_app
+from magflow.common.admission import AdmissionMiddleware
+from magflow.context import AppContext
+from magflow.settings import Settings
+from tests.factories import DEFAULT_PASSWORD, make_user
+from tests.support.auth import auth_headers
+from tests.support.servers import UvicornThread
+
+LOGIN = "/api/v1/auth/login"
+OFFERS = "/api/v1/emag/offers?limit=5"
+WS_PATH = "/api/v1/emag/enhanced/ws/sync-progress"
+#: Enough attempts for the server to have taken in requests sent just before; never reached when
+#: the behaviour is right, and the test fails (not hangs) when it is wrong.
+ATTEMPTS = 200
+
+
+class HeldRequest:
+    """A ``POST /api/v1/auth/login`` whose body is sent in two parts: the server admits the request
+    on its headers and holds it (reading the body) until :meth:`finish` sends the rest."""
+
+    def __init__(self, port: int, email: str) -> None:
+        self.port = port
+        self.body = f"username={email}&password={DEFAULT_PASSWORD}".replace(" ", "+").encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def start(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        head = (
+            f"POST {LOGIN} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(self.body)}\r\nConnection: close\r\n\r\n"
+        )
+        self.writer.write(head.encode() + self.body[:5])
+        await self.writer.drain()
+
+    async def finish(self) -> int:
+        assert self.reader is not None and self.writer is not None
+        self.writer.write(self.body[5:])
+        await self.writer.drain()
+        status_line = await self.reader.readline()
+        await self.reader.read()
+        self.writer.close()
+        return int(status_line.split()[1])
+
+
+@contextlib.contextmanager
+def serving(settings: Settings) -> Iterator[tuple[UvicornThread, AdmissionMiddleware]]:
+    """The app under uvicorn, and its admission middleware (to see what it holds)."""
+    app = create_app(settings)
+    with UvicornThread(app) as server:
+        layer: Any = app.middleware_stack
+        while not isinstance(layer, AdmissionMiddleware):
+            layer = layer.app
+        yield server, layer
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Let the server's thread run until ``condition`` holds (it reads the server's state)."""
+    for _ in range(ATTEMPTS * 10):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the server never reached the expected state")
+
+
+@pytest.fixture
+async def user_email(ctx: AppContext) -> str:
+    user = await make_user(ctx)
+    return user.email
+
+
+def assert_busy(response: httpx.Response, about: str) -> None:
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    detail = response.json()["detail"]
+    assert "busy" in detail and about in detail
+    assert response.headers["x-content-type-options"] == "nosniff"  # security headers too
+
+
+async def ws_hello(port: int, token: str) -> dict[str, Any]:
+    async with connect(f"ws://127.0.0.1:{port}{WS_PATH}?token={token}") as ws:
+        message: dict[str, Any] = json.loads(await ws.recv())
+        return message
+
+
+async def test_excess_requests_are_refused_at_once_while_health_and_websockets_work(
+    settings: Settings, user_email: str
+) -> None:
+    # No queue: beyond the two slots, a request is refused as it arrives.
+    limited = settings.model_copy(update={"max_in_flight": 2, "admission_queue_wait_seconds": 0})
+    with serving(limited) as (server, admission):
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            headers = await auth_headers(client, user_email)
+            token = headers["Authorization"].split()[1]
+            await until(lambda: admission.in_flight == 0)
+            held = [HeldRequest(server.port, user_email) for _ in range(2)]
+            for request in held:
+                await request.start()
+            await until(lambda: admission.in_flight == 2)
+
+            refused_before = admission.refused
+            assert_busy(await client.get(OFFERS, headers=headers), "2 requests in flight")
+            # Still refused: a refusal frees nothing.
+            assert_busy(await client.get(OFFERS, headers=headers), "in flight")
+            # A browser loading a page gets the 503 as a page that reloads itself.
+            page = await client.get("/login", headers={"Accept": "text/html,*/*"})
+            assert page.status_code == 503 and page.headers["retry-after"] == "1"
+            assert '<meta http-equiv="refresh" content="1">' in page.text
+            assert admission.refused == refused_before + 3
+            # Health checks, metrics, static files and WebSockets are never held back.
+            assert (await client.get("/health")).status_code == 200
+            assert (await client.get("/metrics")).status_code == 200
+            assert (await client.get("/static/app.css")).status_code in (200, 404)
+            assert (await ws_hello(server.port, token))["type"] == "hello"
+
+            assert [await request.finish() for request in held] == [200, 200]
+            # The slots are free again.
+            assert (await client.get(OFFERS, headers=headers)).status_code == 200
+            page = await client.get("/login", headers={"Accept": "text/html,*/*"})
+            assert page.status_code == 200
+
+
+async def test_a_waiting_request_gets_the_next_free_slot_and_the_queue_is_bounded(
+    settings: Settings, user_email: str
+) -> None:
+    # One slot and a wait longer than the test: the queue (one place) decides, not a clock.
+    limited = settings.model_copy(update={"max_in_flight": 1, "admission_queue_wait_seconds": 3600})
+    with serving(limited) as (server, admission):
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            headers = await auth_headers(client, user_email)
+            await until(lambda: admission.in_flight == 0)
+            held = HeldRequest(server.port, user_email)
+            await held.start()
+            await until(lambda: admission.in_flight == 1)
+            queued = asyncio.create_task(client.get(OFFERS, headers=headers))
+            await until(lambda: admission.waiting == 1)
+            # Beyond the queue's one place: refused at once, whatever the wait allowed.
+            assert_busy(await client.get(OFFERS, headers=headers), "1 requests in flight")
+            assert not queued.done()
+            assert await held.finish() == 200
+            # The freed slot went to the queued request.
+            assert (await queued).status_code == 200
+            await until(lambda: admission.in_flight == 0 and admission.waiting == 0)
+
+
+@contextlib.asynccontextmanager
+async def user_row_locked(settings: Settings, email: str) -> AsyncIterator[None]:
+    """Outside the app, lock what a login writes (the user's row) until the block ends."""
+    url = make_url(settings.async_database_url)
+    if url.get_backend_name() == "sqlite":
+        conn = sqlite3.connect(str(url.database), isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")  # the write lock: the login's UPDATE waits for it
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()
+        return
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    async with await psycopg.AsyncConnection.connect(conninfo) as pg:
+        await pg.execute("SELECT id FROM users WHERE email = %s FOR UPDATE", (email,))
+        try:
+            yield
+        finally:
+            await pg.rollback()
+
+
+async def test_no_database_connection_in_time_is_503_not_500(
+    settings: Settings, user_email: str
+) -> None:
+    one_connection = settings.model_copy(
+        update={"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout_seconds": 0.2}
+    )
+    with serving(one_connection) as (server, _admission):
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            headers = await auth_headers(client, user_email)
+            async with user_row_locked(one_connection, user_email):
+                # This login holds the only connection while it waits for the lock.
+                login = asyncio.create_task(
+                    client.post(LOGIN, data={"username": user_email, "password": DEFAULT_PASSWORD})
+                )
+                # GET until the login has taken the connection: then no connection is free.
+                for _ in range(ATTEMPTS):
+                    response = await client.get(OFFERS, headers=headers)
+                    if response.status_code != 200:
+                        break
+                assert_busy(response, "no database connection")
+                assert not login.done()
+            assert (await login).status_code == 200
+            assert (await client.get(OFFERS, headers=headers)).status_code == 200
