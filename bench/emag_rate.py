@@ -6,10 +6,10 @@ Kong), then drives, concurrently and for ``--seconds`` each (default 20):
 - order routes (``order/read`` pages, 24 tasks) against 12 req/s;
 - non-order routes (``product_offer/read`` pages, 8 tasks) against 3 req/s.
 
-The two buckets are independent (EMAG_API.md §3), so they run side by side. For each it prints the
-achieved rate (steady state: requests after the first divided by the time between the first and
-last completion) over the allowed rate, and the 429 count seen by the client and by the
-simulator. The last line is one JSON object with the figures.
+The two buckets are independent (docs/emag-protocol.md, "Rate and size limits"), so they run side by
+side. For each it prints the achieved rate (steady state: requests after the first divided by the
+time between the first and last completion) over the allowed rate, and the 429 count seen by the
+client and by the simulator. The last line is one JSON object with the figures.
 
     .venv/bin/python bench/emag_rate.py [--seconds 20] [--redis redis://127.0.0.1:6379/0]
 """

@@ -135,8 +135,9 @@ class Settings(BaseSettings):
 
     jobs: JobBackend = JobBackend.inprocess
     emag_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
-    # Pace requests to eMAG's limits (EMAG_API.md §3). Turn off only against the simulator with
-    # its limits off (benchmarks); eMAG answers a client that ignores them with 429s.
+    # Pace requests to eMAG's limits (docs/emag-protocol.md, "Rate and size limits"). Turn off only
+    # against the simulator with its limits off (benchmarks); eMAG answers a client that ignores
+    # them with 429s.
     emag_rate_limit: bool = True
     # Sync engine and schedules.
     sync_fetch_concurrency: Annotated[int, Field(ge=1, le=32)] = 4

@@ -31,7 +31,7 @@ from tests.emag.conftest import PASSWORD, Recorder, body_of, ok
 # A 429 that asks for a short pause, so tests do not wait the default 1-second window.
 QUICK = {"Retry-After": "0.01"}
 
-# --- request shapes (§1) -------------------------------------------------------------------------
+# --- request shapes (docs/emag-protocol.md, "Requests and authentication") ------------------------
 
 
 async def test_read_sends_top_level_filters_with_basic_auth(make_client: Any) -> None:
@@ -151,7 +151,8 @@ async def test_reference_reads_send_no_paging(make_client: Any) -> None:
     assert [body_of(r) for r in rec.requests] == [{}, {}]
 
 
-# --- tolerant parsing (gotcha 16, 19, §4) --------------------------------------------------------
+# --- tolerant parsing (docs/emag-protocol.md, "PHP serialization quirks", "Orders",
+# "Paging, counts and filters")
 
 ORDER_ROW = {
     "id": "501",
@@ -289,7 +290,7 @@ async def test_is_error_falsy_spellings(make_client: Any, is_error: Any) -> None
     assert await client.read_rows("product_offer") == []
 
 
-# --- errors (§2) ---------------------------------------------------------------------------------
+# --- errors (docs/emag-protocol.md, "Answers and errors") -----------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -563,7 +564,7 @@ def test_for_platform_uses_the_platform_url() -> None:
     assert client.tz.key == "Europe/Sofia"
 
 
-# --- pagination (§4) -----------------------------------------------------------------------------
+# --- pagination (docs/emag-protocol.md, "Paging, counts and filters") -----------------------------
 
 
 def paged_server(total: int, *, count: Any = "default", grow_to: int | None = None) -> Recorder:
@@ -630,7 +631,7 @@ async def test_iter_pages_without_count_stops_on_empty_page(make_client: Any) ->
     assert [len(p) for p in pages] == [20]
 
 
-# --- saves (§5.3, §5.10, §3) ----------------------------------------------------------------------
+# --- saves (docs/emag-protocol.md, "Offers", "Orders", "Rate and size limits") --------------------
 
 
 async def test_order_save_chunks_by_50(make_client: Any) -> None:

@@ -1,4 +1,5 @@
-"""Rate limiter: route buckets, the fixed-window ceiling and budget use (EMAG_API.md §3).
+"""Rate limiter: route buckets, the fixed-window ceiling and budget use
+(docs/emag-protocol.md, "Rate and size limits").
 
 The timing tests run a few seconds each: they drive the real eMAG limits (12/s order, 3/s other)
 with more concurrent tasks than the limit and check, on the wall clock, that no fixed 1-second

@@ -1,4 +1,6 @@
-"""The typed answers, dates and chunking helpers (EMAG_API.md §3, §4, §5, gotcha 16-19)."""
+"""The typed answers, dates and chunking helpers (docs/emag-protocol.md, "Rate and size limits",
+"Paging, counts and filters", "Offers", "Orders", "PHP serialization quirks",
+"Dates and time zones")."""
 
 from __future__ import annotations
 
@@ -83,7 +85,7 @@ def test_count_pages() -> None:
     assert CountResult.parse([]).pages(100) is None
 
 
-# --- chunking (§3) -------------------------------------------------------------------------------
+# --- chunking (docs/emag-protocol.md, "Rate and size limits") -------------------------------------
 
 
 def test_count_input_vars_php_style() -> None:

@@ -1,4 +1,5 @@
-"""Rate limits (EMAG_API.md §3) and fault injection against the simulator."""
+"""Rate limits (docs/emag-protocol.md, "Rate and size limits") and fault injection against the
+simulator."""
 
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ def test_limiter_minute_and_day_windows() -> None:
         for k in range(5):  # 5/s: never over the EAN per-second limit
             now[0] = t0 + second + k * 0.1
             allowed.append(limiter.hit("acct", "ean").allowed)
-    assert sum(allowed) == 200  # 200/min (§3)
+    assert sum(allowed) == 200  # 200/min (docs/emag-protocol.md, "Rate and size limits")
     assert allowed[:200] == [True] * 200
     now[0] = t0 + 60
     decision = limiter.hit("acct", "ean")

@@ -1,4 +1,4 @@
-"""Offer rules (EMAG_API.md §5.1-§5.5, gotchas 6-7) against the simulator."""
+"""Offer rules (docs/emag-protocol.md, "Offers") against the simulator."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def test_offer_price_rules(main: Emag) -> None:
     assert "max_sale_price must be greater" in save_error(min_sale_price=150, max_sale_price=100)
     assert "recommended_price must be greater" in save_error(recommended_price=90)
     assert "at most 4 decimals" in save_error(sale_price="100.12345")
-    assert "stock" in save_error(stock=5)  # stock is a list (gotcha 7)
+    assert "stock" in save_error(stock=5)  # stock is a list (docs/emag-protocol.md, "Offers")
     assert "vat_id" in save_error(vat_id=99)
     assert "end of life" in save_error(status=2)
     main.ok("product_offer/save", [{**NEW, "recommended_price": 130}])

@@ -1,4 +1,5 @@
-"""Order rules (EMAG_API.md §4, §5.9-§5.11, gotchas 1-4) against the simulator."""
+"""Order rules (docs/emag-protocol.md, "Paging, counts and filters", "Orders", "AWBs and couriers")
+against the simulator."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Protocol rules of EMAG_API.md §1-§4 against the simulator over real HTTP."""
+"""Protocol rules of docs/emag-protocol.md, "Requests and authentication", "Answers and errors",
+"Rate and size limits", "Paging, counts and filters" against the simulator over real HTTP."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def test_envelope_is_json_with_errors_key(main: Emag) -> None:
     assert set(body) == {"isError", "messages", "results", "errors"}
     assert body["isError"] is False and body["messages"] == [] and body["errors"] == []
     rates = {row["vat_id"]: row["vat_rate"] for row in body["results"]}
-    assert rates[1] == 0.21  # §5.8: a fraction
+    assert rates[1] == 0.21  # docs/emag-protocol.md, "Offers": a fraction
 
 
 def test_unknown_url_is_404_invalid_url(main: Emag) -> None:
@@ -42,7 +43,8 @@ def test_unknown_url_is_404_invalid_url(main: Emag) -> None:
 def test_count_shape_matches_read(main: Emag) -> None:
     count = main.ok("order/count", {})
     assert set(count) == {"noOfItems", "noOfPages", "itemsPerPage"}
-    total = int(count["noOfItems"])  # numbers may come as strings (§4)
+    # numbers may come as strings (docs/emag-protocol.md, "Paging, counts and filters")
+    total = int(count["noOfItems"])
     assert int(count["itemsPerPage"]) == 100
     assert int(count["noOfPages"]) == -(-total // 100)
     seen: list[int] = []
@@ -82,7 +84,8 @@ def test_more_than_4000_input_vars_is_an_error(main: Emag) -> None:
 
 
 def test_body_forms_all_read_the_same(main: Emag, sim: SimulatorServer) -> None:
-    """§1: data-wrapped JSON, top-level JSON, form-encoded (both), raw arrays for saves."""
+    """docs/emag-protocol.md, "Requests and authentication": data-wrapped JSON, top-level JSON,
+    form-encoded (both), raw arrays for saves."""
     acc = sim.state.account("main")
     assert acc is not None
     expected = sorted(acc.order_base + i for i in range(acc.n_orders) if acc.status[i] == 4)[:5]

@@ -11,7 +11,8 @@ from magflow.db.base import Base, TimestampMixin
 
 
 class AccountType(StrEnum):
-    """MAIN: the seller ships. FBE: fulfilled by eMAG (EMAG_API.md §1, "MAIN vs FBE accounts")."""
+    """MAIN: the seller ships. FBE: fulfilled by eMAG
+    (docs/emag-protocol.md, "Hosts and platforms")."""
 
     main = "main"
     fbe = "fbe"

@@ -32,7 +32,7 @@ from magflow.jobs.base import WORKER_ID
 
 log = logging.getLogger("magflow.bulk")
 
-CHUNK_SIZE = 50  # §3: at most 50 entities per save
+CHUNK_SIZE = 50  # docs/emag-protocol.md, "Rate and size limits": at most 50 entities per save
 ACTIVE = {OperationStatus.queued.value, OperationStatus.running.value}
 
 

@@ -1,4 +1,4 @@
-"""Bulk offer updates through the light offer API (EMAG_API.md §5.3).
+"""Bulk offer updates through the light offer API (docs/emag-protocol.md, "Offers").
 
 Life of an operation:
 
@@ -10,12 +10,12 @@ Life of an operation:
    runner's task, or a ``magflow worker`` with ``MAGFLOW_JOBS=procrastinate``, where sync runs
    execute too. :meth:`.runner.BulkRunner.execute` claims it in the database (``worker_id`` and
    ``heartbeat_at`` of the operation, one atomic UPDATE, as for sync runs) and sends the pending
-   items in chunks of at most 50 (§3), one account after the other chunk by chunk (accounts in
-   parallel; the client's limiter keeps each account at 3 req/s). Before each call, in its own
-   short transaction, the chunk's items become ``sending`` (and the claim is renewed); after it,
-   in another: every item of the chunk gets eMAG's own answer (``succeeded`` / ``failed`` with
-   eMAG's messages), accepted items update the local offer, and the operation's counters are
-   recomputed from the items. The chunk's request is in the audit log.
+   items in chunks of at most 50 (docs/emag-protocol.md, "Rate and size limits"), one account after
+   the other chunk by chunk (accounts in parallel; the client's limiter keeps each account at 3
+   req/s). Before each call, in its own short transaction, the chunk's items become ``sending`` (and
+   the claim is renewed); after it, in another: every item of the chunk gets eMAG's own answer
+   (``succeeded`` / ``failed`` with eMAG's messages), accepted items update the local offer, and the
+   operation's counters are recomputed from the items. The chunk's request is in the audit log.
 3. Failures never leave an item unaccounted for: a request that fails after the client's retries
    (5xx, timeouts, 429s) fails its chunk's items with the error; an auth refusal fails the rest of
    that account's items without sending them; an unexpected error fails every item still pending
@@ -318,8 +318,9 @@ class StockUpdate:
 async def update_stock(
     ctx: AppContext, session: AsyncSession, actor: Actor, offer_id: int, stock: int
 ) -> StockUpdate:
-    """``PATCH offer_stock/{id}`` (§5.4) for one local offer, buffer applied; the local offer
-    takes the published stock once eMAG accepted it (204). Flushes, never commits."""
+    """``PATCH offer_stock/{id}`` (docs/emag-protocol.md, "Offers") for one local offer, buffer
+    applied; the local offer takes the published stock once eMAG accepted it (204). Flushes, never
+    commits."""
     offer = await catalog_repository.get_offer(session, offer_id)
     if offer is None:
         raise OfferNotFoundError(f"no offer {offer_id}")

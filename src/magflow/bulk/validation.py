@@ -1,9 +1,9 @@
-"""Local validation of one offer change against the rules of EMAG_API.md (§5.1, §5.3, gotchas 6-8).
+"""Local validation of one offer change against the rules of docs/emag-protocol.md, "Offers".
 
 Checked before anything is sent, with the stored offer's values standing in for fields the item
 does not change (eMAG keeps them too):
 
-- prices (without VAT, §5.1) are numbers > 0 with at most 4 decimals;
+- prices (without VAT, docs/emag-protocol.md, "Offers") are numbers > 0 with at most 4 decimals;
 - ``max_sale_price`` > ``min_sale_price``; ``sale_price`` within [min, max];
 - ``recommended_price`` > ``sale_price`` (the promo price must be above the sale price);
 - ``stock`` is a whole number 0..65535 ("Decimals are not allowed"); ``handling_time`` 0..255 days;
@@ -151,8 +151,8 @@ def published_stock(stock: int, buffer: int) -> int:
 
 
 def offer_payload(emag_id: int, changes: dict[str, Any], stock_buffer: int) -> dict[str, Any]:
-    """The light ``offer/save`` item (§5.3): ``stock``/``handling_time`` as warehouse lists
-    (gotcha 7), prices as numbers."""
+    """The light ``offer/save`` item (docs/emag-protocol.md, "Offers"): ``stock``/``handling_time``
+    as warehouse lists (docs/emag-protocol.md, "Offers"), prices as numbers."""
     payload: dict[str, Any] = {"id": emag_id}
     for name in PRICE_FIELDS:
         if name in changes:

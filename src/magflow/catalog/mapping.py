@@ -14,7 +14,8 @@ from magflow.emag.coerce import to_decimal, to_int, to_list
 
 
 def _status_value(value: Any) -> int | None:
-    """``{value, description}``, a list of them (validation_status, §5.2) or a bare number."""
+    """``{value, description}``, a list of them (validation_status, docs/emag-protocol.md, "Offers")
+    or a bare number."""
     if isinstance(value, list):
         return _status_value(value[0]) if value else None
     if isinstance(value, dict):
@@ -41,7 +42,8 @@ def offer_row(
     currency: str,
     vat_rates: dict[int, Decimal],
 ) -> dict[str, Any]:
-    """A row of ``emag_products_v2`` from one ``product_offer/read`` item (§5.2)."""
+    """A row of ``emag_products_v2`` from one ``product_offer/read`` item
+    (docs/emag-protocol.md, "Offers")."""
     stock = [
         {"warehouse_id": to_int(s.get("warehouse_id")), "value": to_int(s.get("value")) or 0}
         for s in to_list(raw.get("stock"))

@@ -1,4 +1,4 @@
-"""Offers as read from eMAG ``product_offer/read`` (EMAG_API.md §5.2)."""
+"""Offers as read from eMAG ``product_offer/read`` (docs/emag-protocol.md, "Offers")."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ Money = Numeric(16, 4)
 class EmagOffer(TimestampMixin, Base):
     """One offer of one account, keyed by (account_id, emag_id) where emag_id is the seller's id.
 
-    Prices are stored as eMAG sends them, without VAT (§5.1); ``sale_price_with_vat`` is derived
-    from the VAT rate when known. Offers that vanish from eMAG get ``missing_since`` set instead of
-    being deleted.
+    Prices are stored as eMAG sends them, without VAT (docs/emag-protocol.md, "Offers");
+    ``sale_price_with_vat`` is derived from the VAT rate when known. Offers that vanish from eMAG
+    get ``missing_since`` set instead of being deleted.
     """
 
     __tablename__ = "emag_products_v2"

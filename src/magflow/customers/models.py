@@ -1,9 +1,9 @@
 """Customers derived from orders, maintained by the sync engine page by page.
 
-eMAG has no customer resource: a customer is whoever appears in ``order.customer`` (EMAG_API.md
-§5.9). The aggregates here are kept by *deltas*: when an order is written, its previous
-contribution is subtracted and its new one added, so re-writing the same order (a retried or
-resumed page) changes nothing, and analytics never scan ``emag_orders``.
+eMAG has no customer resource: a customer is whoever appears in ``order.customer``
+(docs/emag-protocol.md, "Orders"). The aggregates here are kept by *deltas*: when an order is
+written, its previous contribution is subtracted and its new one added, so re-writing the same order
+(a retried or resumed page) changes nothing, and analytics never scan ``emag_orders``.
 """
 
 from __future__ import annotations

@@ -42,8 +42,8 @@ class OrderFacts:
     def counters(self, sign: int) -> dict[str, Any]:
         """The order's contribution, positive (``sign=1``) or withdrawn (``sign=-1``).
 
-        Channel by order type: FBE (fulfilled by eMAG) counts as FBE, every other as MAIN (§5.9).
-        Spend counts orders neither cancelled nor returned.
+        Channel by order type: FBE (fulfilled by eMAG) counts as FBE, every other as MAIN
+        (docs/emag-protocol.md, "Orders"). Spend counts orders neither cancelled nor returned.
         """
         spent = (
             self.total_with_vat or Decimal(0)

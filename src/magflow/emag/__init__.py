@@ -1,4 +1,4 @@
-"""The eMAG Marketplace API client (see ``/work/shared/EMAG_API.md`` for the protocol).
+"""The eMAG Marketplace API client (see ``docs/emag-protocol.md`` for the protocol).
 
 Knows nothing of the database. Main entry points: :class:`EmagClient`,
 :func:`make_rate_limiter`, :class:`RetryPolicy`, the errors, and :mod:`.coerce` (how eMAG

@@ -1,4 +1,4 @@
-"""Splitting save payloads under eMAG's size limits (EMAG_API.md §3, gotcha 13).
+"""Splitting save payloads under eMAG's size limits (docs/emag-protocol.md, "Rate and size limits").
 
 A save carries at most 50 entities and at most 4000 "input vars". eMAG's limit is PHP's
 ``max_input_vars``, which counts one variable per leaf of the form-encoded body

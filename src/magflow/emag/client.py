@@ -1,27 +1,31 @@
 """The eMAG Marketplace API client: async, httpx, one instance per seller account.
 
-Protocol choices (EMAG_API.md):
+Protocol choices (docs/emag-protocol.md):
 
-- URL ``{base_url}/{resource}/{action}``, HTTP Basic auth (§1). ``base_url`` is the platform's
-  ``api_url`` or an override (a sandbox, the simulator).
+- URL ``{base_url}/{resource}/{action}``, HTTP Basic auth
+  (docs/emag-protocol.md, "Requests and authentication"). ``base_url`` is the platform's ``api_url``
+  or an override (a sandbox, the simulator).
 - JSON bodies: read/count filters at the top level next to ``currentPage``/``itemsPerPage``;
-  saves as ``{"data": [...]}`` (§1 "Request body", recommendation); ``awb/save`` sends a single
-  object as ``{"data": {...}}`` (§5.11); ``order/acknowledge/{id}`` has no body (§5.10).
-- Method exception (§1): ``PATCH offer_stock/{id}`` with ``{"stock": int}`` (§5.4).
+  saves as ``{"data": [...]}`` (the recommendation of
+  docs/emag-protocol.md, "Requests and authentication"); ``awb/save`` sends a single object as
+  ``{"data": {...}}`` (docs/emag-protocol.md, "AWBs and couriers"); ``order/acknowledge/{id}`` has
+  no body (docs/emag-protocol.md, "Orders").
+- Method exception (docs/emag-protocol.md, "Requests and authentication"):
+  ``PATCH offer_stock/{id}`` with ``{"stock": int}`` (docs/emag-protocol.md, "Offers").
 - Reads return rows as sent, through one primitive, :meth:`EmagClient.read_rows`; values are
   converted by the caller's domain mapper with :mod:`magflow.emag.coerce`. The client offers only
   the calls MagFlow makes (docs/architecture.md): a new call is added with its first caller.
 - Every answer goes through :func:`magflow.emag.errors.parse_response` (``isError`` checked on
-  every answer, §2).
+  every answer, docs/emag-protocol.md, "Answers and errors").
 - Every attempt first takes a slot from the shared :class:`~magflow.emag.ratelimit.RateLimiter`
-  (§3) right before it is handed to httpx; httpcore's ``trace`` hook reports the moment the
-  request is really written and the limiter re-records the send at that time when it left late
-  (a new connection, a busy loop). A 429 pauses the bucket (see
+  (docs/emag-protocol.md, "Rate and size limits") right before it is handed to httpx; httpcore's
+  ``trace`` hook reports the moment the request is really written and the limiter re-records the
+  send at that time when it left late (a new connection, a busy loop). A 429 pauses the bucket (see
   :meth:`EmagClient._pause_after_429`).
 - Retries follow :class:`~magflow.emag.retry.RetryPolicy` (non-idempotent writes are only retried
   when eMAG certainly did not process them; see that module).
-- Filter values that are datetimes are sent as platform-local ``YYYY-mm-dd HH:ii:ss`` (§4);
-  parsed dates come back timezone-aware.
+- Filter values that are datetimes are sent as platform-local ``YYYY-mm-dd HH:ii:ss``
+  (docs/emag-protocol.md, "Dates and time zones"); parsed dates come back timezone-aware.
 
 The password lives only inside the httpx auth object; it is in no attribute, repr, log line or
 exception text.
@@ -158,8 +162,9 @@ class EmagClient:
     # --- encoding --------------------------------------------------------------------------------
 
     def encode(self, value: Any) -> Any:
-        """Make ``value`` JSON-ready: datetimes → platform-local ``YYYY-mm-dd HH:ii:ss`` (§4),
-        dates → ``YYYY-mm-dd``, Decimals → floats, enums → values, models → their fields."""
+        """Make ``value`` JSON-ready: datetimes → platform-local ``YYYY-mm-dd HH:ii:ss``
+        (docs/emag-protocol.md, "Dates and time zones"), dates → ``YYYY-mm-dd``, Decimals → floats,
+        enums → values, models → their fields."""
         if isinstance(value, datetime | date):
             return format_emag_datetime(value, self.tz)
         if isinstance(value, Decimal):
@@ -177,12 +182,12 @@ class EmagClient:
     # --- transport, retries, rate limit ----------------------------------------------------------
 
     def _pause_after_429(self, error: EmagRateLimitedError) -> float:
-        """How long the bucket waits after a 429 (§3): ``Retry-After`` when given; else until
-        the exhausted Kong window has surely turned over. For a window of a few seconds that is
-        the whole window plus the limiter margin (valid whatever the server's alignment); for a
-        minute or longer window, until the next wall-clock boundary of that window plus 1 s
-        (Kong aligns windows to its clock, assumed NTP-synced), capped at the window. With no
-        header at all, the 1-second window is assumed."""
+        """How long the bucket waits after a 429 (docs/emag-protocol.md, "Rate and size limits"):
+        ``Retry-After`` when given; else until the exhausted Kong window has surely turned over. For
+        a window of a few seconds that is the whole window plus the limiter margin (valid whatever
+        the server's alignment); for a minute or longer window, until the next wall-clock boundary
+        of that window plus 1 s (Kong aligns windows to its clock, assumed NTP-synced), capped at
+        the window. With no header at all, the 1-second window is assumed."""
         margin = self.rate_limiter.margin
         if error.retry_after is not None:
             return error.retry_after + margin
@@ -215,7 +220,8 @@ class EmagClient:
             self.stats.calls_by_route[label] += 1
 
             async def trace(event: str, info: Any, grant: Grant = grant) -> None:
-                # httpcore calls this as it writes the request: the real send time (§3 pacing).
+                # httpcore calls this as it writes the request: the real send time (pacing:
+                # docs/emag-protocol.md, "Rate and size limits").
                 if event.endswith("send_request_headers.started"):
                     sent = time.monotonic()
                     self.stats.max_send_lag = max(self.stats.max_send_lag, sent - grant.local_at)
@@ -311,14 +317,17 @@ class EmagClient:
 
     async def _envelope(self, route: str, body: Any = None, **kwargs: Any) -> Envelope:
         envelope = await self.call(route, body, **kwargs)
-        if envelope is None:  # a 2xx without a body where an envelope was due: not processed (§2)
+        # a 2xx without a body where an envelope was due: not processed
+        # (docs/emag-protocol.md, "Answers and errors")
+        if envelope is None:
             raise EmagTransientError("empty response body", reason="malformed", route=route)
         return envelope
 
-    # --- reads: count and rows (§4) --------------------------------------------------------------
+    # --- reads: count and rows (docs/emag-protocol.md, "Paging, counts and filters") --------------
 
     async def count(self, resource: str, filters: Mapping[str, Any] | None = None) -> CountResult:
-        """``{resource}/count`` with the same filters as read (§4)."""
+        """``{resource}/count`` with the same filters as read
+        (docs/emag-protocol.md, "Paging, counts and filters")."""
         envelope = await self._envelope(f"{resource}/count", dict(filters or {}))
         results = envelope.results
         if isinstance(results, list):  # tolerate [{...}] or []
@@ -341,13 +350,13 @@ class EmagClient:
         data). Each domain maps the rows through :mod:`magflow.emag.coerce`.
 
         Filters go at the top level of the JSON body next to ``currentPage``/``itemsPerPage``
-        (§1); ``page=None`` sends no paging (unpaged reference reads such as ``vat/read``).
-        ``results`` is read by :func:`magflow.emag.coerce.rows` (docs/emag-protocol.md,
-        "PHP serialization quirks"): ``null`` is an empty page, an object keyed ``"0"``,
-        ``"1"``... is a list, and a lone object (eMAG's answer to a read matching one row) is
-        one row. Anything else is a malformed answer, raised as a transient error (retried by
-        the caller's rounds, never read as "no rows"); a list item that is not an object cannot
-        be a row and is logged and left out.
+        (docs/emag-protocol.md, "Requests and authentication"); ``page=None`` sends no paging
+        (unpaged reference reads such as ``vat/read``). ``results`` is read by
+        :func:`magflow.emag.coerce.rows` (docs/emag-protocol.md, "PHP serialization quirks"):
+        ``null`` is an empty page, an object keyed ``"0"``, ``"1"``... is a list, and a lone object
+        (eMAG's answer to a read matching one row) is one row. Anything else is a malformed answer,
+        raised as a transient error (retried by the caller's rounds, never read as "no rows"); a
+        list item that is not an object cannot be a row and is logged and left out.
         """
         body = dict(filters or {})
         if page is not None:
@@ -374,14 +383,15 @@ class EmagClient:
         start_page: int = 1,
         count_first: bool = True,
     ) -> AsyncIterator[Page]:
-        """Pages of :meth:`read_rows` from ``start_page`` on (§4).
+        """Pages of :meth:`read_rows` from ``start_page`` on
+        (docs/emag-protocol.md, "Paging, counts and filters").
 
         ``count`` first (unless ``count_first=False``) gives the total and the number of pages
         (``noOfItems``/``noOfPages``, ints or strings). Reading stops on an empty page, or after
         the counted last page when that page is not full; a full last page means items were added
         since the count, so reading goes on until a short or empty page. Without a count, only an
-        empty page stops (a server may cap ``itemsPerPage`` below what was asked, §3 UNCERTAIN,
-        so a short page proves nothing).
+        empty page stops (a server may cap ``itemsPerPage`` below what was asked,
+        docs/emag-protocol.md, "Rate and size limits", UNCERTAIN, so a short page proves nothing).
         """
         total_items: int | None = None
         total_pages: int | None = None
@@ -403,7 +413,8 @@ class EmagClient:
             number += 1
 
     async def vat_rates(self) -> dict[int, Decimal]:
-        """``vat/read`` (§5.8) as ``{vat_id: rate}``; the rate is a fraction (0.19)."""
+        """``vat/read`` (docs/emag-protocol.md, "Offers") as ``{vat_id: rate}``; the rate is a
+        fraction (0.19)."""
         rates: dict[int, Decimal] = {}
         for row in await self.read_rows("vat", page=None):
             vat_id, rate = coerce.to_int(row.get("vat_id")), coerce.to_decimal(row.get("vat_rate"))
@@ -412,7 +423,7 @@ class EmagClient:
         return rates
 
     async def read_courier_accounts(self) -> list[CourierAccount]:
-        """``courier_accounts/read`` (§5.12)."""
+        """``courier_accounts/read`` (docs/emag-protocol.md, "AWBs and couriers")."""
         rows = await self.read_rows("courier_accounts", page=None)
         return [CourierAccount.parse(row, self.tz) for row in rows]
 
@@ -453,10 +464,11 @@ class EmagClient:
             )
         return result
 
-    # --- offers (§5.3, §5.4) ----------------------------------------------------------------------
+    # --- offers (docs/emag-protocol.md, "Offers") -------------------------------------------------
 
     async def save_offers(self, offers: Sequence[Mapping[str, Any]]) -> OfferSaveResult:
-        """Light ``offer/save`` (§5.3): per-offer results keyed by id, not raised."""
+        """Light ``offer/save`` (docs/emag-protocol.md, "Offers"): per-offer results keyed by id,
+        not raised."""
         result = OfferSaveResult()
         payload = [self.encode(o) for o in offers]
         for chunk in chunk_entities(payload):
@@ -484,41 +496,44 @@ class EmagClient:
         return result
 
     async def update_stock(self, offer_id: int, stock: int) -> None:
-        """``PATCH offer_stock/{id}`` with ``{"stock": int}`` (§5.4). 204 on success; 400/404
-        ``{"message": ...}`` bodies raise :class:`EmagValidationError`."""
+        """``PATCH offer_stock/{id}`` with ``{"stock": int}`` (docs/emag-protocol.md, "Offers"). 204
+        on success; 400/404 ``{"message": ...}`` bodies raise :class:`EmagValidationError`."""
         if isinstance(stock, bool) or not isinstance(stock, int) or stock < 0:
             raise ValueError("stock must be a non-negative int")
         await self._send("PATCH", f"offer_stock/{int(offer_id)}", json={"stock": stock})
 
-    # --- orders (§5.10) --------------------------------------------------------------------------
+    # --- orders (docs/emag-protocol.md, "Orders") -------------------------------------------------
 
     async def acknowledge_order(self, order_id: int) -> None:
-        """``POST order/acknowledge/{id}``, no body: the only way from status 1 to 2 (§5.10)."""
+        """``POST order/acknowledge/{id}``, no body: the only way from status 1 to 2
+        (docs/emag-protocol.md, "Orders")."""
         await self._envelope(f"order/acknowledge/{int(order_id)}")
 
     async def save_orders(
         self, orders: Sequence[Mapping[str, Any]], *, retry_unsafe: bool | None = None
     ) -> SaveResult:
-        """``order/save`` (§5.10): send whole orders as read. Treated as non-idempotent (it can add
-        lines), so not retried when eMAG may have processed it (see :mod:`.retry`)."""
+        """``order/save`` (docs/emag-protocol.md, "Orders"): send whole orders as read. Treated as
+        non-idempotent (it can add lines), so not retried when eMAG may have processed it (see
+        :mod:`.retry`)."""
         return await self._save_chunks("order/save", orders, idempotent=bool(retry_unsafe))
 
     async def save_order_attachments(
         self, attachments: Sequence[Mapping[str, Any]], *, retry_unsafe: bool | None = None
     ) -> SaveResult:
-        """``order/attachments/save`` (§5.10): invoices, warranties... (PDF URLs). Non-idempotent
-        (a repeat could attach twice)."""
+        """``order/attachments/save`` (docs/emag-protocol.md, "Attachments and invoices"): invoices,
+        warranties... (PDF URLs). Non-idempotent (a repeat could attach twice)."""
         return await self._save_chunks(
             "order/attachments/save", attachments, idempotent=bool(retry_unsafe)
         )
 
-    # --- AWB (§5.11) -----------------------------------------------------------------------------
+    # --- AWB (docs/emag-protocol.md, "AWBs and couriers") -----------------------------------------
 
     async def save_awb(
         self, awb: Mapping[str, Any], *, retry_unsafe: bool | None = None
     ) -> AwbSaveResult:
-        """``awb/save`` with a single object (§5.11). Non-idempotent: a repeat after a timeout
-        could issue two AWBs, so it is only retried when eMAG surely did not process it."""
+        """``awb/save`` with a single object (docs/emag-protocol.md, "AWBs and couriers").
+        Non-idempotent: a repeat after a timeout could issue two AWBs, so it is only retried when
+        eMAG surely did not process it."""
         envelope = await self._envelope(
             "awb/save", {"data": dict(awb)}, idempotent=bool(retry_unsafe)
         )

@@ -1,4 +1,5 @@
-"""eMAG dates: ``YYYY-mm-dd HH:ii:ss`` without a timezone (EMAG_API.md §4, gotcha 18).
+"""eMAG dates: ``YYYY-mm-dd HH:ii:ss`` without a timezone
+(docs/emag-protocol.md, "Dates and time zones").
 
 UNCERTAIN in the reference; we take them as platform-local wall time (Europe/Bucharest, Sofia or
 Budapest, see :mod:`magflow.emag.platforms`) — the reading [SIG] uses for BG filters. Parsed values
@@ -22,8 +23,8 @@ def parse_emag_datetime(value: object, tz: tzinfo = DEFAULT_TZ) -> datetime | No
 
     Accepts ``YYYY-mm-dd HH:ii:ss`` (platform-local), a bare ``YYYY-mm-dd`` (local midnight),
     fractional seconds, ISO 8601 with ``T`` and an explicit offset (kept as given), and a
-    ``{"date": ..., "timezone": ...}`` object as PHP's DateTime serialises (§5.13).
-    Raises ValueError for anything else.
+    ``{"date": ..., "timezone": ...}`` object as PHP's DateTime serialises
+    (docs/emag-protocol.md, "Dates and time zones"). Raises ValueError for anything else.
     """
     if value is None:
         return None

@@ -1,16 +1,18 @@
-"""Typed errors and the response envelope of the eMAG API (EMAG_API.md §2, gotcha 15).
+"""Typed errors and the response envelope of the eMAG API
+(docs/emag-protocol.md, "Answers and errors").
 
 Every answer is classified here, in one place:
 
 - HTTP 429 (Kong's ``{"message": "API rate limit exceeded"}``) → :class:`EmagRateLimitedError`.
 - HTTP 401/403, and any ``isError`` answer whose messages say ``Invalid vendor ip`` or ``You are not
-  allowed to use this API.`` → :class:`EmagAuthError` (§2 "HTTP status codes"; 401 is UNCERTAIN
-  ([T451]) but treated the same, the tolerant reading).
+  allowed to use this API.`` → :class:`EmagAuthError` (docs/emag-protocol.md, "Answers and errors";
+  401 is uncertain ([T451]) but treated the same, the tolerant reading).
 - HTTP 5xx, timeouts, connection errors, and a 2xx body that is not a JSON envelope →
   :class:`EmagTransientError`. A 2xx JSON object without ``isError`` is also "not processed" by the
-  success rule of §2, so it is transient too.
+  success rule of docs/emag-protocol.md, "Answers and errors", so it is transient too.
 - ``isError: true`` with messages (normally under HTTP 200), and other 4xx such as offer_stock's
-  400/404 ``{"message": ...}`` bodies (§5.4) → :class:`EmagValidationError`.
+  400/404 ``{"message": ...}`` bodies (docs/emag-protocol.md, "Offers") →
+  :class:`EmagValidationError`.
 
 Error texts carry the route and eMAG's own messages, never credentials.
 """
@@ -69,13 +71,14 @@ class EmagError(Exception):
 
 
 class EmagAuthError(EmagError):
-    """Bad credentials, no API rights or a non-whitelisted IP (§1 "Auth", §2). Never retried."""
+    """Bad credentials, no API rights or a non-whitelisted IP
+    (docs/emag-protocol.md, "Requests and authentication", "Answers and errors"). Never retried."""
 
     kind = "auth"
 
 
 class EmagRateLimitedError(EmagError):
-    """HTTP 429 from eMAG's gateway (§3).
+    """HTTP 429 from eMAG's gateway (docs/emag-protocol.md, "Rate and size limits").
 
     ``retry_after``: seconds from a ``Retry-After``/``RateLimit-Reset`` header (not documented for
     eMAG, used when present). ``window``: length in seconds of the longest Kong window reported
@@ -98,7 +101,8 @@ class EmagRateLimitedError(EmagError):
 
 
 class EmagTransientError(EmagError):
-    """5xx, timeout, connection failure or malformed body: worth retrying (§2).
+    """5xx, timeout, connection failure or malformed body: worth retrying
+    (docs/emag-protocol.md, "Answers and errors").
 
     ``reason`` is one of ``server_error``, ``timeout``, ``network``, ``malformed``.
     ``maybe_processed`` is False only when the request certainly never reached eMAG (a connect
@@ -140,8 +144,9 @@ def is_auth_message(message: str) -> bool:
 def flatten_messages(value: Any) -> list[str]:
     """eMAG messages as plain strings.
 
-    They are strings in practice (§2), but be tolerant: nested lists are flattened, objects give
-    their ``message``/``text``/``msg`` (or their JSON), numbers are stringified, null is dropped.
+    They are strings in practice (docs/emag-protocol.md, "Answers and errors"), but be tolerant:
+    nested lists are flattened, objects give their ``message``/``text``/``msg`` (or their JSON),
+    numbers are stringified, null is dropped.
     """
     out: list[str] = []
     if value is None:
@@ -179,7 +184,8 @@ def _truthy(value: Any) -> bool:
 
 @dataclass
 class Envelope:
-    """A decoded ``{"isError", "messages", "results", "errors"}`` answer (§2)."""
+    """A decoded ``{"isError", "messages", "results", "errors"}`` answer
+    (docs/emag-protocol.md, "Answers and errors")."""
 
     is_error: bool
     messages: list[str]
@@ -200,7 +206,8 @@ def _decode(content: bytes) -> Any:
 
 
 def _retry_after(headers: dict[str, str]) -> float | None:
-    """Seconds from ``Retry-After`` / ``RateLimit-Reset`` (not documented for eMAG, §2)."""
+    """Seconds from ``Retry-After`` / ``RateLimit-Reset`` (not documented for eMAG,
+    docs/emag-protocol.md, "Answers and errors")."""
     lowered = {k.lower(): v for k, v in headers.items()}
     for name in ("retry-after", "ratelimit-reset"):
         raw = lowered.get(name)
@@ -213,7 +220,8 @@ def _retry_after(headers: dict[str, str]) -> float | None:
 
 
 def _exhausted_window(headers: dict[str, str]) -> float | None:
-    """The longest window Kong reports exhausted (``X-RateLimit-Remaining-3second: 0``, §2)."""
+    """The longest window Kong reports exhausted (``X-RateLimit-Remaining-3second: 0``,
+    docs/emag-protocol.md, "Answers and errors")."""
     lowered = {k.lower(): v for k, v in headers.items()}
     units = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
     longest: float | None = None
@@ -235,7 +243,7 @@ def parse_response(
     route: str, status_code: int, content: bytes, headers: dict[str, str] | None = None
 ) -> Envelope | None:
     """Classify one HTTP answer: return its envelope (None for an empty 2xx, e.g. offer_stock's
-    204, §5.4) or raise the matching :class:`EmagError`.
+    204, docs/emag-protocol.md, "Offers") or raise the matching :class:`EmagError`.
 
     ``isError: true`` raises :class:`EmagValidationError` (or :class:`EmagAuthError` for the auth
     messages); callers that must see such envelopes (product_offer/save's documentation errors)
@@ -318,7 +326,8 @@ def parse_response(
         )
     envelope = Envelope(
         is_error=_truthy(body.get("isError")),
-        # [DOC] shows "Maximum input vars" under a singular "message" key (§2): read both.
+        # [DOC] shows "Maximum input vars" under a singular "message" key
+        # (docs/emag-protocol.md, "Answers and errors"): read both.
         messages=flatten_messages(body.get("messages")) + flatten_messages(body.get("message")),
         results=body.get("results"),
         errors=flatten_messages(body.get("errors")),

@@ -1,8 +1,10 @@
-"""eMAG platforms: API host, locale, currency and the local timezone of each (EMAG_API.md §1).
+"""eMAG platforms: API host, locale, currency and the local timezone of each
+(docs/emag-protocol.md, "Hosts and platforms").
 
-Dates in eMAG payloads and filters carry no timezone (§4, gotcha 18). We read them as the
-platform's local time (UNCERTAIN in the reference; [SIG] formats BG filters in Europe/Sofia), so
-each platform names its IANA timezone here.
+Dates in eMAG payloads and filters carry no timezone
+(docs/emag-protocol.md, "Dates and time zones"). We read them as the platform's local time
+(UNCERTAIN in the reference; [SIG] formats BG filters in Europe/Sofia), so each platform names its
+IANA timezone here.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""Per-account rate limiting of eMAG calls (EMAG_API.md §3), in-process or shared through Redis.
+"""Per-account rate limiting of eMAG calls (docs/emag-protocol.md, "Rate and size limits"),
+in-process or shared through Redis.
 
-Limits (§3): order routes 12 req/s and 720 req/min; everything else 3 req/s and 180 req/min,
-counted together; ``documentation/find_by_eans`` 5 req/s, 200 req/min and 5000 req/day. Invalid
-requests count too (gotcha 14), so every attempt, retries included, takes a slot.
+Limits (docs/emag-protocol.md, "Rate and size limits"): order routes 12 req/s and 720 req/min;
+everything else 3 req/s and 180 req/min, counted together; ``documentation/find_by_eans`` 5 req/s,
+200 req/min and 5000 req/day. Invalid requests count too
+(docs/emag-protocol.md, "Rate and size limits"), so every attempt, retries included, takes a slot.
 
 How it paces
 ------------
@@ -61,7 +63,7 @@ CONFIRM_THRESHOLD = 0.002
 
 
 class Bucket(StrEnum):
-    """Rate-limit buckets of one account (§3)."""
+    """Rate-limit buckets of one account (docs/emag-protocol.md, "Rate and size limits")."""
 
     ORDER = "order"
     OTHER = "other"
@@ -86,7 +88,8 @@ DEFAULT_LIMITS: dict[Bucket, tuple[Window, ...]] = {
 
 
 def bucket_for_route(route: str) -> Bucket:
-    """The one place that maps a route to its bucket (§3).
+    """The one place that maps a route to its bucket
+    (docs/emag-protocol.md, "Rate and size limits").
 
     Order routes are the resource ``order`` and all its sub-routes (``order/read``,
     ``order/acknowledge/{id}``, ``order/attachments/save``, ``order/{id}/unlock-courier``...);

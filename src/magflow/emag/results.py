@@ -37,7 +37,8 @@ class Page:
 
 @dataclass
 class ChunkResult:
-    """The answer to one chunk of a save (at most 50 entities, 4000 vars, §3).
+    """The answer to one chunk of a save (at most 50 entities, 4000 vars,
+    docs/emag-protocol.md, "Rate and size limits").
 
     ``saved`` is False when eMAG refused the chunk (``error`` holds why).
     """
@@ -85,11 +86,11 @@ class SaveResult:
 
 @dataclass
 class OfferSaveResult:
-    """Per-offer outcome of the light ``offer/save`` (§5.3): the top-level ``isError`` stays false
-    while items fail, so each offer id maps to its own ``isError``/``messages``. When eMAG refuses
-    a whole chunk (top-level ``isError: true``) every offer of that chunk gets the chunk's
-    messages. Offers the answer does not mention are assumed saved (``results`` UNCERTAIN when
-    empty) and listed in ``unreported``."""
+    """Per-offer outcome of the light ``offer/save`` (docs/emag-protocol.md, "Offers"): the
+    top-level ``isError`` stays false while items fail, so each offer id maps to its own
+    ``isError``/``messages``. When eMAG refuses a whole chunk (top-level ``isError: true``) every
+    offer of that chunk gets the chunk's messages. Offers the answer does not mention are assumed
+    saved (``results`` UNCERTAIN when empty) and listed in ``unreported``."""
 
     items: dict[str, OfferItemResult] = field(default_factory=dict)
     unreported: list[str] = field(default_factory=list)

@@ -1,8 +1,9 @@
-"""Retry policy for eMAG calls: exponential backoff with full jitter (EMAG_API.md §2, §3).
+"""Retry policy for eMAG calls: exponential backoff with full jitter
+(docs/emag-protocol.md, "Answers and errors", "Rate and size limits").
 
 Retried: 429, 5xx, timeouts, connection errors and malformed bodies. Never retried: validation
 (``isError``/4xx) and auth errors, which would fail the same way again (and still count against the
-rate limit, gotcha 14).
+rate limit, docs/emag-protocol.md, "Rate and size limits").
 
 Non-idempotent writes (``order/save``, ``order/attachments/save``, ``awb/save``) could be applied
 twice if a request that reached eMAG is repeated. For those the client retries only when the

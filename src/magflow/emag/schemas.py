@@ -89,7 +89,8 @@ class EmagModel(BaseModel):
 
 class CountResult(EmagModel):
     """``{resource}/count`` results: ``{noOfItems, noOfPages, itemsPerPage}`` as ints or strings
-    (§4, UNCERTAIN: both accepted). ``count`` is accepted as a fallback for ``noOfItems``."""
+    (uncertain, both accepted: docs/emag-protocol.md, "Paging, counts and filters"). ``count`` is
+    accepted as a fallback for ``noOfItems``."""
 
     no_of_items: Int = Field(default=None, validation_alias=AliasChoices("noOfItems", "count"))
     no_of_pages: Int = Field(default=None, validation_alias=AliasChoices("noOfPages"))
@@ -106,7 +107,8 @@ class CountResult(EmagModel):
 
 
 class OfferItemResult(EmagModel):
-    """One item of the light ``offer/save`` answer (§5.3), keyed by offer id."""
+    """One item of the light ``offer/save`` answer (docs/emag-protocol.md, "Offers"), keyed by offer
+    id."""
 
     is_error: Bool = Field(default=False, validation_alias=AliasChoices("isError", "is_error"))
     messages: StrList = Field(default_factory=list)
@@ -129,8 +131,9 @@ def _awb_numbers(value: Any) -> list[Any]:
 
 
 class AwbSaveResult(EmagModel):
-    """``awb/save`` results. The shape is UNCERTAIN (§5.11): [VTEX] reads ``reservation_id``, [OC]
-    ``awb[0].emag_id``/``awb_number``; both are read, anything else is kept as extra fields."""
+    """``awb/save`` results. The shape is UNCERTAIN (docs/emag-protocol.md, "AWBs and couriers"):
+    [VTEX] reads ``reservation_id``, [OC] ``awb[0].emag_id``/``awb_number``; both are read, anything
+    else is kept as extra fields."""
 
     reservation_id: Int = None
     awb: Annotated[list[AwbNumber], BeforeValidator(_awb_numbers)] = Field(default_factory=list)
@@ -145,7 +148,7 @@ class AwbSaveResult(EmagModel):
 
 
 class CourierAccount(EmagModel):
-    """``courier_accounts/read`` (§5.12)."""
+    """``courier_accounts/read`` (docs/emag-protocol.md, "AWBs and couriers")."""
 
     account_id: Int = None
     account_display_name: Str = None

@@ -1,5 +1,6 @@
 """The eMAG marketplace simulator: an ASGI app that speaks the eMAG Marketplace API (see
-``EMAG_API.md``) over seeded, deterministic data, with eMAG's rate limits and fault injection.
+``docs/emag-protocol.md``) over seeded, deterministic data, with eMAG's rate limits and fault
+injection.
 
 Usage::
 
@@ -15,15 +16,15 @@ Usage::
 or ``magflow simulator --port 8900`` (:func:`magflow.emag_sim.cli.simulator`), or
 ``create_app(cfg)`` for any ASGI server.
 
-eMAG API (``{root}/api-3/{resource}/{action}``, HTTP Basic auth, §1)
+eMAG API (``{root}/api-3/{resource}/{action}``, HTTP Basic auth)
 -------------------------------------------------------------------
 ``product_offer/read|count|save``, ``offer/save``, ``PATCH offer_stock/{id}``,
 ``measurements/save``, ``GET documentation/find_by_eans``, ``category/read|count``,
 ``vat/read``, ``handling_time/read``, ``courier_accounts/read``, ``locality/read|count``,
 ``rma/read|count``, ``awb/save|read``, ``order/read|count|save``, ``order/acknowledge/{id}``,
 ``order/attachments/save``, ``order/{id}/unlock-courier``. The rules and the tolerant readings
-of what EMAG_API.md leaves UNCERTAIN are in :mod:`.api` (actions), :mod:`.bodies` (body forms,
-input vars), :mod:`.ratelimit` (limits, 429), :mod:`.faults` and :mod:`.state` (data).
+of what docs/emag-protocol.md leaves UNCERTAIN are in :mod:`.api` (actions), :mod:`.bodies` (body
+forms, input vars), :mod:`.ratelimit` (limits, 429), :mod:`.faults` and :mod:`.state` (data).
 
 Data: per account ``offers`` offers (ids 1..N) and ``orders`` orders (ids
 ``300_000_000 + 10_000_000 * account_index + i``, created over the last ``history_days`` days,

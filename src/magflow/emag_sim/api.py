@@ -1,32 +1,38 @@
-"""The eMAG Marketplace API actions of the simulator (EMAG_API.md §4, §5) and their rules.
+"""The eMAG Marketplace API actions of the simulator
+(docs/emag-protocol.md, "Paging, counts and filters", "Offers", "Orders") and their rules.
 
 Every handler takes the authenticated :class:`AccountState` and the parsed payload (see
-:mod:`.bodies`) and returns a :class:`Reply`. Errors follow §2: HTTP 200 with
+:mod:`.bodies`) and returns a :class:`Reply`. Errors follow
+docs/emag-protocol.md, "Answers and errors": HTTP 200 with
 ``{"isError": true, "messages": [...], "results": [], "errors": []}``, except ``offer_stock``
-(204/400/404 with ``{"message": ...}`` bodies, §5.4).
+(204/400/404 with ``{"message": ...}`` bodies, docs/emag-protocol.md, "Offers").
 
-Choices where EMAG_API.md is UNCERTAIN (tolerant readings):
+Choices where docs/emag-protocol.md is UNCERTAIN (tolerant readings):
 
-- ``itemsPerPage`` over 100 is silently capped at 100, also for orders (§3); values below 1 or
-  unreadable fall back to the default 100; ``currentPage`` below 1 is 1.
-- Count numbers are emitted as strings (``"noOfItems": "123"``), the PHP quirk of gotcha 16; the
-  client must coerce (§4).
-- Unknown filter keys are ignored (§4). Order ``count`` does not enforce the "both bounds, at most
-  one month apart" rule of [DOC]; date bounds are inclusive.
+- ``itemsPerPage`` over 100 is silently capped at 100, also for orders
+  (docs/emag-protocol.md, "Rate and size limits"); values below 1 or unreadable fall back to the
+  default 100; ``currentPage`` below 1 is 1.
+- Count numbers are emitted as strings (``"noOfItems": "123"``), the PHP quirk of
+  docs/emag-protocol.md, "PHP serialization quirks"; the client must coerce
+  (docs/emag-protocol.md, "Paging, counts and filters").
+- Unknown filter keys are ignored (docs/emag-protocol.md, "Paging, counts and filters"). Order
+  ``count`` does not enforce the "both bounds, at most one month apart" rule of [DOC]; date bounds
+  are inclusive.
 - Read/count/save actions answer both POST and GET.
 - ``product_offer/save`` validates item by item: valid items are saved even when another item
-  fails; the answer is then ``isError: true`` listing the failures (gotcha 12: "a documentation
-  error returns isError:true, yet the offer is saved"). Updates require ``status``,
-  ``sale_price`` and ``vat_id`` (§5.1 "offer-only update"); ``handling_time`` and ``stock`` keep
-  their values when absent.
+  fails; the answer is then ``isError: true`` listing the failures (docs/emag-protocol.md, "Offers":
+  "a documentation error returns isError:true, yet the offer is saved"). Updates require ``status``,
+  ``sale_price`` and ``vat_id`` (the offer-only update of docs/emag-protocol.md, "Offers");
+  ``handling_time`` and ``stock`` keep their values when absent.
 - ``order/save`` is all-or-nothing per request: if one order fails, none is applied. Fields that
   eMAG owns (customer, dates, payment...) are accepted as sent back and ignored; status and
   product lines are applied. ``order/attachments/save`` does not change ``modified``.
 - ``awb/save`` takes a single object (a one-element list is accepted too); its answer is
   ``{"reservation_id", "courier_id", "courier_name", "awb": [{"emag_id", "awb_number",
-  "awb_barcode"}]}`` (§5.11 best guess).
+  "awb_barcode"}]}`` (the best guess of docs/emag-protocol.md, "AWBs and couriers").
 - ``order/acknowledge`` on an order already in status 2 is a no-op success (idempotent).
-- ``handling_time/read`` answers ``[{"id", "value", "name"}]`` (union of [MOCK] and [T451], §5.8).
+- ``handling_time/read`` answers ``[{"id", "value", "name"}]`` (union of [MOCK] and [T451],
+  docs/emag-protocol.md, "Offers").
 """
 
 from __future__ import annotations
@@ -50,13 +56,16 @@ from magflow.emag_sim.state import (
     SimState,
 )
 
-MAX_ENTITIES = 50  # §3
-MAX_PAGE = 100  # §3
-MAX_EANS = 100  # §5.6
-RETURN_DAYS = 30  # §5.10 "≤ return time + 5 days": we take a 30-day return period (UNCERTAIN)
+MAX_ENTITIES = 50  # docs/emag-protocol.md, "Rate and size limits"
+MAX_PAGE = 100  # docs/emag-protocol.md, "Rate and size limits"
+MAX_EANS = 100  # docs/emag-protocol.md, "Offers"
+# "≤ return time + 5 days" (docs/emag-protocol.md, "Orders"): we take a 30-day return period
+# (UNCERTAIN)
+RETURN_DAYS = 30
 SUPPLY_LEAD_TIMES = {2, 3, 5, 7, 14, 30, 60, 90, 120}
 ATTACHMENT_TYPES = {1, 3, 4, 8, 10, 11}
-# §5.10 / gotcha 4: order/save needs the whole order as read; these must at least be present.
+# docs/emag-protocol.md, "Orders": order/save needs the whole order as read; these must at least be
+# present.
 REQUIRED_ORDER_FIELDS = (
     "id",
     "status",
@@ -83,7 +92,8 @@ class ApiError(Exception):
 
 
 def envelope(results: Any, messages: list[str] | None = None, is_error: bool = False) -> Json:
-    """§2: ``{"isError", "messages", "results", "errors"}``."""
+    """docs/emag-protocol.md, "Answers and errors":
+    ``{"isError", "messages", "results", "errors"}``."""
     return {"isError": is_error, "messages": messages or [], "results": results, "errors": []}
 
 
@@ -114,7 +124,8 @@ def as_int(value: Any, name: str) -> int:
 
 
 def as_int_set(value: Any, name: str) -> frozenset[int]:
-    """An int or a list of ints (§4: ``status`` and ``payment_mode_id`` take both)."""
+    """An int or a list of ints (docs/emag-protocol.md, "Paging, counts and filters": ``status`` and
+    ``payment_mode_id`` take both)."""
     if isinstance(value, list | tuple):
         return frozenset(as_int(v, name) for v in value)
     if isinstance(value, dict):
@@ -137,7 +148,8 @@ def as_number(value: Any, name: str) -> Decimal:
 
 
 def _strict_int(value: Any) -> int | None:
-    """A whole number, or None (for stock: "Decimals are not allowed", §2)."""
+    """A whole number, or None (for stock: "Decimals are not allowed",
+    docs/emag-protocol.md, "Answers and errors")."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -150,7 +162,8 @@ def _strict_int(value: Any) -> int | None:
 
 
 def page_args(payload: Json) -> tuple[int, int]:
-    """``currentPage`` (default 1) and ``itemsPerPage`` (default 100, capped at 100), §4."""
+    """``currentPage`` (default 1) and ``itemsPerPage`` (default 100, capped at 100),
+    docs/emag-protocol.md, "Paging, counts and filters"."""
     try:
         page = as_int(payload.get("currentPage", 1), "currentPage")
     except ApiError:
@@ -165,7 +178,8 @@ def page_args(payload: Json) -> tuple[int, int]:
 
 
 def count_result(total: int, per_page: int) -> Json:
-    """§4 count shape; numbers as strings (PHP quirk, UNCERTAIN: the client coerces)."""
+    """The count answer (docs/emag-protocol.md, "Paging, counts and filters"); numbers as strings
+    (PHP quirk, UNCERTAIN: the client coerces)."""
     pages = math.ceil(total / per_page) if per_page else 0
     return {"noOfItems": str(total), "noOfPages": str(pages), "itemsPerPage": str(per_page)}
 
@@ -181,7 +195,8 @@ def _dict_payload(payload: Any) -> Json:
 
 
 def _list_payload(payload: Any) -> list[Any]:
-    """Save bodies: a list of entities (§5); a single object is taken as a list of one."""
+    """Save bodies: a list of entities (docs/emag-protocol.md, "Offers", "Orders"); a single object
+    is taken as a list of one."""
     if isinstance(payload, list):
         items = payload
     elif isinstance(payload, dict) and payload:
@@ -248,7 +263,8 @@ class EmagApi:
 
     @staticmethod
     def resolve(path: str) -> tuple[str, dict[str, str]]:
-        """``order/acknowledge/123`` → (``order/acknowledge``, {"id": "123"}) (§1 URL scheme)."""
+        """``order/acknowledge/123`` → (``order/acknowledge``, {"id": "123"})
+        (docs/emag-protocol.md, "Requests and authentication")."""
         parts = [p for p in path.strip("/").split("/") if p]
         if len(parts) == 3 and parts[:2] == ["order", "acknowledge"]:
             return "order/acknowledge", {"id": parts[2]}
@@ -258,7 +274,7 @@ class EmagApi:
             return "order/unlock-courier", {"id": parts[1]}
         return "/".join(parts), {}
 
-    # --- offers (§5.1-§5.6) -------------------------------------------------------------------
+    # --- offers (docs/emag-protocol.md, "Offers") -------------------------------------------------
 
     def _offer_filter(self, payload: Json) -> OfferFilter:
         def opt_int(key: str) -> int | None:
@@ -282,8 +298,8 @@ class EmagApi:
         )
 
     def product_offer_read(self, acc: AccountState, payload: Any, _p: dict[str, str]) -> Reply:
-        """§5.2. ``manufacturer``/``eu_representative`` are booleans unfiltered, lists when the
-        read is filtered by a product id."""
+        """docs/emag-protocol.md, "Offers". ``manufacturer``/``eu_representative`` are booleans
+        unfiltered, lists when the read is filtered by a product id."""
         filters = _dict_payload(payload)
         f = self._offer_filter(filters)
         page, per_page = page_args(filters)
@@ -323,8 +339,8 @@ class EmagApi:
     def _check_prices(
         self, item: Json, current: Json | None, errors: list[str], first_save: bool
     ) -> dict[str, Decimal | None]:
-        """§5.1 / gotcha 6: sale in [min, max], max > min, recommended > sale, min/max on the
-        first save; prices > 0 with at most 4 decimals."""
+        """docs/emag-protocol.md, "Offers": sale in [min, max], max > min, recommended > sale,
+        min/max on the first save; prices > 0 with at most 4 decimals."""
         values: dict[str, Decimal | None] = {}
         for key in ("sale_price", "min_sale_price", "max_sale_price", "recommended_price"):
             if key in item and item[key] not in (None, ""):
@@ -367,7 +383,8 @@ class EmagApi:
     def _check_warehouse_list(
         self, value: Any, name: str, top: int, errors: list[str]
     ) -> list[Json] | None:
-        """``stock``/``handling_time`` as ``[{warehouse_id, value}]`` (§5.1, gotcha 7)."""
+        """``stock``/``handling_time`` as ``[{warehouse_id, value}]``
+        (docs/emag-protocol.md, "Offers")."""
         if isinstance(value, dict) and "warehouse_id" in value:
             value = [value]
         if not isinstance(value, list) or not value:
@@ -457,7 +474,8 @@ class EmagApi:
     def _new_offer_base(
         self, acc: AccountState, offer_id: int, item: Json, errors: list[str]
     ) -> Json:
-        """A new offer: attach by PNK or a single EAN, or a new product (§5.1)."""
+        """A new offer: attach by PNK or a single EAN, or a new product
+        (docs/emag-protocol.md, "Offers")."""
         seed = self.state.seed
         pnk, ean = item.get("part_number_key"), item.get("ean")
         attach = pnk not in (None, "") or (
@@ -551,7 +569,8 @@ class EmagApi:
         }
 
     def product_offer_save(self, acc: AccountState, payload: Any, _p: dict[str, str]) -> Reply:
-        """§5.1: create/update products and offers, at most 50 per request."""
+        """docs/emag-protocol.md, "Offers": create/update products and offers, at most 50 per
+        request."""
         items = _list_payload(payload)
         messages: list[str] = []
         category_ids = {c["id"] for c in self.state.categories}
@@ -619,15 +638,15 @@ class EmagApi:
                     ]
                     offer["doc_errors"] = [doc_error]
             acc.put_offer(offer)
-            if doc_error:  # gotcha 12: isError true, yet the offer is saved
+            if doc_error:  # docs/emag-protocol.md, "Offers": isError true, yet the offer is saved
                 messages.append(f"Offer {offer_id}: {doc_error}")
         if messages:
             return fail(messages)
         return ok([])
 
     def offer_save(self, acc: AccountState, payload: Any, _p: dict[str, str]) -> Reply:
-        """§5.3 light offer API: updates existing offers only; per-item results keyed by id with
-        the top-level ``isError`` false even when items fail."""
+        """The light offer API (docs/emag-protocol.md, "Offers"): updates existing offers only;
+        per-item results keyed by id with the top-level ``isError`` false even when items fail."""
         items = _list_payload(payload)
         results: dict[str, Json] = {}
         for position, item in enumerate(items):
@@ -661,8 +680,9 @@ class EmagApi:
         return ok(results)
 
     def offer_stock(self, acc: AccountState, payload: Any, params: dict[str, str]) -> Reply:
-        """§5.4 ``PATCH offer_stock/{id}`` with ``{"stock": 21}``: 204, 400 or 404 with Kong-style
-        ``{"message": ...}`` bodies. The list forms of [MF]/[T451] contradict [DOC] and get 400."""
+        """``PATCH offer_stock/{id}`` (docs/emag-protocol.md, "Offers") with ``{"stock": 21}``: 204,
+        400 or 404 with Kong-style ``{"message": ...}`` bodies. The list forms of [MF]/[T451]
+        contradict [DOC] and get 400."""
         try:
             offer_id = int(params["id"])
         except ValueError:
@@ -701,7 +721,8 @@ class EmagApi:
         return Reply(204, None)
 
     def measurements_save(self, acc: AccountState, payload: Any, _p: dict[str, str]) -> Reply:
-        """§5.5: ``[{id, length, width, height, weight}]``, mm and g, 0..999999 with 2 decimals."""
+        """docs/emag-protocol.md, "Offers": ``[{id, length, width, height, weight}]``, mm and g,
+        0..999999 with 2 decimals."""
         items = _list_payload(payload)
         messages: list[str] = []
         for position, item in enumerate(items):
@@ -734,8 +755,9 @@ class EmagApi:
         return fail(messages) if messages else ok([])
 
     def find_by_eans(self, acc: AccountState, payload: Any, _p: dict[str, str]) -> Reply:
-        """§5.6: ``GET documentation/find_by_eans?eans[]=...``, up to 100 EANs (the rest ignored
-        with a message). Our catalog's EANs (and some foreign ones) resolve to products."""
+        """docs/emag-protocol.md, "Offers": ``GET documentation/find_by_eans?eans[]=...``, up to 100
+        EANs (the rest ignored with a message). Our catalog's EANs (and some foreign ones) resolve
+        to products."""
         filters = _dict_payload(payload)
         raw = filters.get("eans", filters.get("eans[]", []))
         if isinstance(raw, dict):
@@ -792,7 +814,7 @@ class EmagApi:
             results[code] = {"products": products}
         return ok(results, messages)
 
-    # --- reference data (§5.7, §5.8, §5.12) -----------------------------------------------------
+    # --- reference data (docs/emag-protocol.md, "Offers", "AWBs and couriers") --------------------
 
     def category_read(self, acc: AccountState, payload: Any, _p: dict[str, str]) -> Reply:
         filters = _dict_payload(payload)
@@ -814,7 +836,7 @@ class EmagApi:
         return ok(count_result(n, per_page))
 
     def vat_read(self, acc: AccountState, payload: Any, _p: dict[str, str]) -> Reply:
-        """§5.8: ``vat_rate`` is a fraction."""
+        """docs/emag-protocol.md, "Offers": ``vat_rate`` is a fraction."""
         return ok(
             [
                 {"vat_id": vid, "vat_rate": rate, "is_default": default}
@@ -826,7 +848,7 @@ class EmagApi:
         return ok([{"id": v, "value": v, "name": f"{v} zile"} for v in data.HANDLING_TIMES])
 
     def courier_accounts_read(self, acc: AccountState, payload: Any, _p: dict[str, str]) -> Reply:
-        """§5.12."""
+        """docs/emag-protocol.md, "AWBs and couriers"."""
         return ok(
             [
                 {
@@ -858,7 +880,8 @@ class EmagApi:
         return rows
 
     def locality_read(self, acc: AccountState, payload: Any, _p: dict[str, str]) -> Reply:
-        """§5.12, gotcha 20: without ``country_code`` only the platform country's localities."""
+        """docs/emag-protocol.md, "AWBs and couriers": without ``country_code`` only the platform
+        country's localities."""
         filters = _dict_payload(payload)
         page, per_page = page_args(filters)
         return ok(self._localities(filters)[(page - 1) * per_page : page * per_page])
@@ -868,7 +891,7 @@ class EmagApi:
         _page, per_page = page_args(filters)
         return ok(count_result(len(self._localities(filters)), per_page))
 
-    # --- RMA (§5.14) ------------------------------------------------------------------------
+    # --- RMA (docs/emag-protocol.md, "Returns") ---------------------------------------------------
 
     def _rmas(self, acc: AccountState, filters: Json) -> list[Json]:
         indices = acc.rma_indices()
@@ -927,7 +950,7 @@ class EmagApi:
         _page, per_page = page_args(filters)
         return ok(count_result(len(self._rmas(acc, filters)), per_page))
 
-    # --- orders (§4, §5.9, §5.10) ------------------------------------------------------------
+    # --- orders (docs/emag-protocol.md, "Paging, counts and filters", "Orders") -------------------
 
     def _date(self, filters: Json, key: str) -> float | None:
         value = filters.get(key)
@@ -939,7 +962,8 @@ class EmagApi:
             raise ApiError(f"Invalid date for {key}: expected YYYY-mm-dd HH:ii:ss") from None
 
     def _order_filter(self, filters: Json) -> OrderFilter:
-        """§4: ``type`` defaults to 3, so FBE orders (type 2) need ``type: 2`` (gotcha 3)."""
+        """docs/emag-protocol.md, "Paging, counts and filters": ``type`` defaults to 3, so FBE
+        orders (type 2) need ``type: 2`` (docs/emag-protocol.md, "Orders")."""
 
         def opt_set(key: str) -> frozenset[int] | None:
             value = filters.get(key)
@@ -978,7 +1002,8 @@ class EmagApi:
         return idx, acc.get_order(idx)
 
     def order_acknowledge(self, acc: AccountState, payload: Any, params: dict[str, str]) -> Reply:
-        """§5.10: the only way from status 1 to 2; seller-fulfilled (type 3) orders only."""
+        """docs/emag-protocol.md, "Orders": the only way from status 1 to 2; seller-fulfilled (type
+        3) orders only."""
         idx, order = self._order_for_write(acc, params["id"])
         if order["type"] != 3:
             return fail(f"Order {order['id']} is fulfilled by eMAG and cannot be acknowledged")
@@ -991,7 +1016,8 @@ class EmagApi:
         return ok([])
 
     def _transition_error(self, acc: AccountState, idx: int, cur: int, new: int) -> str | None:
-        """The §5.10 status matrix (rows current, columns new)."""
+        """eMAG's order status matrix (rows current, columns new;
+        docs/emag-protocol.md, "Orders")."""
         if new not in (0, 1, 2, 3, 4, 5):
             return f"Invalid status {new}"
         if cur == 1:
@@ -1093,7 +1119,7 @@ class EmagApi:
                     reduced = True
             lines.append({**old, "quantity": qty, "status": status})
         for line_id, old in existing.items():
-            if line_id not in seen:  # an omitted line is removed (§5.10)
+            if line_id not in seen:  # an omitted line is removed (docs/emag-protocol.md, "Orders")
                 if int(old["status"]) == 1:
                     changed = reduced = True
                 lines.append({**old, "status": 0})
@@ -1120,7 +1146,8 @@ class EmagApi:
         return idx, new_status, lines, is_storno
 
     def order_save(self, acc: AccountState, payload: Any, _p: dict[str, str]) -> Reply:
-        """§5.10 order/save; all orders of the request are validated before any is applied."""
+        """``order/save`` (docs/emag-protocol.md, "Orders"); all orders of the request are validated
+        before any is applied."""
         items = _list_payload(payload)
         now = self.clock()
         plans = []
@@ -1151,8 +1178,9 @@ class EmagApi:
         return ok([])
 
     def order_attachments_save(self, acc: AccountState, payload: Any, _p: dict[str, str]) -> Reply:
-        """§5.10 attachments/save: the only write allowed on FBE (type 2) orders. PDF URLs only;
-        at most one warranty per product line. An attachment with the same URL is replaced."""
+        """``order/attachments/save`` (docs/emag-protocol.md, "Attachments and invoices"): the only
+        write allowed on FBE (type 2) orders. PDF URLs only; at most one warranty per product line.
+        An attachment with the same URL is replaced."""
         items = _list_payload(payload)
         plans: list[tuple[int, Json]] = []
         messages = []
@@ -1222,13 +1250,14 @@ class EmagApi:
     def order_unlock_courier(
         self, acc: AccountState, payload: Any, params: dict[str, str]
     ) -> Reply:
-        """§5.10 unlock-courier (4.4.7, UNCERTAIN): accepted on type 3 orders, no state change."""
+        """``order/{id}/unlock-courier`` (4.4.7; docs/emag-protocol.md, "Uncertainties"): accepted
+        on type 3 orders, no state change."""
         _idx, order = self._order_for_write(acc, params["id"])
         if order["type"] != 3:
             return fail(f"Order {order['id']} is fulfilled by eMAG")
         return ok([])
 
-    # --- AWB (§5.11) ----------------------------------------------------------------------
+    # --- AWB (docs/emag-protocol.md, "AWBs and couriers") -----------------------------------------
 
     def _check_party(self, party: Any, role: str) -> None:
         if not isinstance(party, dict):
@@ -1247,7 +1276,8 @@ class EmagApi:
             raise ApiError(f"{role}.locality_id is mandatory")
 
     def awb_save(self, acc: AccountState, payload: Any, _p: dict[str, str]) -> Reply:
-        """§5.11: one AWB; issuing the first AWB of an order moves it to status 4 (gotcha 2)."""
+        """docs/emag-protocol.md, "AWBs and couriers": one AWB; issuing the first AWB of an order
+        moves it to status 4 (docs/emag-protocol.md, "AWBs and couriers")."""
         body = _dict_payload(payload)
         if not body:
             raise ApiError("No data sent")

@@ -1,15 +1,18 @@
 """The simulator as a Starlette ASGI app: the eMAG API under ``/api-3`` and a control API under
 ``/_sim`` (documented in the package docstring, :mod:`magflow.emag_sim`).
 
-Request pipeline for ``/api-3/{resource}/{action}`` (EMAG_API.md §1-§3):
+Request pipeline for ``/api-3/{resource}/{action}``
+(docs/emag-protocol.md, "Requests and authentication", "Answers and errors",
+"Rate and size limits"):
 
 1. route resolution (path-parameter routes such as ``order/acknowledge/{id}``);
-2. the rate limit, per Basic-auth username (even a wrong password counts, gotcha 14), also for
-   unknown URLs; 429 in Kong's format;
+2. the rate limit, per Basic-auth username (even a wrong password counts,
+   docs/emag-protocol.md, "Rate and size limits"), also for unknown URLs; 429 in Kong's format;
 3. unknown URL or method → 404 ``{"message":"Invalid URL"}``;
 4. HTTP Basic auth → 403 ``{"isError":true,"messages":["You are not allowed to use this API."]}``;
 5. fault injection (decided before processing: a faulted write is never applied);
-6. body parsing (§1 forms) and the 4000 input vars limit;
+6. body parsing (the forms of docs/emag-protocol.md, "Requests and authentication") and the 4000
+   input vars limit;
 7. the action (:mod:`.api`).
 
 Every answer counts in ``GET /_sim/stats``.
@@ -383,7 +386,8 @@ class Simulator:
         return (200, offer) if offer else (404, {"error": "not found"})
 
 
-# eMAG-side changes applied by ``orders/modify``; each is legal in the §5.10 matrix.
+# eMAG-side changes applied by ``orders/modify``; each is legal in eMAG's order status matrix
+# (docs/emag-protocol.md, "Orders").
 EMAG_TRANSITIONS = {1: 0, 2: 3, 3: 4, 4: 5}
 
 

@@ -1,6 +1,8 @@
-"""Request bodies as eMAG's PHP server reads them (EMAG_API.md §1 "Request body", §3).
+"""Request bodies as eMAG's PHP server reads them
+(docs/emag-protocol.md, "Requests and authentication", "Rate and size limits").
 
-Accepted forms, all of them observed working in the wild (§1):
+Accepted forms, all of them observed working in the wild
+(docs/emag-protocol.md, "Requests and authentication"):
 
 (a) JSON ``{"data": <payload>}``; when ``data`` is an object, other top-level keys are merged in
     (``data`` wins on a clash), when it is a list the list is the payload;
@@ -13,10 +15,10 @@ The query string is read the same way (``GET documentation/find_by_eans?eans[]=.
 under the body. [T451]'s claim that a ``data``-wrapped filter is ignored for JSON reads is UNCERTAIN
 and contradicts the official example: we take the tolerant reading and honour it.
 
-Input vars (§3, "Maximum input vars of 4000 exceeded"): for form bodies, the number of fields, as
-PHP's ``max_input_vars`` counts them; for JSON, the number of leaf values (UNCERTAIN: PHP does not
-apply ``max_input_vars`` to a JSON body, but eMAG documents the limit per request, so we apply it
-to the equivalent count).
+Input vars ("Maximum input vars of 4000 exceeded", docs/emag-protocol.md, "Rate and size limits"):
+for form bodies, the number of fields, as PHP's ``max_input_vars`` counts them; for JSON, the number
+of leaf values (UNCERTAIN: PHP does not apply ``max_input_vars`` to a JSON body, but eMAG documents
+the limit per request, so we apply it to the equivalent count).
 """
 
 from __future__ import annotations

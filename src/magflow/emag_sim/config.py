@@ -16,7 +16,8 @@ AccountType = Literal["main", "fbe"]
 Platform = Literal["ro", "bg", "hu"]
 
 PLATFORMS: dict[str, dict[str, str]] = {
-    # §1: platform → currency, locale, country; dates are platform-local wall time (§4, gotcha 18).
+    # docs/emag-protocol.md, "Hosts and platforms": platform → currency, locale, country; dates are
+    # platform-local wall time (docs/emag-protocol.md, "Dates and time zones").
     "ro": {"currency": "RON", "locale": "ro_RO", "country": "RO", "tz": "Europe/Bucharest"},
     "bg": {"currency": "BGN", "locale": "bg_BG", "country": "BG", "tz": "Europe/Sofia"},
     "hu": {"currency": "HUF", "locale": "hu_HU", "country": "HU", "tz": "Europe/Budapest"},
@@ -49,7 +50,8 @@ class FaultConfig:
     """Probabilities (0..1) of each fault per eMAG API request, drawn from ``random.Random(seed)``.
 
     - ``rate_429``: a Kong 429 ``{"message":"API rate limit exceeded"}`` although under the limit.
-    - ``error_500`` / ``error_502`` / ``error_504``: transient server/gateway errors (§2).
+    - ``error_500`` / ``error_502`` / ``error_504``: transient server/gateway errors
+      (docs/emag-protocol.md, "Answers and errors").
     - ``slow``: the answer is delayed by ``slow_seconds`` and then served normally.
     - ``timeout``: the server sleeps ``timeout_seconds`` (longer than a client timeout), then 504.
     - ``malformed``: HTTP 200 with a truncated JSON body.
@@ -134,8 +136,8 @@ class FaultConfig:
 @dataclass
 class SimAccount:
     """One seller account. MAIN accounts have seller-fulfilled orders (type 3) only; FBE accounts
-    have mostly eMAG-fulfilled orders (type 2) and some type 3 (§5.9). ``offers``/``orders``
-    override the simulator-wide sizes for this account."""
+    have mostly eMAG-fulfilled orders (type 2) and some type 3 (docs/emag-protocol.md, "Orders").
+    ``offers``/``orders`` override the simulator-wide sizes for this account."""
 
     name: str
     account_type: AccountType = "main"
@@ -163,9 +165,10 @@ class SimConfig:
     days before ``anchor`` (default: the time the state is built); ``customers`` is the size of
     the customer pool shared by all accounts (default: a third of all orders, so customers repeat
     and one customer can buy on MAIN and FBE, the "mixed channel"). ``rate_limit`` enables eMAG's
-    per-account limits (§3). When ``accounts`` is empty one MAIN and one FBE account are created
-    (``main``/``fbe``) with credentials derived from the seed; accounts given without a username
-    or password get generated ones (see :meth:`effective_accounts`).
+    per-account limits (docs/emag-protocol.md, "Rate and size limits"). When ``accounts`` is empty
+    one MAIN and one FBE account are created (``main``/``fbe``) with credentials derived from the
+    seed; accounts given without a username or password get generated ones (see
+    :meth:`effective_accounts`).
     """
 
     seed: int = 1

@@ -20,7 +20,8 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def fmt_ts(ts: float, tz: ZoneInfo) -> str:
-    """Epoch seconds → ``YYYY-mm-dd HH:ii:ss`` in platform-local time (§4, gotcha 18)."""
+    """Epoch seconds → ``YYYY-mm-dd HH:ii:ss`` in platform-local time
+    (docs/emag-protocol.md, "Dates and time zones")."""
     return datetime.fromtimestamp(int(ts), tz).strftime(DATE_FORMAT)
 
 
@@ -55,8 +56,9 @@ class LocalTimeFormatter:
 def parse_local(value: Any, tz: ZoneInfo) -> float:
     """A filter date (``YYYY-mm-dd HH:ii:ss``, or ``YYYY-mm-dd``) in platform-local time → epoch.
 
-    UNCERTAIN in §4 ("no timezone is given"): we read it as platform-local wall time, as [SIG]
-    does for BG. ISO strings with an explicit offset are honoured. Raises ValueError.
+    uncertain ("no timezone is given", docs/emag-protocol.md, "Dates and time zones"): we read it as
+    platform-local wall time, as [SIG] does for BG. ISO strings with an explicit offset are
+    honoured. Raises ValueError.
     """
     text = str(value).strip()
     if not text:
@@ -78,7 +80,8 @@ def mix(*parts: int) -> int:
 # --- platform reference data ------------------------------------------------------------------
 
 VAT_RATES: dict[str, list[tuple[int, float, int]]] = {
-    # (vat_id, vat_rate fraction, is_default), §5.8: vat_rate is a fraction.
+    # (vat_id, vat_rate fraction, is_default), docs/emag-protocol.md, "Offers": vat_rate is a
+    # fraction.
     "ro": [(1, 0.21, 1), (2, 0.11, 0), (3, 0.0, 0)],
     "bg": [(1, 0.20, 1), (2, 0.09, 0), (3, 0.0, 0)],
     "hu": [(1, 0.27, 1), (2, 0.18, 0), (3, 0.05, 0), (4, 0.0, 0)],
@@ -255,7 +258,8 @@ def categories(seed: int, n: int) -> list[dict[str, Any]]:
 
 
 def category_details(seed: int, category_id: int) -> dict[str, Any]:
-    """``characteristics`` and ``family_types`` of one category (§5.7)."""
+    """``characteristics`` and ``family_types`` of one category
+    (docs/emag-protocol.md, "Offers")."""
     base = category_id * 10
     characteristics = [
         {
@@ -299,7 +303,8 @@ def category_details(seed: int, category_id: int) -> dict[str, Any]:
 
 
 def localities(seed: int, country: str, n: int = 250) -> list[dict[str, Any]]:
-    """Localities of one country (§5.12); emag_id is stable per (country, index)."""
+    """Localities of one country (docs/emag-protocol.md, "AWBs and couriers"); emag_id is stable per
+    (country, index)."""
     platform = {"RO": "ro", "BG": "bg", "HU": "hu"}.get(country, "ro")
     cities = CITIES[platform]
     offset = {"RO": 1, "BG": 200_001, "HU": 400_001}.get(country, 600_001)
@@ -338,7 +343,8 @@ CUSTOMER_BASE = 5_000_000
 def customer(
     seed: int, platform: str, j: int, fmt: Callable[[float], str], anchor: float
 ) -> dict[str, Any]:
-    """Customer ``j`` of the shared pool (§5.9 customer fields; ``email`` is a hash, gotcha 17)."""
+    """Customer ``j`` of the shared pool (customer fields: docs/emag-protocol.md, "Orders";
+    ``email`` is a hash, docs/emag-protocol.md, "Orders")."""
     rng = random.Random(mix(seed, 77, j))
     bits = rng.getrandbits(128)  # the e-mail hash
     r = rng.getrandbits(64)  # every other choice is carved out of these bits

@@ -19,7 +19,8 @@ from magflow.emag_sim.config import FaultConfig
 ORDER = ("rate_429", "error_500", "error_502", "error_504", "timeout", "malformed", "is_error",
          "slow")  # fmt: skip
 
-# Bodies of the gateway-level faults (§2: 5xx are transient; Kong's own messages).
+# Bodies of the gateway-level faults (docs/emag-protocol.md, "Answers and errors": 5xx are
+# transient; Kong's own messages).
 BODY_429 = b'{"message":"API rate limit exceeded"}'
 BODY_500 = b'{"message":"An unexpected error occurred"}'
 BODY_502 = (

@@ -1,4 +1,5 @@
-"""eMAG's per-account rate limits as Kong enforces them (EMAG_API.md §3 and §2 "429").
+"""eMAG's per-account rate limits as Kong enforces them
+(docs/emag-protocol.md, "Rate and size limits", "Answers and errors").
 
 - order routes (``order/...``): 12 req/s and 720 req/min;
 - ``documentation/find_by_eans``: 5 req/s, 200 req/min and 5000 req/day (its own bucket);
@@ -6,7 +7,7 @@
 
 Counting is in FIXED windows aligned to the wall-clock second, minute and (UTC) day, per account
 (keyed by the Basic-auth username, so requests with wrong passwords count too: "invalid requests
-will also be limited", gotcha 14). A request over any limit gets
+will also be limited", docs/emag-protocol.md, "Rate and size limits"). A request over any limit gets
 ``429 {"message":"API rate limit exceeded"}`` and is not counted itself (Kong's behaviour: it
 checks the usage before incrementing). Every answer carries Kong's headers,
 ``X-RateLimit-Limit-<window>`` and ``X-RateLimit-Remaining-<window>`` with window ``second``,

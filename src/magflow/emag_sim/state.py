@@ -30,7 +30,7 @@ from magflow.emag_sim.data import mix
 ORDER_ID_BASE = 300_000_000
 ACCOUNT_ID_STRIDE = 10_000_000
 RMA_ID_BASE = 700_000_000
-OFFER_ID_MAX = 16_777_215  # §5.1
+OFFER_ID_MAX = 16_777_215  # docs/emag-protocol.md, "Offers"
 MAX_CACHED_QUERIES = 32
 MAX_CACHED_CUSTOMERS = 8192
 
@@ -44,7 +44,8 @@ Json = dict[str, Any]
 
 @dataclass(frozen=True)
 class OrderFilter:
-    """Parsed ``order/read|count`` filters (§4). Date bounds are inclusive epoch seconds."""
+    """Parsed ``order/read|count`` filters (docs/emag-protocol.md, "Paging, counts and filters").
+    Date bounds are inclusive epoch seconds."""
 
     ids: frozenset[int] | None = None
     statuses: frozenset[int] | None = None
@@ -59,7 +60,8 @@ class OrderFilter:
 
 @dataclass(frozen=True)
 class OfferFilter:
-    """Parsed ``product_offer/read|count`` filters (§4)."""
+    """Parsed ``product_offer/read|count`` filters
+    (docs/emag-protocol.md, "Paging, counts and filters")."""
 
     id: int | None = None
     status: int | None = None
@@ -216,7 +218,8 @@ class AccountState:
         v = self.offer_vstatus[i]
         ovs = self.offer_ovs[i]
         category = data.product_category(i, sim.config.categories)
-        as_str = i % 3 == 0  # PHP quirk (gotcha 16): some prices come as strings
+        # PHP quirk (docs/emag-protocol.md, "PHP serialization quirks"): some prices come as strings
+        as_str = i % 3 == 0
         n_offers = 1 + int(rng.random() * 4)
         best = round(sale * rng.uniform(0.9, 1.0), 4) if n_offers > 1 else sale
         genius = rng.random() < 0.5
@@ -478,7 +481,8 @@ class AccountState:
         reason: Any = None
         if status == 0:
             code = (1, 2, 3, 15, 16, 17, 18)[idx % 7]
-            # §5.9: [DOC] says an integer, [SF] parses {id, name}; both shapes are served.
+            # docs/emag-protocol.md, "Orders": [DOC] says an integer, [SF] parses {id, name}; both
+            # shapes are served.
             reason = code if idx % 2 else {"id": code, "name": data.CANCELLATION_REASONS[code]}
         paid = pay == 3 or (status in (4, 5) and pay == 2) or (status in (4, 5) and rnd() < 0.9)
         total_all = total + shipping
@@ -501,7 +505,8 @@ class AccountState:
             "delivery_payment_mode": "Ramburs" if pay == 1 else "Achitat",
             "delivery_mode": "pickup" if locker else "courier",
             "observation": None,
-            # §5.9, gotcha 16: PHP serialises the empty details as [].
+            # docs/emag-protocol.md, "Orders", "PHP serialization quirks": PHP serialises the empty
+            # details as [].
             "details": {
                 "locker_id": f"LK{idx % 5000:05d}",
                 "locker_name": f"easybox {idx % 5000}",
@@ -647,7 +652,7 @@ class AccountState:
         self.changed()
         return ids
 
-    # --- RMA (§5.14) ----------------------------------------------------------------------
+    # --- RMA (docs/emag-protocol.md, "Returns") ---------------------------------------------------
 
     def rma_indices(self) -> list[int]:
         key = ("rma",)

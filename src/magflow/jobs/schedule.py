@@ -37,7 +37,8 @@ class Schedule:
         """When the next run is due after one that started at ``last``.
 
         A deterministic jitter in [0, jitter_seconds) per (seed) spreads accounts apart, as eMAG
-        asks (avoid round times, EMAG_API.md §3), and is stable across scheduler ticks.
+        asks (avoid round times, docs/emag-protocol.md, "Rate and size limits"), and is stable
+        across scheduler ticks.
         """
         jitter = timedelta(seconds=random.Random(seed).uniform(0, jitter_seconds))
         if self.interval is not None:

@@ -1,16 +1,18 @@
-"""Order write-back to eMAG: acknowledge, status, AWB, attachments (EMAG_API.md §5.10, §5.11).
+"""Order write-back to eMAG: acknowledge, status, AWB, attachments (docs/emag-protocol.md, "Orders",
+"Attachments and invoices", "AWBs and couriers").
 
 Rules kept here:
 
 - Only orders stored locally (``emag_orders``) can be written through MagFlow: every action takes
   the local order id. An order is therefore acknowledged only after it has been stored.
 - ``order/save`` sends the whole order as last read (the stored ``raw`` payload) with the status
-  changed (§5.10 "Send ALL fields initially read"). The status matrix is eMAG's to enforce: MagFlow
-  checks only what it must send (status 0/3/4, a reason for a cancellation) so that a refusal
-  carries eMAG's own message.
-- ``awb/save`` takes a single object (§5.11): the receiver comes from the order's shipping data,
-  cash on delivery is the order total (VAT included, what the customer pays) when the payment mode
-  is 1 (COD), else 0. The first AWB moves the order to status 4 (gotcha 2).
+  changed ("send ALL the fields initially read", docs/emag-protocol.md, "Orders"). The status matrix
+  is eMAG's to enforce: MagFlow checks only what it must send (status 0/3/4, a reason for a
+  cancellation) so that a refusal carries eMAG's own message.
+- ``awb/save`` takes a single object (docs/emag-protocol.md, "AWBs and couriers"): the receiver
+  comes from the order's shipping data, cash on delivery is the order total (VAT included, what the
+  customer pays) when the payment mode is 1 (COD), else 0. The first AWB moves the order to status 4
+  (docs/emag-protocol.md, "AWBs and couriers").
 - Every write goes through the eMAG client and is recorded in the audit log, refused or not.
 - A refusal raises before anything local changes. After a successful write the order is read
   again (``order/read`` by id and type) and the local row takes what eMAG now says, customer
@@ -44,7 +46,7 @@ from magflow.emag.schemas import AwbSaveResult, CourierAccount
 from magflow.orders import repository, service
 from magflow.orders.models import EmagOrder
 
-# order/attachments/save ``type`` (§5.10)
+# order/attachments/save ``type`` (docs/emag-protocol.md, "Attachments and invoices")
 ATTACHMENT_TYPES = {
     "invoice": 1,
     "warranty": 3,
@@ -149,8 +151,8 @@ class OrderActions:
     # -- acknowledge ---------------------------------------------------------------------------
 
     async def acknowledge(self, order_id: int) -> ActionResult:
-        """``order/acknowledge/{id}`` (§5.10): 1 → 2, only way there. eMAG answers an order
-        already in 2 with success, so a repeat is harmless."""
+        """``order/acknowledge/{id}`` (docs/emag-protocol.md, "Orders"): 1 → 2, only way there. eMAG
+        answers an order already in 2 with success, so a repeat is harmless."""
         order = await self._order(order_id)
         account = await self._account(order)
         route = f"order/acknowledge/{order.emag_id}"
@@ -175,7 +177,8 @@ class OrderActions:
         self, order_id: int, new_status: int, reason: int | None = None
     ) -> ActionResult:
         """``order/save`` with the whole stored order and the new status (3, 4, or 0 with a
-        cancellation ``reason``, sent as ``reason_cancellation``, §5.9 4.4.7+)."""
+        cancellation ``reason``, sent as ``reason_cancellation`` since 4.4.7,
+        docs/emag-protocol.md, "Orders")."""
         if new_status not in WRITABLE_ORDER_STATUSES:
             raise ActionInputError(
                 "status must be 3 (prepared), 4 (finalized) or 0 (cancelled); "
@@ -211,7 +214,7 @@ class OrderActions:
             return await client.read_courier_accounts()
 
     def awb_payload(self, order: EmagOrder, request: dict[str, Any]) -> dict[str, Any]:
-        """The ``awb/save`` object for ``order`` (§5.11)."""
+        """The ``awb/save`` object for ``order`` (docs/emag-protocol.md, "AWBs and couriers")."""
         customer = order.customer or {}
         receiver = {
             "name": customer.get("shipping_contact") or customer.get("name"),
@@ -272,7 +275,8 @@ class OrderActions:
                 judge=judge,
                 target=f"order:{order.emag_id}",
             )
-            # gotcha 2: the first AWB moves the order to 4; the re-read confirms it.
+            # docs/emag-protocol.md, "AWBs and couriers": the first AWB moves the order to 4; the
+            # re-read confirms it.
             fallback = {**order.raw, "status": int(OrderStatus.FINALIZED)}
             refreshed = await self._refresh(client, account, order, fallback)
         if saved.awb_number:
@@ -293,8 +297,9 @@ class OrderActions:
     # -- attachments ---------------------------------------------------------------------------
 
     async def attach(self, order_id: int, request: dict[str, Any]) -> ActionResult:
-        """``order/attachments/save`` (§5.10): a PDF by URL; invoices by order, warranties by
-        order line (``order_product_id``). Allowed on FBE orders too."""
+        """``order/attachments/save`` (docs/emag-protocol.md, "Attachments and invoices"): a PDF by
+        URL; invoices by order, warranties by order line (``order_product_id``). Allowed on FBE
+        orders too."""
         order = await self._order(order_id)
         account = await self._account(order)
         kind = request.get("type", "invoice")

@@ -16,13 +16,15 @@ from magflow.emag.codes import OrderType
 from magflow.emag.coerce import to_datetime, to_decimal, to_dict, to_int, to_list, to_str
 
 ZERO = Decimal(0)
-#: ``products[].status``: an order line with status 0 was removed from the order (§5.9).
+#: ``products[].status``: an order line with status 0 was removed from the order
+# (docs/emag-protocol.md, "Orders").
 LINE_REMOVED = 0
 
 
 def _normalise_cancellation(raw: dict[str, Any]) -> dict[str, Any] | None:
     """``reason_cancellation`` (4.4.7+) or the older ``cancellation_reason``; an int code or an
-    ``{id, name}`` object ([SF]); both UNCERTAIN in §5.9, so both are accepted."""
+    ``{id, name}`` object ([SF]); both uncertain (docs/emag-protocol.md, "Orders"), so both are
+    accepted."""
     value = raw.get("reason_cancellation", raw.get("cancellation_reason"))
     if isinstance(value, dict):
         reason_id = to_int(value.get("id"))
@@ -32,9 +34,9 @@ def _normalise_cancellation(raw: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def customer_key(platform: str, customer: dict[str, Any] | None) -> str | None:
-    """Who a customer is: eMAG's customer id; else the (already hashed, §5.9) email, hashed
-    again to a fixed length; else the phone's digits. Prefixed by platform, since ids and
-    currencies are per platform."""
+    """Who a customer is: eMAG's customer id; else the (already hashed,
+    docs/emag-protocol.md, "Orders") email, hashed again to a fixed length; else the phone's digits.
+    Prefixed by platform, since ids and currencies are per platform."""
     if not customer:
         return None
     customer_id = to_int(customer.get("id"))
@@ -53,9 +55,10 @@ def order_totals(raw: dict[str, Any]) -> tuple[Decimal, Decimal]:
     """(total without VAT, total with VAT) of an order.
 
     Lines: ``quantity x sale_price`` for lines not removed (status 0); prices are without VAT and
-    ``vat`` is a fraction (§5.9, gotcha 5). Vouchers: ``sale_price`` (< 0, without VAT) plus
-    ``sale_price_vat`` (< 0, its VAT). Shipping: ``shipping_tax`` is taken as VAT-inclusive, as
-    [OC] sends and reads it (UNCERTAIN in §6 gotcha 5), and counted in the with-VAT total only.
+    ``vat`` is a fraction (docs/emag-protocol.md, "Orders"). Vouchers: ``sale_price`` (< 0, without
+    VAT) plus ``sale_price_vat`` (< 0, its VAT). Shipping: ``shipping_tax`` is taken as
+    VAT-inclusive, as [OC] sends and reads it (uncertain: docs/emag-protocol.md, "Orders"), and
+    counted in the with-VAT total only.
     """
     net = ZERO
     gross = ZERO
@@ -90,7 +93,7 @@ def order_row(
     previous_status: int | None,
     previous_history: list[dict[str, Any]] | None,
 ) -> dict[str, Any]:
-    """A row of ``emag_orders`` from one ``order/read`` item (§5.9).
+    """A row of ``emag_orders`` from one ``order/read`` item (docs/emag-protocol.md, "Orders").
 
     ``status_history`` gains an entry when the status differs from ``previous_status`` (the
     stored one). An order read outside a sync run (``run_id=None``) has no ``last_seen_run_id``

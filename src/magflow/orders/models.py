@@ -1,4 +1,4 @@
-"""Orders as read from eMAG ``order/read`` (EMAG_API.md §5.9)."""
+"""Orders as read from eMAG ``order/read`` (docs/emag-protocol.md, "Orders")."""
 
 from __future__ import annotations
 

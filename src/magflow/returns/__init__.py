@@ -1,1 +1,1 @@
-"""Returns (RMA) read from eMAG ``rma/read`` (EMAG_API.md §5.14)."""
+"""Returns (RMA) read from eMAG ``rma/read`` (docs/emag-protocol.md, "Returns")."""

@@ -1,4 +1,4 @@
-"""Returns (RMA requests) as read from eMAG ``rma/read`` (EMAG_API.md §5.14)."""
+"""Returns (RMA requests) as read from eMAG ``rma/read`` (docs/emag-protocol.md, "Returns")."""
 
 from __future__ import annotations
 

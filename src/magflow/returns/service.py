@@ -1,4 +1,5 @@
-"""Reading returns (``rma/read``, EMAG_API.md §5.14) into ``emag_returns``. Never commits.
+"""Reading returns (``rma/read``, docs/emag-protocol.md, "Returns") into ``emag_returns``. Never
+commits.
 
 Reading is idempotent by (account, eMAG RMA id): a repeated sync updates the same rows. Filters
 are eMAG's (``request_status``, ``date_start``/``date_end``, ``type``...), passed through.

@@ -1,4 +1,5 @@
-"""The health score of an eMAG account: 0-100, with the reasons that lowered it (DESIGN.md).
+"""The health score of an eMAG account: 0-100, with the reasons that lowered it
+(docs/architecture.md, "Status and health score").
 
 It starts at 100 and loses, each input capped at its weight (a named constant below):
 

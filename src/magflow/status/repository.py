@@ -15,9 +15,10 @@ from magflow.orders.models import EmagOrder
 from magflow.status.schemas import OfferCounts, OrderCounts
 from magflow.sync.models import SyncLog, SyncStatus
 
-#: ``offer_validation_status`` of an offer whose price eMAG validated (EMAG_API.md §5.2).
+#: ``offer_validation_status`` of an offer whose price eMAG validated
+# (docs/emag-protocol.md, "Offers").
 OFFER_VALIDATED = 1
-#: validation_status values of a sellable offer (EMAG_API.md §5.2).
+#: validation_status values of a sellable offer (docs/emag-protocol.md, "Offers").
 SELLABLE_VALIDATION_STATUSES = (3, 9, 11, 12)
 #: The statuses of a run that ended.
 FINISHED = (

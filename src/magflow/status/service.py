@@ -318,10 +318,11 @@ async def enhanced_status(
     Definitions:
 
     - offers ``total``: offers still on eMAG (``missing_since`` unset); ``active``: status 1;
-      ``sellable`` (EMAG_API.md §5.2): stock > 0, status 1, ``offer_validation_status`` 1 and a
-      ``validation_status`` in ``SELLABLE_VALIDATION_STATUSES`` (magflow.status.repository);
-      ``out_of_stock``: active offers with no stock; ``missing``: offers no longer returned by eMAG.
-    - orders: counts by eMAG status (0 cancelled … 5 returned, §5.9).
+      ``sellable`` (docs/emag-protocol.md, "Offers"): stock > 0, status 1,
+      ``offer_validation_status`` 1 and a ``validation_status`` in ``SELLABLE_VALIDATION_STATUSES``
+      (magflow.status.repository); ``out_of_stock``: active offers with no stock; ``missing``:
+      offers no longer returned by eMAG.
+    - orders: counts by eMAG status (0 cancelled … 5 returned, docs/emag-protocol.md, "Orders").
     - recent runs: the account's last :data:`RECENT_RUNS` finished runs (both kinds); their
       ``api_calls``, ``rate_limited`` (429 answers) and ``errors`` entries (``kind``,
       ``status_code``) give the error counts; ``auth`` errors are ``EmagAuthError`` entries or HTTP

@@ -1,8 +1,9 @@
 """The sync engine: reads offers or orders of one account from eMAG into the database.
 
-How a run goes (DESIGN.md principles 2-4):
+How a run goes (docs/architecture.md, "A sync run"):
 1. *Plan*: ``count`` each segment (offers: one; orders: one per order type and per window of at
-   most a month, EMAG_API.md §4) and store the plan in the run's ``checkpoint``, with totals.
+   most a month, docs/emag-protocol.md, "Paging, counts and filters") and store the plan in the
+   run's ``checkpoint``, with totals.
 2. *Pages*: fetched concurrently (the account's rate limiter paces them) while writers store
    them, each page in **one transaction together with the checkpoint** (the page numbers done)
    and the progress counters. Pages that arrive while the writers are busy share a transaction
@@ -253,7 +254,8 @@ class SyncEngine:
                     else now - timedelta(days=self.options.orders_full_days)
                 )
                 field_after, field_before = "createdAfter", "createdBefore"
-            # order/read defaults to the seller's type; FBE orders appear only when asked (§6.3).
+            # order/read defaults to the seller's type; FBE orders appear only when asked
+            # (docs/emag-protocol.md, "Orders").
             types = ALL_ORDER_TYPES if credentials.account_type == "fbe" else (OrderType.SELLER,)
             for order_type in types:
                 for start, stop in order_windows(since, now):
