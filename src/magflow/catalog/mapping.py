@@ -43,12 +43,23 @@ def offer_row(
     vat_rates: dict[int, Decimal],
 ) -> dict[str, Any]:
     """A row of ``emag_products_v2`` from one ``product_offer/read`` item
-    (docs/emag-protocol.md, "Offers")."""
+    (docs/emag-protocol.md, "Offers").
+
+    ``stock_total`` (which drives the out-of-stock counts, the sellable rule, the filters and the
+    exports): the sum of the per-warehouse ``stock[]`` when the read carries a non-empty list,
+    ``general_stock`` otherwise, 0 when neither is there. ``stock[]`` is a field of the save body,
+    not a documented read field (the documented ones are ``general_stock`` and
+    ``estimated_stock``), so a read may omit it; an empty list (PHP's ``[]``, docs/emag-protocol.md,
+    "PHP serialization quirks") says nothing per warehouse either. Taking 0 for a missing list
+    would show every such offer as out of stock.
+    """
     stock = [
         {"warehouse_id": to_int(s.get("warehouse_id")), "value": to_int(s.get("value")) or 0}
         for s in to_list(raw.get("stock"))
         if isinstance(s, dict)
     ]
+    general_stock = to_int(raw.get("general_stock"))
+    stock_total = sum(int(s["value"] or 0) for s in stock) if stock else (general_stock or 0)
     sale_price = to_decimal(raw.get("sale_price"))
     vat_id = to_int(raw.get("vat_id"))
     vat_rate = vat_rates.get(vat_id) if vat_id is not None else None
@@ -77,8 +88,8 @@ def offer_row(
         "vat_id": vat_id,
         "vat_rate": vat_rate,
         "stock": stock,
-        "stock_total": sum(s["value"] for s in stock),
-        "general_stock": to_int(raw.get("general_stock")),
+        "stock_total": stock_total,
+        "general_stock": general_stock,
         "estimated_stock": to_int(raw.get("estimated_stock")),
         "handling_time": _first_value(raw.get("handling_time")),
         "status": to_int(raw.get("status")),

@@ -9,7 +9,9 @@ Order ``created`` dates grow with the index, so ``createdAfter``/``createdBefore
 other filters scan the arrays once and the matching index list is cached until the account's
 state changes (a sync paging through one filter pays the scan on its first page only).
 
-Orders are returned by ascending id (= ascending creation), offers by ascending id.
+Orders are returned by ascending id (= ascending creation), offers by ascending id. Offers at
+index ``i % 3 == 1`` are read without ``stock[]`` until a save gives them one (it is not a
+documented read field, docs/emag-protocol.md, "Offers").
 """
 
 from __future__ import annotations
@@ -243,7 +245,10 @@ class AccountState:
             "currency": sim.currency,
             "general_stock": stock,
             "estimated_stock": max(0, stock - self.offer_reserved[i]),
-            "stock": [{"warehouse_id": 1, "value": stock}],
+            # ``stock[]`` is a save-body field, not a documented read field (docs/emag-protocol.md,
+            # "Offers"): a third of the offers (deterministic) come without it, as a real read
+            # may; ``general_stock`` is always there.
+            **({} if i % 3 == 1 else {"stock": [{"warehouse_id": 1, "value": stock}]}),
             "status": self.offer_status[i],
             "images": [
                 {"url": f"https://magflow-sim.invalid/img/{i + 1}-1.jpg", "display_type": 1},
