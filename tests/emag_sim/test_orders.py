@@ -301,3 +301,27 @@ def test_new_and_modified_orders_via_control_api(
     direct = control.get(f"/accounts/main/orders/{created[0]}").json()
     assert direct["id"] == created[0]
     assert control.post("/accounts/nobody/orders/new", json={"count": 1}).status_code == 404
+
+
+def test_order_filters_refuse_more_than_one_month_between_two_date_bounds(main: Emag) -> None:
+    """eMAG: "Maximum 1 month difference" between createdAfter/createdBefore and between
+    modifiedAfter/modifiedBefore, on read and count (docs/emag-protocol.md, "Paging, counts and
+    filters"); one calendar month exactly passes, 31 January to 28 February included."""
+    for after, before in (("createdAfter", "createdBefore"), ("modifiedAfter", "modifiedBefore")):
+        too_long = {after: "2026-09-01 00:00:00", before: "2026-10-11 00:00:00"}  # 40 days
+        for route in ("order/read", "order/count"):
+            messages = main.error(route, too_long)
+            assert messages == [f"Maximum 1 month difference between {after} and {before}"]
+        past_february = {after: "2026-01-31 10:00:00", before: "2026-03-01 10:00:00"}
+        assert main.error("order/read", past_february)
+        assert main.error("order/count", past_february)
+        for ok_window in (
+            {after: "2026-09-01 00:00:00", before: "2026-10-01 00:00:00"},
+            {after: "2026-01-31 10:00:00", before: "2026-02-28 10:00:00"},
+            {after: "2026-09-01 00:00:00", before: "2026-09-29 00:00:00"},  # 28 days
+        ):
+            main.ok("order/read", ok_window)
+            main.ok("order/count", ok_window)
+    # One bound alone, or bounds of two different pairs, are not a window.
+    main.ok("order/read", {"createdAfter": "2026-01-01 00:00:00"})
+    main.ok("order/read", {"createdAfter": "2026-01-01 00:00:00", "modifiedBefore": "2026-11-01"})

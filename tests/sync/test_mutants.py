@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -13,6 +13,7 @@ from magflow.emag_sim import SimulatorServer
 from magflow.orders.models import EmagOrder
 from magflow.sync import service
 from magflow.sync.models import SyncKind, SyncLog, SyncMode
+from magflow.sync.plan import ORDER_WINDOW
 from magflow.sync.wiring import build_engine
 from tests.support.simulation import Accounts, set_faults, sync
 
@@ -75,17 +76,17 @@ async def sync_since(ctx: AppContext, accounts: Accounts, since: datetime) -> Sy
 async def test_consecutive_order_windows_leave_no_gap(
     ctx: AppContext, sim: SimulatorServer, accounts: Accounts
 ) -> None:
-    """A full order sync reads in windows of at most 30 days (eMAG's limit); the next window
-    starts where the previous one stopped. ``since`` is chosen so that the boundary between the
-    two windows falls one second before an order's creation: that order must be stored, as
-    every order created since ``since``."""
+    """A full order sync reads in windows of at most 28 days (eMAG's limit: a month); the next
+    window starts where the previous one stopped. ``since`` is chosen so that the boundary
+    between the two windows falls one second before an order's creation: that order must be
+    stored, as every order created since ``since``."""
     acc = sim.state.account("main")
     assert acc is not None
     created = list(acc.created)
     target = len(created) // 2  # about 25 days ago, of the 50 days of history
     boundary = datetime.fromtimestamp(created[target] - 1, UTC)
-    since = boundary - timedelta(days=30)  # window 1: [since, boundary], window 2: [boundary, now]
-    assert since > datetime.now(UTC) - timedelta(days=60)  # so there are exactly two windows
+    since = boundary - ORDER_WINDOW  # window 1: [since, boundary], window 2: [boundary, now]
+    assert boundary > datetime.now(UTC) - ORDER_WINDOW  # so there are exactly two windows
 
     run = await sync_since(ctx, accounts, since)
     assert run.status == "completed", run.errors

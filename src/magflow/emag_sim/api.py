@@ -37,10 +37,12 @@ Choices where docs/emag-protocol.md is UNCERTAIN (tolerant readings):
 
 from __future__ import annotations
 
+import calendar
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -971,17 +973,37 @@ class EmagApi:
 
         types = opt_set("type") or frozenset({3})
         is_complete = filters.get("is_complete")
+        bounds = {
+            key: self._date(filters, key)
+            for key in ("createdAfter", "createdBefore", "modifiedAfter", "modifiedBefore")
+        }
+        for after, before in (
+            ("createdAfter", "createdBefore"),
+            ("modifiedAfter", "modifiedBefore"),
+        ):
+            start, stop = bounds[after], bounds[before]
+            if start is not None and stop is not None and stop > self._month_later(start):
+                raise ApiError(f"Maximum 1 month difference between {after} and {before}")
         return OrderFilter(
             ids=opt_set("id"),
             statuses=opt_set("status"),
             types=types,
             payment_modes=opt_set("payment_mode_id"),
             is_complete=None if is_complete in (None, "") else as_int(is_complete, "is_complete"),
-            created_after=self._date(filters, "createdAfter"),
-            created_before=self._date(filters, "createdBefore"),
-            modified_after=self._date(filters, "modifiedAfter"),
-            modified_before=self._date(filters, "modifiedBefore"),
+            created_after=bounds["createdAfter"],
+            created_before=bounds["createdBefore"],
+            modified_after=bounds["modifiedAfter"],
+            modified_before=bounds["modifiedBefore"],
         )
+
+    def _month_later(self, epoch: float) -> float:
+        """The same platform-local wall time one calendar month later (the day clamped to the
+        month's last: 31 Jan -> 28/29 Feb): the widest order filter eMAG accepts between two date
+        bounds (docs/emag-protocol.md, "Paging, counts and filters")."""
+        local = datetime.fromtimestamp(epoch, self.state.tz)
+        year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+        day = min(local.day, calendar.monthrange(year, month)[1])
+        return local.replace(year=year, month=month, day=day).timestamp()
 
     def order_read(self, acc: AccountState, payload: Any, _p: dict[str, str]) -> Reply:
         filters = _dict_payload(payload)

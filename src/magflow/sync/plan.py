@@ -13,8 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 #: The longest order window one read covers: eMAG accepts at most one month between the two
-#: date bounds of an order filter (docs/emag-protocol.md, "Paging, counts and filters").
-ORDER_WINDOW = timedelta(days=30)
+#: date bounds of an order filter (docs/emag-protocol.md, "Paging, counts and filters"). 28 days
+#: is shorter than every calendar month (30 days from 31 January would pass 28 February), so a
+#: window is never refused, whichever day it starts on.
+ORDER_WINDOW = timedelta(days=28)
 
 
 def compress_pages(pages: set[int]) -> list[list[int]]:
