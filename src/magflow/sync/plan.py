@@ -14,7 +14,7 @@ from typing import Any
 
 #: The longest order window one read covers: eMAG accepts at most one month between the two
 #: date bounds of an order filter (docs/emag-protocol.md, "Paging, counts and filters"). 28 days
-#: is shorter than every calendar month (30 days from 31 January would pass 28 February), so a
+#: is no longer than any calendar month (30 days from 31 January would pass 28 February), so a
 #: window is never refused, whichever day it starts on.
 ORDER_WINDOW = timedelta(days=28)
 
