@@ -59,7 +59,7 @@ def test_default_accounts_customers_and_platform() -> None:
                             "/order/read", json={"type": otype, "currentPage": page}
                         ).json()
                         for order in body["results"]:
-                            assert order["currency"] == "BGN"
+                            assert order["currency"] == "EUR"  # the euro since 2026
                             ids[order["customer"]["id"]] += 1
                 customers[acc["name"]] = ids
         assert max(customers["main"].values()) > 1  # repeat customers

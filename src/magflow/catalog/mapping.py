@@ -74,6 +74,8 @@ def offer_row(
         "part_number_key": raw.get("part_number_key") or None,
         "category_id": to_int(raw.get("category_id")),
         "ean": eans,
+        # The offer's own currency; the platform's only when the payload has none
+        # (docs/emag-protocol.md, "Hosts and platforms").
         "currency": raw.get("currency") or currency,
         "sale_price": sale_price,
         "sale_price_with_vat": (

@@ -5,6 +5,11 @@ Dates in eMAG payloads and filters carry no timezone
 (docs/emag-protocol.md, "Dates and time zones"). We read them as the platform's local time
 (UNCERTAIN in the reference; [SIG] formats BG filters in Europe/Sofia), so each platform names its
 IANA timezone here.
+
+``currency`` is only a fallback, for a payload that carries no ``currency`` of its own: offers and
+orders are stored in the currency each one states, never one inferred from the platform
+(docs/emag-protocol.md, "Hosts and platforms"; Bulgaria switched from BGN to EUR on
+1 January 2026, so a BG account holds both).
 """
 
 from __future__ import annotations
@@ -53,7 +58,8 @@ PLATFORMS: dict[Platform, PlatformInfo] = {
         api_url="https://marketplace-api.emag.bg/api-3",
         marketplace_url="https://marketplace.emag.bg",
         locale="bg_BG",
-        currency="BGN",
+        # Bulgaria adopted the euro on 1 January 2026: eMAG BG prices and orders are in EUR.
+        currency="EUR",
         timezone="Europe/Sofia",
         country_code="BG",
     ),

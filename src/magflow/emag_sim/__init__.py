@@ -30,7 +30,7 @@ Data: per account ``offers`` offers (ids 1..N) and ``orders`` orders (ids
 ``300_000_000 + 10_000_000 * account_index + i``, created over the last ``history_days`` days,
 ascending with the id). MAIN accounts have type 3 orders only; FBE accounts mostly type 2 and
 ``fbe_seller_ratio`` of type 3. Customers come from one pool shared by all accounts. Currency
-and time zone follow the platform (RON/Europe/Bucharest, BGN/Europe/Sofia, HUF/Europe/Budapest).
+and time zone follow the platform (RON/Europe/Bucharest, EUR/Europe/Sofia, HUF/Europe/Budapest).
 
 Control API (``{root}/_sim``, not part of eMAG, no auth, JSON in and out)
 ----------------------------------------------------------------------------

@@ -19,7 +19,8 @@ PLATFORMS: dict[str, dict[str, str]] = {
     # docs/emag-protocol.md, "Hosts and platforms": platform → currency, locale, country; dates are
     # platform-local wall time (docs/emag-protocol.md, "Dates and time zones").
     "ro": {"currency": "RON", "locale": "ro_RO", "country": "RO", "tz": "Europe/Bucharest"},
-    "bg": {"currency": "BGN", "locale": "bg_BG", "country": "BG", "tz": "Europe/Sofia"},
+    # Bulgaria adopted the euro on 1 January 2026: eMAG BG sends EUR.
+    "bg": {"currency": "EUR", "locale": "bg_BG", "country": "BG", "tz": "Europe/Sofia"},
     "hu": {"currency": "HUF", "locale": "hu_HU", "country": "HU", "tz": "Europe/Budapest"},
 }
 

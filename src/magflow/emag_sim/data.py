@@ -87,7 +87,8 @@ VAT_RATES: dict[str, list[tuple[int, float, int]]] = {
     "hu": [(1, 0.27, 1), (2, 0.18, 0), (3, 0.05, 0), (4, 0.0, 0)],
 }
 
-PRICE_SCALE = {"ro": 1.0, "bg": 0.4, "hu": 80.0}
+# Prices per platform against RON; BG is in EUR since 1 January 2026 (about 1 EUR = 5 RON).
+PRICE_SCALE = {"ro": 1.0, "bg": 0.2, "hu": 80.0}
 
 HANDLING_TIMES = [0, 1, 2, 3, 4, 5, 6, 7, 10, 14, 20, 30]
 

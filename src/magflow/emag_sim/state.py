@@ -80,6 +80,30 @@ def _money(value: float) -> str:
     return f"{value:.4f}"
 
 
+#: Romania's SGR deposit (beverage packaging) per package, without VAT, and its VAT rate
+# (docs/emag-protocol.md, "Orders").
+SGR_UNIT = 0.50
+SGR_VAT = 0.21
+#: Products whose id is a multiple of this are sold with an SGR deposit.
+SGR_PRODUCT_MODULUS = 7
+
+
+def sgr_deposit(platform: str, product_id: int, quantity: int) -> list[Json]:
+    """``recycle_warranties`` of an order line: one package per unit for products whose id is a
+    multiple of :data:`SGR_PRODUCT_MODULUS`, on eMAG RO only (the scheme is Romanian)."""
+    if platform != "ro" or product_id % SGR_PRODUCT_MODULUS:
+        return []
+    return [
+        {
+            "quantity": quantity,
+            "sale_price": _money(SGR_UNIT),
+            "vat_rate": f"{SGR_VAT:.2f}",
+            "product_name": "Garantie SGR",
+            "recycle_warranty_voucher_split": [],
+        }
+    ]
+
+
 class AccountState:
     """One seller account's marketplace state."""
 
@@ -420,12 +444,15 @@ class AccountState:
         n_lines = 1 if r < 0.65 else 2 if r < 0.9 else 3 if r < 0.97 else 4
         products = []
         total = 0.0
+        deposit = 0.0
         for j in range(n_lines):
             p = int(rnd() * n_catalog)
             qty = 1 if rnd() < 0.8 else 2 + int(rnd() * 2)
             price = round(rnd() * 900 * scale + 5 * scale, 4)
             total += price * qty * (1 + vat_rate)
             pnk = data.product_pnk(seed, p)
+            warranties = sgr_deposit(sim.platform, p + 1, qty)
+            deposit += sum(w["quantity"] * SGR_UNIT * (1 + SGR_VAT) for w in warranties)
             products.append(
                 {
                     "id": order_id * 10 + j,
@@ -447,7 +474,7 @@ class AccountState:
                     "modified": modified,
                     "details": [],
                     "product_voucher_split": [],
-                    "recycle_warranties": [],
+                    "recycle_warranties": warranties,
                     "serial_numbers": None,
                     "attachments": [],
                     "retained_amount": 0,
@@ -490,7 +517,9 @@ class AccountState:
             # shapes are served.
             reason = code if idx % 2 else {"id": code, "name": data.CANCELLATION_REASONS[code]}
         paid = pay == 3 or (status in (4, 5) and pay == 2) or (status in (4, 5) and rnd() < 0.9)
-        total_all = total + shipping
+        # The deposit is charged to the buyer (collected on delivery) but is no sale: it does not
+        # count towards free shipping or the voucher.
+        total_all = total + deposit + shipping
         j_customer = self.cust[idx]
         return {
             "id": order_id,

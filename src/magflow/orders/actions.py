@@ -11,7 +11,8 @@ Rules kept here:
   cancellation) so that a refusal carries eMAG's own message.
 - ``awb/save`` takes a single object (docs/emag-protocol.md, "AWBs and couriers"): the receiver
   comes from the order's shipping data, cash on delivery is the order total (VAT included, what the
-  customer pays) when the payment mode is 1 (COD), else 0. The first AWB moves the order to status 4
+  customer pays, the SGR deposit included: docs/emag-protocol.md, "Orders") when the payment mode
+  is 1 (COD), else 0. The first AWB moves the order to status 4
   (docs/emag-protocol.md, "AWBs and couriers").
 - Every write goes through the eMAG client and is recorded in the audit log, refused or not.
 - A refusal raises before anything local changes. After a successful write the order is read

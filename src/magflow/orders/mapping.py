@@ -51,6 +51,22 @@ def customer_key(platform: str, customer: dict[str, Any] | None) -> str | None:
     return None
 
 
+def deposit_with_vat(line: dict[str, Any]) -> Decimal:
+    """The SGR deposit of one order line, VAT included: the sum over its ``recycle_warranties``
+    of ``quantity x sale_price x (1 + vat_rate)`` (see :func:`order_totals`)."""
+    total = ZERO
+    for warranty in to_list(line.get("recycle_warranties")):
+        if not isinstance(warranty, dict):
+            continue
+        quantity = to_decimal(warranty.get("quantity")) or ZERO
+        price = to_decimal(warranty.get("sale_price")) or ZERO
+        rate = to_decimal(warranty.get("vat_rate")) or ZERO
+        if rate > 1:
+            rate /= 100
+        total += quantity * price * (1 + rate)
+    return total
+
+
 def order_totals(raw: dict[str, Any]) -> tuple[Decimal, Decimal]:
     """(total without VAT, total with VAT) of an order.
 
@@ -59,6 +75,20 @@ def order_totals(raw: dict[str, Any]) -> tuple[Decimal, Decimal]:
     VAT) plus ``sale_price_vat`` (< 0, its VAT). Shipping: ``shipping_tax`` is taken as
     VAT-inclusive, as [OC] sends and reads it (uncertain: docs/emag-protocol.md, "Orders"), and
     counted in the with-VAT total only.
+
+    SGR deposit: a line may carry ``recycle_warranties``, Romania's deposit-return charge for
+    beverage packaging, ``[{quantity, sale_price, vat_rate, product_name, ...}]``
+    (docs/emag-protocol.md, "Orders"). The buyer pays it, so it is part of the amount collected
+    on delivery (the default COD of an AWB is this total) and of what the customer spent. Each
+    entry adds ``quantity x sale_price x (1 + vat_rate)`` to the with-VAT total only: the
+    without-VAT total stays the value of the goods sold, since the deposit is collected for the
+    scheme, not sold. ``sale_price`` is without VAT like a line's; ``quantity`` is taken as the
+    entry's own count of packages (not multiplied by the line's quantity); ``vat_rate`` is a
+    fraction like a line's ``vat``, and a value above 1 is read as a percentage (21 -> 0.21),
+    since eMAG does not say which form it sends. A removed line's deposit is not counted.
+
+    Worked example: 2 x 10.00 at vat 0.21 plus a deposit of 2 x 0.50 at vat_rate 0.21 gives
+    without VAT 20.00 and with VAT 24.20 + 1.21 = 25.41.
     """
     net = ZERO
     gross = ZERO
@@ -70,6 +100,7 @@ def order_totals(raw: dict[str, Any]) -> tuple[Decimal, Decimal]:
         vat = to_decimal(line.get("vat")) or ZERO
         net += quantity * price
         gross += quantity * price * (1 + vat)
+        gross += deposit_with_vat(line)
     for voucher in to_list(raw.get("vouchers")):
         if not isinstance(voucher, dict):
             continue
@@ -96,7 +127,9 @@ def order_row(
     """A row of ``emag_orders`` from one ``order/read`` item (docs/emag-protocol.md, "Orders").
 
     ``status_history`` gains an entry when the status differs from ``previous_status`` (the
-    stored one). An order read outside a sync run (``run_id=None``) has no ``last_seen_run_id``
+    stored one). ``currency`` is the order's own ``currency`` field; the ``currency`` argument
+    (the platform's, docs/emag-protocol.md, "Hosts and platforms") is used only when the payload
+    has none. An order read outside a sync run (``run_id=None``) has no ``last_seen_run_id``
     key, so storing it keeps the run that last saw it.
     """
     customer = to_dict(raw.get("customer"))
