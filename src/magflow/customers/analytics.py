@@ -428,7 +428,7 @@ def summarize(
     ``risk:<level>`` and ``band:<loyalty band>``.
 
     ``repeat_customer_rate`` is repeat customers / customers (0 without customers); spend is
-    per currency (RON, BGN and HUF never add up); every distribution has all its keys.
+    per currency (RON, EUR, BGN and HUF never add up); every distribution has all its keys.
     """
     tiers: dict[str, int] = dict.fromkeys(TIERS, 0)
     channels: dict[str, int] = dict.fromkeys(CHANNELS, 0)
