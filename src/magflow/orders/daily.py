@@ -8,8 +8,8 @@ the local calendar: every platform's zone is a whole number of hours from UTC, s
 straddles two local days.
 
 Revenue is counted as customer spend counts it: cancelled and returned orders bring none. It is
-kept per currency (RO, BG and HU accounts sell in RON, EUR (BGN before 2026) and HUF); amounts in different
-currencies are never added up.
+kept per currency (RO, BG and HU accounts sell in RON, EUR (BGN before 2026) and HUF); amounts in
+different currencies are never added up.
 """
 
 from __future__ import annotations
