@@ -10,7 +10,8 @@ from fastapi.responses import Response
 
 from magflow.common.schemas import DB_INT_MAX
 from magflow.web.client import ApiClient, ApiError
-from magflow.web.session import WebUser, api
+from magflow.web.session import WebUser, api, is_htmx
+from magflow.web.templating import render
 
 PAGE_SIZE = 25
 # Page numbers whose offset fits the API's bound on ``skip`` (a larger one is a 422).
@@ -43,3 +44,42 @@ async def export(request: Request, user: WebUser, path: str) -> Response:
         if k.lower() in ("content-type", "content-disposition")
     }
     return Response(response.content, headers=headers)
+
+
+async def list_page(
+    request: Request,
+    user: WebUser,
+    *,
+    name: str,
+    api_path: str,
+    params: dict[str, Any],
+    filters: dict[str, Any],
+    page: int,
+) -> Response:
+    """A list page (offers, orders): the accounts, one page of ``api_path`` with ``params``
+    (an API refusal shown as the page's error), the table (``_{name}_table.html`` for htmx)
+    and export links carrying the same filters."""
+    client = api(request, user)
+    accounts = await client.get("/api/v1/accounts")
+    error = None
+    try:
+        rows = await client.get(
+            api_path, {**params, "skip": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE}
+        )
+    except ApiError as exc:
+        rows, error = {"total": 0, "items": []}, exc.message
+    return render(
+        request,
+        f"_{name}_table.html" if is_htmx(request) else f"{name}.html",
+        user,
+        accounts=accounts,
+        names={a["id"]: a["name"] for a in accounts},
+        filters=filters,
+        pages=pages(rows["total"], page),
+        error=error,
+        qs=qs,
+        export_base=f"/{name}/export",
+        oob_exports=is_htmx(request),
+        export_qs=qs(params),
+        **{name: rows},
+    )

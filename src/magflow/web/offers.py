@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from magflow.common.schemas import IdPath
 from magflow.web.client import ApiError
-from magflow.web.listing import PAGE_SIZE, PageNumber, export, pages, qs
-from magflow.web.session import Csrf, User, WebUser, Writer, api, is_htmx
+from magflow.web.listing import PageNumber, export, list_page
+from magflow.web.session import Csrf, User, WebUser, Writer, api
 from magflow.web.templating import flash, render
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
@@ -28,7 +28,6 @@ async def offers_page(
     order: str = "asc",
     page: PageNumber = 1,
 ) -> Response:
-    client = api(request, user)
     filters = {
         "account": account,
         "search": search,
@@ -44,31 +43,15 @@ async def offers_page(
         "in_stock": {"in": "true", "out": "false"}.get(stock or ""),
         "sort": sort,
         "order": order,
-        "skip": (page - 1) * PAGE_SIZE,
-        "limit": PAGE_SIZE,
     }
-    accounts = await client.get("/api/v1/accounts")
-    error = None
-    try:
-        offers = await client.get("/api/v1/emag/offers", params)
-    except ApiError as exc:
-        offers, error = {"total": 0, "items": []}, exc.message
-    export_params = {k: v for k, v in params.items() if k not in ("skip", "limit")}
-    template = "_offers_table.html" if is_htmx(request) else "offers.html"
-    return render(
+    return await list_page(
         request,
-        template,
         user,
-        accounts=accounts,
-        names={a["id"]: a["name"] for a in accounts},
-        offers=offers,
+        name="offers",
+        api_path="/api/v1/emag/offers",
+        params=params,
         filters=filters,
-        pages=pages(offers["total"], page),
-        error=error,
-        qs=qs,
-        export_base="/offers/export",
-        oob_exports=is_htmx(request),
-        export_qs=qs(export_params),
+        page=page,
     )
 
 

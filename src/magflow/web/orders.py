@@ -9,8 +9,8 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from magflow.web.client import ApiError
-from magflow.web.listing import PAGE_SIZE, PageNumber, export, pages, qs
-from magflow.web.session import Csrf, User, Writer, api, is_htmx
+from magflow.web.listing import PageNumber, export, list_page
+from magflow.web.session import Csrf, User, Writer, api
 from magflow.web.templating import flash, render
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
@@ -55,7 +55,6 @@ async def orders_page(
     date_to: str | None = None,
     page: PageNumber = 1,
 ) -> Response:
-    client = api(request, user)
     filters = {
         "account": account,
         "status": order_status,
@@ -63,31 +62,14 @@ async def orders_page(
         "date_from": date_from,
         "date_to": date_to,
     }
-    params = _order_params(account, order_status, search, date_from, date_to)
-    accounts = await client.get("/api/v1/accounts")
-    error = None
-    try:
-        orders = await client.get(
-            "/api/v1/emag/orders",
-            {**params, "skip": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE},
-        )
-    except ApiError as exc:
-        orders, error = {"total": 0, "items": []}, exc.message
-    template = "_orders_table.html" if is_htmx(request) else "orders.html"
-    return render(
+    return await list_page(
         request,
-        template,
         user,
-        accounts=accounts,
-        names={a["id"]: a["name"] for a in accounts},
-        orders=orders,
+        name="orders",
+        api_path="/api/v1/emag/orders",
+        params=_order_params(account, order_status, search, date_from, date_to),
         filters=filters,
-        pages=pages(orders["total"], page),
-        error=error,
-        qs=qs,
-        export_base="/orders/export",
-        oob_exports=is_htmx(request),
-        export_qs=qs(params),
+        page=page,
     )
 
 
