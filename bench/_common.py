@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import platform
 import secrets
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ from sqlalchemy.engine import make_url
 from magflow.accounts import service as accounts_service
 from magflow.accounts.models import AccountType, EmagAccount
 from magflow.accounts.schemas import AccountCreate, PlatformCode
+from magflow.auth import service as auth_service
+from magflow.auth.models import Role
 from magflow.common.runtime import tune_gc
 from magflow.context import AppContext
 from magflow.db.migrate import upgrade
@@ -199,3 +202,22 @@ def peak_rss_mb() -> float:
 
 if __name__ == "__main__":
     print(machine_line())
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def add_viewer(settings: Settings, email: str, password: str) -> None:
+    """A viewer the benchmark logs in as."""
+    ctx = AppContext.build(settings)
+    try:
+        async with ctx.db.session() as session:
+            await auth_service.create_user(session, email, password, Role.viewer)
+            await session.commit()
+    finally:
+        await ctx.close()

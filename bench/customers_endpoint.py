@@ -30,7 +30,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,12 +42,9 @@ from typing import Any
 
 import httpx
 import psycopg
-from _common import fresh_database, machine, machine_line
+from _common import add_viewer, free_port, fresh_database, machine, machine_line
 from sqlalchemy.engine import make_url
 
-from magflow.auth import service as auth_service
-from magflow.auth.models import Role
-from magflow.context import AppContext
 from magflow.settings import Settings
 
 PATH = "/api/v1/admin/emag-customers"
@@ -184,23 +180,6 @@ def fill(url: str, orders: int, customers: int) -> dict[str, float]:
     return timings
 
 
-async def add_user(settings: Settings) -> None:
-    ctx = AppContext.build(settings)
-    try:
-        async with ctx.db.session() as session:
-            await auth_service.create_user(session, EMAIL, PASSWORD, Role.viewer)
-            await session.commit()
-    finally:
-        await ctx.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def redis_answers(url: str) -> bool:
     from redis import Redis
 
@@ -294,7 +273,7 @@ def main() -> None:
             secret_key=secret,
             migrate_on_start=False,
         )
-        asyncio.run(add_user(settings))
+        asyncio.run(add_viewer(settings, EMAIL, PASSWORD))
         env = {
             "MAGFLOW_DATABASE_URL": url,
             "MAGFLOW_VAR_DIR": tmp,

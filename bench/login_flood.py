@@ -27,7 +27,6 @@ import json
 import multiprocessing
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,33 +37,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import fresh_database, machine, machine_line
+from _common import add_viewer, free_port, fresh_database, machine, machine_line
 
-from magflow.auth import service as auth_service
-from magflow.auth.models import Role
-from magflow.context import AppContext
 from magflow.settings import Settings
 
 EMAIL = "bench@example.com"
 PASSWORD = secrets.token_urlsafe(18)
 GOAL_P95_MS = 200.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-async def _create_user(settings: Settings) -> None:
-    ctx = AppContext.build(settings)
-    try:
-        async with ctx.db.session() as session:
-            await auth_service.create_user(session, EMAIL, PASSWORD, Role.viewer)
-            await session.commit()
-    finally:
-        await ctx.close()
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -163,8 +142,8 @@ def main() -> None:
             migrate_on_start=False,
             schedules_enabled=False,
         )
-        asyncio.run(_create_user(settings))
-        port = _free_port()
+        asyncio.run(add_viewer(settings, EMAIL, PASSWORD))
+        port = free_port()
         env = {
             **os.environ,
             "MAGFLOW_DATABASE_URL": url,
