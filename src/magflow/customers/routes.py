@@ -34,7 +34,7 @@ from magflow.customers.schemas import (
 )
 from magflow.customers.service import SUMMARY_CACHE_TTL_SECONDS, customer_summary
 from magflow.orders import repository as orders_repository
-from magflow.orders.schemas import OrderOut
+from magflow.orders.schemas import OrderOut, private_order
 
 router = APIRouter(prefix="/api/v1/admin/emag-customers", tags=["customers"])
 
@@ -48,13 +48,6 @@ def _private(user: User, out: CustomerOut) -> CustomerOut:
         out.name = mask_name(out.name)
         out.phone = mask_phone(out.phone)
         out.customer_key = mask_customer_key(out.customer_key) or out.customer_key
-    return out
-
-
-def _private_order(user: User, out: OrderOut) -> OrderOut:
-    if not sees_personal_data(user):
-        out.customer_name = mask_name(out.customer_name)
-        out.customer_key = mask_customer_key(out.customer_key)
     return out
 
 
@@ -154,6 +147,6 @@ async def get_customer(
             total=total,
             skip=skip,
             limit=limit,
-            items=[_private_order(user, OrderOut.model_validate(order)) for order in orders],
+            items=[private_order(user, OrderOut.model_validate(order)) for order in orders],
         ),
     )

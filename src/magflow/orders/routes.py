@@ -7,15 +7,15 @@ from fastapi import APIRouter, HTTPException, Query, status
 from magflow.auth.dependencies import CurrentUser
 from magflow.common.deps import AccountIds, Context, Session
 from magflow.common.listing import COUNT_CACHE_TTL_SECONDS, listing_total
-from magflow.common.privacy import (
-    mask_customer_key,
-    mask_document,
-    mask_name,
-    sees_personal_data,
-)
 from magflow.common.schemas import IdPath, Page, Skip
 from magflow.orders import daily, repository
-from magflow.orders.schemas import DailyOrdersOut, OrderDetailOut, OrderFilterQuery, OrderOut
+from magflow.orders.schemas import (
+    DailyOrdersOut,
+    OrderDetailOut,
+    OrderFilterQuery,
+    OrderOut,
+    private_order,
+)
 
 router = APIRouter(prefix="/api/v1/emag/orders", tags=["orders"])
 
@@ -62,11 +62,7 @@ async def list_orders(
         page_rows=len(rows),
         count=lambda: repository.count_orders(session, filters),
     )
-    items = [OrderOut.model_validate(r) for r in rows]
-    if not sees_personal_data(user):  # viewers: names as initials (common/privacy.py)
-        for item in items:
-            item.customer_name = mask_name(item.customer_name)
-            item.customer_key = mask_customer_key(item.customer_key)
+    items = [private_order(user, OrderOut.model_validate(r)) for r in rows]
     return Page[OrderOut](total=total, skip=skip, limit=limit, items=items)
 
 
@@ -97,10 +93,4 @@ async def get_order(session: Session, user: CurrentUser, order_id: IdPath) -> An
     order = await repository.get_order(session, order_id)
     if order is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no order {order_id}")
-    if sees_personal_data(user):
-        return order
-    out = OrderDetailOut.model_validate(order)  # viewers: personal data masked
-    out.customer_name = mask_name(out.customer_name)
-    out.customer_key = mask_customer_key(out.customer_key)
-    out.customer = mask_document(out.customer)
-    return out
+    return private_order(user, OrderDetailOut.model_validate(order))

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from magflow.accounts import service as accounts_service
+from magflow.auth.models import User
 from magflow.common.dates import UserDateTime, UserDateTimeEnd, in_zone, is_local
 from magflow.common.deps import AccountIds, Session
+from magflow.common.privacy import mask_customer_key, mask_document, mask_name, sees_personal_data
 from magflow.common.schemas import DbId, Money, UtcDateTime, codes_help
 from magflow.emag.codes import WRITABLE_ORDER_STATUSES, OrderStatus, OrderType
 from magflow.orders import repository
@@ -50,6 +52,21 @@ class OrderDetailOut(OrderOut):
     attachments: list[dict[str, Any]] | None
     reason_cancellation: dict[str, Any] | None
     status_history: list[dict[str, Any]] | None
+
+
+_Order = TypeVar("_Order", bound=OrderOut)
+
+
+def private_order(user: User, out: _Order) -> _Order:
+    """``out`` as ``user`` may see it: viewers get the customer's name as initials, a masked
+    customer key and, on the detail, a masked customer document (common/privacy.py)."""
+    if sees_personal_data(user):
+        return out
+    out.customer_name = mask_name(out.customer_name)
+    out.customer_key = mask_customer_key(out.customer_key)
+    if isinstance(out, OrderDetailOut):
+        out.customer = mask_document(out.customer)
+    return out
 
 
 class CurrencyDay(BaseModel):
