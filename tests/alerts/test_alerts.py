@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from magflow.alerts import service
 from magflow.alerts.delivery import backoff, deliver_due
-from magflow.alerts.models import AlertDelivery, AlertRule, AlertWebhook, RuleKind
+from magflow.alerts.models import AlertDelivery, AlertEvent, AlertRule, AlertWebhook, RuleKind
 from magflow.alerts.schemas import RuleCreate, WebhookCreate
 from magflow.alerts.worker import evaluate
 from magflow.audit.models import AuditLog
@@ -223,8 +223,6 @@ async def test_each_kind_finds_its_subjects_once(ctx: AppContext) -> None:
 
     raised = await evaluate(ctx, now + timedelta(seconds=2))
     async with ctx.db.session() as session:
-        from magflow.alerts.models import AlertEvent
-
         events = (await session.execute(select(AlertEvent))).scalars().all()
     found = {(e.rule_id, e.subject) for e in events}
     assert len(raised) == len(events) == len(found)

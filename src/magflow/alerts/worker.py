@@ -36,10 +36,14 @@ async def evaluate(ctx: AppContext, now: datetime | None = None) -> list[int]:
 
 
 class AlertWorker:
-    def __init__(self, ctx: AppContext, tick_seconds: float = TICK_SECONDS) -> None:
+    def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self.schedule = Schedule.parse(ctx.settings.alerts_schedule)
-        self.tick_seconds = tick_seconds
+        # Deliveries are looked at every TICK_SECONDS, or as often as a shorter schedule fires.
+        interval = self.schedule.interval
+        self.tick_seconds = min(
+            TICK_SECONDS, interval.total_seconds() if interval else TICK_SECONDS
+        )
         self.last_evaluation: datetime | None = None
 
     async def tick(self) -> None:
