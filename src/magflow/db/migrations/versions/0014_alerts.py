@@ -154,6 +154,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The order columns stay: they belong to migration 0013 once both are merged.
     with op.batch_alter_table("alert_deliveries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_alert_deliveries_event_id"))
         batch_op.drop_index("ix_alert_deliveries_due")
