@@ -4,6 +4,7 @@ holds up neither a sync run nor a request."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,14 +15,17 @@ from sqlalchemy import select
 
 from magflow.alerts import service
 from magflow.alerts.models import AlertDelivery, RuleKind
-from magflow.alerts.schemas import RuleCreate
+from magflow.alerts.schemas import RuleCreate, WebhookCreate
 from magflow.auth.models import Role
 from magflow.context import AppContext
 from magflow.emag.codes import OrderStatus
+from magflow.jobs.durable import run_worker
 from magflow.orders.models import EmagOrder
-from magflow.settings import Settings
+from magflow.settings import JobBackend, Settings
+from magflow.sync.wiring import build_engine
+from tests.alerts.conftest import Receiver
 from tests.conftest import Backend
-from tests.factories import make_user
+from tests.factories import make_account, make_user
 from tests.support.auth import auth_headers
 from tests.support.simulation import Accounts
 
@@ -107,3 +111,58 @@ async def test_a_hanging_smtp_server_blocks_no_sync_and_no_request(
         log = (await client.get("/api/v1/alerts/deliveries")).json()
         assert log["items"] and all(d["status"] == "pending" for d in log["items"])
         assert log["items"][-1]["recipient"] == operator.email
+
+
+@pytest.fixture
+def postgresql_only(backend: Backend) -> None:
+    if backend.name != "postgresql":
+        pytest.skip("procrastinate runs on PostgreSQL only")
+
+
+async def test_with_procrastinate_the_worker_delivers_the_alerts(
+    postgresql_only: None,
+    ctx: AppContext,
+    make_ctx: Callable[..., AppContext],
+    receiver: Receiver,
+) -> None:
+    """``MAGFLOW_JOBS=procrastinate``: the alerts timer runs in the worker (``run_worker``, as
+    ``magflow worker`` runs it), not in API processes."""
+    account = await make_account(ctx, name="shop", base_url="http://127.0.0.1:9")
+    async with ctx.db.session() as session:
+        webhook, _ = await service.create_webhook(
+            session,
+            ctx.cipher,
+            WebhookCreate(name="ops", url=receiver.url),  # type: ignore[arg-type]
+        )
+        await service.create_rule(
+            session,
+            RuleCreate(name="late", kind=RuleKind.late_shipment, webhook_ids=[webhook.id]),
+            "test",
+        )
+        now = datetime.now(UTC)
+        session.add(
+            EmagOrder(
+                account_id=account.id,
+                emag_id=77,
+                status=int(OrderStatus.FINALIZED),
+                order_date=now,
+                late_shipment=True,
+                raw={},
+                last_seen_at=now,
+            )
+        )
+        await session.commit()
+    worker_ctx = make_ctx(jobs=JobBackend.procrastinate, smtp_host=None)
+    worker = asyncio.create_task(run_worker(worker_ctx, build_engine(worker_ctx)))
+    try:
+
+        async def delivered() -> bool:
+            assert not worker.done(), worker
+            return bool(receiver.requests)
+
+        await wait_for(delivered, "the worker to post the alert")
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+    [(_, body)] = receiver.requests
+    assert json.loads(body)["text"] == "shop: order 77 is flagged by eMAG as shipped late"
