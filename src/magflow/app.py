@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from magflow import __version__
 from magflow.accounts.routes import router as accounts_router
+from magflow.alerts.routes import router as alerts_router
 from magflow.audit.routes import router as audit_router
 from magflow.auth.gate import LoginShedMiddleware
 from magflow.auth.routes import router as auth_router
@@ -65,6 +66,7 @@ ROUTERS: list[APIRouter] = [
     bulk_router,
     offer_stock_router,
     audit_router,
+    alerts_router,
     web_router,  # the dashboard's pages at /: last, so that no page can shadow an API path
 ]
 

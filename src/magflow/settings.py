@@ -151,6 +151,23 @@ class Settings(BaseSettings):
     schedule_orders: str = "5m"
     schedule_offers: str = "1h"
     schedule_jitter_seconds: Annotated[float, Field(ge=0)] = 60.0
+    # Alerts (magflow.alerts): rules are evaluated on this schedule by every job runner (the API
+    # process in-process, the workers with procrastinate; off with schedules_enabled=false too);
+    # a delivery that fails is retried after retry_seconds * 2^(attempt - 1), at most an hour
+    # apart, up to max_attempts attempts.
+    alerts_enabled: bool = True
+    alerts_schedule: str = "1m"
+    alerts_max_attempts: Annotated[int, Field(ge=1, le=50)] = 8
+    alerts_retry_seconds: Annotated[float, Field(gt=0)] = 30.0
+    alerts_webhook_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    # Alert e-mails go through this SMTP server; without a host, no e-mail is sent (webhooks are).
+    smtp_host: str | None = None
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "magflow@localhost"
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
     log_format: LogFormat = LogFormat.text
     log_level: str = "INFO"
     migrate_on_start: bool = True
@@ -187,7 +204,15 @@ class Settings(BaseSettings):
             check_secret_key(value.get_secret_value())
         return value
 
-    @field_validator("redis_url", mode="before")
+    @field_validator("alerts_schedule")
+    @classmethod
+    def _valid_alerts_schedule(cls, value: str) -> str:
+        from magflow.jobs.schedule import Schedule
+
+        Schedule.parse(value)  # ValueError with a readable message
+        return value
+
+    @field_validator("redis_url", "smtp_host", "smtp_username", mode="before")
     @classmethod
     def _empty_redis_is_none(cls, value: object) -> object:
         return None if value == "" else value

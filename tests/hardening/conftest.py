@@ -36,6 +36,7 @@ from sqlalchemy import Engine, MetaData, Table, create_engine, select
 from sqlalchemy.engine import make_url
 
 from magflow.accounts.models import AccountType
+from magflow.alerts.models import AlertRule, AlertWebhook
 from magflow.auth.models import Role, User
 from magflow.auth.passwords import hash_password
 from magflow.bulk.models import BulkOperation, BulkOperationItem
@@ -85,6 +86,8 @@ class Seed:
     customer_id: int
     run_id: int
     operation_id: int
+    rule_id: int
+    webhook_id: int
     offers: list[dict[str, Any]] = field(default_factory=list)
     orders: list[dict[str, Any]] = field(default_factory=list)
     customers: list[dict[str, Any]] = field(default_factory=list)
@@ -100,6 +103,8 @@ class Seed:
             "order_id": self.order_id,
             "customer_id": self.customer_id,
             "operation_id": self.operation_id,
+            "rule_id": self.rule_id,
+            "webhook_id": self.webhook_id,
         }
 
 
@@ -262,8 +267,16 @@ async def _seed(settings: Settings) -> Seed:
                 total_items=1,
                 succeeded_items=1,
             )
-            session.add_all([run, operation])
+            webhook = AlertWebhook(
+                name="hardening",
+                url_encrypted=ctx.cipher.encrypt(UNREACHABLE),
+                url_hint=UNREACHABLE,
+                secret_encrypted=ctx.cipher.encrypt("hardening-secret"),
+            )
+            session.add_all([run, operation, webhook])
             await session.flush()
+            rule = AlertRule(name="hardening", kind="sync_failed", webhook_ids=[webhook.id])
+            session.add(rule)
             session.add(
                 BulkOperationItem(
                     operation_id=operation.id,
@@ -286,6 +299,8 @@ async def _seed(settings: Settings) -> Seed:
                 customer_id=customer.id,
                 run_id=run.id,
                 operation_id=operation.id,
+                rule_id=rule.id,
+                webhook_id=webhook.id,
                 offers=offers,
                 orders=orders,
                 customers=customers,

@@ -21,6 +21,8 @@ VIEWER_MAY = {
     ("POST", "/api/v1/auth/password"),  # your own password, any role
     ("POST", "/login"),
     ("POST", "/logout"),
+    ("PUT", "/api/v1/alerts/subscription"),  # your own alert e-mails, any role
+    ("POST", "/alerts/subscription"),  # the same on the dashboard
 }
 WRITES = [op for op in operations() if op.writes and (op.method, op.path) not in VIEWER_MAY]
 # Reads that carry personal data or configuration: admins only (operators get 403 as well).
@@ -30,6 +32,7 @@ ADMIN_READS = {
     ("GET", "/api/v1/admin/emag-customers/export"),
     ("GET", "/admin"),
     ("GET", "/users"),
+    ("GET", "/api/v1/alerts/webhooks"),
 }
 
 

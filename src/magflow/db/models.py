@@ -1,6 +1,13 @@
 """Imports every table so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from magflow.accounts.models import EmagAccount
+from magflow.alerts.models import (
+    AlertDelivery,
+    AlertEvent,
+    AlertRule,
+    AlertSubscription,
+    AlertWebhook,
+)
 from magflow.audit.models import AuditLog
 from magflow.auth.models import User
 from magflow.bulk.models import BulkOperation, BulkOperationItem
@@ -12,6 +19,11 @@ from magflow.returns.models import EmagReturn
 from magflow.sync.models import SyncLog
 
 __all__ = [
+    "AlertDelivery",
+    "AlertEvent",
+    "AlertRule",
+    "AlertSubscription",
+    "AlertWebhook",
     "AuditLog",
     "Base",
     "BulkOperation",

@@ -22,6 +22,7 @@ from typing import Any
 import procrastinate
 from sqlalchemy.engine import make_url
 
+from magflow.alerts import worker as alerts_worker
 from magflow.bulk.events import bus_publisher
 from magflow.bulk.runner import BulkRunner
 from magflow.context import AppContext
@@ -130,7 +131,8 @@ class ProcrastinateRunner:
 
 
 async def run_worker(ctx: AppContext, engine: SyncEngine, **options: Any) -> None:
-    """A worker: executes sync and bulk jobs and runs the maintenance timer until cancelled."""
+    """A worker: executes sync and bulk jobs and runs the maintenance and alerts timers until
+    cancelled."""
     app = build_app(ctx, engine, BulkRunner(ctx, bus_publisher(ctx)))
     async with app.open_async():
         await ensure_schema(app)
@@ -140,6 +142,7 @@ async def run_worker(ctx: AppContext, engine: SyncEngine, **options: Any) -> Non
             lambda operation_id: defer_bulk(app, operation_id),
         )
         loop = asyncio.create_task(maintenance.loop(), name="magflow-maintenance")
+        alerts = alerts_worker.start(ctx)  # workers, not API processes, evaluate and deliver
         try:
             await app.run_worker_async(
                 queues=[QUEUE],
@@ -148,5 +151,7 @@ async def run_worker(ctx: AppContext, engine: SyncEngine, **options: Any) -> Non
                 **options,
             )
         finally:
-            loop.cancel()
-            await asyncio.gather(loop, return_exceptions=True)
+            timers = [t for t in (loop, alerts) if t is not None]
+            for timer in timers:
+                timer.cancel()
+            await asyncio.gather(*timers, return_exceptions=True)

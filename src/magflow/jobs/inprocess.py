@@ -2,7 +2,8 @@
 
 It executes queued sync runs and bulk operations, and on a timer resumes stalled ones (a run or an
 operation whose heartbeat stopped because its process died is claimed and resumed from what the
-database recorded) and fires schedules (:mod:`magflow.jobs.maintenance`). ``stop`` cancels every
+database recorded) and fires schedules (:mod:`magflow.jobs.maintenance`); alongside, the alerts
+timer (:mod:`magflow.alerts.worker`). ``stop`` cancels every
 task: a cancelled bulk operation gives its claim back and resumes on the next start.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
+from magflow.alerts import worker as alerts_worker
 from magflow.bulk.events import bus_publisher
 from magflow.bulk.runner import BulkRunner
 from magflow.context import AppContext
@@ -27,14 +29,22 @@ class InProcessRunner:
         self._bulk_tasks: dict[int, asyncio.Task[str]] = {}
         self._slots = asyncio.Semaphore(ctx.settings.sync_max_concurrent_runs)
         self._loop_task: asyncio.Task[None] | None = None
+        self._alerts_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._loop_task = asyncio.create_task(self.maintenance.loop(), name="magflow-jobs")
+        # Alerts: a task of their own, so that nothing about them can hold up the timer above.
+        self._alerts_task = alerts_worker.start(self.ctx)
 
     async def stop(self) -> None:
         tasks = [
             t
-            for t in (self._loop_task, *self._tasks.values(), *self._bulk_tasks.values())
+            for t in (
+                self._loop_task,
+                self._alerts_task,
+                *self._tasks.values(),
+                *self._bulk_tasks.values(),
+            )
             if t is not None
         ]
         for task in tasks:

@@ -63,6 +63,11 @@ class EmagOrder(TimestampMixin, Base):
     status_history: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     awb_number: Mapped[str | None] = mapped_column(String(64))
     acknowledged_at: Mapped[datetime | None]
+    # Deadlines and flags eMAG sends in real answers (docs/emag-protocol.md, "Orders"), read by
+    # the alerts (magflow.alerts). Null on orders stored before they existed.
+    maximum_date_for_shipment: Mapped[datetime | None]
+    late_shipment: Mapped[bool | None]
+    cancellation_requested: Mapped[bool | None]
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
     last_seen_at: Mapped[datetime]
     last_seen_run_id: Mapped[int | None]
