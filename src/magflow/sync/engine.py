@@ -135,25 +135,26 @@ def judge_missing(
     means offers slid between pages, or eMAG answered short pages: the unseen ones may still
     exist); a count that cannot be read proves nothing, so nothing is marked. Even then, more
     than ``share`` x ``present`` offers gone at once is more likely a bad answer than a seller
-    deleting a fifth of the catalog, so it waits for an operator. The share is compared as
+    removing that much of the catalog, so it waits for an operator. The share is compared as
     ``unseen > share * present``: exactly the share is allowed.
     """
     if unseen == 0:
         return MissingDecision(True)
-    withheld = f"{unseen} offer{'s' if unseen != 1 else ''} it did not see"
+    withheld = (
+        f"{unseen} offers it did not see were" if unseen != 1 else "1 offer it did not see was"
+    )
     if counted is None:
         return MissingDecision(
             False,
             "count_unknown",
             f"eMAG's count of offers could not be read, so the run cannot show it read every "
-            f"offer: {withheld} were not marked missing",
+            f"offer: {withheld} not marked missing",
         )
     if seen < counted:
         return MissingDecision(
             False,
             "count_short",
-            f"the run read {seen} offers but eMAG counted {counted}: {withheld} were not marked "
-            "missing",
+            f"the run read {seen} offers but eMAG counted {counted}: {withheld} not marked missing",
         )
     if unseen > share * present:
         return MissingDecision(

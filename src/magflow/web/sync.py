@@ -131,9 +131,7 @@ async def sync_cancel(request: Request, user: Writer, run_id: IdPath) -> Respons
 async def sync_confirm_missing(request: Request, user: Writer, run_id: IdPath) -> Response:
     """Confirm the offers a completed offers run withheld from missing (its warning)."""
     try:
-        done = await api(request, user).post(
-            f"/api/v1/emag/enhanced/sync/{run_id}/confirm-missing"
-        )
+        done = await api(request, user).post(f"/api/v1/emag/enhanced/sync/{run_id}/confirm-missing")
     except ApiError as exc:
         return flash(request, user, exc.message, "warn")
     if done["already_confirmed"]:
