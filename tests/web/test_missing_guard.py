@@ -24,7 +24,7 @@ async def test_the_warning_shows_and_an_operator_confirms_it(
     card = page.locator("[data-account=main]")
     await expect(card.locator(".reasons")).to_contain_text(f"offers run {run.id}")
     await expect(card.locator("[data-testid=missing-warning]")).to_contain_text(
-        "70 of the account's 300 offers"
+        "70 withheld from missing"
     )
 
     await page.goto(dashboard.url + "/sync")
