@@ -51,7 +51,10 @@ COMMANDS: dict[str, LazyCommand] = {
     "db": LazyCommand("magflow.cli_commands:db_app", "Database maintenance."),
     "users": LazyCommand("magflow.cli_commands:users_app", "MagFlow users (people who log in)."),
     "accounts": LazyCommand("magflow.cli_commands:accounts_app", "eMAG seller accounts."),
-    "sync": LazyCommand("magflow.sync.cli:sync_command", "Sync offers or orders from eMAG now."),
+    "sync": LazyCommand(
+        "magflow.sync.cli:sync_app",
+        "Sync offers or orders from eMAG now; confirm offers withheld from missing.",
+    ),
     "export": LazyCommand(
         "magflow.exports.cli:export_command", "Export orders, offers or customers (CSV, XLSX)."
     ),

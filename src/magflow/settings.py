@@ -147,6 +147,10 @@ class Settings(BaseSettings):
     sync_heartbeat_seconds: Annotated[float, Field(gt=0)] = 5.0
     sync_orders_full_days: Annotated[int, Field(ge=1)] = 90
     sync_round_backoff_seconds: Annotated[float, Field(ge=0)] = 2.0
+    # The largest share (0..1) of an account's offers one offers run may mark missing; a run that
+    # would mark more withholds them until an operator confirms (docs/architecture.md, "A sync
+    # run"). 1 turns the guard off.
+    missing_guard_share: Annotated[float, Field(ge=0, le=1)] = 0.20
     schedules_enabled: bool = True
     schedule_orders: str = "5m"
     schedule_offers: str = "1h"

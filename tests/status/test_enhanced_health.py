@@ -92,3 +92,16 @@ def test_schedule_period_of_intervals_and_cron() -> None:
     assert schedule_period("*/10 * * * *", after) == 600
     assert schedule_period("0 3 * * *", after) == 86400
     assert schedule_period("not a schedule", after) is None
+
+
+def test_offers_withheld_from_missing_warn_until_confirmed() -> None:
+    """Even with nothing else wrong (a score of at least HEALTHY_MIN), an unconfirmed warning of
+    the latest completed offers run makes the account ``warning``, and the reason says how to
+    confirm."""
+    result = health.score(inputs(missing_withheld="70 of 300 offers gone", missing_withheld_run=7))
+    assert result.score == 100 - health.WEIGHT_MISSING_WITHHELD >= health.HEALTHY_MIN
+    assert result.status == "warning"
+    [reason] = result.reasons
+    assert reason.factor == "missing_withheld"
+    assert "offers run 7: 70 of 300 offers gone" in reason.message
+    assert "/api/v1/emag/enhanced/sync/7/confirm-missing" in reason.message

@@ -68,18 +68,65 @@ async def upsert_offers(session: AsyncSession, account_id: int, rows: list[dict[
     return created if created is not None else len(rows) - len(known or ())
 
 
-async def mark_missing(session: AsyncSession, account_id: int, run_id: int, now: datetime) -> int:
-    """Offers of the account not seen by run ``run_id`` are marked missing (never deleted)."""
+async def present_count(session: AsyncSession, account_id: int) -> int:
+    """The account's offers not marked missing."""
+    total = await session.execute(
+        select(func.count(EmagOffer.id)).where(
+            EmagOffer.account_id == account_id, EmagOffer.missing_since.is_(None)
+        )
+    )
+    return int(total.scalar_one())
+
+
+async def seen_count(session: AsyncSession, account_id: int, run_id: int) -> int:
+    """How many distinct offers of the account run ``run_id`` read (its rows carry the run's id,
+    whichever attempt of a resumed run wrote them)."""
+    total = await session.execute(
+        select(func.count(EmagOffer.id)).where(
+            EmagOffer.account_id == account_id, EmagOffer.last_seen_run_id == run_id
+        )
+    )
+    return int(total.scalar_one())
+
+
+async def unseen_ids(session: AsyncSession, account_id: int, run_id: int) -> list[int]:
+    """Ids of the account's offers, not marked missing, that run ``run_id`` did not read."""
     result = await session.execute(
-        update(EmagOffer)
+        select(EmagOffer.id)
         .where(
             EmagOffer.account_id == account_id,
             or_(EmagOffer.last_seen_run_id.is_(None), EmagOffer.last_seen_run_id != run_id),
             EmagOffer.missing_since.is_(None),
         )
-        .values(missing_since=now)
+        .order_by(EmagOffer.id)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return list(result.scalars())
+
+
+async def mark_missing(
+    session: AsyncSession, account_id: int, offer_ids: Sequence[int], run_id: int, now: datetime
+) -> int:
+    """Mark offers ``offer_ids`` of the account missing (never deleted) as of run ``run_id``;
+    returns how many changed.
+
+    An offer already missing keeps its ``missing_since``, and an offer read by a run newer than
+    ``run_id`` (so eMAG still had it after that run) is left alone: a confirmation applied later
+    marks only what no run has seen since. Updated in chunks of 900 ids (SQLite allows 999
+    parameters per statement)."""
+    changed = 0
+    for start in range(0, len(offer_ids), 900):
+        result = await session.execute(
+            update(EmagOffer)
+            .where(
+                EmagOffer.account_id == account_id,
+                EmagOffer.id.in_(offer_ids[start : start + 900]),
+                or_(EmagOffer.last_seen_run_id.is_(None), EmagOffer.last_seen_run_id <= run_id),
+                EmagOffer.missing_since.is_(None),
+            )
+            .values(missing_since=now)
+        )
+        changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return changed
 
 
 @dataclass(frozen=True)

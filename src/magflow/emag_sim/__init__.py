@@ -43,8 +43,9 @@ Control API (``{root}/_sim``, not part of eMAG, no auth, JSON in and out)
   rate-limit windows. Route ``<invalid>`` counts unknown URLs.
 - ``GET /_sim/faults`` → the fault settings; ``POST /_sim/faults`` with any
   :class:`FaultConfig` fields (aliases ``"429"``, ``"500"``, ``"502"``, ``"504"``,
-  ``"timeout"``, ``"malformed"``, ``"is_error"``, ``"slow"``) updates them and restarts the
-  fault RNG from ``seed``; ``{"replace": true, ...}`` starts from no faults.
+  ``"timeout"``, ``"malformed"``, ``"is_error"``, ``"slow"``; ``"count_zero"``,
+  ``"count_unparseable"``, ``"count_missing"`` for bad ``{resource}/count`` answers) updates
+  them and restarts the fault RNG from ``seed``; ``{"replace": true, ...}`` starts from no faults.
   Example: ``{"429": 0.1, "timeout": 0.02, "timeout_seconds": 5, "seed": 3}``.
 - ``GET|POST /_sim/rate_limit`` ``{"enabled": false}`` switches eMAG's limits off/on.
 - ``POST /_sim/reset`` → the initial state again (same seed, same anchor time), faults and

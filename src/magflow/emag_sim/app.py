@@ -241,6 +241,14 @@ class Simulator:
             return self._respond(route, 504, fault_bodies.BODY_504, headers, account)
         if fault == "malformed":
             return self._respond(route, 200, fault_bodies.BODY_MALFORMED, headers, account)
+        if fault in fault_bodies.COUNT_FAULTS:
+            return self._respond(
+                route,
+                200,
+                _dumps(envelope(fault_bodies.COUNT_RESULTS[fault])),
+                headers,
+                account,
+            )
         return self._reply(route, fail(fault_bodies.IS_ERROR_MESSAGE), headers, account)
 
     # --- control API (/_sim) ---------------------------------------------------------------

@@ -40,6 +40,9 @@ FAULT_ALIASES: dict[str, str] = {
     "is_error": "is_error",
     "iserror": "is_error",
     "error": "is_error",
+    "count_zero": "count_zero",
+    "count_unparseable": "count_unparseable",
+    "count_missing": "count_missing",
     "slow_seconds": "slow_seconds",
     "timeout_seconds": "timeout_seconds",
     "seed": "seed",
@@ -57,6 +60,11 @@ class FaultConfig:
     - ``timeout``: the server sleeps ``timeout_seconds`` (longer than a client timeout), then 504.
     - ``malformed``: HTTP 200 with a truncated JSON body.
     - ``is_error``: HTTP 200 ``{"isError": true, "messages": [...]}``.
+    - ``count_zero`` / ``count_unparseable`` / ``count_missing``: a ``{resource}/count`` answers
+      HTTP 200, ``isError: false``, with a count of ``"0"``, with numbers that are not numbers
+      (``"N/A"``), or with no count at all (``results: []``), while reads still return every row
+      (docs/emag-protocol.md, "Paging, counts and filters": a count is not to be trusted). Drawn
+      only for routes ending in ``/count``; other routes never get them.
 
     The fault is decided *before* the request is processed: a faulted request (every kind but
     ``slow``) is never applied, so faults cannot alter state. ``slow`` answers are processed
@@ -72,12 +80,26 @@ class FaultConfig:
     timeout: float = 0.0
     malformed: float = 0.0
     is_error: float = 0.0
+    count_zero: float = 0.0
+    count_unparseable: float = 0.0
+    count_missing: float = 0.0
     slow_seconds: float = 1.0
     timeout_seconds: float = 30.0
     seed: int | None = None
     routes: list[str] = field(default_factory=list)
 
-    KINDS = ("rate_429", "error_500", "error_502", "error_504", "timeout", "malformed", "is_error")
+    KINDS = (
+        "rate_429",
+        "error_500",
+        "error_502",
+        "error_504",
+        "timeout",
+        "malformed",
+        "is_error",
+        "count_zero",
+        "count_unparseable",
+        "count_missing",
+    )
 
     def validate(self) -> None:
         total = 0.0

@@ -1,8 +1,10 @@
 """Fault injection, reproducible from a seed (see :class:`~magflow.emag_sim.config.FaultConfig`).
 
 One ``random.Random(seed)`` draw per eligible request picks at most one fault, in the fixed order
-429, 500, 502, 504, timeout, malformed, is_error, slow. The same seed and the same sequence of
-requests give the same faults. When every probability is 0 nothing is drawn.
+429, 500, 502, 504, timeout, malformed, is_error, slow, count_zero, count_unparseable,
+count_missing. The same seed and the same sequence of requests give the same faults. When every
+probability is 0 nothing is drawn. The ``count_*`` faults apply to ``{resource}/count`` routes
+only: elsewhere their probabilities count as 0.
 
 Faults are decided *before* the request is processed, after authentication and the real rate
 limit. Every fault but ``slow`` answers without touching the handler, so a faulted write is never
@@ -17,7 +19,9 @@ import threading
 from magflow.emag_sim.config import FaultConfig
 
 ORDER = ("rate_429", "error_500", "error_502", "error_504", "timeout", "malformed", "is_error",
-         "slow")  # fmt: skip
+         "slow", "count_zero", "count_unparseable", "count_missing")  # fmt: skip
+#: Faults of a ``{resource}/count`` answer only.
+COUNT_FAULTS = frozenset({"count_zero", "count_unparseable", "count_missing"})
 
 # Bodies of the gateway-level faults (docs/emag-protocol.md, "Answers and errors": 5xx are
 # transient; Kong's own messages).
@@ -30,6 +34,14 @@ BODY_502 = (
 BODY_504 = b'{"message":"The upstream server is timing out"}'
 BODY_MALFORMED = b'{"isError":false,"messages":[],"results":[{"id":1,"status":'
 IS_ERROR_MESSAGE = "An error occurred while processing your request. Please try again later."
+
+# The ``results`` of a bad count (docs/emag-protocol.md, "Paging, counts and filters"): a success
+# envelope whose count says 0, holds no number, or is absent (PHP's empty array, ``[]``).
+COUNT_RESULTS: dict[str, object] = {
+    "count_zero": {"noOfItems": "0", "noOfPages": "0", "itemsPerPage": "100"},
+    "count_unparseable": {"noOfItems": "N/A", "noOfPages": "N/A", "itemsPerPage": "100"},
+    "count_missing": [],
+}
 
 
 def _seed(config: FaultConfig, default_seed: int) -> int:
@@ -61,7 +73,11 @@ class FaultInjector:
         cfg = self.config
         if cfg.routes and not any(route.startswith(prefix) for prefix in cfg.routes):
             return None
-        probabilities = [float(getattr(cfg, name)) for name in ORDER]
+        is_count = route.endswith("/count")
+        probabilities = [
+            0.0 if name in COUNT_FAULTS and not is_count else float(getattr(cfg, name))
+            for name in ORDER
+        ]
         if not any(probabilities):
             return None
         with self._lock:

@@ -15,6 +15,11 @@ It starts at 100 and loses, each input capped at its weight (a named constant be
 - **5xx rate**: requests that still failed with a 5xx after the client's retries / API calls of
   those runs; the full weight from ``SERVER_ERROR_RATE_FULL``, linear below. (Retried-and-
   recovered 5xx are not in the run logs; ``magflow_emag_calls_total`` at /metrics has them.)
+- **missing offers withheld**: the latest completed offers run did not mark the offers it did not
+  see missing (``sync.engine.judge_missing``: eMAG's count unreadable or above what was read, or
+  more than ``MAGFLOW_MISSING_GUARD_SHARE`` of the offers gone) and no operator has confirmed
+  them: ``WEIGHT_MISSING_WITHHELD``, and the status is at least ``warning`` whatever the score,
+  since the catalog may show offers eMAG no longer has until someone looks.
 - **auth failure**: the latest finished run of the account failed on authentication (bad
   credentials, no API rights, IP not whitelisted): ``WEIGHT_AUTH_FAILURE``, and the status is
   ``critical`` whatever the score, since nothing will sync until someone acts.
@@ -42,6 +47,8 @@ WEIGHT_RATE_LIMITED = 15.0
 WEIGHT_SERVER_ERRORS = 10.0
 #: Penalty of an account whose latest run failed on authentication.
 WEIGHT_AUTH_FAILURE = 40.0
+#: Penalty of an account whose latest completed offers run withheld offers from missing.
+WEIGHT_MISSING_WITHHELD = 15.0
 
 #: A last success younger than this many schedule periods costs nothing...
 STALE_GRACE_PERIODS = 1.5
@@ -79,6 +86,10 @@ class HealthInputs:
     server_errors: int = 0
     auth_failing: bool = False
     jitter_seconds: float = 0.0
+    #: The latest completed offers run's unconfirmed warning (sync.service.warning_message), with
+    #: its run id; None when there is none.
+    missing_withheld: str | None = None
+    missing_withheld_run: int | None = None
 
 
 @dataclass(frozen=True)
@@ -188,11 +199,22 @@ def score(inputs: HealthInputs) -> Health:
             "rights and IP whitelist",
         )
 
+    if inputs.missing_withheld:
+        run = inputs.missing_withheld_run
+        lose(
+            "missing_withheld",
+            WEIGHT_MISSING_WITHHELD,
+            1.0,
+            f"offers run {run}: {inputs.missing_withheld}; check eMAG, then confirm with "
+            f"POST /api/v1/emag/enhanced/sync/{run}/confirm-missing or "
+            f"'magflow sync confirm-missing {run}'",
+        )
+
     total = math.floor(max(0.0, 100.0 - sum(r.penalty for r in reasons)) + 0.5)  # half up
     status: HealthStatus
     if inputs.auth_failing or total < WARNING_MIN:
         status = "critical"
-    elif total < HEALTHY_MIN:
+    elif total < HEALTHY_MIN or inputs.missing_withheld:
         status = "warning"
     else:
         status = "healthy"

@@ -39,6 +39,10 @@ class RunBrief(BaseModel):
     duration_seconds: float | None
     processed_items: int
     message: str | None = Field(description="The last error's message, when it did not complete")
+    warning: str | None = Field(
+        default=None,
+        description="A completed offers run that withheld offers from missing, until confirmed",
+    )
 
 
 class KindStatus(BaseModel):

@@ -38,6 +38,7 @@ from magflow.status.schemas import (
     StatusSummary,
 )
 from magflow.sync.models import SyncKind, SyncLog, SyncStatus
+from magflow.sync.service import warning_message
 
 #: Finished runs (per account, both kinds) that make "recent" for rates and errors.
 RECENT_RUNS = 20
@@ -180,6 +181,7 @@ def _brief(run: SyncLog | None, now: datetime) -> RunBrief | None:
         duration_seconds=round(duration, 3) if duration is not None else None,
         processed_items=run.processed_items,
         message=_message(run),
+        warning=warning_message(run),
     )
 
 
@@ -244,9 +246,12 @@ async def account_status(
     }
     syncs: dict[str, KindStatus] = {}
     freshness: list[health_score.KindFreshness] = []
+    withheld: tuple[str, int] | None = None
     for kind, spec in specs.items():
         last = await repository.last_run(session, account.id, kind)
         success = await repository.last_run(session, account.id, kind, [SyncStatus.completed.value])
+        if success is not None and (warning := warning_message(success)) is not None:
+            withheld = (warning, success.id)
         success_at = (success.finished_at or success.created_at) if success else None
         period = schedule_period(spec, success_at or now)
         syncs[kind] = KindStatus(
@@ -279,6 +284,8 @@ async def account_status(
                 server_errors=recent.server_errors,
                 auth_failing=auth_failing,
                 jitter_seconds=settings.schedule_jitter_seconds,
+                missing_withheld=withheld[0] if withheld else None,
+                missing_withheld_run=withheld[1] if withheld else None,
             )
         )
         health_out = HealthOut(
@@ -323,6 +330,9 @@ async def enhanced_status(
       (magflow.status.repository); ``out_of_stock``: active offers with no stock; ``missing``:
       offers no longer returned by eMAG.
     - orders: counts by eMAG status (0 cancelled … 5 returned, docs/emag-protocol.md, "Orders").
+    - ``warning`` of a run (and the health reason ``missing_withheld``): the latest completed
+      offers run did not mark the offers it did not see missing and nobody confirmed them yet
+      (``sync.engine.judge_missing``).
     - recent runs: the account's last :data:`RECENT_RUNS` finished runs (both kinds); their
       ``api_calls``, ``rate_limited`` (429 answers) and ``errors`` entries (``kind``,
       ``status_code``) give the error counts; ``auth`` errors are ``EmagAuthError`` entries or HTTP

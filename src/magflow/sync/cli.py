@@ -126,12 +126,14 @@ def print_summary(results: list[dict[str, Any]]) -> bool:
     table = Table("run", "account", "status", "items", "created", "updated", "API calls", "items/s")
     ok = True
     for r in results:
-        ok &= r["status"] == SyncStatus.completed.value
+        ok &= r["status"] == SyncStatus.completed.value and not r["warning"]
         style = "green" if r["status"] == SyncStatus.completed.value else "red"
+        if r["warning"]:
+            style = "yellow"
         table.add_row(
             str(r["run_id"]),
             r["account"],
-            f"[{style}]{r['status']}[/{style}]",
+            f"[{style}]{r['status']}{' (warning)' if r['warning'] else ''}[/{style}]",
             f"{r['processed_items']}/{r['total_items']}",
             str(r["created_items"]),
             str(r["updated_items"]),
@@ -140,6 +142,12 @@ def print_summary(results: list[dict[str, Any]]) -> bool:
         )
     console.print(table)
     for r in results:
+        if r["warning"]:
+            console.print(
+                f"[yellow]{r['account']}[/yellow] run {r['run_id']} warning: {r['warning']}; "
+                f"confirm with 'magflow sync confirm-missing {r['run_id']}'",
+                highlight=False,
+            )
         for error in r["errors"][-5:]:
             console.print(
                 f"[red]{r['account']}[/red] page {error.get('page')}: "
@@ -149,25 +157,34 @@ def print_summary(results: list[dict[str, Any]]) -> bool:
     return ok
 
 
+sync_app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Sync offers or orders from eMAG now; confirm offers a run withheld from missing.",
+)
+
+AccountOption = Annotated[
+    str | None, typer.Option(help="Account name or id (default: every active account).")
+]
+FullOption = Annotated[
+    bool, typer.Option("--full", help="Orders: read the whole date range, not only changes.")
+]
+SinceOption = Annotated[
+    datetime | None,
+    typer.Option(
+        parser=parse_user_datetime,
+        metavar="DATE",
+        help="Orders: read from this date (implies --full). 2026-11-20, 2026-11-20T08:30 "
+        "(the account's platform time) or with a zone (…Z, …+02:00).",
+    ),
+]
+
+
 def sync_command(
-    kind: Annotated[SyncKind, typer.Argument(help="offers or orders")],
-    account: Annotated[
-        str | None, typer.Option(help="Account name or id (default: every active account).")
-    ] = None,
-    full: Annotated[
-        bool, typer.Option("--full", help="Orders: read the whole date range, not only changes.")
-    ] = False,
-    since: Annotated[
-        datetime | None,
-        typer.Option(
-            parser=parse_user_datetime,
-            metavar="DATE",
-            help="Orders: read from this date (implies --full). 2026-11-20, 2026-11-20T08:30 "
-            "(the account's platform time) or with a zone (…Z, …+02:00).",
-        ),
-    ] = None,
+    kind: SyncKind, account: str | None, full: bool, since: datetime | None = None
 ) -> None:
-    """Sync offers or orders from eMAG now, showing progress; exits non-zero unless completed."""
+    """Sync offers or orders from eMAG now, showing progress; exits non-zero unless every run
+    completed without a warning."""
     from magflow.cli import fail, run_with_context
 
     async def go(ctx: AppContext) -> list[dict[str, Any]]:
@@ -183,3 +200,63 @@ def sync_command(
         raise fail(str(exc).replace("'since'", "--since").replace("mode 'full'", "--full")) from exc
     if not print_summary(results):
         raise typer.Exit(1)
+
+
+@sync_app.command("offers")
+def sync_offers(
+    account: AccountOption = None, full: FullOption = False, since: SinceOption = None
+) -> None:
+    """Sync offers (always read whole); exits non-zero unless completed without a warning."""
+    sync_command(SyncKind.offers, account, full, since)
+
+
+@sync_app.command("orders")
+def sync_orders(
+    account: AccountOption = None, full: FullOption = False, since: SinceOption = None
+) -> None:
+    """Sync orders (incremental unless --full or --since); exits non-zero unless completed."""
+    sync_command(SyncKind.orders, account, full, since)
+
+
+@sync_app.command("confirm-missing")
+def confirm_missing(
+    run_id: Annotated[int, typer.Argument(help="The offers run whose warning to confirm.")],
+) -> None:
+    """Mark missing the offers a completed offers run withheld (see its warning), once."""
+    from magflow.audit.service import Actor, Auditor, Outcome
+    from magflow.cli import fail, run_with_context
+
+    async def go(ctx: AppContext) -> service.MissingConfirmation:
+        async with ctx.db.session() as session:
+            done = await service.confirm_missing(
+                session, run_id, confirmed_by="cli", now=datetime.now(UTC)
+            )
+            await session.commit()
+        if not done.already_confirmed:
+            await Auditor(ctx.db, Actor(None, "cli"), account_id=done.run.account_id).record(
+                action="sync.confirm_missing",
+                emag_route="-",  # nothing is sent to eMAG: only MagFlow's catalog changes
+                target=f"run {run_id}",
+                request={"run_id": run_id, "warning": done.run.warning},
+                outcome=Outcome(
+                    status_code=None,
+                    success=True,
+                    messages=[f"{done.marked} offers marked missing"],
+                    response={"marked": done.marked},
+                ),
+            )
+            await ctx.cache.clear()
+        return done
+
+    try:
+        done = run_with_context(go)
+    except (service.RunNotFoundError, service.ConfirmRefusedError) as exc:
+        raise fail(str(exc)) from exc
+    if done.already_confirmed:
+        console.print(
+            f"run {run_id}'s withheld offers were already confirmed "
+            f"({done.run.missing_confirmed_by}): nothing changed",
+            highlight=False,
+        )
+    else:
+        console.print(f"run {run_id}: {done.marked} offers marked missing", highlight=False)

@@ -17,8 +17,14 @@ How a run goes (docs/architecture.md, "A sync run"):
    fetched, so the final state equals an uninterrupted run's.
 4. *Finish*: pages that failed after the client's retries are retried in further rounds with
    backoff; what still fails makes the run ``partial`` with eMAG's messages in ``errors``. Only a
-   complete offers run marks unseen offers missing, and only a complete orders run advances the
-   incremental watermark.
+   complete orders run advances the incremental watermark. Only a complete offers run marks the
+   offers it did not see missing, and only when :func:`judge_missing` lets it: otherwise the run
+   completes with a ``warning`` and the withheld offers wait for an operator's confirmation
+   (``sync.service.confirm_missing``).
+
+eMAG's ``count`` only sizes the plan: page 1 of every segment is read whatever it says (a count
+of 0, an unreadable one or none at all, docs/emag-protocol.md, "Paging, counts and filters"), and
+a full last page makes the engine read on, so the pages, not the count, decide what is read.
 """
 
 from __future__ import annotations
@@ -97,10 +103,68 @@ class EngineOptions:
     orders_full_days: int = 90
     incremental_overlap: timedelta = timedelta(minutes=10)
     heartbeat_seconds: float = 5.0
+    missing_guard_share: float = 0.20
 
 
 class RunCancelledError(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class MissingDecision:
+    """Whether a complete offers run may mark the offers it did not see missing; when not,
+    ``reason`` (``count_unknown``, ``count_short``, ``share``) and a message saying why."""
+
+    mark: bool
+    reason: str | None = None
+    message: str | None = None
+
+
+def judge_missing(
+    *, unseen: int, seen: int, counted: int | None, present: int, share: float
+) -> MissingDecision:
+    """May a complete offers run mark its ``unseen`` offers missing?
+
+    ``seen``: distinct offers the run read; ``counted``: what eMAG's ``count`` said (None:
+    unreadable or absent, docs/emag-protocol.md, "Paging, counts and filters"); ``present``: the
+    account's offers not yet missing, ``unseen`` included; ``share``: the largest share of them
+    one run may mark (``MAGFLOW_MISSING_GUARD_SHARE``).
+
+    An offer eMAG no longer returns is marked only when the run can show it read everything:
+    every page (the caller's condition) *and* at least as many offers as eMAG counted (fewer
+    means offers slid between pages, or eMAG answered short pages: the unseen ones may still
+    exist); a count that cannot be read proves nothing, so nothing is marked. Even then, more
+    than ``share`` x ``present`` offers gone at once is more likely a bad answer than a seller
+    removing that much of the catalog, so it waits for an operator. The share is compared as
+    ``unseen > share * present``: exactly the share is allowed.
+    """
+    if unseen == 0:
+        return MissingDecision(True)
+    withheld = (
+        f"{unseen} offers it did not see were" if unseen != 1 else "1 offer it did not see was"
+    )
+    if counted is None:
+        return MissingDecision(
+            False,
+            "count_unknown",
+            f"eMAG's count of offers could not be read, so the run cannot show it read every "
+            f"offer: {withheld} not marked missing",
+        )
+    if seen < counted:
+        return MissingDecision(
+            False,
+            "count_short",
+            f"the run read {seen} offers but eMAG counted {counted}: {withheld} not marked missing",
+        )
+    if unseen > share * present:
+        return MissingDecision(
+            False,
+            "share",
+            f"{unseen} of the account's {present} offers ({100 * unseen / present:.1f} %) were "
+            f"not returned by eMAG, more than the {100 * share:g} % one run may mark missing: "
+            "they were not marked missing",
+        )
+    return MissingDecision(True)
 
 
 class SyncEngine:
@@ -206,14 +270,8 @@ class SyncEngine:
             await self._pages(run_id, kind, credentials, source, plan, pending, progress)
 
         failed = plan.pending()
-        async with self.ctx.db.session() as session:
-            if not failed and kind is SyncKind.offers:
-                missing = await catalog_repository.mark_missing(
-                    session, credentials.account_id, run_id, datetime.now(UTC)
-                )
-                if missing:
-                    log.info("run %s: %d offers no longer on eMAG, marked missing", run_id, missing)
-                await session.commit()
+        if not failed and kind is SyncKind.offers:
+            await self._settle_missing(run_id, credentials.account_id, plan)
         status = SyncStatus.partial if failed else SyncStatus.completed
         watermark = plan.upper_bound if kind is SyncKind.orders and not failed else None
         return await self._finish(run_id, status, watermark, None, source, progress)
@@ -272,8 +330,12 @@ class SyncEngine:
         segments = []
         for resource, filters in specs:
             counted = await source.count(resource, filters)
-            items = counted.no_of_items or 0
-            segments.append(Segment(resource, filters, items, counted.pages(ITEMS_PER_PAGE) or 0))
+            # A count of 0, an unreadable one or none at all still reads page 1 (the pages, not
+            # the count, decide: docs/emag-protocol.md, "Paging, counts and filters").
+            number = counted.no_of_items
+            known = number if number is not None and number >= 0 else None
+            pages = max(1, counted.pages(ITEMS_PER_PAGE) or 0)
+            segments.append(Segment(resource, filters, known or 0, pages, counted=known))
         return Plan(segments=segments, upper_bound=now, vat_rates=vat_rates)
 
     async def _pages(
@@ -481,6 +543,45 @@ class SyncEngine:
         )
         return created, len(rows) - created
 
+    async def _settle_missing(self, run_id: int, account_id: int, plan: Plan) -> None:
+        """After a complete offers run: mark the offers it did not see missing, or withhold them
+        with a warning on the run (:func:`judge_missing`). One transaction; a resumed run that
+        gets here again decides again from the same rows (marked offers are no longer
+        candidates, so nothing is marked twice)."""
+        counts = [segment.counted for segment in plan.segments]
+        counted = None if any(c is None for c in counts) else sum(c or 0 for c in counts)
+        share = self.options.missing_guard_share
+        async with self.ctx.db.session() as session:
+            run = await self._get(session, run_id)
+            unseen = await catalog_repository.unseen_ids(session, account_id, run_id)
+            seen = await catalog_repository.seen_count(session, account_id, run_id)
+            present = await catalog_repository.present_count(session, account_id)
+            decision = judge_missing(
+                unseen=len(unseen), seen=seen, counted=counted, present=present, share=share
+            )
+            if decision.mark:
+                missing = await catalog_repository.mark_missing(
+                    session, account_id, unseen, run_id, datetime.now(UTC)
+                )
+                run.warning = None
+                run.withheld_offer_ids = None
+                if missing:
+                    log.info("run %s: %d offers no longer on eMAG, marked missing", run_id, missing)
+            else:
+                log.warning("run %s: %s", run_id, decision.message)
+                run.warning = {
+                    "code": "missing_withheld",
+                    "reason": decision.reason,
+                    "message": decision.message,
+                    "withheld": len(unseen),
+                    "seen": seen,
+                    "counted": counted,
+                    "present": present,
+                    "share_limit": share,
+                }
+                run.withheld_offer_ids = unseen
+            await session.commit()
+
     # -- bookkeeping ---------------------------------------------------------------------------
 
     async def _record_page_error(
@@ -531,12 +632,14 @@ class SyncEngine:
                 missing = len(checkpoint.pending()) if checkpoint else 0
                 run.failed_items = min(run.total_items or 0, missing * ITEMS_PER_PAGE)
             await session.commit()
-            message = None
+            data: dict[str, Any] = {}
             if run.errors and status is not SyncStatus.completed:
-                message = "; ".join(
+                data["message"] = "; ".join(
                     run.errors[-1].get("messages") or [run.errors[-1].get("message", "")]
                 )
-            await self.publish(f"sync.{status.value}", run, {"message": message} if message else {})
+            if status is SyncStatus.completed and run.warning:
+                data["warning"] = run.warning.get("message")
+            await self.publish(f"sync.{status.value}", run, data)
             return run.status
 
     async def _heartbeat(self, run_id: int) -> None:

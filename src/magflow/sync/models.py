@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from magflow.db.base import Base, JSONType, TimestampMixin
 
@@ -82,3 +82,14 @@ class SyncLog(TimestampMixin, Base):
     watermark: Mapped[datetime | None]
     cancel_requested: Mapped[bool] = mapped_column(default=False)
     worker_id: Mapped[str | None] = mapped_column(String(128))
+    # A complete offers run that did not mark the offers it did not see missing, and why (see
+    # ``sync.engine.missing_guard``): ``{"code": "missing_withheld", "reason", "message",
+    # "withheld", ...}``; None when the run marked what it had to (or is not an offers run).
+    warning: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # The ids (``emag_products_v2.id``) of the offers withheld, so that a confirmation marks
+    # exactly those. Deferred: listings of runs never load it.
+    withheld_offer_ids: Mapped[list[int] | None] = deferred(mapped_column(JSONType))
+    # When and by whom the withheld offers were confirmed missing (once: a second confirmation
+    # changes nothing).
+    missing_confirmed_at: Mapped[datetime | None]
+    missing_confirmed_by: Mapped[str | None] = mapped_column(String(320))

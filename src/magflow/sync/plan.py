@@ -36,13 +36,20 @@ def expand_pages(ranges: list[list[int]]) -> set[int]:
 
 @dataclass
 class Segment:
-    """One filtered read: offers, or orders of one type in one window."""
+    """One filtered read: offers, or orders of one type in one window.
+
+    ``items`` and ``pages`` start from eMAG's ``count`` and follow what the pages show (the last
+    page tells the true size); ``counted`` keeps what eMAG's ``count`` said, None when its answer
+    held no readable number (docs/emag-protocol.md, "Paging, counts and filters"). ``pages`` is at
+    least 1 whatever the count: page 1 is always read.
+    """
 
     resource: str
     filters: dict[str, Any]
     items: int
     pages: int
     done: set[int] = field(default_factory=set)
+    counted: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +58,7 @@ class Segment:
             "items": self.items,
             "pages": self.pages,
             "done": compress_pages(self.done),
+            "counted": self.counted,
         }
 
     @classmethod
@@ -61,6 +69,8 @@ class Segment:
             items=int(data["items"]),
             pages=int(data["pages"]),
             done=expand_pages(data.get("done", [])),
+            # A plan stored before ``counted`` existed has None: the missing guard then withholds.
+            counted=int(data["counted"]) if data.get("counted") is not None else None,
         )
 
 

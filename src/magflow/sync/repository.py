@@ -71,6 +71,41 @@ async def last_started(session: AsyncSession, account_id: int, kind: str) -> Syn
     return result.scalar_one_or_none()
 
 
+async def newer_completed(session: AsyncSession, run: SyncLog) -> SyncLog | None:
+    """The latest completed run of the same account and kind started after ``run``, if any."""
+    result = await session.execute(
+        select(SyncLog)
+        .where(
+            SyncLog.account_id == run.account_id,
+            SyncLog.kind == run.kind,
+            SyncLog.status == SyncStatus.completed.value,
+            SyncLog.id > run.id,
+        )
+        .order_by(SyncLog.id.desc())
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def withheld_offer_ids(session: AsyncSession, run_id: int) -> list[int]:
+    """The offers run ``run_id`` withheld (a deferred column: loaded only here)."""
+    result = await session.execute(select(SyncLog.withheld_offer_ids).where(SyncLog.id == run_id))
+    return [int(i) for i in result.scalar_one_or_none() or []]
+
+
+async def claim_confirmation(
+    session: AsyncSession, run_id: int, now: datetime, confirmed_by: str | None
+) -> bool:
+    """Record the confirmation of ``run_id``'s withheld offers unless one was recorded: one
+    conditional UPDATE, so of two confirmations at once exactly one sees rowcount 1."""
+    result = await session.execute(
+        update(SyncLog)
+        .where(SyncLog.id == run_id, SyncLog.missing_confirmed_at.is_(None))
+        .values(missing_confirmed_at=now, missing_confirmed_by=confirmed_by)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def set_fields(session: AsyncSession, run_id: int, **values: Any) -> None:
     await session.execute(update(SyncLog).where(SyncLog.id == run_id).values(**values))
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 
 from magflow.accounts import service as accounts_service
+from magflow.audit.service import Actor, Auditor, Outcome
 from magflow.auth.dependencies import CurrentUser, Operator
 from magflow.common.deps import Context, OptionalAccount, Session
 from magflow.common.errors import UNPROCESSABLE
@@ -14,7 +15,7 @@ from magflow.common.listing import listing_total
 from magflow.common.schemas import IdPath, Page, Skip
 from magflow.sync import repository, service
 from magflow.sync.models import SyncKind, SyncStatus
-from magflow.sync.schemas import SyncRequest, SyncRunOut, SyncStarted
+from magflow.sync.schemas import MissingConfirmedOut, SyncRequest, SyncRunOut, SyncStarted
 
 router = APIRouter(tags=["sync"])
 
@@ -87,6 +88,45 @@ async def cancel_sync(session: Session, _user: Operator, run_id: IdPath) -> Any:
         )
     await session.commit()
     return run
+
+
+@router.post(
+    "/api/v1/emag/enhanced/sync/{run_id}/confirm-missing",
+    response_model=MissingConfirmedOut,
+    responses={409: {"description": "The run withheld nothing, or a newer offers run completed"}},
+)
+async def confirm_missing(ctx: Context, session: Session, user: Operator, run_id: IdPath) -> Any:
+    """Mark missing the offers a completed offers run withheld (its ``warning``), once.
+
+    A second confirmation changes nothing (``already_confirmed``). 409 when the run withheld
+    nothing, or when a newer offers run of the account completed (the catalog was read again
+    since). The confirmation is recorded in the audit log."""
+    try:
+        done = await service.confirm_missing(
+            session, run_id, confirmed_by=user.email, now=datetime.now(UTC)
+        )
+    except service.ConfirmRefusedError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    await session.commit()
+    if not done.already_confirmed:
+        await Auditor(ctx.db, Actor.of(user), account_id=done.run.account_id).record(
+            action="sync.confirm_missing",
+            emag_route="-",  # nothing is sent to eMAG: only MagFlow's catalog changes
+            target=f"run {run_id}",
+            request={"run_id": run_id, "warning": done.run.warning},
+            outcome=Outcome(
+                status_code=None,
+                success=True,
+                messages=[f"{done.marked} offers marked missing"],
+                response={"marked": done.marked},
+            ),
+        )
+        await ctx.cache.clear()
+    return MissingConfirmedOut(
+        run=SyncRunOut.model_validate(done.run),
+        marked=done.marked,
+        already_confirmed=done.already_confirmed,
+    )
 
 
 @router.get("/api/v1/emag/sync-logs", response_model=Page[SyncRunOut])

@@ -54,6 +54,27 @@ class SyncRunOut(BaseModel):
     rate_limited: int
     errors: list[dict[str, Any]]
     cancel_requested: bool
+    warning: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "a completed offers run that did not mark the offers it did not see missing: "
+            "`code` (`missing_withheld`), `reason` (`count_unknown`: eMAG's count could not be "
+            "read; `count_short`: fewer offers read than eMAG counted; `share`: more than "
+            "MAGFLOW_MISSING_GUARD_SHARE of the account's offers), `message`, `withheld` (how "
+            "many), `seen`, `counted`, `present`, `share_limit`. Confirm with "
+            "`POST /api/v1/emag/enhanced/sync/{run_id}/confirm-missing`"
+        ),
+    )
+    missing_confirmed_at: UtcDateTime | None = None
+    missing_confirmed_by: str | None = None
+
+
+class MissingConfirmedOut(BaseModel):
+    run: SyncRunOut
+    marked: int = Field(description="offers marked missing by this confirmation")
+    already_confirmed: bool = Field(
+        description="the run's withheld offers were confirmed before: nothing was changed"
+    )
 
 
 class SyncStarted(BaseModel):

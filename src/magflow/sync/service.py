@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from magflow.catalog import repository as catalog_repository
 from magflow.common.dates import in_zone, platform_zone
 from magflow.common.errors import NotFoundError
 from magflow.context import AppContext
@@ -161,6 +163,55 @@ async def request_cancel(session: AsyncSession, run_id: int) -> SyncLog:
     return run
 
 
+class ConfirmRefusedError(Exception):
+    """A confirmation of withheld missing offers that cannot apply (the message says why)."""
+
+
+@dataclass(frozen=True)
+class MissingConfirmation:
+    run: SyncLog
+    marked: int
+    already_confirmed: bool
+
+
+async def confirm_missing(
+    session: AsyncSession, run_id: int, *, confirmed_by: str | None, now: datetime
+) -> MissingConfirmation:
+    """Mark missing the offers that offers run ``run_id`` withheld (see
+    ``sync.engine.judge_missing``), once.
+
+    Only the run's own withheld offers are marked, and of them only those no later run has read
+    (``catalog.repository.mark_missing``). A second confirmation changes nothing
+    (``already_confirmed``); of two at once, the database's conditional update lets exactly one
+    through. Refused (:class:`ConfirmRefusedError`) when the run withheld nothing, or when a newer
+    offers run of the account completed: the catalog has been read again since, so the old list
+    no longer describes eMAG (that run marked, or withheld, what it found itself).
+    """
+    run = await repository.get(session, run_id)
+    if run is None:
+        raise RunNotFoundError(f"no sync run {run_id}")
+    warning = run.warning or {}
+    if run.kind != SyncKind.offers.value or warning.get("code") != "missing_withheld":
+        raise ConfirmRefusedError(f"run {run_id} withheld no missing offers: nothing to confirm")
+    if run.missing_confirmed_at is not None:
+        return MissingConfirmation(run, 0, True)
+    newer = await repository.newer_completed(session, run)
+    if newer is not None:
+        raise ConfirmRefusedError(
+            f"offers run {newer.id} of the same account completed after run {run_id}: the "
+            "catalog has been read again since, so run "
+            f"{run_id}'s withheld offers are no longer current (see run {newer.id})"
+        )
+    if not await repository.claim_confirmation(session, run_id, now, confirmed_by):
+        await session.refresh(run)
+        return MissingConfirmation(run, 0, True)
+    assert run.account_id is not None  # an offers run with a warning has its account
+    withheld = await repository.withheld_offer_ids(session, run_id)
+    marked = await catalog_repository.mark_missing(session, run.account_id, withheld, run.id, now)
+    await session.refresh(run)
+    return MissingConfirmation(run, marked, False)
+
+
 async def running(session: AsyncSession) -> Sequence[SyncLog]:
     return await repository.running_runs(session)
 
@@ -190,7 +241,17 @@ def progress_view(run: SyncLog) -> dict[str, Any]:
         "eta_seconds": run.eta_seconds,
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "warning": warning_message(run),
     }
+
+
+def warning_message(run: SyncLog) -> str | None:
+    """The run's warning as one line, while it still asks for an operator (None once the
+    withheld offers were confirmed, or when there is none)."""
+    if not run.warning or run.missing_confirmed_at is not None:
+        return None
+    message = run.warning.get("message")
+    return str(message) if message else None
 
 
 async def running_snapshot(ctx: AppContext) -> list[dict[str, Any]]:

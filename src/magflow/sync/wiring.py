@@ -55,6 +55,7 @@ def build_engine(ctx: AppContext, publish: Publisher | None = None) -> SyncEngin
             orders_full_days=settings.sync_orders_full_days,
             heartbeat_seconds=settings.sync_heartbeat_seconds,
             round_backoff_seconds=settings.sync_round_backoff_seconds,
+            missing_guard_share=settings.missing_guard_share,
         ),
     )
 

@@ -125,3 +125,22 @@ async def sync_cancel(request: Request, user: Writer, run_id: IdPath) -> Respons
     except ApiError as exc:
         return flash(request, user, exc.message, "warn")
     return flash(request, user, f"Cancelling run {run_id}…")
+
+
+@router.post("/sync/{run_id}/confirm-missing", response_class=HTMLResponse, dependencies=[Csrf])
+async def sync_confirm_missing(request: Request, user: Writer, run_id: IdPath) -> Response:
+    """Confirm the offers a completed offers run withheld from missing (its warning)."""
+    try:
+        done = await api(request, user).post(f"/api/v1/emag/enhanced/sync/{run_id}/confirm-missing")
+    except ApiError as exc:
+        return flash(request, user, exc.message, "warn")
+    if done["already_confirmed"]:
+        return flash(request, user, f"Run {run_id} was already confirmed: nothing changed.")
+    return render(
+        request,
+        "_flash.html",
+        user,
+        message=f"Run {run_id}: {done['marked']} offers marked missing.",
+        kind="ok",
+        headers={"HX-Trigger": "refresh"},  # reloads the history table holding the button
+    )
