@@ -45,6 +45,10 @@ class OrderOut(BaseModel):
 
 
 class OrderDetailOut(OrderOut):
+    awb_emag_id: int | None = Field(
+        default=None, description="eMAG's id of the AWB issued through MagFlow (its label)"
+    )
+    awb_reservation_id: int | None = None
     customer: dict[str, Any] | None
     products: list[dict[str, Any]] | None
     vouchers: list[dict[str, Any]] | None
