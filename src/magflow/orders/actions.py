@@ -13,7 +13,11 @@ Rules kept here:
   comes from the order's shipping data, cash on delivery is the order total (VAT included, what the
   customer pays, the SGR deposit included: docs/emag-protocol.md, "Orders") when the payment mode
   is 1 (COD), else 0. The first AWB moves the order to status 4
-  (docs/emag-protocol.md, "AWBs and couriers").
+  (docs/emag-protocol.md, "AWBs and couriers"). The sender is the request's over the account's
+  sender defaults; phones are normalised and the order's ``enforced_vendor_courier_accounts``
+  checked before eMAG is asked. eMAG may answer with a ``reservation_id`` alone: the number is
+  then read back with ``awb/read``; the order keeps the AWB's eMAG ids for its label
+  (``awb/read_pdf``, ``awb/read_zpl``).
 - Every write goes through the eMAG client and is recorded in the audit log, refused or not.
 - A refusal raises before anything local changes. After a successful write the order is read
   again (``order/read`` by id and type) and the local row takes what eMAG now says, customer
