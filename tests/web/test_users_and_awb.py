@@ -207,3 +207,9 @@ async def test_admin_sets_an_accounts_awb_sender(page: Page, dashboard: Dashboar
     await expect(page.locator("[data-testid=sender-main] input[name=phone1]")).to_have_value(
         "+40722000111"
     )
+    # Removed: not set any more.
+    row = page.locator("[data-testid=sender-main]")
+    await row.locator("summary").click()
+    await row.get_by_role("button", name="Remove", exact=True).click()
+    await expect(page.locator("#accounts .flash-ok")).to_contain_text("AWB sender of main removed")
+    await expect(page.locator("[data-testid=sender-main] summary")).to_contain_text("not set")
