@@ -208,6 +208,59 @@ def accounts_remove(name: Annotated[str, typer.Argument(help="Account name or id
     console.print(f"removed account {name}")
 
 
+# -- AWB sender defaults ---------------------------------------------------------------------------
+
+
+@accounts_app.command("sender")
+def accounts_sender(
+    name: Annotated[str, typer.Argument(help="Account name or id.")],
+    sender_name: Annotated[str | None, typer.Option("--name", help="Company name.")] = None,
+    contact: Annotated[str | None, typer.Option(help="Contact person.")] = None,
+    phone: Annotated[str | None, typer.Option(help="Phone (8-11 digits, optional +).")] = None,
+    phone2: Annotated[str | None, typer.Option(help="Second phone.")] = None,
+    address_id: Annotated[
+        str | None, typer.Option(help="eMAG saved address (GET /api/v1/accounts/NAME/addresses).")
+    ] = None,
+    locality_id: Annotated[int | None, typer.Option(help="eMAG locality id.")] = None,
+    street: Annotated[str | None, typer.Option(help="Street and number.")] = None,
+    zipcode: Annotated[str | None, typer.Option(help="Postal code.")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the sender defaults.")] = False,
+) -> None:
+    """Set (or --clear) the account's AWB sender defaults: used by AWBs that give no sender."""
+    from magflow.accounts.schemas import AccountUpdate
+
+    fields = {
+        "name": sender_name,
+        "contact": contact,
+        "phone1": phone,
+        "phone2": phone2,
+        "address_id": address_id,
+        "locality_id": locality_id,
+        "street": street,
+        "zipcode": zipcode,
+    }
+    given = {k: v for k, v in fields.items() if v is not None}
+    try:
+        data = AccountUpdate(awb_sender=None if clear else given)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise fail(f"invalid sender: {_first_error(exc)}") from exc
+
+    async def save(ctx: AppContext) -> dict[str, object] | None:
+        async with ctx.db.session() as session:
+            account = await accounts_service.update_account(session, name, data)
+            await session.commit()
+            return account.awb_sender
+
+    try:
+        saved = run_with_context(save)
+    except accounts_service.AccountNotFoundError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"AWB sender of {name}: {saved if saved is not None else 'removed'}")
+
+
+# -- end AWB sender defaults -----------------------------------------------------------------------
+
+
 def worker() -> None:
     """Run a procrastinate worker: executes sync jobs, resumes stalled runs, fires schedules.
 

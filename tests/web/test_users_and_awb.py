@@ -11,6 +11,7 @@ from magflow.emag_sim import SimulatorServer
 from magflow.orders.models import EmagOrder
 from magflow.sync.models import SyncKind
 from tests.orders.support import sim_control
+from tests.support.auth import auth_headers
 from tests.support.simulation import sync
 from tests.web.conftest import Dashboard, log_in
 
@@ -131,18 +132,28 @@ async def test_create_awb_from_the_order_page(
         "in progress"
     )
 
+    # An admin sets the account's sender defaults: the form says so and needs no sender now.
+    async with httpx.AsyncClient(base_url=dashboard.url) as client:
+        headers = await auth_headers(client, dashboard.users.admin)
+        sender = {
+            "name": "MagFlow Test SRL",
+            "contact": "Ion Popescu",
+            "phone1": "0722 000 111",
+            "locality_id": 8801,
+            "street": "Strada Depozitului 1",
+        }
+        saved = await client.patch(
+            "/api/v1/accounts/main", headers=headers, json={"awb_sender": sender}
+        )
+        assert saved.status_code == 200, saved.text
+    await page.reload()
+    await expect(page.locator("[data-testid=awb-sender-defaults]")).to_contain_text(
+        "MagFlow Test SRL"
+    )
     form = page.locator("[data-testid=awb-form]")
     await form.locator("[data-testid=awb-courier] option").nth(2).wait_for(state="attached")
     await form.locator("[data-testid=awb-courier]").select_option("2")
-    for name, value in (
-        ("sender_name", "MagFlow Test SRL"),
-        ("sender_contact", "Ion Popescu"),
-        ("sender_phone", "0722000111"),
-        ("sender_locality_id", "8801"),
-        ("sender_street", "Strada Depozitului 1"),
-        ("parcel_number", "2"),
-    ):
-        await form.locator(f"input[name={name}]").fill(value)
+    await form.locator("input[name=parcel_number]").fill("2")
     await form.locator("[data-testid=awb-submit]").click()
     await expect(page.locator("#order-detail .flash-ok")).to_contain_text("AWB ")
     number = await page.locator("[data-testid=awb-number]").inner_text()
@@ -154,8 +165,51 @@ async def test_create_awb_from_the_order_page(
     await expect(page.locator("[data-testid=awb-number]")).to_have_text(number)
     await expect(page.locator("[data-testid=awb-form]")).to_have_count(0)
     await expect(page.locator("#order-detail [data-testid=order-status]")).to_have_text("finalized")
+    # The print buttons fetch the label through the operator's session.
+    href = await page.locator("[data-testid=awb-print-A6]").get_attribute("href")
+    assert href == f"/orders/{order_id}/awb/label?format=A6"
+    label = await page.request.get(dashboard.url + href)
+    assert label.status == 200 and label.headers["content-type"] == "application/pdf"
+    assert (await label.body()).startswith(b"%PDF")
     sim_order = await sim_control(sim, "GET", f"/_sim/accounts/main/orders/{emag_id}")
     assert sim_order["status"] == 4
     async with ctx.db.session() as session:
         stored = await session.get(EmagOrder, order_id)
         assert stored is not None and stored.awb_number == number
+
+
+async def test_admin_sets_an_accounts_awb_sender(page: Page, dashboard: Dashboard) -> None:
+    await log_in(page, dashboard, dashboard.users.admin, "/admin")
+    row = page.locator("[data-testid=sender-main]")
+    await expect(row.locator("summary")).to_contain_text("not set")
+    await row.locator("summary").click()
+    form = row.locator("[data-testid=sender-form-main]")
+    # The eMAG addresses (addresses/read) fill the address select.
+    await form.get_by_role("button", name="Load from eMAG").click()
+    select = form.locator("[data-testid=address-select]")
+    await expect(select.locator("option")).to_have_count(3)
+    pickup = await select.locator("option", has_text="pickup").get_attribute("value")
+    assert pickup
+    await select.select_option(pickup)
+    await form.locator("input[name=sender_name]").fill("MagFlow Test SRL")
+    await form.locator("input[name=contact]").fill("Depozit")
+    await form.locator("input[name=phone1]").fill("+40 722 000 111")
+    await form.get_by_role("button", name="Save sender").click()
+    await expect(page.locator("#accounts .flash-ok")).to_contain_text("AWB sender of main saved")
+    summary = page.locator("[data-testid=sender-main] summary")
+    await expect(summary).to_contain_text(f"eMAG address {pickup}")
+    # A phone eMAG would refuse: the API's message, nothing saved.
+    row = page.locator("[data-testid=sender-main]")
+    await row.locator("summary").click()
+    await row.locator("input[name=phone1]").fill("12 34")
+    await row.get_by_role("button", name="Save sender").click()
+    await expect(page.locator("#accounts .flash-error")).to_contain_text("8 to 11 digits")
+    await expect(page.locator("[data-testid=sender-main] input[name=phone1]")).to_have_value(
+        "+40722000111"
+    )
+    # Removed: not set any more.
+    row = page.locator("[data-testid=sender-main]")
+    await row.locator("summary").click()
+    await row.get_by_role("button", name="Remove", exact=True).click()
+    await expect(page.locator("#accounts .flash-ok")).to_contain_text("AWB sender of main removed")
+    await expect(page.locator("[data-testid=sender-main] summary")).to_contain_text("not set")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from magflow.db.base import Base, TimestampMixin
+from magflow.db.base import Base, JSONType, TimestampMixin
 
 
 class AccountType(StrEnum):
@@ -32,3 +33,9 @@ class EmagAccount(TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     # Units held back from eMAG: bulk and stock-only updates publish max(0, stock - stock_buffer).
     stock_buffer: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    # -- AWB sender defaults (magflow.accounts.schemas.AwbSenderDefaults) --------------------
+    # The sender of the account's AWBs when a request gives none: an eMAG ``address_id``
+    # (addresses/read) or a full address, with the name, contact and phones. None: not set.
+    awb_sender: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    # -- end AWB sender defaults -------------------------------------------------------------

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
 
 from magflow.accounts import service
 from magflow.accounts.models import EmagAccount
-from magflow.accounts.schemas import AccountCreate, AccountOut
-from magflow.auth.dependencies import Admin, CurrentUser
+from magflow.accounts.schemas import AccountCreate, AccountOut, AccountUpdate
+from magflow.auth.dependencies import Admin, CurrentUser, Operator
 from magflow.common.deps import Context, Session
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
@@ -34,3 +35,28 @@ async def add_account(
 async def remove_account(session: Session, _admin: Admin, name: str) -> None:
     await service.remove_account(session, name)
     await session.commit()
+
+
+@router.patch("/{name}", response_model=AccountOut)
+async def update_account(session: Session, _admin: Admin, name: str, body: AccountUpdate) -> Any:
+    """Change the account's settings; only the fields sent change."""
+    account = await service.update_account(session, name, body)
+    await session.commit()
+    return account
+
+
+# -- AWB sender defaults ---------------------------------------------------------------------------
+
+
+@router.get("/{name}/addresses")
+async def account_addresses(
+    ctx: Context, session: Session, _user: Operator, name: str
+) -> list[dict[str, Any]]:
+    """The account's saved addresses on eMAG (``addresses/read``, docs/emag-protocol.md, "AWBs
+    and couriers"), as eMAG sends them: an ``address_id`` can be the AWB sender default."""
+    account = await service.get_account(session, name)
+    async with ctx.emag_client(service.credentials(ctx.cipher, account)) as client:
+        return await client.read_addresses()
+
+
+# -- end AWB sender defaults -----------------------------------------------------------------------

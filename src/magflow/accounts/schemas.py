@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from magflow.accounts.models import AccountType
 from magflow.common.schemas import UtcDateTime
+from magflow.emag.phones import normalize_phone
 
 
 class PlatformCode(StrEnum):
@@ -36,3 +38,61 @@ class AccountOut(BaseModel):
     base_url: str | None
     is_active: bool
     created_at: UtcDateTime
+    # -- AWB sender defaults ---------------------------------------------------------------------
+    awb_sender: dict[str, Any] | None = Field(
+        default=None, description="the sender of this account's AWBs when a request gives none"
+    )
+    # -- end AWB sender defaults -----------------------------------------------------------------
+
+
+# -- AWB sender defaults ---------------------------------------------------------------------------
+
+
+class AwbSenderDefaults(BaseModel):
+    """The sender of an account's AWBs (``awb/save`` ``sender``, docs/emag-protocol.md, "AWBs and
+    couriers"): the name, contact person and phones, and either an eMAG ``address_id`` (from
+    ``GET /api/v1/accounts/{name}/addresses``), which replaces the address fields, or a full
+    address (``locality_id`` and ``street``). Whether eMAG still needs the name, contact and phone
+    next to an ``address_id`` is uncertain (docs/emag-protocol.md, "Uncertainties"): they are
+    required, so that an AWB never lacks them. Phones are stored as eMAG accepts them
+    (:func:`magflow.emag.phones.normalize_phone`; the platform's own country code is only
+    rewritten when the AWB is sent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=3, max_length=255, description="company name")
+    contact: str = Field(min_length=1, max_length=255, description="contact person")
+    phone1: str = Field(min_length=1, max_length=32)
+    phone2: str | None = Field(default=None, max_length=32)
+    address_id: str | None = Field(
+        default=None, min_length=1, max_length=21, description="eMAG saved address (pickup)"
+    )
+    locality_id: int | None = Field(default=None, ge=1, description="eMAG locality id")
+    street: str | None = Field(default=None, min_length=3, max_length=255)
+    zipcode: str | None = Field(default=None, max_length=16)
+
+    @field_validator("phone1", "phone2")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else normalize_phone(value)
+
+    @model_validator(mode="after")
+    def _address(self) -> AwbSenderDefaults:
+        if self.address_id is None and (self.locality_id is None or self.street is None):
+            raise ValueError("give an eMAG address_id, or a locality_id and a street")
+        return self
+
+
+# -- end AWB sender defaults -----------------------------------------------------------------------
+
+
+class AccountUpdate(BaseModel):
+    """``PATCH /api/v1/accounts/{name}``: the settings given change, the others stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # -- AWB sender defaults -----------------------------------------------------------------------
+    awb_sender: AwbSenderDefaults | None = Field(
+        default=None, description="the AWB sender defaults; null removes them"
+    )
+    # -- end AWB sender defaults -------------------------------------------------------------------

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.accounts import repository
 from magflow.accounts.models import EmagAccount
-from magflow.accounts.schemas import AccountCreate
+from magflow.accounts.schemas import AccountCreate, AccountUpdate
 from magflow.common.crypto import CredentialCipher
 from magflow.common.dates import zone_for_platforms
 from magflow.common.errors import NotFoundError
@@ -132,5 +132,21 @@ async def upsert_account(
     account.password_encrypted = cipher.encrypt(data.password)
     account.base_url = str(data.base_url).rstrip("/") if data.base_url else None
     account.is_active = True
+    await session.flush()
+    return account
+
+
+async def update_account(
+    session: AsyncSession, name_or_id: str | int, data: AccountUpdate
+) -> EmagAccount:
+    """Apply the settings ``data`` gives (``model_fields_set``); the others stay as they are."""
+    account = await get_account(session, name_or_id)
+    given = data.model_fields_set
+    # -- AWB sender defaults -------------------------------------------------------------------
+    if "awb_sender" in given:
+        account.awb_sender = (
+            data.awb_sender.model_dump(exclude_none=True) if data.awb_sender is not None else None
+        )
+    # -- end AWB sender defaults ---------------------------------------------------------------
     await session.flush()
     return account

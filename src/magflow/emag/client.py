@@ -34,14 +34,16 @@ exception text.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -59,7 +61,7 @@ from magflow.emag.errors import (
 from magflow.emag.metrics import CALLS, RATE_LIMITED, RETRIES, ClientStats, metric_route
 from magflow.emag.platforms import Platform, PlatformInfo, platform_info
 from magflow.emag.ratelimit import Grant, RateLimiter, bucket_for_route
-from magflow.emag.results import ChunkResult, OfferSaveResult, Page, SaveResult
+from magflow.emag.results import ChunkResult, Document, OfferSaveResult, Page, SaveResult
 from magflow.emag.retry import RetryPolicy
 from magflow.emag.schemas import (
     AwbSaveResult,
@@ -72,6 +74,9 @@ from magflow.emag.schemas import (
 log = logging.getLogger("magflow.emag.client")
 
 DEFAULT_ITEMS_PER_PAGE = 100
+#: ``awb/read_pdf`` paper formats (``ZPL`` is read through ``awb/read_zpl``).
+LABEL_PAPERS = ("A4", "A5", "A6")
+_T = TypeVar("_T")
 
 
 class EmagClient:
@@ -207,6 +212,30 @@ class EmagClient:
     ) -> Envelope | None:
         """Send one logical request with rate limiting and retries; return the checked answer
         (an :class:`Envelope`, None for an empty 2xx)."""
+
+        def envelope(response: httpx.Response) -> Envelope | None:
+            return parse_response(
+                route, response.status_code, response.content, dict(response.headers)
+            )
+
+        return await self._exchange(
+            method, route, envelope, json=json, params=params, idempotent=idempotent
+        )
+
+    async def _exchange(
+        self,
+        method: str,
+        route: str,
+        parse: Callable[[httpx.Response], _T],
+        *,
+        json: Any = None,
+        params: Any = None,
+        idempotent: bool = True,
+        url: str | None = None,
+    ) -> _T:
+        """:meth:`_send` with the answer read by ``parse`` (which raises the matching
+        :class:`EmagError`), sent to ``url`` (absolute) instead of ``{base_url}/{route}`` when
+        given."""
         bucket = bucket_for_route(route)
         label = metric_route(route)
         started = time.monotonic()
@@ -230,7 +259,7 @@ class EmagClient:
             error: EmagError
             try:
                 response = await self._http.request(
-                    method, route, json=json, params=params, extensions={"trace": trace}
+                    method, url or route, json=json, params=params, extensions={"trace": trace}
                 )
             except httpx.TimeoutException as exc:
                 never_sent = isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
@@ -254,9 +283,7 @@ class EmagClient:
             else:
                 status = str(response.status_code)
                 try:
-                    result = parse_response(
-                        route, response.status_code, response.content, dict(response.headers)
-                    )
+                    result = parse(response)
                 except EmagError as exc:
                     error = exc
                 else:
@@ -543,3 +570,109 @@ class EmagClient:
             wrapper = first is not None and ("reservation_id" in first or "awb" in first)
             results = first if wrapper else {"awb": results}
         return AwbSaveResult.parse(results if isinstance(results, dict) else {}, self.tz)
+
+    async def read_awb(
+        self, *, emag_id: int | None = None, reservation_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """``awb/read`` by ``emag_id`` or ``reservation_id`` (docs/emag-protocol.md, "AWBs and
+        couriers"): the AWB records as sent (``awb: [{emag_id, awb_number, awb_barcode}]``...)."""
+        if emag_id is None and reservation_id is None:
+            raise ValueError("awb/read needs an emag_id or a reservation_id")
+        filters = {"emag_id": emag_id} if emag_id is not None else {}
+        if reservation_id is not None:
+            filters["reservation_id"] = reservation_id
+        return await self.read_rows("awb", filters, page=None)
+
+    async def read_addresses(self) -> list[dict[str, Any]]:
+        """``addresses/read`` (4.4.9, docs/emag-protocol.md, "AWBs and couriers"): the seller's
+        saved addresses as sent; an ``address_id`` can be an AWB's sender."""
+        return await self.read_rows("addresses", page=None)
+
+    # --- AWB labels (docs/emag-protocol.md, "AWBs and couriers") ---------------------------------
+
+    async def _label_get(
+        self, route: str, params: dict[str, Any], parse: Callable[[httpx.Response], _T]
+    ) -> _T:
+        """GET a label route under ``base_url``; on a 404 there, GET it at the host's root
+        without ``/api-3`` (eMAG documents the label URLs without it; which is right is uncertain:
+        docs/emag-protocol.md, "Uncertainties")."""
+        try:
+            return await self._exchange("GET", route, parse, params=params)
+        except EmagValidationError as exc:
+            if exc.status_code != 404 or not self.base_url.endswith("/api-3"):
+                raise
+        root = self.base_url[: -len("/api-3")]
+        return await self._exchange("GET", route, parse, params=params, url=f"{root}/{route}")
+
+    async def awb_label(self, emag_id: int, paper: str) -> Document:
+        """The label of the AWB ``emag_id`` (only AWBs issued through the API have one,
+        docs/emag-protocol.md, "AWBs and couriers"): ``A4``/``A5``/``A6`` through
+        ``awb/read_pdf`` (the PDF's bytes, as sent), ``ZPL`` through ``awb/read_zpl`` (the
+        base64 programs of ``results.deliveries.{n}.awbs.content`` decoded and joined, one per
+        parcel). eMAG's refusals come back as JSON envelopes and are raised."""
+        if paper == "ZPL":
+            envelope = await self._label_get(
+                "awb/read_zpl", {"emag_id": int(emag_id)}, self._checked("awb/read_zpl")
+            )
+            return Document(_zpl_programs("awb/read_zpl", envelope.results), "application/zpl")
+        if paper not in LABEL_PAPERS:
+            raise ValueError(f"awb format must be one of {', '.join(LABEL_PAPERS)}, ZPL")
+        route = "awb/read_pdf"
+
+        def document(response: httpx.Response) -> Document:
+            ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            content = response.content
+            if response.status_code < 300 and (content.startswith(b"%PDF") or "pdf" in ctype):
+                return Document(content, "application/pdf")
+            self._checked(route)(response)  # raises eMAG's refusal, if it is one
+            raise EmagTransientError(
+                f"no PDF in the answer ({ctype or 'no content type'})",
+                reason="malformed",
+                route=route,
+                status_code=response.status_code,
+            )
+
+        return await self._label_get(
+            route, {"emag_id": int(emag_id), "awb_format": paper}, document
+        )
+
+    @staticmethod
+    def _checked(route: str) -> Callable[[httpx.Response], Envelope]:
+        def parse(response: httpx.Response) -> Envelope:
+            envelope = parse_response(
+                route, response.status_code, response.content, dict(response.headers)
+            )
+            if envelope is None:
+                raise EmagTransientError("empty response body", reason="malformed", route=route)
+            return envelope
+
+        return parse
+
+
+def _zpl_programs(route: str, results: Any) -> bytes:
+    """The ZPL of ``results.deliveries.{n}.awbs.content`` (docs/emag-protocol.md, "AWBs and
+    couriers"). ``deliveries`` may be a list or an object keyed by number, ``awbs`` an object or a
+    list of them, ``content`` a list or one string (docs/emag-protocol.md, "PHP serialization
+    quirks")."""
+
+    def items(value: Any) -> list[Any]:
+        if isinstance(value, dict):
+            return list(value.values())
+        return list(value) if isinstance(value, list) else [value]
+
+    programs: list[bytes] = []
+    deliveries = results.get("deliveries") if isinstance(results, dict) else None
+    for delivery in items(deliveries) if deliveries is not None else []:
+        awbs = delivery.get("awbs") if isinstance(delivery, dict) else None
+        for awb in [awbs] if isinstance(awbs, dict) else items(awbs or []):
+            content = awb.get("content") if isinstance(awb, dict) else None
+            for encoded in items(content) if content is not None else []:
+                try:
+                    programs.append(base64.b64decode(str(encoded), validate=True))
+                except (binascii.Error, ValueError):
+                    raise EmagTransientError(
+                        "ZPL content is not base64", reason="malformed", route=route
+                    ) from None
+    if not programs:
+        raise EmagTransientError("no ZPL in the answer", reason="malformed", route=route)
+    return b"".join(p if p.endswith(b"\n") else p + b"\n" for p in programs)

@@ -107,3 +107,11 @@ class OfferSaveResult:
     @property
     def ok(self) -> bool:
         return not self.failed
+
+
+@dataclass
+class Document:
+    """A document eMAG sent as bytes (an AWB label): the content and its media type."""
+
+    content: bytes
+    content_type: str

@@ -22,9 +22,11 @@ eMAG API (``{root}/api-3/{resource}/{action}``, HTTP Basic auth)
 ``measurements/save``, ``GET documentation/find_by_eans``, ``category/read|count``,
 ``vat/read``, ``handling_time/read``, ``courier_accounts/read``, ``locality/read|count``,
 ``rma/read|count``, ``awb/save|read``, ``order/read|count|save``, ``order/acknowledge/{id}``,
-``order/attachments/save``, ``order/{id}/unlock-courier``. The rules and the tolerant readings
-of what docs/emag-protocol.md leaves UNCERTAIN are in :mod:`.api` (actions), :mod:`.bodies` (body
-forms, input vars), :mod:`.ratelimit` (limits, 429), :mod:`.faults` and :mod:`.state` (data).
+``order/attachments/save``, ``order/{id}/unlock-courier``, ``addresses/read``; and, at the root
+as eMAG documents them (no ``/api-3``), ``GET awb/read_pdf`` and ``GET awb/read_zpl``. The
+rules and the tolerant readings of what docs/emag-protocol.md leaves UNCERTAIN are in
+:mod:`.api` (actions), :mod:`.bodies` (body forms, input vars), :mod:`.ratelimit` (limits,
+429), :mod:`.faults` and :mod:`.state` (data).
 
 Data: per account ``offers`` offers (ids 1..N) and ``orders`` orders (ids
 ``300_000_000 + 10_000_000 * account_index + i``, created over the last ``history_days`` days,

@@ -29,7 +29,14 @@ Choices where docs/emag-protocol.md is UNCERTAIN (tolerant readings):
   product lines are applied. ``order/attachments/save`` does not change ``modified``.
 - ``awb/save`` takes a single object (a one-element list is accepted too); its answer is
   ``{"reservation_id", "courier_id", "courier_name", "awb": [{"emag_id", "awb_number",
-  "awb_barcode"}]}`` (the best guess of docs/emag-protocol.md, "AWBs and couriers").
+  "awb_barcode"}]}`` (the best guess of docs/emag-protocol.md, "AWBs and couriers"), or
+  ``{"reservation_id"}`` alone (``SimConfig.awb_answer``; by default every other AWB), which eMAG
+  is known to answer too. Phones must be 8 to 11 digits with an optional ``+`` and nothing else;
+  a sender's ``address_id`` must be one of ``addresses/read``; the order's
+  ``enforced_vendor_courier_accounts`` and the courier account's type (orders/returns) are
+  enforced.
+- ``awb/read_pdf`` and ``awb/read_zpl`` are served only without ``/api-3``, as documented (see
+  :meth:`EmagApi.root_routes`); ``awb_format`` is required.
 - ``order/acknowledge`` on an order already in status 2 is a no-op success (idempotent).
 - ``handling_time/read`` answers ``[{"id", "value", "name"}]`` (union of [MOCK] and [T451],
   docs/emag-protocol.md, "Offers").
@@ -37,6 +44,7 @@ Choices where docs/emag-protocol.md is UNCERTAIN (tolerant readings):
 
 from __future__ import annotations
 
+import base64
 import calendar
 import math
 import time
@@ -46,7 +54,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from magflow.emag_sim import data
+from magflow.emag_sim import data, labels
 from magflow.emag_sim.data import parse_local
 from magflow.emag_sim.state import (
     DAY,
@@ -84,9 +92,13 @@ REQUIRED_ORDER_FIELDS = (
 
 @dataclass
 class Reply:
+    """An answer: ``body`` is JSON-serialised, unless it is ``bytes`` (a document, sent as is
+    with ``media_type``)."""
+
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    media_type: str | None = None
 
 
 class ApiError(Exception):
@@ -234,6 +246,17 @@ class EmagApi:
         self.state = state
         self.clock = clock
 
+    def root_routes(self) -> dict[str, tuple[frozenset[str], Handler]]:
+        """Actions served at the host's root, not under ``/api-3``: the AWB labels, whose
+        documented URLs have no ``/api-3`` (docs/emag-protocol.md, "AWBs and couriers"; which is
+        right is uncertain, so the simulator takes the documented form and a client must fall
+        back to it)."""
+        get = frozenset({"GET"})
+        return {
+            "awb/read_pdf": (get, self.awb_read_pdf),
+            "awb/read_zpl": (get, self.awb_read_zpl),
+        }
+
     def routes(self) -> dict[str, tuple[frozenset[str], Handler]]:
         post = frozenset({"POST", "GET"})
         return {
@@ -255,6 +278,7 @@ class EmagApi:
             "rma/count": (post, self.rma_count),
             "awb/save": (post, self.awb_save),
             "awb/read": (post, self.awb_read),
+            "addresses/read": (post, self.addresses_read),
             "order/read": (post, self.order_read),
             "order/count": (post, self.order_count),
             "order/acknowledge": (post, self.order_acknowledge),
@@ -1281,19 +1305,37 @@ class EmagApi:
 
     # --- AWB (docs/emag-protocol.md, "AWBs and couriers") -----------------------------------------
 
-    def _check_party(self, party: Any, role: str) -> None:
+    def _check_phone(self, party: Json, key: str, role: str, required: bool) -> None:
+        """docs/emag-protocol.md, "AWBs and couriers": 8 to 11 digits, an optional leading ``+``,
+        nothing else (no spaces, dashes or parentheses)."""
+        phone = str(party.get(key) or "")
+        if not phone and not required:
+            return
+        digits = phone[1:] if phone.startswith("+") else phone
+        if not (digits.isascii() and digits.isdigit() and 8 <= len(digits) <= 11):
+            raise ApiError(f"{role}.{key} must have 8 to 11 digits, with an optional leading +")
+
+    def _check_party(self, acc: AccountState, party: Any, role: str) -> None:
+        """A sender or receiver. With an ``address_id`` (4.4.9), the saved address replaces the
+        address fields (locality, street, zipcode) and must be one of the account's
+        (``addresses/read``); the name, contact and phone are still required (the stricter
+        reading of docs/emag-protocol.md, "Uncertainties")."""
         if not isinstance(party, dict):
             raise ApiError(f"{role} is mandatory")
-        if party.get("address_id") not in (None, ""):
-            return
-        for key, lo in (("name", 3), ("contact", 1), ("street", 3)):
+        for key, lo in (("name", 3), ("contact", 1)):
             value = str(party.get(key) or "")
             if not lo <= len(value) <= 255:
                 raise ApiError(f"{role}.{key} must have {lo} to 255 characters")
-        phone = str(party.get("phone1") or "")
-        digits = phone[1:] if phone.startswith("+") else phone
-        if not (digits.isdigit() and 8 <= len(digits) <= 11):
-            raise ApiError(f"{role}.phone1 must have 8 to 11 digits")
+        self._check_phone(party, "phone1", role, required=True)
+        self._check_phone(party, "phone2", role, required=False)
+        if party.get("address_id") not in (None, ""):
+            known = {a["address_id"] for a in acc.addresses}
+            if str(party["address_id"]) not in known:
+                raise ApiError(f"{role}.address_id {party['address_id']} does not exist")
+            return
+        street = str(party.get("street") or "")
+        if not 3 <= len(street) <= 255:
+            raise ApiError(f"{role}.street must have 3 to 255 characters")
         if party.get("locality_id") in (None, ""):
             raise ApiError(f"{role}.locality_id is mandatory")
 
@@ -1322,8 +1364,8 @@ class EmagApi:
                 raise ApiError("date is mandatory for returns")
         else:
             raise ApiError("order_id or rma_id is mandatory")
-        self._check_party(body.get("sender"), "sender")
-        self._check_party(body.get("receiver"), "receiver")
+        self._check_party(acc, body.get("sender"), "sender")
+        self._check_party(acc, body.get("receiver"), "receiver")
         for key in ("is_oversize", "cod"):
             if body.get(key) in (None, ""):
                 raise ApiError(f"{key} is mandatory")
@@ -1343,6 +1385,26 @@ class EmagApi:
         )
         if courier_id not in couriers:
             raise ApiError(f"Courier account {courier_id} does not exist")
+        # courier_account_type: 1 returns only, 2 orders only, 3 both (docs/emag-protocol.md,
+        # "AWBs and couriers")
+        if couriers[courier_id][3] == (1 if order_idx is not None else 2):
+            kind = "orders" if order_idx is not None else "returns"
+            raise ApiError(f"Courier account {courier_id} cannot be used for {kind}")
+        if order_idx is not None:
+            # docs/emag-protocol.md, "Orders": null = any courier, a list = one of them, [] = no
+            # AWB through the marketplace.
+            enforced = acc.get_order(order_idx).get("enforced_vendor_courier_accounts")
+            if enforced is not None and not enforced:
+                raise ApiError(
+                    f"Order {acc.order_base + order_idx}: AWBs cannot be issued from the "
+                    "marketplace for this order"
+                )
+            if enforced and courier_id not in enforced:
+                allowed = ", ".join(str(c) for c in enforced)
+                raise ApiError(
+                    f"Order {acc.order_base + order_idx} must use one of the courier accounts "
+                    f"{allowed}"
+                )
         state = self.state
         state.awb_counter += 1
         state.reservation_counter += 1
@@ -1369,6 +1431,11 @@ class EmagApi:
         acc.awbs[emag_id] = record
         if order_idx is not None and acc.status[order_idx] != 4:
             acc.set_order_status(order_idx, 4, self.clock())
+        mode = self.state.config.awb_answer
+        if mode == "reservation" or (mode == "alternate" and reservation % 2 == 1):
+            # docs/emag-protocol.md, "AWBs and couriers": the number must be read back by
+            # reservation_id.
+            return ok({"reservation_id": reservation})
         return ok(
             {
                 "reservation_id": reservation,
@@ -1387,3 +1454,42 @@ class EmagApi:
             reservation = as_int(filters["reservation_id"], "reservation_id")
             return ok([a for a in acc.awbs.values() if a["reservation_id"] == reservation])
         return fail("emag_id or reservation_id is mandatory")
+
+    def _label_awb(self, acc: AccountState, payload: Any) -> Json:
+        """The AWB a label is asked for: ``emag_id`` is required and must be one of this
+        account's AWBs issued through the API (docs/emag-protocol.md, "AWBs and couriers")."""
+        params = _dict_payload(payload)
+        if params.get("emag_id") in (None, ""):
+            raise ApiError("emag_id is mandatory")
+        found = acc.awbs.get(as_int(params["emag_id"], "emag_id"))
+        if found is None:
+            raise ApiError(f"AWB {params['emag_id']} does not exist")
+        return found
+
+    def awb_read_pdf(self, acc: AccountState, payload: Any, _p: dict[str, str]) -> Reply:
+        """``GET awb/read_pdf?emag_id=…&awb_format=A4|A5|A6|ZPL``: the document's bytes (a PDF;
+        the ZPL text for ``ZPL``), errors as JSON envelopes (docs/emag-protocol.md, "AWBs and
+        couriers"). ``awb_format`` is required: no default is documented."""
+        awb = self._label_awb(acc, payload)
+        paper = str(_dict_payload(payload).get("awb_format") or "")
+        number = awb["awb"][0]["awb_number"]
+        courier = awb["courier"]["courier_name"]
+        if paper == "ZPL":
+            zpl = labels.label_zpl(number, courier).encode()
+            return Reply(200, zpl, media_type="text/plain")
+        if paper not in labels.PAGE_SIZES:
+            raise ApiError("awb_format must be one of A4, A5, A6, ZPL")
+        return Reply(200, labels.label_pdf(number, courier, paper), media_type="application/pdf")
+
+    def awb_read_zpl(self, acc: AccountState, payload: Any, _p: dict[str, str]) -> Reply:
+        """``GET awb/read_zpl?emag_id=…``: base64 ZPL in ``results.deliveries.{n}.awbs.content``
+        (docs/emag-protocol.md, "AWBs and couriers"); ``deliveries`` keyed by number as PHP
+        serialises it (docs/emag-protocol.md, "PHP serialization quirks")."""
+        awb = self._label_awb(acc, payload)
+        zpl = labels.label_zpl(awb["awb"][0]["awb_number"], awb["courier"]["courier_name"])
+        content = base64.b64encode(zpl.encode()).decode()
+        return ok({"deliveries": {"0": {"awbs": {"content": [content]}}}})
+
+    def addresses_read(self, acc: AccountState, payload: Any, _p: dict[str, str]) -> Reply:
+        """``addresses/read`` (4.4.9, docs/emag-protocol.md, "AWBs and couriers")."""
+        return ok([dict(a) for a in acc.addresses])

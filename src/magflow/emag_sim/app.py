@@ -113,6 +113,7 @@ class Simulator:
         self.state = SimState(config, now=self._built_at)
         self.api = EmagApi(self.state)
         self._routes = self.api.routes()
+        self._root_routes = self.api.root_routes()
         self.limiter = FixedWindowLimiter()
         self.rate_limit = config.rate_limit
         self.faults = FaultInjector(config.faults, config.seed)
@@ -126,6 +127,7 @@ class Simulator:
         self.state = SimState(self.config, now=self._built_at)
         self.api = EmagApi(self.state)
         self._routes = self.api.routes()
+        self._root_routes = self.api.root_routes()
         self.limiter.reset()
         self.rate_limit = self.config.rate_limit
         self.faults = FaultInjector(self.config.faults, self.config.seed)
@@ -135,10 +137,19 @@ class Simulator:
     # --- eMAG API --------------------------------------------------------------------------
 
     async def handle_api(self, request: Request) -> Response:
-        path = request.path_params.get("path", "")
+        return await self._serve(request, request.path_params.get("path", ""), self._routes)
+
+    async def handle_root(self, request: Request) -> Response:
+        """The actions eMAG documents without ``/api-3`` (the AWB labels,
+        :meth:`EmagApi.root_routes`), through the same pipeline."""
+        return await self._serve(request, request.url.path, self._root_routes)
+
+    async def _serve(
+        self, request: Request, path: str, routes: dict[str, tuple[frozenset[str], Any]]
+    ) -> Response:
         route, params = EmagApi.resolve(path)
         method = request.method
-        entry = self._routes.get(route)
+        entry = routes.get(route)
         known = entry is not None and method in entry[0]
         if route in PARAM_ROUTES and not params:
             known = False  # ``order/acknowledge`` without its id
@@ -201,6 +212,15 @@ class Simulator:
     def _reply(
         self, route: str, reply: Reply, headers: dict[str, str], account: AccountState | None
     ) -> Response:
+        if isinstance(reply.body, bytes):  # a document (an AWB label), sent as is
+            return self._respond(
+                route,
+                reply.status,
+                reply.body,
+                {**headers, **reply.headers},
+                account,
+                media_type=reply.media_type,
+            )
         body = b"" if reply.body is None else _dumps(reply.body)
         return self._respond(route, reply.status, body, {**headers, **reply.headers}, account)
 
@@ -257,6 +277,7 @@ class Simulator:
         methods = ["GET", "POST", "PATCH", "PUT", "DELETE"]
         return [
             Route("/api-3/{path:path}", self.handle_api, methods=methods),
+            Route("/awb/{action}", self.handle_root, methods=methods),
             Route("/_sim/health", self._control(self.c_health), methods=["GET"]),
             Route("/_sim/config", self._control(self.c_config), methods=["GET"]),
             Route("/_sim/accounts", self._control(self.c_accounts), methods=["GET"]),

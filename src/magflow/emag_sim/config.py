@@ -49,6 +49,10 @@ FAULT_ALIASES: dict[str, str] = {
 }
 
 
+#: ``SimConfig.awb_answer`` values.
+AWB_ANSWERS = ("alternate", "reservation", "full")
+
+
 @dataclass
 class FaultConfig:
     """Probabilities (0..1) of each fault per eMAG API request, drawn from ``random.Random(seed)``.
@@ -206,6 +210,11 @@ class SimConfig:
     categories: int = 60
     fbe_seller_ratio: float = 0.15
     anchor: datetime | None = None
+    # What ``awb/save`` answers (docs/emag-protocol.md, "AWBs and couriers": the shape is
+    # uncertain and eMAG may answer ``reservation_id`` alone): "alternate" (default: every other
+    # AWB, starting with the first, is answered with ``reservation_id`` only, so a client must
+    # read the number back with ``awb/read``), "reservation" (always only), "full" (never).
+    awb_answer: str = "alternate"
 
     def __post_init__(self) -> None:
         if self.platform not in PLATFORMS:
@@ -215,6 +224,8 @@ class SimConfig:
         if self.history_days < 1:
             raise ValueError("history_days must be at least 1")
         self.faults.validate()
+        if self.awb_answer not in AWB_ANSWERS:
+            raise ValueError(f"awb_answer must be one of {', '.join(AWB_ANSWERS)}")
         self.accounts = self.effective_accounts()
         names = [a.name for a in self.accounts]
         users = [a.username for a in self.accounts]

@@ -158,6 +158,37 @@ COURIERS = [
 ]
 
 
+def seller_addresses(k: int, country: str) -> list[dict[str, object]]:
+    """``addresses/read`` of account number ``k`` (docs/emag-protocol.md, "AWBs and couriers"): a
+    default pickup address (type 2) and a return address (type 1); ``address_id`` is a string."""
+    base = 1000 * (k + 1)
+    common = {"country_id": 1, "country_code": country, "suburb": "Ilfov", "quarter": None}
+    return [
+        {
+            **common,
+            "address_id": str(base + 1),
+            "address_type_id": 2,
+            "locality_id": 8801,
+            "city": "Chiajna",
+            "address": "Strada Depozitului 1",
+            "zipcode": "077040",
+            "floor": None,
+            "is_default": True,
+        },
+        {
+            **common,
+            "address_id": str(base + 2),
+            "address_type_id": 1,
+            "locality_id": 8802,
+            "city": "Voluntari",
+            "address": "Bulevardul Pipera 2",
+            "zipcode": "077190",
+            "floor": "1",
+            "is_default": False,
+        },
+    ]
+
+
 # --- products (shared by accounts) --------------------------------------------------------------
 
 _PNK_MOD = 36**8

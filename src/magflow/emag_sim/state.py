@@ -104,6 +104,20 @@ def sgr_deposit(platform: str, product_id: int, quantity: int) -> list[Json]:
     ]
 
 
+def enforced_couriers(idx: int, order_type: int) -> list[int] | None:
+    """An order's ``enforced_vendor_courier_accounts`` (docs/emag-protocol.md, "Orders"): null
+    (any courier) for most orders; for seller-shipped orders, one in 16 must use courier account 1
+    (index 5 mod 16) and one in 16 cannot get an AWB through the marketplace at all (``[]``,
+    index 13 mod 16)."""
+    if order_type != 3:
+        return None
+    if idx % 16 == 5:
+        return [data.COURIERS[0][0]]
+    if idx % 16 == 13:
+        return []
+    return None
+
+
 class AccountState:
     """One seller account's marketplace state."""
 
@@ -126,6 +140,7 @@ class AccountState:
         self.order_overlay: dict[int, Json] = {}
         self.status_since: dict[int, float] = {}
         self.awbs: dict[int, Json] = {}
+        self.addresses: list[Json] = data.seller_addresses(k, sim.country)
         self._gen_offer_arrays()
         self._gen_order_arrays(acc.orders if acc.orders is not None else cfg.orders)
 
@@ -572,7 +587,7 @@ class AccountState:
             "has_editable_products": int(status in (2, 3)),
             "proforms": [],
             "currency": sim.currency,
-            "enforced_vendor_courier_accounts": None,
+            "enforced_vendor_courier_accounts": enforced_couriers(idx, self.otype[idx]),
         }
 
     def get_order(self, idx: int) -> Json:

@@ -13,7 +13,11 @@ Rules kept here:
   comes from the order's shipping data, cash on delivery is the order total (VAT included, what the
   customer pays, the SGR deposit included: docs/emag-protocol.md, "Orders") when the payment mode
   is 1 (COD), else 0. The first AWB moves the order to status 4
-  (docs/emag-protocol.md, "AWBs and couriers").
+  (docs/emag-protocol.md, "AWBs and couriers"). The sender is the request's over the account's
+  sender defaults; phones are normalised and the order's ``enforced_vendor_courier_accounts``
+  checked before eMAG is asked. eMAG may answer with a ``reservation_id`` alone: the number is
+  then read back with ``awb/read``; the order keeps the AWB's eMAG ids for its label
+  (``awb/read_pdf``, ``awb/read_zpl``).
 - Every write goes through the eMAG client and is recorded in the audit log, refused or not.
 - A refusal raises before anything local changes. After a successful write the order is read
   again (``order/read`` by id and type) and the local row takes what eMAG now says, customer
@@ -25,6 +29,7 @@ Nothing here commits: the route's unit of work does.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,10 +47,13 @@ from magflow.emag.client import EmagClient
 from magflow.emag.codes import WRITABLE_ORDER_STATUSES, OrderStatus, PaymentMode
 from magflow.emag.coerce import to_int
 from magflow.emag.errors import EmagError
-from magflow.emag.results import SaveResult
+from magflow.emag.phones import PhoneError, normalize_phone
+from magflow.emag.results import Document, SaveResult
 from magflow.emag.schemas import AwbSaveResult, CourierAccount
 from magflow.orders import repository, service
 from magflow.orders.models import EmagOrder
+
+log = logging.getLogger("magflow.orders.actions")
 
 # order/attachments/save ``type`` (docs/emag-protocol.md, "Attachments and invoices")
 ATTACHMENT_TYPES = {
@@ -64,6 +72,82 @@ class OrderNotFoundError(NotFoundError):
 
 class ActionInputError(ValueError):
     """The request cannot be sent as asked (checked locally, nothing sent)."""
+
+
+class AwbNotFoundError(NotFoundError):
+    """The order has no AWB whose label eMAG can give (none issued through MagFlow)."""
+
+
+#: The sender's address fields, replaced by an ``address_id`` (docs/emag-protocol.md, "AWBs and
+#: couriers").
+ADDRESS_FIELDS = ("locality_id", "street", "zipcode")
+
+
+def _with_phones(party: dict[str, Any], role: str, platform: str | None) -> dict[str, Any]:
+    """``party`` with ``phone1``/``phone2`` as eMAG accepts them (magflow.emag.phones)."""
+    out = dict(party)
+    for key in ("phone1", "phone2"):
+        if out.get(key) not in (None, ""):
+            try:
+                out[key] = normalize_phone(str(out[key]), platform)
+            except PhoneError as exc:
+                raise ActionInputError(f"{role}.{key}: {exc}") from None
+    return out
+
+
+def enforced_courier(order: EmagOrder, asked: int | None) -> int | None:
+    """The courier account to send for ``order``, checked against its
+    ``enforced_vendor_courier_accounts`` before eMAG is asked (docs/emag-protocol.md, "Orders"):
+    null lets any courier through (``asked``, or none: eMAG's default); ``[]`` means no AWB can be
+    issued from the marketplace (:class:`ActionInputError`); a list requires one of its accounts:
+    ``asked`` must be in it, and with none asked the first is sent (eMAG's default might not be in
+    the list). The items are read as ids or as objects with ``account_id``/``courier_account_id``/
+    ``id`` (their shape is uncertain: docs/emag-protocol.md, "Uncertainties")."""
+    enforced = (order.raw or {}).get("enforced_vendor_courier_accounts")
+    if enforced is None:
+        return asked
+    items = list(enforced.values()) if isinstance(enforced, dict) else enforced
+    allowed = [
+        to_int(
+            item.get("account_id") or item.get("courier_account_id") or item.get("id")
+            if isinstance(item, dict)
+            else item
+        )
+        for item in (items if isinstance(items, list) else [items])
+    ]
+    allowed_ids = [a for a in allowed if a is not None]
+    if not allowed_ids:
+        raise ActionInputError(
+            f"eMAG does not allow an AWB from the marketplace for order {order.emag_id} "
+            "(enforced_vendor_courier_accounts is empty)"
+        )
+    if asked is None:
+        return allowed_ids[0]
+    if asked not in allowed_ids:
+        raise ActionInputError(
+            f"order {order.emag_id} must use one of the courier accounts "
+            f"{', '.join(str(a) for a in allowed_ids)} (eMAG's enforced_vendor_courier_accounts)"
+        )
+    return asked
+
+
+async def _read_back(
+    client: EmagClient, *, reservation_id: int | None
+) -> tuple[str | None, int | None]:
+    """``awb/read`` by ``reservation_id``: the AWB's number and ``emag_id`` (docs/emag-protocol.md,
+    "AWBs and couriers"), ``(None, None)`` when eMAG has none yet or the read fails (a read: the
+    AWB itself was issued)."""
+    try:
+        rows = await client.read_awb(reservation_id=reservation_id)
+    except EmagError as exc:
+        log.warning("awb/read for reservation %s failed: %s", reservation_id, exc.summary)
+        return None, None
+    for row in rows:
+        numbers = AwbSaveResult.parse({"awb": row.get("awb") or []}, client.tz)
+        emag_id = to_int(row.get("emag_id")) or numbers.emag_id
+        if numbers.awb_number or emag_id:
+            return numbers.awb_number, emag_id
+    return None, None
 
 
 @dataclass
@@ -214,8 +298,24 @@ class OrderActions:
         async with self._client(account) as client:
             return await client.read_courier_accounts()
 
-    def awb_payload(self, order: EmagOrder, request: dict[str, Any]) -> dict[str, Any]:
-        """The ``awb/save`` object for ``order`` (docs/emag-protocol.md, "AWBs and couriers")."""
+    def awb_payload(
+        self,
+        order: EmagOrder,
+        request: dict[str, Any],
+        *,
+        platform: str | None = None,
+        sender_defaults: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The ``awb/save`` object for ``order`` (docs/emag-protocol.md, "AWBs and couriers").
+
+        The sender is the request's, field by field over the account's sender defaults
+        (``sender_defaults``); a request that gives a full address (``locality_id`` or
+        ``street``) drops a default ``address_id``, one that gives an ``address_id`` drops the
+        default address fields. Phones are written as eMAG accepts them
+        (:func:`magflow.emag.phones.normalize_phone`, ``platform`` for the national form);
+        one that cannot be is refused here (:class:`ActionInputError`), naming the party.
+        The courier account is checked against the order's
+        ``enforced_vendor_courier_accounts`` (:func:`enforced_courier`)."""
         customer = order.customer or {}
         receiver = {
             "name": customer.get("shipping_contact") or customer.get("name"),
@@ -227,6 +327,19 @@ class OrderActions:
             "zipcode": customer.get("shipping_postal_code"),
         }
         receiver.update({k: v for k, v in (request.get("receiver") or {}).items() if v is not None})
+        asked = {k: v for k, v in (request.get("sender") or {}).items() if v not in (None, "")}
+        sender = dict(sender_defaults or {})
+        if "address_id" in asked:
+            for key in ADDRESS_FIELDS:
+                sender.pop(key, None)
+        elif any(key in asked for key in ADDRESS_FIELDS):
+            sender.pop("address_id", None)
+        sender.update(asked)
+        if not sender:
+            raise ActionInputError(
+                "no AWB sender: give one, or set the account's sender defaults "
+                "(PATCH /api/v1/accounts/{name})"
+            )
         cod = request.get("cod")
         if cod is None:
             cod = (
@@ -236,14 +349,19 @@ class OrderActions:
             )
         payload: dict[str, Any] = {
             "order_id": order.emag_id,
-            "sender": {k: v for k, v in (request.get("sender") or {}).items() if v is not None},
-            "receiver": {k: v for k, v in receiver.items() if v not in (None, "")},
+            "sender": _with_phones(sender, "sender", platform),
+            "receiver": _with_phones(
+                {k: v for k, v in receiver.items() if v not in (None, "")}, "receiver", platform
+            ),
             "is_oversize": int(bool(request.get("is_oversize"))),
             "envelope_number": int(request.get("envelope_number") or 0),
             "parcel_number": int(request.get("parcel_number") or 0),
             "cod": cod,
         }
-        for key in ("courier_account_id", "weight", "insured_value", "observation"):
+        courier = enforced_courier(order, request.get("courier_account_id"))
+        if courier is not None:
+            payload["courier_account_id"] = courier
+        for key in ("weight", "insured_value", "observation"):
             if request.get(key) is not None:
                 payload[key] = request[key]
         for key in ("pickup_and_return", "saturday_delivery", "sameday_delivery"):
@@ -255,9 +373,17 @@ class OrderActions:
         return payload
 
     async def create_awb(self, order_id: int, request: dict[str, Any]) -> ActionResult:
+        """``awb/save``, then the AWB's number: from the answer when it has one, else read back
+        with ``awb/read`` by ``reservation_id`` (eMAG may answer with the reservation alone,
+        docs/emag-protocol.md, "AWBs and couriers"). The order keeps the number and eMAG's ids
+        (``awb_emag_id`` for the label). The read-back is a read: when it fails, the AWB stands
+        (it was issued) and the answer says ``awb_number: null``; the label route reads it again.
+        """
         order = await self._order(order_id)
         account = await self._account(order)
-        payload = self.awb_payload(order, request)
+        payload = self.awb_payload(
+            order, request, platform=account.platform, sender_defaults=account.awb_sender
+        )
         async with self._client(account) as client:
 
             def judge(result: AwbSaveResult) -> Outcome:
@@ -276,24 +402,52 @@ class OrderActions:
                 judge=judge,
                 target=f"order:{order.emag_id}",
             )
+            number, emag_id = saved.awb_number, saved.emag_id
+            if (number is None or emag_id is None) and saved.reservation_id is not None:
+                found = await _read_back(client, reservation_id=saved.reservation_id)
+                number, emag_id = number or found[0], emag_id or found[1]
             # docs/emag-protocol.md, "AWBs and couriers": the first AWB moves the order to 4; the
             # re-read confirms it.
             fallback = {**order.raw, "status": int(OrderStatus.FINALIZED)}
             refreshed = await self._refresh(client, account, order, fallback)
-        if saved.awb_number:
-            order.awb_number = saved.awb_number
+        if number:
+            order.awb_number = number
+        order.awb_emag_id = emag_id
+        order.awb_reservation_id = saved.reservation_id
         await self.session.flush()
         return ActionResult(
             order,
             refreshed,
             extra={
-                "awb_number": saved.awb_number,
-                "emag_id": saved.emag_id,
+                "awb_number": number,
+                "emag_id": emag_id,
                 "reservation_id": saved.reservation_id,
                 "courier_account_id": payload.get("courier_account_id"),
                 "cod": payload["cod"],
             },
         )
+
+    async def awb_label(self, order_id: int, paper: str) -> Document:
+        """The label of the order's AWB (``awb/read_pdf`` for A4/A5/A6, ``awb/read_zpl`` for
+        ZPL, docs/emag-protocol.md, "AWBs and couriers"). Only an AWB issued through MagFlow has
+        eMAG's ids: an order without one is :class:`AwbNotFoundError` (404). When only the
+        reservation is known (the read-back after ``awb/save`` failed), ``awb/read`` gives the
+        ``emag_id`` first, and the order keeps it and the number."""
+        order = await self._order(order_id)
+        if order.awb_emag_id is None and order.awb_reservation_id is None:
+            raise AwbNotFoundError(f"order {order_id} has no AWB issued through MagFlow")
+        account = await self._account(order)
+        async with self._client(account) as client:
+            if order.awb_emag_id is None:
+                number, emag_id = await _read_back(client, reservation_id=order.awb_reservation_id)
+                if emag_id is None:
+                    raise AwbNotFoundError(
+                        f"eMAG has no AWB for reservation {order.awb_reservation_id} yet"
+                    )
+                order.awb_emag_id = emag_id
+                order.awb_number = order.awb_number or number
+                await self.session.flush()
+            return await client.awb_label(order.awb_emag_id, paper)
 
     # -- attachments ---------------------------------------------------------------------------
 

@@ -6,9 +6,10 @@ failures to reach eMAG 502); nothing is committed locally in either case.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import Response
 
 from magflow.audit.service import Actor
 from magflow.auth.dependencies import CurrentUser, Operator
@@ -95,6 +96,44 @@ async def create_order_awb(
     actions = OrderActions(ctx, session, Actor.of(user))
     request = body.model_dump(exclude_none=True)
     return _out(await _run(session, actions.create_awb(order_id, request), ctx), awb=True)
+
+
+@router.get(
+    "/orders/{order_id}/awb/label",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the label as eMAG sent it",
+            "content": {"application/pdf": {}, "application/zpl": {}},
+        },
+        404: {"description": "no such order, or no AWB issued through MagFlow"},
+        422: {"description": "eMAG refused, with its messages"},
+    },
+)
+async def order_awb_label(
+    ctx: Context,
+    session: Session,
+    user: Operator,
+    order_id: IdPath,
+    paper: Annotated[
+        Literal["A4", "A5", "A6", "ZPL"],
+        Query(alias="format", description="A4, A5 or A6 (a PDF) or ZPL (for label printers)"),
+    ] = "A4",
+) -> Response:
+    """The label of the order's AWB from eMAG (``awb/read_pdf``, ``awb/read_zpl``). Operators
+    only: a label carries the customer's name, address and phone."""
+    actions = OrderActions(ctx, session, Actor.of(user))
+    document = await _run(session, actions.awb_label(order_id, paper))
+    ext = "zpl" if paper == "ZPL" else "pdf"
+    disposition = "attachment" if paper == "ZPL" else "inline"
+    return Response(
+        document.content,
+        media_type=document.content_type,
+        headers={
+            "Content-Disposition": f'{disposition}; filename="awb-{order_id}.{ext}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.post("/orders/{order_id}/attachments", response_model=ActionOut)

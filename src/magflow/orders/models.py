@@ -62,6 +62,10 @@ class EmagOrder(TimestampMixin, Base):
     reason_cancellation: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     status_history: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     awb_number: Mapped[str | None] = mapped_column(String(64))
+    # eMAG's ids of the AWB issued through MagFlow: ``awb/read`` by either gives the number and
+    # ``emag_id`` the label (docs/emag-protocol.md, "AWBs and couriers").
+    awb_emag_id: Mapped[int | None] = mapped_column(BigInteger)
+    awb_reservation_id: Mapped[int | None] = mapped_column(BigInteger)
     acknowledged_at: Mapped[datetime | None]
     # Deadlines and flags eMAG sends in real answers (docs/emag-protocol.md, "Orders"), read by
     # the alerts (magflow.alerts). Null on orders stored before they existed.

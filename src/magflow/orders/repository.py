@@ -16,11 +16,12 @@ from magflow.db.upsert import upsert
 from magflow.emag.codes import OrderStatus
 from magflow.orders.models import EmagOrder
 
-_SYNC_COLUMNS = [
-    c.name
-    for c in EmagOrder.__table__.columns
-    if c.name not in {"id", "account_id", "emag_id", "created_at", "acknowledged_at", "awb_number"}
-]
+#: Columns MagFlow owns (set by its own actions, never by a sync): left alone by the upsert.
+_LOCAL_COLUMNS = {"id", "account_id", "emag_id", "created_at", "acknowledged_at", "awb_number"}
+#: The AWB's eMAG ids, kept by ``orders.actions.create_awb``.
+_LOCAL_COLUMNS |= {"awb_emag_id", "awb_reservation_id"}
+
+_SYNC_COLUMNS = [c.name for c in EmagOrder.__table__.columns if c.name not in _LOCAL_COLUMNS]
 
 
 _KNOWN_COLUMNS = (

@@ -45,6 +45,10 @@ class OrderOut(BaseModel):
 
 
 class OrderDetailOut(OrderOut):
+    awb_emag_id: int | None = Field(
+        default=None, description="eMAG's id of the AWB issued through MagFlow (its label)"
+    )
+    awb_reservation_id: int | None = None
     customer: dict[str, Any] | None
     products: list[dict[str, Any]] | None
     vouchers: list[dict[str, Any]] | None
@@ -141,13 +145,22 @@ class AwbParty(BaseModel):
 
 
 class AwbCreate(BaseModel):
-    sender: AwbParty = Field(description="the seller's address, or its eMAG address_id")
+    sender: AwbParty | None = Field(
+        default=None,
+        description=(
+            "the seller's address, or its eMAG address_id, with name, contact and phone; "
+            "field by field over the account's sender defaults (PATCH /api/v1/accounts/{name})"
+        ),
+    )
     receiver: AwbParty | None = Field(
         default=None, description="overrides of the order's shipping data"
     )
     courier_account_id: int | None = Field(
         default=None,
-        description="from GET /api/v1/emag/courier-accounts (eMAG's default if absent)",
+        description=(
+            "from GET /api/v1/emag/courier-accounts (eMAG's default if absent, or the first of "
+            "the order's enforced_vendor_courier_accounts)"
+        ),
     )
     parcel_number: int = Field(default=1, ge=0, le=999)
     envelope_number: int = Field(default=0, ge=0, le=9999)

@@ -1,8 +1,10 @@
-"""The eMAG accounts page (admins): add and remove accounts."""
+"""The eMAG accounts page (admins): add and remove accounts, and each account's AWB sender
+defaults (``PATCH /api/v1/accounts/{name}``), with the account's saved eMAG addresses to choose
+from (``GET /api/v1/accounts/{name}/addresses``)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
@@ -62,3 +64,77 @@ async def admin_remove_account(request: Request, user: AdminUser, name: str) -> 
         )
     accounts = await client.get("/api/v1/accounts")
     return render(request, "_accounts.html", user, accounts=accounts, message=message, kind=kind)
+
+
+# -- AWB sender defaults ---------------------------------------------------------------------------
+
+#: ``addresses/read`` ``address_type_id`` (docs/emag-protocol.md, "AWBs and couriers").
+ADDRESS_TYPES = {1: "return", 2: "pickup", 3: "invoicing / headquarters", 4: "delivery estimates"}
+
+
+@router.get("/admin/accounts/{name}/addresses", response_class=HTMLResponse)
+async def admin_account_addresses(
+    request: Request, user: AdminUser, name: str, current: str = ""
+) -> Response:
+    """The ``address_id`` select of the sender form: the account's saved eMAG addresses."""
+    addresses: list[dict[str, Any]] = []
+    error = None
+    try:
+        addresses = await api(request, user).get(f"/api/v1/accounts/{quote(name)}/addresses")
+    except ApiError as exc:
+        error = exc.message
+    return render(
+        request,
+        "_address_options.html",
+        user,
+        addresses=addresses,
+        types=ADDRESS_TYPES,
+        current=current,
+        error=error,
+    )
+
+
+@router.post("/admin/accounts/{name}/sender", response_class=HTMLResponse, dependencies=[Csrf])
+async def admin_account_sender(
+    request: Request,
+    user: AdminUser,
+    name: str,
+    sender_name: Annotated[str, Form(max_length=255)] = "",
+    contact: Annotated[str, Form(max_length=255)] = "",
+    phone1: Annotated[str, Form(max_length=32)] = "",
+    phone2: Annotated[str, Form(max_length=32)] = "",
+    address_id: Annotated[str, Form(max_length=21)] = "",
+    locality_id: Annotated[str, Form(max_length=12)] = "",
+    street: Annotated[str, Form(max_length=255)] = "",
+    zipcode: Annotated[str, Form(max_length=16)] = "",
+    clear: Annotated[str, Form(max_length=1)] = "",
+) -> Response:
+    """Save (or, with ``clear``, remove) the account's AWB sender defaults; the API validates
+    them (an eMAG address or a full address, phones eMAG accepts) and its message is shown."""
+    client = api(request, user)
+    fields = {
+        "name": sender_name,
+        "contact": contact,
+        "phone1": phone1,
+        "phone2": phone2,
+        "address_id": address_id,
+        "locality_id": locality_id,
+        "street": street,
+        "zipcode": zipcode,
+    }
+    sender = None if clear else {k: v.strip() for k, v in fields.items() if v.strip()} or None
+    response = await client.call(
+        "PATCH", f"/api/v1/accounts/{quote(name)}", json={"awb_sender": sender}
+    )
+    message, kind = f"AWB sender of {name} {'removed' if sender is None else 'saved'}.", "ok"
+    if response.status_code >= 400:
+        message, kind = (
+            f"AWB sender of {name} not saved: "
+            + ApiError(response.status_code, response.json().get("detail")).message,
+            "error",
+        )
+    accounts = await client.get("/api/v1/accounts")
+    return render(request, "_accounts.html", user, accounts=accounts, message=message, kind=kind)
+
+
+# -- end AWB sender defaults -----------------------------------------------------------------------

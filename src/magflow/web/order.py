@@ -11,7 +11,7 @@ from datetime import UTC, tzinfo
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from magflow.common.schemas import IdPath
@@ -27,6 +27,8 @@ router = APIRouter(tags=["dashboard"], include_in_schema=False)
 ATTACHMENT_LABELS = {code: name.replace("_", " ") for name, code in ATTACHMENT_TYPES.items()}
 #: Statuses in which eMAG accepts an AWB for an order the seller ships.
 AWB_STATUSES = (OrderStatus.IN_PROGRESS, OrderStatus.PREPARED, OrderStatus.FINALIZED)
+#: The label formats of ``GET /api/v1/emag/orders/{id}/awb/label`` (papers, then ZPL).
+LABEL_FORMATS = ("A4", "A5", "A6", "ZPL")
 
 
 def _zone(account: dict[str, Any] | None) -> tzinfo:
@@ -90,6 +92,10 @@ async def _order_detail(
         and order.get("order_type") != OrderType.FBE
         and order.get("status") in AWB_STATUSES,
         awb=awb,
+        # a label exists for AWBs issued through MagFlow (their eMAG ids are kept)
+        can_print=bool(order.get("awb_emag_id") or order.get("awb_reservation_id")),
+        label_formats=LABEL_FORMATS,
+        sender_defaults=(account or {}).get("awb_sender"),
     )
 
 
@@ -173,11 +179,11 @@ async def order_awb(
     request: Request,
     user: Writer,
     order_id: IdPath,
-    sender_name: Annotated[str, Form(max_length=255)],
-    sender_contact: Annotated[str, Form(max_length=255)],
-    sender_phone: Annotated[str, Form(max_length=20)],
-    sender_locality_id: Annotated[str, Form(max_length=12)],
-    sender_street: Annotated[str, Form(max_length=255)],
+    sender_name: Annotated[str, Form(max_length=255)] = "",
+    sender_contact: Annotated[str, Form(max_length=255)] = "",
+    sender_phone: Annotated[str, Form(max_length=32)] = "",
+    sender_locality_id: Annotated[str, Form(max_length=12)] = "",
+    sender_street: Annotated[str, Form(max_length=255)] = "",
     sender_zipcode: Annotated[str, Form(max_length=12)] = "",
     courier_account_id: Annotated[str, Form(max_length=12)] = "",
     parcel_number: Annotated[str, Form(max_length=4)] = "1",
@@ -185,17 +191,18 @@ async def order_awb(
     weight: Annotated[str, Form(max_length=12)] = "",
     observation: Annotated[str, Form(max_length=255)] = "",
 ) -> Response:
-    """Create an AWB through ``POST /api/v1/emag/orders/{id}/awb``; eMAG's refusal is shown."""
+    """Create an AWB through ``POST /api/v1/emag/orders/{id}/awb``; eMAG's refusal is shown.
+    Sender fields left empty take the account's sender defaults (the API merges them)."""
     sender: dict[str, Any] = {
-        "name": sender_name,
-        "contact": sender_contact,
-        "phone1": sender_phone.strip(),
-        "street": sender_street,
-        "zipcode": sender_zipcode or None,
+        "name": sender_name.strip() or None,
+        "contact": sender_contact.strip() or None,
+        "phone1": sender_phone.strip() or None,
+        "street": sender_street.strip() or None,
+        "zipcode": sender_zipcode.strip() or None,
         "locality_id": sender_locality_id.strip() or None,
     }
     body: dict[str, Any] = {
-        "sender": sender,
+        "sender": {k: v for k, v in sender.items() if v is not None} or None,
         "parcel_number": parcel_number.strip() or "0",
         "envelope_number": envelope_number.strip() or "0",
         "courier_account_id": courier_account_id.strip() or None,
@@ -221,4 +228,31 @@ async def order_awb(
         f"AWB {number} created." + (f" eMAG: {messages}" if messages else ""),
         "ok",
         awb=awb,
+    )
+
+
+@router.get("/orders/{order_id}/awb/label")
+async def order_awb_label(
+    request: Request,
+    user: Writer,
+    order_id: IdPath,
+    paper: Annotated[str, Query(alias="format", max_length=3)] = "A4",
+) -> Response:
+    """The print button: the AWB label from ``GET /api/v1/emag/orders/{id}/awb/label`` through
+    the signed-in user's session, passed on with its content type; an error page otherwise."""
+    response = await api(request, user).call(
+        "GET", f"/api/v1/emag/orders/{order_id}/awb/label", params={"format": paper}
+    )
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = response.text
+        error = ApiError(response.status_code, detail)
+        raise HTTPException(response.status_code, detail=f"No label: {error.message}")
+    passed = ("content-type", "content-disposition", "cache-control")
+    return Response(
+        response.content,
+        status_code=200,
+        headers={k: v for k, v in response.headers.items() if k.lower() in passed},
     )

@@ -5,7 +5,7 @@ evaluates); ``alert_deliveries`` is the delivery log and queue (attempts, next a
 See ``magflow.alerts.models``.
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0010
 """
 
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 revision: str = "0014"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
