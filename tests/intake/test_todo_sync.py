@@ -67,11 +67,7 @@ async def test_sync_stores_deadlines_flags_and_the_observed_acknowledgement(
     # A new order acknowledged in eMAG (not through MagFlow) is seen by the next sync.
     created = await sim_control(sim, "POST", "/_sim/accounts/main/orders/new", json={"count": 1})
     emag_id = int(created["created"][0])
-    await sync(
-        ctx,
-        main,
-        SyncKind.orders,
-    )
+    await sync(ctx, main, SyncKind.orders)
     async with ctx.emag_client(creds(ctx, main)) as client:
         await client.acknowledge_order(emag_id)
     await sync(ctx, main, SyncKind.orders)
