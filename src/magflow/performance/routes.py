@@ -7,6 +7,7 @@ import inspect
 import io
 import re
 from datetime import UTC, datetime
+from enum import IntEnum
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -19,7 +20,16 @@ from magflow.performance.schemas import DailyOut, MetricOut, PerformanceOut, Thr
 
 router = APIRouter(prefix="/api/v1/performance", tags=["performance"])
 
-Days = Annotated[Literal[7, 30, 90], Query(description="the period: the last 7, 30 or 90 days")]
+
+class Period(IntEnum):
+    """The periods offered: the last 7, 30 or 90 days."""
+
+    WEEK = 7
+    MONTH = 30
+    QUARTER = 90
+
+
+Days = Annotated[Period, Query(description="the period: the last 7, 30 or 90 days")]
 DESCRIPTION = inspect.cleandoc((service.__doc__ or "").split("\n", 1)[-1])
 
 
@@ -49,7 +59,7 @@ def metric_out(metric: service.Metric) -> MetricOut:
 
 
 async def _compute(session: Session, account: Any, days: int) -> PerformanceOut:
-    found = await service.performance(session, account, days, datetime.now(UTC))
+    found = await service.performance(session, account, int(days), datetime.now(UTC))
     return PerformanceOut(
         account=found.account,
         days=found.days,
@@ -68,7 +78,7 @@ async def _compute(session: Session, account: Any, days: int) -> PerformanceOut:
     description="Any logged-in user.\n\n" + DESCRIPTION,
 )
 async def get_performance(
-    session: Session, _user: CurrentUser, account: AccountByName, days: Days = 30
+    session: Session, _user: CurrentUser, account: AccountByName, days: Days = Period.MONTH
 ) -> Any:
     return await _compute(session, account, days)
 
@@ -98,7 +108,7 @@ async def export_performance(
     session: Session,
     _user: CurrentUser,
     account: AccountByName,
-    days: Days = 30,
+    days: Days = Period.MONTH,
     table: Literal["summary", "daily"] = "summary",
 ) -> Response:
     found = await _compute(session, account, days)
@@ -130,7 +140,7 @@ async def export_performance(
             writer.writerow([getattr(day, c) for c in columns])
     # csv writes None as an empty field.
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", found.account)
-    filename = f"performance-{name}-{days}d-{table}.csv"
+    filename = f"performance-{name}-{int(days)}d-{table}.csv"
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
