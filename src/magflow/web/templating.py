@@ -112,6 +112,7 @@ def _nav(user: WebUser | None) -> list[tuple[str, str]]:
         ("/offers", "Offers"),
         ("/orders", "Orders"),
         ("/customers", "Customers"),
+        ("/performance", "Performance"),
     ]
     if user.is_admin:
         items.append(("/admin", "Accounts"))
