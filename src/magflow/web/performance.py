@@ -48,7 +48,7 @@ async def performance_page(
     request: Request,
     user: User,
     account: Annotated[str | None, Query(max_length=100)] = None,
-    days: int = 30,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
 ) -> Response:
     client = api(request, user)
     accounts = await client.get("/api/v1/accounts")
