@@ -18,7 +18,6 @@ A page of the list merges these streams, each already in due order, and cuts ``s
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -250,7 +249,3 @@ async def counts_by_account(
         total, overdue = invoices.get(account_id, (0, 0))
         counts[account_id][TodoKind.INVOICE_MISSING] = KindCount(total, overdue)
     return counts
-
-
-def kind_totals(counts: dict[TodoKind, KindCount]) -> Counter[str]:
-    return Counter({kind.value: c.total for kind, c in counts.items()})

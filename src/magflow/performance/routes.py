@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from magflow.accounts.models import EmagAccount
 from magflow.auth.dependencies import CurrentUser
 from magflow.common.deps import AccountByName, Session
 from magflow.performance import service
@@ -58,7 +59,7 @@ def metric_out(metric: service.Metric) -> MetricOut:
     )
 
 
-async def _compute(session: Session, account: Any, days: int) -> PerformanceOut:
+async def _compute(session: Session, account: EmagAccount, days: int) -> PerformanceOut:
     found = await service.performance(session, account, int(days), datetime.now(UTC))
     return PerformanceOut(
         account=found.account,
