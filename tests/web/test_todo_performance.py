@@ -29,7 +29,7 @@ async def test_overview_lists_todos_and_performance_page_draws_charts(
         finalization_date=now - timedelta(days=1), maximum_date_for_shipment=now,
     )  # fmt: skip
     await log_in(page, dashboard, dashboard.users.viewer, "/")
-    block = page.locator(f"[data-testid=todo] [data-account={dashboard.accounts.main.name}]")
+    block = page.locator(f"[data-testid=todo] [data-todo-account={dashboard.accounts.main.name}]")
     await expect(block.locator("[data-testid=todo-total]")).to_have_text("2 to do, 1 overdue")
     rows = block.locator("tbody tr")
     await expect(rows).to_have_count(2)
