@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.accounts.models import EmagAccount
@@ -49,7 +49,7 @@ _OPEN_STATUSES = (int(OrderStatus.NEW), int(OrderStatus.IN_PROGRESS), int(OrderS
 #: The farthest a page of the to-do list may reach (``skip + limit``).
 MAX_REACH = 10_000
 
-_FACT_COLUMNS = (
+_FACT_COLUMNS: tuple[Any, ...] = (
     EmagOrder.id,
     EmagOrder.emag_id,
     EmagOrder.order_type,
@@ -89,16 +89,21 @@ async def open_orders(
     return [(row[0], OrderFacts(*row[1:])) for row in result]
 
 
-async def invoice_missing_page(
-    session: AsyncSession, account_id: int, limit: int
-) -> list[OrderFacts]:
-    """The first ``limit`` finalized orders without an invoice, oldest finalization first."""
-    result = await session.execute(
+def invoice_missing_select(account_id: int, limit: int) -> Select[Any]:
+    """The first ``limit`` finalized orders without an invoice, oldest finalization first (an
+    index scan of ``ix_emag_orders_invoice_missing``)."""
+    return (
         select(*_FACT_COLUMNS)
         .where(_invoice_missing([account_id]))
         .order_by(EmagOrder.finalization_date, EmagOrder.emag_id)
         .limit(limit)
     )
+
+
+async def invoice_missing_page(
+    session: AsyncSession, account_id: int, limit: int
+) -> list[OrderFacts]:
+    result = await session.execute(invoice_missing_select(account_id, limit))
     return [OrderFacts(*cast(tuple[Any, ...], row)) for row in result]
 
 
