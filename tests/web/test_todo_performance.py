@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from playwright.async_api import Page, expect
 
 from magflow.context import AppContext
@@ -11,6 +12,9 @@ from tests.web.conftest import Dashboard, log_in
 from tests.web.test_pages import store_order
 
 
+# The page only renders the API's answers (checked on both databases in tests/intake and
+# tests/performance): one backend is enough here.
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_overview_lists_todos_and_performance_page_draws_charts(
     ctx: AppContext, page: Page, dashboard: Dashboard
 ) -> None:
