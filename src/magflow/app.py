@@ -35,8 +35,10 @@ from magflow.context import AppContext
 from magflow.customers.routes import router as customers_router
 from magflow.db.migrate import upgrade
 from magflow.exports.routes import ROUTERS as export_routers
+from magflow.intake.todo_routes import router as todo_router
 from magflow.orders.actions_routes import router as order_actions_router
 from magflow.orders.routes import router as orders_router
+from magflow.performance.routes import router as performance_router
 from magflow.realtime.hub import Hub
 from magflow.realtime.routes import router as realtime_router
 from magflow.returns.routes import router as returns_router
@@ -67,6 +69,8 @@ ROUTERS: list[APIRouter] = [
     offer_stock_router,
     audit_router,
     alerts_router,
+    todo_router,
+    performance_router,  # /export (literal) is its only sub-path
     web_router,  # the dashboard's pages at /: last, so that no page can shadow an API path
 ]
 

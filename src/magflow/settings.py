@@ -172,6 +172,11 @@ class Settings(BaseSettings):
     smtp_from: str = "magflow@localhost"
     smtp_starttls: bool = True
     smtp_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    # The to-do list's deadlines (magflow.intake.deadlines): a new seller-fulfilled order is due
+    # for acknowledgement this many minutes after it was placed; a return waiting for the
+    # seller without eMAG's own deadline is due this many hours after its date.
+    todo_ack_minutes: Annotated[int, Field(ge=1, le=10080)] = 60
+    todo_return_hours: Annotated[int, Field(ge=1, le=720)] = 48
     log_format: LogFormat = LogFormat.text
     log_level: str = "INFO"
     migrate_on_start: bool = True

@@ -515,7 +515,9 @@ class AccountState:
                 }
             )
         attachments = []
-        if status in (4, 5) and rnd() < 0.7:
+        # Sellers attach the invoice when they finalize (docs/emag-protocol.md, "Attachments and
+        # invoices"): almost every older order has one, a recent one often not yet.
+        if status in (4, 5) and rnd() < (0.98 if sim.anchor - created_ts > 3 * DAY else 0.6):
             attachments.append(
                 {
                     "name": f"Factura {order_id}",
@@ -536,6 +538,7 @@ class AccountState:
         # count towards free shipping or the voucher.
         total_all = total + deposit + shipping
         j_customer = self.cust[idx]
+        deadlines = self._order_deadlines(idx, status, created_ts)
         return {
             "id": order_id,
             "vendor_name": "MagFlow Sim SRL",
@@ -575,12 +578,12 @@ class AccountState:
             "vouchers": vouchers,
             "is_storno": False,
             "reason_cancellation": reason,
-            "cancellation_request": None,
+            "cancellation_request": deadlines["cancellation_request"],
             "refunded_amount": "0",
             "refund_status": None,
-            "maximum_date_for_shipment": sim.fmt(created_ts + 2 * DAY),
-            "finalization_date": modified if status == 4 else None,
-            "late_shipment": 0,
+            "maximum_date_for_shipment": deadlines["maximum_date_for_shipment"],
+            "finalization_date": deadlines["finalization_date"],
+            "late_shipment": deadlines["late_shipment"],
             "flags": [],
             "emag_club": int(idx % 4 == 0),
             "weekend_delivery": 0,
@@ -588,6 +591,41 @@ class AccountState:
             "proforms": [],
             "currency": sim.currency,
             "enforced_vendor_courier_accounts": enforced_couriers(idx, self.otype[idx]),
+        }
+
+    def _order_deadlines(self, idx: int, status: int, created_ts: int) -> Json:
+        """Shipping deadline, finalization and lateness, and the customer's cancellation request
+        (docs/emag-protocol.md, "Orders"), from an RNG of their own (the rest of the order keeps
+        its values).
+
+        ``maximum_date_for_shipment``: the order's date plus the handling time, 1 working day for
+        a third of the orders, 2 for the others. ``finalization_date`` (status 4 and 5): within
+        the deadline for about 95 % of the orders, up to a day after it otherwise, and never
+        after ``modified``. ``late_shipment`` is 1 when the order was finalized after its
+        deadline, or is not shipped yet (1-3) and the deadline had passed when the simulator
+        started. ``cancellation_request`` is 1 on about 8 % of the orders not shipped yet and on
+        half of those the customer cancelled (reason 2), ``None`` otherwise."""
+        rng = random.Random(mix(self.sim.seed, self.k, idx, 6))
+        deadline = created_ts + (DAY if rng.random() < 1 / 3 else 2 * DAY)
+        finalized: float | None = None
+        if status in (4, 5):
+            handled = (
+                deadline + rng.random() * DAY
+                if rng.random() < 0.05
+                else created_ts + 2 * HOUR + rng.random() * (deadline - created_ts - 2 * HOUR)
+            )
+            finalized = min(handled, float(self.modified[idx]))
+        late = (finalized is not None and finalized > deadline) or (
+            status in (1, 2, 3) and self.sim.anchor > deadline
+        )
+        r = rng.random()
+        customer_cancelled = status == 0 and (1, 2, 3, 15, 16, 17, 18)[idx % 7] == 2
+        requested = (status in (1, 2, 3) and r < 0.08) or (customer_cancelled and r < 0.5)
+        return {
+            "maximum_date_for_shipment": self.sim.fmt(deadline),
+            "finalization_date": self.sim.fmt(finalized) if finalized is not None else None,
+            "late_shipment": int(late),
+            "cancellation_request": 1 if requested else None,
         }
 
     def get_order(self, idx: int) -> Json:
@@ -612,6 +650,14 @@ class AccountState:
         order = self.materialize_order(idx)
         if order["status"] != status:
             self.status_since[idx] = now
+            if status == 4:
+                # eMAG records when the order was finalized and whether that was after its
+                # shipping deadline (docs/emag-protocol.md, "Orders").
+                order["finalization_date"] = self.sim.fmt(now)
+                deadline = order.get("maximum_date_for_shipment")
+                if deadline:
+                    late = now > data.parse_local(deadline, self.sim.tz)
+                    order["late_shipment"] = int(late or bool(order.get("late_shipment")))
         order["status"] = status
         self.status[idx] = status
         self.touch_order(idx, now)
@@ -757,6 +803,14 @@ class AccountState:
             "observations": None,
             "date": order["modified"],
             "request_status": request_status,
+            # Real answers carry extra_info with eMAG's deadline to finalize the return
+            # (docs/emag-protocol.md, "Returns"): here ten days after the request.
+            "extra_info": {
+                "maximum_finalization_date": sim.fmt(self.modified[idx] + 10 * DAY),
+                "first_pickup_date": None,
+                "estimated_product_pickup": None,
+                "estimated_product_reception": None,
+            },
             "locker": [],
             "currency": sim.currency,
         }

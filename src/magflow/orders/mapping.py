@@ -7,18 +7,82 @@ quirks"). Used by :func:`magflow.orders.service.store_orders`, the one place ord
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from magflow.emag.codes import OrderType
-from magflow.emag.coerce import to_datetime, to_decimal, to_dict, to_int, to_list, to_str
+from magflow.emag.codes import OrderStatus, OrderType
+from magflow.emag.coerce import (
+    is_blank,
+    to_bool,
+    to_datetime,
+    to_decimal,
+    to_dict,
+    to_int,
+    to_list,
+    to_str,
+)
 
 ZERO = Decimal(0)
 #: ``products[].status``: an order line with status 0 was removed from the order
 # (docs/emag-protocol.md, "Orders").
 LINE_REMOVED = 0
+#: ``attachments[].type`` of an invoice, the default type (docs/emag-protocol.md,
+# "Attachments and invoices").
+ATTACHMENT_INVOICE = 1
+#: The statuses an order reaches only once acknowledged (docs/emag-protocol.md, "Orders":
+# acknowledgement is the only way out of 1 other than eMAG's own cancellation).
+_ACKNOWLEDGED = frozenset(
+    {OrderStatus.IN_PROGRESS, OrderStatus.PREPARED, OrderStatus.FINALIZED, OrderStatus.RETURNED}
+)
+
+
+def cancellation_requested(raw: dict[str, Any]) -> bool | None:
+    """``cancellation_request``: the customer asked to cancel (docs/emag-protocol.md, "Orders").
+
+    Its shape is not documented: a flag (``0``/``1``, booleans) reads as such; any other
+    non-blank value (a date, an object) means a request exists; blank or absent is no request.
+    None only when the key is absent altogether (an answer that does not carry the field).
+    """
+    if "cancellation_request" not in raw:
+        return None
+    value = raw["cancellation_request"]
+    flag = to_bool(value)
+    if flag is not None:
+        return flag
+    return not is_blank(value)
+
+
+def has_invoice(attachments: list[dict[str, Any]]) -> bool:
+    """Whether an invoice (attachment ``type`` 1, the default when ``type`` is absent) is on the
+    order (docs/emag-protocol.md, "Attachments and invoices")."""
+    return any(
+        (to_int(a.get("type")) or ATTACHMENT_INVOICE) == ATTACHMENT_INVOICE for a in attachments
+    )
+
+
+def acknowledgement_seen(history: list[dict[str, Any]]) -> datetime | None:
+    """When the stored history first shows the order leaving status 1 (new) for an
+    acknowledged status (2-5): the ``at`` of that entry, i.e. eMAG's ``modified`` of the read
+    that saw it. eMAG sends no acknowledgement time (docs/emag-protocol.md, "Orders"), so this
+    is an upper bound of it: exact when the acknowledgement was the order's last change before
+    that read. An order first read past status 1 has no such entry (None: not measured).
+
+    Example: ``[{status 1, at 10:00}, {status 2, at 10:20}]`` gives 10:20;
+    ``[{status 2, at 10:20}]`` gives None.
+    """
+    for before, entry in itertools.pairwise(history):
+        if before.get("status") == OrderStatus.NEW and entry.get("status") in _ACKNOWLEDGED:
+            at = entry.get("at")
+            if isinstance(at, str):
+                try:
+                    return datetime.fromisoformat(at)
+                except ValueError:
+                    return None
+            return None
+    return None
 
 
 def _normalise_cancellation(raw: dict[str, Any]) -> dict[str, Any] | None:
@@ -139,6 +203,7 @@ def order_row(
     if status != previous_status:
         history.append({"status": status, "at": (modified or now).isoformat()})
     net, gross = order_totals(raw)
+    attachments = [a for a in to_list(raw.get("attachments")) if isinstance(a, dict)]
     row = {
         "account_id": account_id,
         "emag_id": to_int(raw.get("id")),
@@ -166,9 +231,16 @@ def order_row(
         "products": [p for p in to_list(raw.get("products")) if isinstance(p, dict)],
         "vouchers": [v for v in to_list(raw.get("vouchers")) if isinstance(v, dict)],
         "details": to_dict(raw.get("details")),
-        "attachments": [a for a in to_list(raw.get("attachments")) if isinstance(a, dict)],
+        "attachments": attachments,
         "reason_cancellation": _normalise_cancellation(raw),
         "status_history": history,
+        # docs/emag-protocol.md, "Orders": deadlines and flags of real answers.
+        "maximum_date_for_shipment": to_datetime(raw.get("maximum_date_for_shipment"), tz),
+        "finalization_date": to_datetime(raw.get("finalization_date"), tz),
+        "late_shipment": to_bool(raw.get("late_shipment")),
+        "cancellation_requested": cancellation_requested(raw),
+        "has_invoice": has_invoice(attachments),
+        "ack_observed_at": acknowledgement_seen(history),
         "raw": raw,
         "last_seen_at": now,
         "updated_at": now,

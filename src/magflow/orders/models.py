@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from magflow.db.base import Base, JSONType, TimestampMixin
@@ -32,6 +32,15 @@ class EmagOrder(TimestampMixin, Base):
         Index("ix_emag_orders_order_date", "order_date", "id"),
         Index("ix_emag_orders_account_modified", "account_id", "emag_modified_at"),
         Index("ix_emag_orders_customer", "customer_key"),
+        # The to-do list's "invoice missing" (magflow.intake.deadlines): finalized orders
+        # without an invoice are a small part of all orders, read oldest finalization first.
+        Index(
+            "ix_emag_orders_invoice_missing",
+            "account_id",
+            "finalization_date",
+            postgresql_where=text("status = 4 AND has_invoice = false"),
+            sqlite_where=text("status = 4 AND has_invoice = 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -68,10 +77,18 @@ class EmagOrder(TimestampMixin, Base):
     awb_reservation_id: Mapped[int | None] = mapped_column(BigInteger)
     acknowledged_at: Mapped[datetime | None]
     # Deadlines and flags eMAG sends in real answers (docs/emag-protocol.md, "Orders"), read by
-    # the alerts (magflow.alerts). Null on orders stored before they existed.
+    # the to-do list (magflow.intake) and seller performance (magflow.performance). Null on
+    # orders stored before migration 0013 until a sync reads them again.
     maximum_date_for_shipment: Mapped[datetime | None]
+    finalization_date: Mapped[datetime | None]
     late_shipment: Mapped[bool | None]
     cancellation_requested: Mapped[bool | None]
+    # An attachment of type 1 (invoice) is on the order (docs/emag-protocol.md,
+    # "Attachments and invoices").
+    has_invoice: Mapped[bool | None]
+    # When a sync first saw the order leave status 1 (new) for 2-5: eMAG's ``modified`` of the
+    # read that saw it (magflow.orders.mapping.acknowledgement_seen).
+    ack_observed_at: Mapped[datetime | None]
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
     last_seen_at: Mapped[datetime]
     last_seen_run_id: Mapped[int | None]

@@ -10,6 +10,7 @@ counters of runs executed in a worker are counted in that worker's process, not 
 from __future__ import annotations
 
 import inspect
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,9 +22,11 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from magflow.auth.dependencies import CurrentUser
 from magflow.common.deps import Context, Session
 from magflow.status import health_score, service
+from magflow.status import metrics as status_metrics
 from magflow.status.schemas import AccountType, EnhancedStatus
 
 router = APIRouter(tags=["status"])
+logger = logging.getLogger(__name__)
 
 
 @router.get(
@@ -67,11 +70,21 @@ async def enhanced_status(
     summary="Prometheus metrics (text exposition format 0.0.4)",
     description=(
         "No authentication: keep it off the public network. eMAG calls, retries and 429s, sync "
-        "runs by outcome and items synced, cache hits and misses, WebSocket clients, process."
+        "runs by outcome and items synced, cache hits and misses, WebSocket clients, process, "
+        "and the to-do counts per account and kind (`magflow_todo_items`, "
+        "`magflow_todo_overdue`), read from the database at each scrape."
     ),
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_PLAIN_0_0_4: {}}}},
 )
-async def metrics() -> Response:
-    """The default registry in the classic text format (what every Prometheus scrapes)."""
+async def metrics(ctx: Context) -> Response:
+    """The default registry in the classic text format (what every Prometheus scrapes).
+
+    The to-do gauges are refreshed first; if the database cannot answer, they keep their last
+    values (and the failure is logged) so that the other metrics are still served."""
+    try:
+        async with ctx.db.session() as session:
+            await status_metrics.refresh_todo_gauges(session, ctx.settings, datetime.now(UTC))
+    except Exception:  # the exposition must not depend on the database being up
+        logger.warning("to-do gauges not refreshed", exc_info=True)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_PLAIN_0_0_4)

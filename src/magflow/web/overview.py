@@ -1,8 +1,10 @@
-"""The overview page: KPIs, the orders chart, running syncs and each account's health.
+"""The overview page: KPIs, each account's to-do list, the orders chart, running syncs and each
+account's health.
 
 Every figure comes from the JSON API: orders and revenue per day from
 ``GET /api/v1/emag/orders/daily`` (local days of each account's platform), the waiting and
-out-of-stock counts from the orders and offers listings' ``total``.
+out-of-stock counts from the orders and offers listings' ``total``, the to-dos from
+``GET /api/v1/todo``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ router = APIRouter(tags=["dashboard"], include_in_schema=False)
 
 #: The chart's window and the longest KPI window, in days.
 CHART_DAYS = 30
+#: To-dos listed per account on the overview (the counts cover them all).
+TODO_ITEMS = 8
 
 
 def window(daily: dict[str, Any], days: int) -> dict[str, Any]:
@@ -79,6 +83,7 @@ async def overview(request: Request, user: User) -> Response:
         health = await client.get("/api/v1/emag/enhanced/status", {"account_type": "both"})
     except ApiError:
         health = None
+    todos = await _todos(client, accounts)
     return render(
         request,
         "overview.html",
@@ -95,7 +100,22 @@ async def overview(request: Request, user: User) -> Response:
         chart=chart(daily),
         timezone=daily["timezone"],
         account_names={str(k): v for k, v in names.items()},
+        todos=todos,
     )
+
+
+async def _todos(client: Any, accounts: list[dict[str, Any]]) -> dict[int, Any]:
+    """Each account's to-do list (``GET /api/v1/todo``): counts per kind and the first
+    :data:`TODO_ITEMS`, due first. An account whose list cannot be read is left out."""
+    found: dict[int, Any] = {}
+    for account in accounts:
+        try:
+            found[account["id"]] = await client.get(
+                "/api/v1/todo", {"account": account["id"], "limit": TODO_ITEMS}
+            )
+        except ApiError:
+            continue
+    return found
 
 
 def _health_by_account(health: Any) -> dict[str, dict[str, Any]]:

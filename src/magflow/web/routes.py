@@ -6,6 +6,7 @@
 - one module per page area: :mod:`~magflow.web.login`, :mod:`~magflow.web.overview`,
   :mod:`~magflow.web.sync`, :mod:`~magflow.web.offers`, :mod:`~magflow.web.orders` (the list),
   :mod:`~magflow.web.order` (one order), :mod:`~magflow.web.customers`,
+  :mod:`~magflow.web.performance` (seller performance),
   :mod:`~magflow.web.accounts`, :mod:`~magflow.web.users`, :mod:`~magflow.web.alerts`.
 
 **Data.** Pages read and write through the JSON API in-process (:mod:`magflow.web.client`), with
@@ -28,6 +29,7 @@ from magflow.web import (
     order,
     orders,
     overview,
+    performance,
     sync,
     users,
 )
@@ -41,7 +43,9 @@ router = APIRouter(tags=["dashboard"], include_in_schema=False)
 # The pages' routes themselves, not included routers, so that this router's ``routes`` is the
 # dashboard's route table (tests/test_routes.py and the hardening drills read it). The orders
 # list's literal paths (/orders/export, /orders/acknowledge) come before /orders/{order_id}.
-for page in (login, overview, sync, offers, orders, order, customers, accounts, users, alerts):
+for page in (
+    login, overview, sync, offers, orders, order, customers, performance, accounts, users, alerts
+):
     router.routes.extend(page.router.routes)
 
 

@@ -113,6 +113,7 @@ def _nav(user: WebUser | None) -> list[tuple[str, str]]:
         ("/orders", "Orders"),
         ("/customers", "Customers"),
         ("/alerts", "Alerts"),
+        ("/performance", "Performance"),
     ]
     if user.is_admin:
         items.append(("/admin", "Accounts"))

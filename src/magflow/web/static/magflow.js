@@ -177,6 +177,30 @@
     });
   }
 
+  // ---- Seller performance charts: rates per day, and the median acknowledgement time.
+  function drawPerformanceCharts() {
+    var data = document.getElementById("perf-charts-data");
+    if (!data || !window.Chart) return;
+    var d = JSON.parse(data.textContent);
+    var colors = ["#dc2626", "#f97316", "#16a34a", "#a855f7", "#2563eb"];
+    var rates = document.getElementById("perf-rates-chart");
+    if (rates) {
+      new window.Chart(rates, {
+        type: "line",
+        data: { labels: d.labels, datasets: d.rates.map(function (r, i) { return { label: r.label, data: r.data, borderColor: colors[i], backgroundColor: colors[i], spanGaps: true, tension: 0.2, pointRadius: 2 }; }) },
+        options: { maintainAspectRatio: false, animation: false, interaction: { mode: "index", intersect: false }, scales: { y: { beginAtZero: true, suggestedMax: 100, title: { display: true, text: "%" } } } }
+      });
+    }
+    var ack = document.getElementById("perf-ack-chart");
+    if (ack) {
+      new window.Chart(ack, {
+        type: "bar",
+        data: { labels: d.labels, datasets: [{ label: "median minutes", data: d.ack, backgroundColor: "rgba(37, 99, 235, 0.55)" }] },
+        options: { maintainAspectRatio: false, animation: false, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, title: { display: true, text: "minutes" } } } }
+      });
+    }
+  }
+
   // ---- Behaviour that would otherwise be inline (the Content-Security-Policy forbids inline
   // handlers and htmx's hx-on, which needs eval).
   // <input type="checkbox" data-select-all="CSS selector">: checks or unchecks those boxes.
@@ -194,6 +218,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     drawChart();
     drawCustomerCharts();
+    drawPerformanceCharts();
     if (container()) connect();
     document.body.addEventListener("magflow-runs", function (e) {
       ((e.detail && e.detail.runs) || []).forEach(function (v) {

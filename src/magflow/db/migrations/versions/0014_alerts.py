@@ -5,7 +5,7 @@ evaluates); ``alert_deliveries`` is the delivery log and queue (attempts, next a
 See ``magflow.alerts.models``.
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0013
 """
 
 from collections.abc import Sequence
@@ -17,32 +17,12 @@ from sqlalchemy.dialects import postgresql
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 revision: str = "0014"
-down_revision: str | None = "0010"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-# The order columns the alerts read. Migration 0013 (order deadlines, another branch) adds the
-# same columns: whichever runs first adds them, the other finds them there. At merge, once 0013
-# is in, this part can go.
-_ORDER_COLUMNS = (
-    ("maximum_date_for_shipment", sa.DateTime(timezone=True)),
-    ("late_shipment", sa.Boolean()),
-    ("cancellation_requested", sa.Boolean()),
-)
-
-
-def _add_order_columns() -> None:
-    present = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("emag_orders")}
-    missing = [(name, type_) for name, type_ in _ORDER_COLUMNS if name not in present]
-    if missing:
-        with op.batch_alter_table("emag_orders") as batch:
-            for name, type_ in missing:
-                batch.add_column(sa.Column(name, type_, nullable=True))
-
-
 def upgrade() -> None:
-    _add_order_columns()
     op.create_table(
         "alert_webhooks",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -154,7 +134,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # The order columns stay: they belong to migration 0013 once both are merged.
     with op.batch_alter_table("alert_deliveries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_alert_deliveries_event_id"))
         batch_op.drop_index("ix_alert_deliveries_due")

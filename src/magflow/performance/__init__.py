@@ -1,0 +1,1 @@
+"""Seller performance from MagFlow's own data (formulas: :mod:`magflow.performance.service`)."""
