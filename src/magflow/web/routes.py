@@ -44,7 +44,17 @@ router = APIRouter(tags=["dashboard"], include_in_schema=False)
 # dashboard's route table (tests/test_routes.py and the hardening drills read it). The orders
 # list's literal paths (/orders/export, /orders/acknowledge) come before /orders/{order_id}.
 for page in (
-    login, overview, sync, offers, orders, order, customers, performance, accounts, users, alerts
+    login,
+    overview,
+    sync,
+    offers,
+    orders,
+    order,
+    customers,
+    performance,
+    accounts,
+    users,
+    alerts,
 ):
     router.routes.extend(page.router.routes)
 
