@@ -40,6 +40,8 @@ FAULT_ALIASES: dict[str, str] = {
     "is_error": "is_error",
     "iserror": "is_error",
     "error": "is_error",
+    "edit": "edit_after_read",
+    "edit_after_read": "edit_after_read",
     "slow_seconds": "slow_seconds",
     "timeout_seconds": "timeout_seconds",
     "seed": "seed",
@@ -57,6 +59,11 @@ class FaultConfig:
     - ``timeout``: the server sleeps ``timeout_seconds`` (longer than a client timeout), then 504.
     - ``malformed``: HTTP 200 with a truncated JSON body.
     - ``is_error``: HTTP 200 ``{"isError": true, "messages": [...]}``.
+    - ``edit_after_read`` (alias ``edit``): not a failure but eMAG's life going on: after an
+      ``order/read`` answer is sent, each seller-fulfilled order in it that was never edited so
+      is edited eMAG-side with this probability (the customer changes the shipping street and
+      leaves an observation; ``modified`` moves), as if it happened between that read and the
+      client's next save. At most once per order, drawn separately from the other faults.
 
     The fault is decided *before* the request is processed: a faulted request (every kind but
     ``slow``) is never applied, so faults cannot alter state. ``slow`` answers are processed
@@ -72,6 +79,7 @@ class FaultConfig:
     timeout: float = 0.0
     malformed: float = 0.0
     is_error: float = 0.0
+    edit_after_read: float = 0.0
     slow_seconds: float = 1.0
     timeout_seconds: float = 30.0
     seed: int | None = None
@@ -88,6 +96,8 @@ class FaultConfig:
             total += value
         if total > 1.0:
             raise ValueError(f"fault probabilities add up to {total:.3f} > 1")
+        if not 0.0 <= float(self.edit_after_read) <= 1.0:
+            raise ValueError(f"edit_after_read={self.edit_after_read} is not within 0..1")
         if self.slow_seconds < 0 or self.timeout_seconds < 0:
             raise ValueError("fault delays must not be negative")
 
@@ -136,8 +146,10 @@ class FaultConfig:
 
 @dataclass
 class SimAccount:
-    """One seller account. MAIN accounts have seller-fulfilled orders (type 3) only; FBE accounts
-    have mostly eMAG-fulfilled orders (type 2) and some type 3 (docs/emag-protocol.md, "Orders").
+    """One seller account. The type is per order, and every account holds both
+    (docs/emag-protocol.md, "Orders"): MAIN accounts mostly seller-fulfilled orders (type 3) and
+    ``SimConfig.main_fbe_ratio`` of eMAG-fulfilled ones (type 2); FBE accounts mostly type 2 and
+    ``SimConfig.fbe_seller_ratio`` of type 3.
     ``offers``/``orders`` override the simulator-wide sizes for this account."""
 
     name: str
@@ -169,7 +181,8 @@ class SimConfig:
     per-account limits (docs/emag-protocol.md, "Rate and size limits"). When ``accounts`` is empty
     one MAIN and one FBE account are created (``main``/``fbe``) with credentials derived from the
     seed; accounts given without a username or password get generated ones (see
-    :meth:`effective_accounts`).
+    :meth:`effective_accounts`). ``fbe_seller_ratio`` and ``main_fbe_ratio``: the share of the
+    other order type on FBE and MAIN accounts (see :class:`SimAccount`).
     """
 
     seed: int = 1
@@ -183,6 +196,7 @@ class SimConfig:
     customers: int | None = None
     categories: int = 60
     fbe_seller_ratio: float = 0.15
+    main_fbe_ratio: float = 0.05
     anchor: datetime | None = None
 
     def __post_init__(self) -> None:
@@ -192,6 +206,8 @@ class SimConfig:
             raise ValueError("sizes must not be negative")
         if self.history_days < 1:
             raise ValueError("history_days must be at least 1")
+        if not (0.0 <= self.fbe_seller_ratio <= 1.0 and 0.0 <= self.main_fbe_ratio <= 1.0):
+            raise ValueError("fbe_seller_ratio and main_fbe_ratio must be within 0..1")
         self.faults.validate()
         self.accounts = self.effective_accounts()
         names = [a.name for a in self.accounts]
