@@ -322,7 +322,9 @@ async def enhanced_status(
       ``offer_validation_status`` 1 and a ``validation_status`` in ``SELLABLE_VALIDATION_STATUSES``
       (magflow.status.repository); ``out_of_stock``: active offers with no stock; ``missing``:
       offers no longer returned by eMAG.
-    - orders: counts by eMAG status (0 cancelled … 5 returned, docs/emag-protocol.md, "Orders").
+    - orders: counts by eMAG status (0 cancelled … 5 returned, docs/emag-protocol.md, "Orders"),
+      and ``waiting_for_acknowledgement``: new orders fulfilled by the seller (FBE orders are
+      eMAG's to acknowledge).
     - recent runs: the account's last :data:`RECENT_RUNS` finished runs (both kinds); their
       ``api_calls``, ``rate_limited`` (429 answers) and ``errors`` entries (``kind``,
       ``status_code``) give the error counts; ``auth`` errors are ``EmagAuthError`` entries or HTTP
