@@ -113,6 +113,12 @@ def test_config_round_trip_and_fault_spec() -> None:
         FaultConfig.parse("429=0.7,500=0.6")
     with pytest.raises(ValueError):
         FaultConfig.parse("explode=0.1")
+    # edit (an eMAG-side edit after a read) is no failure: not counted in the total
+    assert FaultConfig.parse("429=0.9,edit=1").edit_after_read == 1.0
+    with pytest.raises(ValueError):
+        FaultConfig.parse("edit=1.5")
+    with pytest.raises(ValueError):
+        small_config(main_fbe_ratio=2)
 
 
 def test_php_bracket_form_parsing() -> None:
