@@ -38,6 +38,7 @@ def sim() -> Iterator[SimulatorServer]:
             SimAccount(name="main", account_type="main", username=USERNAME, password=PASSWORD)
         ],
         rate_limit=True,
+        main_fbe_ratio=0.0,  # type 3 only: order/read's default type reads every order
     )
     with SimulatorServer(config) as server:
         yield server

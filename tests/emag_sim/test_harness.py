@@ -71,10 +71,12 @@ def test_default_accounts_customers_and_platform() -> None:
         assert vat["results"][0]["vat_rate"] == 0.2
 
 
-def test_fbe_account_has_types_2_and_3_main_only_3(sim: SimulatorServer) -> None:
+def test_every_account_has_both_order_types(sim: SimulatorServer) -> None:
+    """The type is per order (docs/emag-protocol.md, "Orders"): MAIN mostly 3, FBE mostly 2."""
     main, fbe = sim.state.account("main"), sim.state.account("fbe")
     assert main is not None and fbe is not None
-    assert set(main.otype) == {3}
+    on_main = Counter(main.otype)
+    assert on_main[3] > on_main[2] > 0
     kinds = Counter(fbe.otype)
     assert kinds[2] > kinds[3] > 0
 
@@ -85,7 +87,9 @@ def test_subprocess_mode() -> None:
             _ = sim.state
         health = httpx.get(f"{sim.root_url}/_sim/health")
         assert health.json() == {"ok": True}
-        body = httpx.post(f"{sim.base_url}/order/count", json={}, auth=("u-main", "p-main"))
+        body = httpx.post(
+            f"{sim.base_url}/order/count", json={"type": [2, 3]}, auth=("u-main", "p-main")
+        )
         assert int(body.json()["results"]["noOfItems"]) == 600
         created = httpx.post(
             f"{sim.root_url}/_sim/accounts/main/orders/new", json={"count": 2}
@@ -109,6 +113,12 @@ def test_config_round_trip_and_fault_spec() -> None:
         FaultConfig.parse("429=0.7,500=0.6")
     with pytest.raises(ValueError):
         FaultConfig.parse("explode=0.1")
+    # edit (an eMAG-side edit after a read) is no failure: not counted in the total
+    assert FaultConfig.parse("429=0.9,edit=1").edit_after_read == 1.0
+    with pytest.raises(ValueError):
+        FaultConfig.parse("edit=1.5")
+    with pytest.raises(ValueError):
+        small_config(main_fbe_ratio=2)
 
 
 def test_php_bracket_form_parsing() -> None:

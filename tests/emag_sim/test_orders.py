@@ -102,16 +102,18 @@ def test_order_shape_has_php_quirks(main: Emag, sim: SimulatorServer) -> None:
 
 def test_filters_status_payment_and_dates(main: Emag, sim: SimulatorServer) -> None:
     acc = account(sim, "main")
+    both = {"type": [2, 3]}  # a MAIN account holds both types
     tz = ZoneInfo("Europe/Bucharest")
     want = [i for i in range(acc.n_orders) if acc.status[i] in (0, 5)]
-    assert int(main.ok("order/count", {"status": [0, 5]})["noOfItems"]) == len(want)
+    assert int(main.ok("order/count", {**both, "status": [0, 5]})["noOfItems"]) == len(want)
     card = [i for i in range(acc.n_orders) if acc.pay[i] == 3 and acc.status[i] == 4]
-    count = main.ok("order/count", {"payment_mode_id": 3, "status": 4})
+    count = main.ok("order/count", {**both, "payment_mode_id": 3, "status": 4})
     assert int(count["noOfItems"]) == len(card)
     # createdAfter/createdBefore in platform-local time, inclusive
     lo, hi = acc.created[100], acc.created[199]
     fmt = "%Y-%m-%d %H:%M:%S"
     body = {
+        **both,
         "createdAfter": datetime.fromtimestamp(lo, tz).strftime(fmt),
         "createdBefore": datetime.fromtimestamp(hi, tz).strftime(fmt),
     }
@@ -121,7 +123,7 @@ def test_filters_status_payment_and_dates(main: Emag, sim: SimulatorServer) -> N
     mod_lo = acc.modified[300]
     expect = sum(1 for m in acc.modified if m >= mod_lo)
     count = main.ok(
-        "order/count", {"modifiedAfter": datetime.fromtimestamp(mod_lo, tz).strftime(fmt)}
+        "order/count", {**both, "modifiedAfter": datetime.fromtimestamp(mod_lo, tz).strftime(fmt)}
     )
     assert int(count["noOfItems"]) == expect
     assert main.error("order/read", {"createdAfter": "yesterday"})
@@ -330,3 +332,80 @@ def test_order_filters_refuse_more_than_one_month_between_two_date_bounds(main: 
     # One bound alone, or bounds of two different pairs, are not a window.
     main.ok("order/read", {"createdAfter": "2026-01-01 00:00:00"})
     main.ok("order/read", {"createdAfter": "2026-01-01 00:00:00", "modifiedBefore": "2026-11-01"})
+
+
+def test_fbe_orders_on_a_main_account_take_attachments_only(
+    main: Emag, control: httpx.Client
+) -> None:
+    """The type is per order: an FBE order on a MAIN account is eMAG's to acknowledge, change and
+    ship (docs/emag-protocol.md, "Orders")."""
+    created = control.post("/accounts/main/orders/new", json={"count": 1, "type": 2}).json()
+    order_id = created["created"][0]
+    assert main.ok("order/read", {"id": order_id}) == []  # order/read defaults to type 3
+    order = read_order(main, order_id, otype=2)
+    assert order["status"] == 1
+    assert "fulfilled by eMAG" in main.error(f"order/acknowledge/{order_id}")[0]
+    assert (
+        "read-only"
+        in main.error("order/save", [{**order, "status": 0, "reason_cancellation": 2}])[0]
+    )
+    assert "fulfilled by eMAG" in main.error("awb/save", {**AWB, "order_id": order_id})[0]
+    attachment = {
+        "order_id": order_id,
+        "order_type": 2,
+        "name": "Factura",
+        "url": "https://x/f.pdf",
+    }
+    main.ok("order/attachments/save", [attachment])
+    assert control.post("/accounts/main/orders/new", json={"type": 4}).status_code == 400
+
+
+def test_an_emag_side_edit_is_undone_by_a_stale_save_and_kept_by_a_fresh_one(
+    main: Emag, control: httpx.Client
+) -> None:
+    """``order/save`` takes the order as sent ("send ALL the fields initially read",
+    docs/emag-protocol.md, "Orders"): an edit made on eMAG's side between a read and a save
+    survives only a save of a copy read after it."""
+    order_id = new_order(control)
+    main.ok(f"order/acknowledge/{order_id}")
+    stale = read_order(main, order_id)
+    edit = {"customer": {"shipping_street": "Str. Noua 9"}, "observation": "Sunati inainte"}
+    edited = control.post(f"/accounts/main/orders/{order_id}/edit", json=edit).json()
+    assert edited["customer"]["shipping_street"] == "Str. Noua 9"
+    assert edited["customer"]["name"] == stale["customer"]["name"]  # merged, not replaced
+    fresh = read_order(main, order_id)
+    assert fresh["observation"] == "Sunati inainte" and fresh["modified"] >= stale["modified"]
+
+    main.ok("order/save", [{**fresh, "status": 3}])
+    kept = read_order(main, order_id)
+    assert kept["status"] == 3 and kept["customer"]["shipping_street"] == "Str. Noua 9"
+    main.ok("order/save", [{**stale, "status": 4}])
+    undone = read_order(main, order_id)
+    assert undone["status"] == 4
+    assert undone["customer"]["shipping_street"] == stale["customer"]["shipping_street"]
+    assert undone["observation"] == stale["observation"]
+
+    # a status set in eMAG's UI, outside the API's matrix
+    assert (
+        control.post(f"/accounts/main/orders/{order_id}/edit", json={"status": 2}).status_code
+        == 200
+    )
+    assert read_order(main, order_id)["status"] == 2
+    assert control.post("/accounts/main/orders/1/edit", json={"status": 2}).status_code == 404
+    assert control.post(f"/accounts/main/orders/{order_id}/edit", json={}).status_code == 400
+
+
+def test_the_edit_after_read_fault_edits_a_read_order_once(
+    main: Emag, control: httpx.Client
+) -> None:
+    """``edit_after_read``: the order changes on eMAG's side right after it was read (the answer
+    itself is as before), at most once per order."""
+    order_id = new_order(control)
+    assert control.post("/faults", json={"edit": 1.0}).json()["edit_after_read"] == 1.0
+    first = read_order(main, order_id)
+    second = read_order(main, order_id)
+    street = first["customer"]["shipping_street"]
+    assert second["customer"]["shipping_street"] == f"{street} (changed by the customer)"
+    assert second["observation"] and not first["observation"]
+    assert read_order(main, order_id) == second
+    assert control.get("/stats").json()["faults"] == {"edit_after_read": 1}

@@ -14,7 +14,7 @@ from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
 from magflow.orders.models import EmagOrder
 from magflow.sync.models import SyncKind
-from tests.orders.support import Clients, sim_control, sim_order
+from tests.orders.support import Clients, route_count, sim_control, sim_order, sim_stats
 from tests.support.simulation import Accounts, sync
 
 SENDER = {
@@ -163,38 +163,30 @@ async def test_cancel_and_forbidden_transitions(
     assert (await sim_order(sim, order.emag_id))["status"] == 0
 
     stored = await local_orders(ctx, accounts.main.id)
-    # returned (5) orders accept no change; old finalized ones cannot be cancelled after 48 h
-    returned = next(o for o in stored.values() if o.status == 5)
+    # returned (5) is past prepared: nothing is sent, the answer says why
+    returned = next(o for o in stored.values() if o.status == 5 and o.order_type == 3)
+    saves = route_count(await sim_stats(sim), "order/save")
+    response = await api.post(f"/api/v1/emag/orders/{returned.id}/status", json={"status": 3})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["sent"] is False and "returned" in body["note"] and body["order"]["status"] == 5
+    assert route_count(await sim_stats(sim), "order/save") == saves
+    # old finalized orders cannot be cancelled after 48 h: eMAG's refusal, nothing changed
     cutoff = datetime.now(UTC) - timedelta(days=3)
     old_finalized = next(
         o
         for o in stored.values()
-        if o.status == 4 and o.emag_modified_at is not None and o.emag_modified_at < cutoff
+        if o.status == 4
+        and o.order_type == 3
+        and o.emag_modified_at is not None
+        and o.emag_modified_at < cutoff
     )
-    for target, new_status, message in (
-        (returned, 3, "Status cannot be changed from 5 to 3"),
-        (old_finalized, 0, "after 48 hours"),
-    ):
-        before = snapshot(target)
-        response = await api.post(
-            f"/api/v1/emag/orders/{target.id}/status", json={"status": new_status, "reason": 1}
-        )
-        refused(response, message)
-        assert snapshot((await local_orders(ctx, accounts.main.id))[target.emag_id]) == before
-
-    # FBE orders (type 2) are read-only except attachments
-    await sync(ctx, accounts.fbe, SyncKind.orders)
-    fbe_orders = await local_orders(ctx, accounts.fbe.id)
-    fbe = next(o for o in fbe_orders.values() if o.order_type == 2 and o.status in (2, 3))
-    response = await api.post(f"/api/v1/emag/orders/{fbe.id}/status", json={"status": 4})
-    refused(response, "read-only")
-    response = await api.post(f"/api/v1/emag/orders/{fbe.id}/acknowledge")
-    refused(response, "fulfilled by eMAG")
+    before = snapshot(old_finalized)
     response = await api.post(
-        f"/api/v1/emag/orders/{fbe.id}/attachments",
-        json={"url": "https://files.example.com/fbe.pdf", "name": "Factura FBE"},
+        f"/api/v1/emag/orders/{old_finalized.id}/status", json={"status": 0, "reason": 1}
     )
-    assert response.status_code == 200, response.text
+    refused(response, "after 48 hours")
+    assert snapshot((await local_orders(ctx, accounts.main.id))[old_finalized.emag_id]) == before
 
     assert (await api.post("/api/v1/emag/orders/999999/acknowledge")).status_code == 404
 

@@ -68,7 +68,9 @@ async def add_offers(ctx: AppContext, account: EmagAccount, offers: list[dict[st
         await session.commit()
 
 
-async def add_orders(ctx: AppContext, account: EmagAccount, statuses: list[int]) -> None:
+async def add_orders(
+    ctx: AppContext, account: EmagAccount, statuses: list[int], order_type: int = 3
+) -> None:
     now = datetime.now(UTC)
     async with ctx.db.session() as session:
         for order_status in statuses:
@@ -77,6 +79,7 @@ async def add_orders(ctx: AppContext, account: EmagAccount, statuses: list[int])
                     account_id=account.id,
                     emag_id=next(_ids),
                     status=order_status,
+                    order_type=order_type,
                     raw={},
                     last_seen_at=now,
                 )
@@ -117,6 +120,7 @@ async def test_healthy_account_with_counts(ctx: AppContext, api: str) -> None:
         ],
     )
     await add_orders(ctx, account, [1, 1, 2, 4, 4, 4, 0, 5])
+    await add_orders(ctx, account, [1], order_type=2)  # FBE: eMAG acknowledges it
     await add_runs(ctx, account, fresh_runs())
     async with httpx.AsyncClient(base_url=api) as client:
         assert (await client.get(PATH)).status_code == 401
@@ -131,9 +135,10 @@ async def test_healthy_account_with_counts(ctx: AppContext, api: str) -> None:
         "out_of_stock": 1,
         "missing": 1,
     }
-    assert row["orders"]["total"] == 8
+    assert row["orders"]["total"] == 9
+    assert row["orders"]["waiting_for_acknowledgement"] == 2
     assert row["orders"]["by_status"] == {
-        "new": 2,
+        "new": 3,
         "in_progress": 1,
         "finalized": 3,
         "cancelled": 1,

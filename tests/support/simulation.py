@@ -99,7 +99,7 @@ async def read_everything(ctx: AppContext, account: EmagAccount, kind: SyncKind)
         resource = "product_offer" if kind is SyncKind.offers else "order"
         filter_sets: list[dict[str, Any]] = [{}]
         if kind is SyncKind.orders:
-            filter_sets = [{"type": 3}] + ([{"type": 2}] if account.account_type == "fbe" else [])
+            filter_sets = [{"type": 3}, {"type": 2}]  # every account holds both types
         found: dict[int, Any] = {}
         for filters in filter_sets:
             page = 1

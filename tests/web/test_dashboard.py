@@ -210,7 +210,7 @@ async def test_overview_kpis_chart_and_health(
         ).json()["access_token"]
         new = await client.get(
             "/api/v1/emag/orders",
-            params={"status": 1, "limit": 1},
+            params={"status": 1, "type": 3, "limit": 1},  # FBE orders are eMAG's to acknowledge
             headers={"Authorization": f"Bearer {token}"},
         )
     assert waiting == new.json()["total"]

@@ -253,3 +253,35 @@ async def test_favicon_is_served_and_linked(page: Page, dashboard: Dashboard) ->
         await page.wait_for_load_state("networkidle")
         await expect(page.locator("link[rel=icon]")).to_have_attribute("href", "/favicon.ico")
     assert not missing, missing
+
+
+async def test_fbe_orders_offer_no_acknowledgement_status_or_awb(
+    ctx: AppContext, page: Page, dashboard: Dashboard
+) -> None:
+    """FBE orders (type 2, on any account) are eMAG's to handle (docs/emag-protocol.md,
+    "Orders"): no checkbox in the list, not waiting for acknowledgement, and their page offers
+    only the invoice; the type is shown."""
+    main = dashboard.accounts.main.id
+    new = int(OrderStatus.NEW)
+    fbe = await store_order(ctx, main, status=new, order_type=2, customer_name="Fbe Buyer")
+    seller = await store_order(ctx, main, status=new, order_type=3, customer_name="Own Buyer")
+    await log_in(page, dashboard, dashboard.users.operator, "/")
+    await expect(page.locator("[data-testid=kpi-waiting]")).to_have_text("1")
+
+    await page.goto(f"{dashboard.url}/orders?status={new}")
+    fbe_row = page.locator(f"tr[data-order='{fbe}']")
+    await expect(fbe_row.locator("[data-testid=order-fbe]")).to_have_count(1)
+    await expect(fbe_row.locator("input[name=selected]")).to_have_count(0)
+    await expect(page.locator(f"tr[data-order='{seller}'] input[name=selected]")).to_have_count(1)
+
+    await page.goto(f"{dashboard.url}/orders/{fbe}")
+    await expect(page.locator("[data-testid=order-type]")).to_have_text("FBE (fulfilled by eMAG)")
+    await expect(page.locator("[data-testid=fbe-note]")).to_have_count(1)
+    for testid in ("acknowledge", "status-form", "awb-form"):
+        await expect(page.locator(f"[data-testid={testid}]")).to_have_count(0)
+    await expect(page.locator("[data-testid=order-actions]")).to_contain_text("Attach invoice")
+
+    await page.goto(f"{dashboard.url}/orders/{seller}")
+    await expect(page.locator("[data-testid=order-type]")).to_have_text("fulfilled by seller")
+    await expect(page.locator("[data-testid=acknowledge]")).to_have_count(1)
+    await expect(page.locator("[data-testid=status-form]")).to_have_count(1)

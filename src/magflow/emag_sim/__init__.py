@@ -30,9 +30,10 @@ rules and the tolerant readings of what docs/emag-protocol.md leaves UNCERTAIN a
 
 Data: per account ``offers`` offers (ids 1..N) and ``orders`` orders (ids
 ``300_000_000 + 10_000_000 * account_index + i``, created over the last ``history_days`` days,
-ascending with the id). MAIN accounts have type 3 orders only; FBE accounts mostly type 2 and
-``fbe_seller_ratio`` of type 3. Customers come from one pool shared by all accounts. Currency
-and time zone follow the platform (RON/Europe/Bucharest, EUR/Europe/Sofia, HUF/Europe/Budapest).
+ascending with the id). Every account holds both order types: MAIN accounts mostly type 3 and
+``main_fbe_ratio`` of type 2, FBE accounts mostly type 2 and ``fbe_seller_ratio`` of type 3.
+Customers come from one pool shared by all accounts. Currency and time zone follow the platform
+(RON/Europe/Bucharest, EUR/Europe/Sofia, HUF/Europe/Budapest).
 
 Control API (``{root}/_sim``, not part of eMAG, no auth, JSON in and out)
 ----------------------------------------------------------------------------
@@ -52,13 +53,19 @@ Control API (``{root}/_sim``, not part of eMAG, no auth, JSON in and out)
 - ``GET|POST /_sim/rate_limit`` ``{"enabled": false}`` switches eMAG's limits off/on.
 - ``POST /_sim/reset`` → the initial state again (same seed, same anchor time), faults and
   rate-limit switch from the config, zeroed stats.
-- ``POST /_sim/accounts/{username|name}/orders/new`` ``{"count": N}`` → ``{"created": [ids]}``:
-  N new orders in status 1, created and modified now (ids continue the sequence).
+- ``POST /_sim/accounts/{username|name}/orders/new`` ``{"count": N, "type": 2|3?}`` →
+  ``{"created": [ids]}``: N new orders in status 1, created and modified now (ids continue the
+  sequence); without ``type``, an FBE account's mix, type 3 on a MAIN account.
 - ``POST /_sim/accounts/{username|name}/orders/modify`` ``{"count": N}`` →
   ``{"modified": [{id, from, to, type}]}``: N recent orders change status legally (1→0, 2→3,
   3→4, 4→5; 0 and 5 are only touched), ``modified`` = now.
 - ``GET /_sim/accounts/{account}/orders/{id}`` and ``.../offers/{id}``: a document as stored,
   whatever its type (for assertions in subprocess mode).
+- ``POST /_sim/accounts/{account}/orders/{id}/edit`` ``{"status"?, "customer"?: {...}, any
+  field...}`` → the order: an eMAG-side edit (a customer's change, a status set in eMAG's UI)
+  outside the API's rules, e.g. between a client's read and its save; ``customer`` keys are
+  merged, ``modified`` becomes now. The ``edit_after_read`` fault (``{"edit": P}``) does the same
+  on its own right after an ``order/read`` (see :class:`FaultConfig`).
 """
 
 from magflow.emag_sim.app import Simulator, create_app

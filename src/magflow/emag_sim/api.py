@@ -239,6 +239,31 @@ def _price_out(value: Decimal) -> float:
 Handler = Callable[[AccountState, Any, dict[str, str]], Reply]
 
 
+#: Customer fields eMAG owns: never taken from an ``order/save`` body.
+EMAG_OWNED_CUSTOMER_FIELDS = frozenset({"id", "mkt_id", "email", "created", "modified"})
+
+
+def _taken_as_sent(current: Json, item: Json) -> Json:
+    """What ``order/save`` takes from the sent order besides status and lines: ``observation``
+    and the customer's own fields (those the stored customer has, eMAG's ids and dates left
+    out). The simulator's reading of "send ALL the fields initially read"
+    (docs/emag-protocol.md, "Orders"): the sent copy replaces eMAG's, stale or not."""
+    taken: Json = {}
+    if "observation" in item:
+        taken["observation"] = item["observation"]
+    sent = item.get("customer")
+    known = current.get("customer")
+    if isinstance(sent, dict) and isinstance(known, dict):
+        changes = {
+            k: v
+            for k, v in sent.items()
+            if k in known and k not in EMAG_OWNED_CUSTOMER_FIELDS and v != known[k]
+        }
+        if changes:
+            taken["customer"] = {**known, **changes}
+    return taken
+
+
 class EmagApi:
     """Routes ``{resource}/{action}`` to handlers; see :data:`ROUTES` in :meth:`routes`."""
 
@@ -1088,8 +1113,9 @@ class EmagApi:
 
     def _plan_order_save(
         self, acc: AccountState, item: Any, now: float
-    ) -> tuple[int, int, list[Json], bool]:
-        """Validate one order of order/save; returns (idx, new status, new lines, is_storno)."""
+    ) -> tuple[int, int, list[Json], bool, Json]:
+        """Validate one order of order/save; returns (idx, new status, new lines, is_storno, the
+        other fields taken as sent)."""
         if not isinstance(item, dict):
             raise ApiError("Each order must be an object")
         if item.get("id") in (None, ""):
@@ -1189,11 +1215,13 @@ class EmagApi:
                     f"Order {oid}: quantities cannot be reduced nor products removed on orders "
                     "paid online by card"
                 )
-        return idx, new_status, lines, is_storno
+        return idx, new_status, lines, is_storno, _taken_as_sent(current, item)
 
     def order_save(self, acc: AccountState, payload: Any, _p: dict[str, str]) -> Reply:
         """``order/save`` (docs/emag-protocol.md, "Orders"); all orders of the request are validated
-        before any is applied."""
+        before any is applied. The order is taken as sent ("send ALL the fields initially
+        read"): status, lines, and the customer's contact and address fields and ``observation``
+        too, so a stale copy undoes what changed on eMAG since it was read."""
         items = _list_payload(payload)
         now = self.clock()
         plans = []
@@ -1205,8 +1233,9 @@ class EmagApi:
                 messages.append(str(exc))
         if messages:
             return fail(messages)
-        for idx, status, lines, is_storno in plans:
+        for idx, status, lines, is_storno, taken in plans:
             order = acc.materialize_order(idx)
+            order.update(taken)
             old_lines = {int(line["id"]): line for line in order["products"]}
             for line in lines:
                 if line.get("id") in (None, ""):

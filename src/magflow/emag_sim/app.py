@@ -199,7 +199,32 @@ class Simulator:
         except Exception:  # a simulator bug: answer like eMAG's 500 and keep serving
             logger.exception("simulator error on %s", route)
             return self._respond(route, 500, fault_bodies.BODY_500, headers, account)
-        return self._reply(route, reply, headers, account)
+        response = self._reply(route, reply, headers, account)  # serialised: later edits stay out
+        if route == "order/read" and self.faults.config.edit_after_read:
+            self._edit_after_read(account, reply)
+        return response
+
+    def _edit_after_read(self, account: AccountState, reply: Reply) -> None:
+        """The ``edit_after_read`` fault: the orders just read may change on eMAG's side before
+        the client saves them (a customer's edit), at most once per order."""
+        body = reply.body
+        rows = body.get("results") if isinstance(body, dict) and not body.get("isError") else None
+        for row in rows if isinstance(rows, list) else []:
+            order_id = int(row["id"])
+            idx = account.order_index(order_id)
+            if idx is None or row.get("type") != 3 or order_id in account.edited_after_read:
+                continue
+            if self.faults.draw_edit():
+                account.edited_after_read.add(order_id)
+                street = str((row.get("customer") or {}).get("shipping_street") or "")
+                account.edit_order(
+                    idx,
+                    {
+                        "customer": {"shipping_street": f"{street} (changed by the customer)"},
+                        "observation": "Please ring twice",
+                    },
+                    time.time(),
+                )
 
     def _authenticate(self, credentials: tuple[str, str] | None) -> AccountState | None:
         if credentials is None:
@@ -301,6 +326,11 @@ class Simulator:
                 methods=["GET"],
             ),
             Route(
+                "/_sim/accounts/{account}/orders/{order_id:int}/edit",
+                self._control(self.c_order_edit),
+                methods=["POST"],
+            ),
+            Route(
                 "/_sim/accounts/{account}/offers/{offer_id:int}",
                 self._control(self.c_offer),
                 methods=["GET"],
@@ -392,7 +422,10 @@ class Simulator:
         count = int(body.get("count", 1)) if isinstance(body, dict) else 1
         if not 0 <= count <= 100_000:
             raise ValueError("count must be within 0..100000")
-        ids = acc.add_orders(count, time.time(), self.control_rng)
+        order_type = body.get("type") if isinstance(body, dict) else None
+        if order_type not in (None, 2, 3):
+            raise ValueError("type must be 2 (FBE) or 3 (seller)")
+        ids = acc.add_orders(count, time.time(), self.control_rng, order_type)
         return 200, {"created": ids}
 
     def c_orders_modify(self, request: Request, body: Any) -> tuple[int, Any]:
@@ -408,6 +441,17 @@ class Simulator:
         acc = self._account_or_404(request)
         order = acc.get_order_by_id(request.path_params["order_id"]) if acc else None
         return (200, order) if order else (404, {"error": "not found"})
+
+    def c_order_edit(self, request: Request, body: Any) -> tuple[int, Any]:
+        """An eMAG-side edit of one order (:meth:`AccountState.edit_order`), e.g. between a
+        client's read and its save."""
+        acc = self._account_or_404(request)
+        idx = acc.order_index(request.path_params["order_id"]) if acc else None
+        if acc is None or idx is None:
+            return 404, {"error": "not found"}
+        if not isinstance(body, dict) or not body:
+            raise ValueError("send an object of order fields to change")
+        return 200, acc.edit_order(idx, body, time.time())
 
     def c_offer(self, request: Request, body: Any) -> tuple[int, Any]:
         acc = self._account_or_404(request)

@@ -60,7 +60,8 @@ def simulator(
         typer.Option(
             help="Fault probabilities, e.g. '429=0.1,500=0.05,502=0.01,504=0.01,timeout=0.02,"
             "malformed=0.01,is_error=0.01,slow=0.05,slow_seconds=2,timeout_seconds=30,seed=7'; "
-            "bad counts: count_zero, count_unparseable, count_missing."
+            "bad counts: count_zero, count_unparseable, count_missing; "
+            "edit=0.1: an order just read is edited on eMAG's side (once per order)."
         ),
     ] = "",
     no_rate_limit: Annotated[

@@ -43,6 +43,8 @@ FAULT_ALIASES: dict[str, str] = {
     "count_zero": "count_zero",
     "count_unparseable": "count_unparseable",
     "count_missing": "count_missing",
+    "edit": "edit_after_read",
+    "edit_after_read": "edit_after_read",
     "slow_seconds": "slow_seconds",
     "timeout_seconds": "timeout_seconds",
     "seed": "seed",
@@ -69,6 +71,11 @@ class FaultConfig:
       (``"N/A"``), or with no count at all (``results: []``), while reads still return every row
       (docs/emag-protocol.md, "Paging, counts and filters": a count is not to be trusted). Drawn
       only for routes ending in ``/count``; other routes never get them.
+    - ``edit_after_read`` (alias ``edit``): not a failure but eMAG's life going on: after an
+      ``order/read`` answer is sent, each seller-fulfilled order in it that was never edited so
+      is edited eMAG-side with this probability (the customer changes the shipping street and
+      leaves an observation; ``modified`` moves), as if it happened between that read and the
+      client's next save. At most once per order, drawn separately from the other faults.
 
     The fault is decided *before* the request is processed: a faulted request (every kind but
     ``slow``) is never applied, so faults cannot alter state. ``slow`` answers are processed
@@ -87,6 +94,7 @@ class FaultConfig:
     count_zero: float = 0.0
     count_unparseable: float = 0.0
     count_missing: float = 0.0
+    edit_after_read: float = 0.0
     slow_seconds: float = 1.0
     timeout_seconds: float = 30.0
     seed: int | None = None
@@ -114,6 +122,8 @@ class FaultConfig:
             total += value
         if total > 1.0:
             raise ValueError(f"fault probabilities add up to {total:.3f} > 1")
+        if not 0.0 <= float(self.edit_after_read) <= 1.0:
+            raise ValueError(f"edit_after_read={self.edit_after_read} is not within 0..1")
         if self.slow_seconds < 0 or self.timeout_seconds < 0:
             raise ValueError("fault delays must not be negative")
 
@@ -162,8 +172,10 @@ class FaultConfig:
 
 @dataclass
 class SimAccount:
-    """One seller account. MAIN accounts have seller-fulfilled orders (type 3) only; FBE accounts
-    have mostly eMAG-fulfilled orders (type 2) and some type 3 (docs/emag-protocol.md, "Orders").
+    """One seller account. The type is per order, and every account holds both
+    (docs/emag-protocol.md, "Orders"): MAIN accounts mostly seller-fulfilled orders (type 3) and
+    ``SimConfig.main_fbe_ratio`` of eMAG-fulfilled ones (type 2); FBE accounts mostly type 2 and
+    ``SimConfig.fbe_seller_ratio`` of type 3.
     ``offers``/``orders`` override the simulator-wide sizes for this account."""
 
     name: str
@@ -195,7 +207,8 @@ class SimConfig:
     per-account limits (docs/emag-protocol.md, "Rate and size limits"). When ``accounts`` is empty
     one MAIN and one FBE account are created (``main``/``fbe``) with credentials derived from the
     seed; accounts given without a username or password get generated ones (see
-    :meth:`effective_accounts`).
+    :meth:`effective_accounts`). ``fbe_seller_ratio`` and ``main_fbe_ratio``: the share of the
+    other order type on FBE and MAIN accounts (see :class:`SimAccount`).
     """
 
     seed: int = 1
@@ -209,6 +222,7 @@ class SimConfig:
     customers: int | None = None
     categories: int = 60
     fbe_seller_ratio: float = 0.15
+    main_fbe_ratio: float = 0.05
     anchor: datetime | None = None
     # What ``awb/save`` answers (docs/emag-protocol.md, "AWBs and couriers": the shape is
     # uncertain and eMAG may answer ``reservation_id`` alone): "alternate" (default: every other
@@ -223,6 +237,8 @@ class SimConfig:
             raise ValueError("sizes must not be negative")
         if self.history_days < 1:
             raise ValueError("history_days must be at least 1")
+        if not (0.0 <= self.fbe_seller_ratio <= 1.0 and 0.0 <= self.main_fbe_ratio <= 1.0):
+            raise ValueError("fbe_seller_ratio and main_fbe_ratio must be within 0..1")
         self.faults.validate()
         if self.awb_answer not in AWB_ANSWERS:
             raise ValueError(f"awb_answer must be one of {', '.join(AWB_ANSWERS)}")

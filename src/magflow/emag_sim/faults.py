@@ -7,7 +7,8 @@ probability is 0 nothing is drawn. The ``count_*`` faults apply to ``{resource}/
 only: elsewhere their probabilities count as 0.
 
 Faults are decided *before* the request is processed, after authentication and the real rate
-limit. Every fault but ``slow`` answers without touching the handler, so a faulted write is never
+limit (``edit_after_read`` excepted: it is drawn per order after an ``order/read`` is answered).
+Every fault but ``slow`` answers without touching the handler, so a faulted write is never
 applied; a ``slow`` answer is processed normally after its delay.
 """
 
@@ -68,6 +69,17 @@ class FaultInjector:
     def reset_counts(self) -> None:
         with self._lock:
             self.counts = {}
+
+    def draw_edit(self) -> bool:
+        """Whether one order just read is edited eMAG-side (``edit_after_read``); counted."""
+        probability = float(self.config.edit_after_read)
+        if not probability:
+            return False
+        with self._lock:
+            hit = self._rng.random() < probability
+            if hit:
+                self.counts["edit_after_read"] = self.counts.get("edit_after_read", 0) + 1
+        return hit
 
     def draw(self, route: str) -> str | None:
         cfg = self.config

@@ -141,6 +141,7 @@ class AccountState:
         self.status_since: dict[int, float] = {}
         self.awbs: dict[int, Json] = {}
         self.addresses: list[Json] = data.seller_addresses(k, sim.country)
+        self.edited_after_read: set[int] = set()  # the ``edit_after_read`` fault's, once each
         self._gen_offer_arrays()
         self._gen_order_arrays(acc.orders if acc.orders is not None else cfg.orders)
 
@@ -182,6 +183,10 @@ class AccountState:
         span = anchor - start
         fbe = self.account_type == "fbe"
         fbe_ratio = sim.config.fbe_seller_ratio
+        # The type is per order: MAIN accounts hold some FBE orders too (docs/emag-protocol.md,
+        # "Orders"), drawn from their own stream so the rest of the data keeps its seed.
+        main_fbe = random.Random(mix(sim.seed, self.k, 4)).random
+        main_ratio = sim.config.main_fbe_ratio
         n_cust = sim.n_customers
         created = array("q", [0]) * n
         modified = array("q", [0]) * n
@@ -216,7 +221,10 @@ class AccountState:
             created[i] = c
             modified[i] = min(mod, int(anchor))
             status[i] = st
-            otype[i] = 2 if fbe and rnd() >= fbe_ratio else 3
+            if fbe:
+                otype[i] = 2 if rnd() >= fbe_ratio else 3
+            else:
+                otype[i] = 2 if main_fbe() < main_ratio else 3
             r = rnd()
             pay[i] = 1 if r < 0.6 else 3 if r < 0.9 else 2
             cust[i] = int(n_cust * rnd() ** 2)
@@ -663,6 +671,27 @@ class AccountState:
         self.touch_order(idx, now)
         return order
 
+    def edit_order(self, idx: int, changes: Json, now: float) -> Json:
+        """An eMAG-side edit (the customer, eMAG or the seller in eMAG's UI), outside the API and
+        its status matrix: ``status`` is set as given, ``customer`` keys are merged into the
+        customer, other keys replace the order's; ``id``, ``type`` and ``products`` stay.
+        ``modified`` becomes ``now``."""
+        order = self.materialize_order(idx)
+        for key, value in changes.items():
+            if key in ("id", "type", "products", "status"):
+                continue
+            if key == "customer" and isinstance(value, dict):
+                order["customer"] = {**(order.get("customer") or {}), **value}
+            else:
+                order[key] = value
+        if "status" in changes:
+            status = int(changes["status"])
+            if status not in (0, 1, 2, 3, 4, 5):
+                raise ValueError(f"status must be 0..5, not {status}")
+            return self.set_order_status(idx, status, now)
+        self.touch_order(idx, now)
+        return order
+
     def touch_order(self, idx: int, now: float) -> None:
         order = self.materialize_order(idx)
         ts = max(int(now), self.modified[idx])
@@ -727,8 +756,11 @@ class AccountState:
         self._remember(key, candidates)
         return candidates
 
-    def add_orders(self, count: int, now: float, rng: random.Random) -> list[int]:
-        """New orders (status 1) created ``now``; created dates stay monotonic in the index."""
+    def add_orders(
+        self, count: int, now: float, rng: random.Random, order_type: int | None = None
+    ) -> list[int]:
+        """New orders (status 1) created ``now``; created dates stay monotonic in the index.
+        ``order_type`` 2 or 3 for all of them; None: an FBE account's mix, type 3 on MAIN."""
         ids = []
         last = self.created[-1] if self.n_orders else 0
         fbe = self.account_type == "fbe"
@@ -739,7 +771,11 @@ class AccountState:
             self.created.append(ts)
             self.modified.append(ts)
             self.status.append(1)
-            self.otype.append(2 if fbe and rng.random() >= self.sim.config.fbe_seller_ratio else 3)
+            if order_type is None:
+                fbe_order = fbe and rng.random() >= self.sim.config.fbe_seller_ratio
+                self.otype.append(2 if fbe_order else 3)
+            else:
+                self.otype.append(order_type)
             r = rng.random()
             self.pay.append(1 if r < 0.6 else 3 if r < 0.9 else 2)
             self.cust.append(int(self.sim.n_customers * rng.random() ** 2))

@@ -5,10 +5,17 @@ Rules kept here:
 
 - Only orders stored locally (``emag_orders``) can be written through MagFlow: every action takes
   the local order id. An order is therefore acknowledged only after it has been stored.
-- ``order/save`` sends the whole order as last read (the stored ``raw`` payload) with the status
-  changed ("send ALL the fields initially read", docs/emag-protocol.md, "Orders"). The status matrix
-  is eMAG's to enforce: MagFlow checks only what it must send (status 0/3/4, a reason for a
-  cancellation) so that a refusal carries eMAG's own message.
+- Orders fulfilled by eMAG (``type`` 2, FBE) are eMAG's to handle: acknowledging, changing the
+  status and issuing an AWB are refused locally (:class:`FbeOrderError`, nothing sent); attaching
+  documents is the one write allowed on them (docs/emag-protocol.md, "Orders", "Attachments and
+  invoices"). The type is a property of each order, not of the account.
+- A status change re-reads the order from eMAG first and sends that copy with only ``status``
+  (and ``reason_cancellation``) changed ("send ALL the fields initially read",
+  docs/emag-protocol.md, "Orders"): the stored copy may be older than what eMAG holds (a
+  customer's edit, a status set in eMAG's UI) and sending it would undo that. Nothing is sent
+  when eMAG is already at or past the target (:func:`status_reached`). Beyond that the status
+  matrix is eMAG's to enforce: MagFlow checks only what it must send (status 0/3/4, a reason for
+  a cancellation) so that a refusal carries eMAG's own message.
 - ``awb/save`` takes a single object (docs/emag-protocol.md, "AWBs and couriers"): the receiver
   comes from the order's shipping data, cash on delivery is the order total (VAT included, what the
   customer pays, the SGR deposit included: docs/emag-protocol.md, "Orders") when the payment mode
@@ -44,7 +51,7 @@ from magflow.audit.service import Actor, Auditor, Outcome
 from magflow.common.errors import NotFoundError
 from magflow.context import AppContext
 from magflow.emag.client import EmagClient
-from magflow.emag.codes import WRITABLE_ORDER_STATUSES, OrderStatus, PaymentMode
+from magflow.emag.codes import WRITABLE_ORDER_STATUSES, OrderStatus, OrderType, PaymentMode
 from magflow.emag.coerce import to_int
 from magflow.emag.errors import EmagError
 from magflow.emag.phones import PhoneError, normalize_phone
@@ -71,7 +78,80 @@ class OrderNotFoundError(NotFoundError):
 
 
 class ActionInputError(ValueError):
-    """The request cannot be sent as asked (checked locally, nothing sent)."""
+    """The request cannot be sent as asked (checked locally, nothing sent): HTTP 422."""
+
+
+class ActionConflictError(Exception):
+    """The order's state forbids the action (checked locally, nothing sent): HTTP 409."""
+
+
+class FbeOrderError(ActionConflictError):
+    """The order is fulfilled by eMAG (type 2): only attachments may be written to it
+    (docs/emag-protocol.md, "Orders")."""
+
+    def __init__(self, emag_id: int, action: str) -> None:
+        super().__init__(
+            f"order {emag_id} is fulfilled by eMAG (FBE, type 2): eMAG acknowledges it, sets its "
+            f"status and issues its AWB, so MagFlow does not {action} it (only documents can be "
+            "attached); nothing was sent to eMAG"
+        )
+
+
+def require_seller_fulfilled(order: EmagOrder, action: str) -> None:
+    """Refuse ``action`` on an FBE order before anything is sent (eMAG refuses every write but
+    attachments on type 2 orders: docs/emag-protocol.md, "Orders")."""
+    if order.order_type == OrderType.FBE:
+        raise FbeOrderError(order.emag_id, action)
+
+
+#: The seller's path of an order, in the order eMAG moves it: new → in progress → prepared →
+#: finalized → returned (docs/emag-protocol.md, "Orders"). Cancelled (0) is off the path.
+_PATH = (
+    OrderStatus.NEW,
+    OrderStatus.IN_PROGRESS,
+    OrderStatus.PREPARED,
+    OrderStatus.FINALIZED,
+    OrderStatus.RETURNED,
+)
+
+
+def status_reached(seen: int, current: int | None, target: int) -> str | None:
+    """Why nothing should be sent to move an order to ``target``, or None to send it.
+
+    ``current`` is the status eMAG has now (re-read just before the save), ``seen`` the stored
+    one (what the user acted on). eMAG is *at or past* the target when:
+
+    - it already has ``target`` (a cancelled order asked to cancel included);
+    - ``target`` is prepared (3) or finalized (4) and eMAG is further along the seller's path
+      new → in progress → prepared → finalized → returned: finalized already (an AWB issued in
+      eMAG's UI sets 4) or returned (5). Sending would move it back (eMAG's matrix allows
+      4 → 3 within 48 h);
+    - eMAG cancelled the order (0) since MagFlow last read it (``seen`` is not 0) and
+      ``target`` is 3 or 4: the customer's or eMAG's cancellation is not undone by a change
+      decided on an older view. The order is stored as cancelled; asking again once MagFlow
+      shows it cancelled reactivates it (eMAG allows that within 48 h).
+
+    Anything else is sent and eMAG's matrix decides (a cancellation of a returned order, for
+    one, is refused by eMAG with its own message).
+    """
+    if current is None:
+        return None
+    if current == target:
+        return f"eMAG already has it {OrderStatus.label_of(current)}"
+    if target in (OrderStatus.PREPARED, OrderStatus.FINALIZED):
+        if current in _PATH and _PATH.index(OrderStatus(current)) > _PATH.index(
+            OrderStatus(target)
+        ):
+            return (
+                f"eMAG already has it {OrderStatus.label_of(current)}, "
+                f"past {OrderStatus.label_of(target)}"
+            )
+        if current == OrderStatus.CANCELLED and seen != OrderStatus.CANCELLED:
+            return (
+                "eMAG cancelled it since MagFlow last read it; ask again to reactivate it "
+                "(eMAG allows that within 48 hours)"
+            )
+    return None
 
 
 class AwbNotFoundError(NotFoundError):
@@ -156,6 +236,9 @@ class ActionResult:
     refreshed: bool
     emag_messages: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: False when nothing was sent to eMAG (``note`` says why).
+    sent: bool = True
+    note: str | None = None
 
 
 def _save_outcome(result: SaveResult) -> Outcome:
@@ -209,15 +292,21 @@ class OrderActions:
     ) -> bool:
         """Re-read the order from eMAG and store what it says; ``fallback`` (the payload as sent)
         when the re-read fails. Returns whether eMAG's answer was used."""
-        raw: dict[str, Any] | None = None
         try:
-            rows = await client.read_rows("order", {"id": order.emag_id, "type": order.order_type})
-            raw = next((r for r in rows if to_int(r.get("id")) == order.emag_id), None)
+            raw = await self._read(client, order)
         except EmagError:
             raw = None
         refreshed = raw is not None
         await self._store(account, order, raw if raw is not None else fallback)
         return refreshed
+
+    @staticmethod
+    async def _read(client: EmagClient, order: EmagOrder) -> dict[str, Any] | None:
+        """The order as eMAG has it now (``order/read`` by id and type; ``type`` must be given, as
+        ``order/read`` defaults to 3: docs/emag-protocol.md, "Orders"), None when eMAG does not
+        return it. eMAG's errors propagate."""
+        rows = await client.read_rows("order", {"id": order.emag_id, "type": order.order_type})
+        return next((r for r in rows if to_int(r.get("id")) == order.emag_id), None)
 
     async def _store(self, account: EmagAccount, order: EmagOrder, raw: dict[str, Any]) -> None:
         """Store ``raw`` as the sync does (:func:`magflow.orders.service.store_orders`: row,
@@ -239,6 +328,7 @@ class OrderActions:
         """``order/acknowledge/{id}`` (docs/emag-protocol.md, "Orders"): 1 → 2, only way there. eMAG
         answers an order already in 2 with success, so a repeat is harmless."""
         order = await self._order(order_id)
+        require_seller_fulfilled(order, "acknowledge")
         account = await self._account(order)
         route = f"order/acknowledge/{order.emag_id}"
         async with self._client(account) as client:
@@ -261,9 +351,15 @@ class OrderActions:
     async def change_status(
         self, order_id: int, new_status: int, reason: int | None = None
     ) -> ActionResult:
-        """``order/save`` with the whole stored order and the new status (3, 4, or 0 with a
-        cancellation ``reason``, sent as ``reason_cancellation`` since 4.4.7,
-        docs/emag-protocol.md, "Orders")."""
+        """``order/save`` with the order as eMAG has it now and only the status changed (3, 4, or
+        0 with a cancellation ``reason``, sent as ``reason_cancellation`` since 4.4.7,
+        docs/emag-protocol.md, "Orders").
+
+        The order is re-read just before the save, and that copy is sent: eMAG takes the whole
+        order as sent, so the stored copy would undo what changed on eMAG since the last sync.
+        When eMAG is already at or past the target (:func:`status_reached`) nothing is sent and
+        the local row takes eMAG's copy (``sent`` False, ``note`` says why). A failed re-read
+        fails the change: nothing is sent on a guess."""
         if new_status not in WRITABLE_ORDER_STATUSES:
             raise ActionInputError(
                 "status must be 3 (prepared), 4 (finalized) or 0 (cancelled); "
@@ -272,12 +368,26 @@ class OrderActions:
         if new_status == OrderStatus.CANCELLED and reason is None:
             raise ActionInputError("a cancellation needs a reason (eMAG reason_cancellation code)")
         order = await self._order(order_id)
+        require_seller_fulfilled(order, "change the status of")
         account = await self._account(order)
-        payload = dict(order.raw)
-        payload["status"] = new_status
-        if new_status == OrderStatus.CANCELLED:
-            payload["reason_cancellation"] = reason
         async with self._client(account) as client:
+            current = await self._read(client, order)
+            if current is None:
+                raise ActionConflictError(
+                    f"eMAG returned no order {order.emag_id} of type {order.order_type}; nothing "
+                    "was sent (a sync of the orders shows what eMAG holds)"
+                )
+            if to_int(current.get("type")) == OrderType.FBE:
+                raise FbeOrderError(order.emag_id, "change the status of")
+            reached = status_reached(order.status, to_int(current.get("status")), new_status)
+            if reached is not None:
+                await self._store(account, order, current)
+                await self.session.flush()
+                return ActionResult(order, True, sent=False, note=f"nothing sent: {reached}")
+            payload = dict(current)
+            payload["status"] = new_status
+            if new_status == OrderStatus.CANCELLED:
+                payload["reason_cancellation"] = reason
             encoded = client.encode([payload])
             result = await self._auditor(account).call(
                 lambda: client.save_orders([payload]),
@@ -380,6 +490,7 @@ class OrderActions:
         (it was issued) and the answer says ``awb_number: null``; the label route reads it again.
         """
         order = await self._order(order_id)
+        require_seller_fulfilled(order, "issue an AWB for")
         account = await self._account(order)
         payload = self.awb_payload(
             order, request, platform=account.platform, sender_defaults=account.awb_sender
@@ -508,14 +619,15 @@ async def acknowledge_many(
     after_each: Callable[[], Awaitable[None]] | None = None,
 ) -> list[AckOutcome]:
     """Acknowledge each order in turn; one refusal does not stop the others (each answer says
-    what happened). Orders not stored locally are refused without calling eMAG. ``after_each``
-    (the caller's commit) runs after every acknowledged order, so that what eMAG did is kept
-    locally even if a later order fails, and no write lock is held across eMAG calls."""
+    what happened). Orders not stored locally, and FBE orders (eMAG's to acknowledge), are
+    refused without calling eMAG. ``after_each`` (the caller's commit) runs after every
+    acknowledged order, so that what eMAG did is kept locally even if a later order fails, and no
+    write lock is held across eMAG calls."""
     outcomes = []
     for order_id in dict.fromkeys(order_ids):
         try:
             result = await actions.acknowledge(order_id)
-        except OrderNotFoundError as exc:
+        except (OrderNotFoundError, ActionConflictError) as exc:
             outcomes.append(AckOutcome(order_id, ok=False, error=str(exc)))
         except EmagError as exc:
             outcomes.append(

@@ -1,14 +1,16 @@
 """Order write-back routes (``/api/v1/emag/orders/...``) and courier accounts.
 
 eMAG's errors become HTTP in :mod:`magflow.common.errors` (refusals 422 with eMAG's own messages,
-failures to reach eMAG 502); nothing is committed locally in either case.
+failures to reach eMAG 502); nothing is committed locally in either case. Local refusals, before
+anything is sent: 422 for a request that cannot be sent as asked, 409 for an order whose state
+forbids the action (an FBE order, one eMAG no longer returns).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
 
 from magflow.audit.service import Actor
@@ -18,6 +20,7 @@ from magflow.common.errors import UNPROCESSABLE
 from magflow.common.listing import invalidate_totals
 from magflow.common.schemas import IdPath
 from magflow.orders.actions import (
+    ActionConflictError,
     ActionInputError,
     ActionResult,
     OrderActions,
@@ -42,6 +45,8 @@ def _out(result: ActionResult, awb: bool = False) -> ActionOut:
         refreshed=result.refreshed,
         emag_messages=result.emag_messages,
         awb=result.extra if awb else None,
+        sent=result.sent,
+        note=result.note,
     )
 
 
@@ -53,6 +58,8 @@ async def _run(session: Session, coro: Any, ctx: Context | None = None) -> Any:
         result = await coro
     except ActionInputError as exc:
         raise HTTPException(UNPROCESSABLE, detail=str(exc)) from exc
+    except ActionConflictError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     await session.commit()
     if ctx is not None:
         await invalidate_totals(ctx.cache)
@@ -61,7 +68,8 @@ async def _run(session: Session, coro: Any, ctx: Context | None = None) -> Any:
 
 @router.post("/orders/acknowledge", response_model=list[AckOut])
 async def acknowledge_orders(ctx: Context, session: Session, user: Operator, body: AckMany) -> Any:
-    """Acknowledge several stored orders (1 → 2); one answer per id."""
+    """Acknowledge several stored orders (1 → 2); one answer per id. FBE orders and unknown ids
+    are refused in their answer, without calling eMAG."""
     outcomes = await acknowledge_many(
         OrderActions(ctx, session, Actor.of(user)), body.ids, after_each=session.commit
     )
@@ -83,7 +91,9 @@ async def acknowledge_order(
 async def change_order_status(
     ctx: Context, session: Session, user: Operator, order_id: IdPath, body: StatusChange
 ) -> Any:
-    """Change the status with ``order/save`` (the whole order as read, status changed)."""
+    """Change the status with ``order/save``: the order re-read from eMAG, only its status (and
+    cancellation reason) changed; nothing sent (``sent: false``, ``note``) when eMAG is already at
+    or past the target; 409 for an FBE order."""
     actions = OrderActions(ctx, session, Actor.of(user))
     return _out(await _run(session, actions.change_status(order_id, body.status, body.reason), ctx))
 

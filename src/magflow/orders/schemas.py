@@ -206,6 +206,12 @@ class ActionOut(BaseModel):
     refreshed: bool = Field(description="the local row was re-read from eMAG after the write")
     emag_messages: list[str] = []
     awb: dict[str, Any] | None = None
+    sent: bool = Field(
+        default=True,
+        description="false when nothing was sent to eMAG: it already had the order at or past "
+        "the asked status (`note` says why)",
+    )
+    note: str | None = None
 
 
 class AckOut(BaseModel):

@@ -10,7 +10,7 @@ from sqlalchemy import and_, case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.catalog.models import EmagOffer
-from magflow.emag.codes import OfferStatus, OrderStatus
+from magflow.emag.codes import OfferStatus, OrderStatus, OrderType
 from magflow.orders.models import EmagOrder
 from magflow.status.schemas import OfferCounts, OrderCounts
 from magflow.sync.models import SyncLog, SyncStatus
@@ -90,17 +90,22 @@ async def offer_counts(session: AsyncSession, account_ids: Sequence[int]) -> dic
 
 
 async def order_counts(session: AsyncSession, account_ids: Sequence[int]) -> dict[int, OrderCounts]:
+    """Stored orders per account: by status, and those waiting for the seller's acknowledgement
+    (new and fulfilled by the seller: eMAG acknowledges FBE orders, docs/emag-protocol.md,
+    "Orders")."""
     result = await session.execute(
-        select(EmagOrder.account_id, EmagOrder.status, func.count())
+        select(EmagOrder.account_id, EmagOrder.status, EmagOrder.order_type, func.count())
         .where(EmagOrder.account_id.in_(account_ids))
-        .group_by(EmagOrder.account_id, EmagOrder.status)
+        .group_by(EmagOrder.account_id, EmagOrder.status, EmagOrder.order_type)
     )
     counts: dict[int, OrderCounts] = {}
-    for account_id, order_status, count in result:
+    for account_id, order_status, order_type, count in result:
         entry = counts.setdefault(account_id, OrderCounts())
         name = order_status_name(order_status)
         entry.by_status[name] = entry.by_status.get(name, 0) + count
         entry.total += count
+        if order_status == OrderStatus.NEW and order_type != OrderType.FBE:
+            entry.waiting_for_acknowledgement += count
     return counts
 
 

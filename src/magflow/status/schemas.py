@@ -25,6 +25,10 @@ class OrderCounts(BaseModel):
     by_status: dict[str, int] = Field(
         default_factory=dict, description="cancelled, new, in_progress, prepared, finalized, …"
     )
+    waiting_for_acknowledgement: int = Field(
+        default=0,
+        description="new orders fulfilled by the seller (eMAG acknowledges FBE orders itself)",
+    )
 
 
 class RunBrief(BaseModel):

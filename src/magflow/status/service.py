@@ -329,7 +329,9 @@ async def enhanced_status(
       ``offer_validation_status`` 1 and a ``validation_status`` in ``SELLABLE_VALIDATION_STATUSES``
       (magflow.status.repository); ``out_of_stock``: active offers with no stock; ``missing``:
       offers no longer returned by eMAG.
-    - orders: counts by eMAG status (0 cancelled … 5 returned, docs/emag-protocol.md, "Orders").
+    - orders: counts by eMAG status (0 cancelled … 5 returned, docs/emag-protocol.md, "Orders"),
+      and ``waiting_for_acknowledgement``: new orders fulfilled by the seller (FBE orders are
+      eMAG's to acknowledge).
     - ``warning`` of a run (and the health reason ``missing_withheld``): the latest completed
       offers run did not mark the offers it did not see missing and nobody confirmed them yet
       (``sync.engine.judge_missing``).

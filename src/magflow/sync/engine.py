@@ -50,7 +50,7 @@ from magflow.catalog import repository as catalog_repository
 from magflow.catalog.mapping import offer_row
 from magflow.common.dates import in_zone
 from magflow.context import AppContext
-from magflow.emag.codes import ALL_ORDER_TYPES, OrderType
+from magflow.emag.codes import ALL_ORDER_TYPES
 from magflow.emag.coerce import to_int
 from magflow.emag.dates import format_emag_datetime
 from magflow.emag.errors import EmagAuthError, EmagError
@@ -312,10 +312,9 @@ class SyncEngine:
                     else now - timedelta(days=self.options.orders_full_days)
                 )
                 field_after, field_before = "createdAfter", "createdBefore"
-            # order/read defaults to the seller's type; FBE orders appear only when asked
-            # (docs/emag-protocol.md, "Orders").
-            types = ALL_ORDER_TYPES if credentials.account_type == "fbe" else (OrderType.SELLER,)
-            for order_type in types:
+            # The type is per order and any account may have both; order/read defaults to the
+            # seller's type, FBE orders appear only when asked (docs/emag-protocol.md, "Orders").
+            for order_type in ALL_ORDER_TYPES:
                 for start, stop in order_windows(since, now):
                     specs.append(
                         (

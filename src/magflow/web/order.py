@@ -1,5 +1,7 @@
 """One order's page: details, attachments, status history, and the write actions (acknowledge,
-status, invoice, AWB), each through the order actions API.
+status, invoice, AWB), each through the order actions API. An FBE order (type 2) offers the
+invoice only: eMAG acknowledges it, sets its status and ships it (docs/emag-protocol.md,
+"Orders").
 
 Every time on the page is shown in the order's account's platform time zone, named (eMAG's own
 dates are that platform's local time: docs/emag-protocol.md, "Dates and time zones").
@@ -76,6 +78,8 @@ async def _order_detail(
     zone = _zone(account)
     template = "_order_detail.html" if is_htmx(request) else "order.html"
     awb_number = order.get("awb_number") or (awb or {}).get("awb_number")
+    # docs/emag-protocol.md, "Orders": eMAG handles FBE orders; only attachments are the seller's
+    fbe = order.get("order_type") == OrderType.FBE
     return render(
         request,
         template,
@@ -88,9 +92,8 @@ async def _order_detail(
         tz_name=getattr(zone, "key", "UTC"),
         attachments=attachments(order),
         awb_number=awb_number,
-        can_awb=not awb_number
-        and order.get("order_type") != OrderType.FBE
-        and order.get("status") in AWB_STATUSES,
+        fbe=fbe,
+        can_awb=not awb_number and not fbe and order.get("status") in AWB_STATUSES,
         awb=awb,
         # a label exists for AWBs issued through MagFlow (their eMAG ids are kept)
         can_print=bool(order.get("awb_emag_id") or order.get("awb_reservation_id")),
@@ -120,6 +123,11 @@ async def _order_action(
         except ApiError:  # no such order (any more): the message alone
             return flash(request, user, exc.message, "error")
         return await _order_detail(request, user, order, exc.message, "error")
+    if result.get("sent") is False:  # eMAG was already at or past it: the answer's note says so
+        note = str(result.get("note") or "nothing sent")
+        return await _order_detail(
+            request, user, result["order"], note[:1].upper() + note[1:], "warn"
+        )
     messages = "; ".join(result.get("emag_messages") or [])
     return await _order_detail(
         request, user, result["order"], done + (f" eMAG: {messages}" if messages else ""), "ok"

@@ -1,4 +1,7 @@
-"""The orders list: filters, acknowledgement of many new orders at once, CSV/XLSX export."""
+"""The orders list: filters, acknowledgement of many new orders at once, CSV/XLSX export.
+
+Orders fulfilled by eMAG (type 2, FBE) are eMAG's to acknowledge (docs/emag-protocol.md,
+"Orders"): the table offers no checkbox for them, on any account."""
 
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ def _date_bound(value: str | None) -> str | None:
 def _order_params(
     account: str | None,
     order_status: str | None,
+    order_type: str | None,
     search: str | None,
     date_from: str | None,
     date_to: str | None,
@@ -38,6 +42,7 @@ def _order_params(
     return {
         "account": account,
         "status": order_status,
+        "type": order_type or None,
         "search": search,
         "date_from": _date_bound(date_from),
         "date_to": _date_bound(date_to),
@@ -50,6 +55,7 @@ async def orders_page(
     user: User,
     account: str | None = None,
     order_status: Annotated[str | None, Query(alias="status")] = None,
+    order_type: Annotated[str | None, Query(alias="type", max_length=2)] = None,
     search: Annotated[str | None, Query(max_length=200)] = None,
     date_from: str | None = None,
     date_to: str | None = None,
@@ -58,6 +64,7 @@ async def orders_page(
     filters = {
         "account": account,
         "status": order_status,
+        "type": order_type,
         "search": search,
         "date_from": date_from,
         "date_to": date_to,
@@ -67,7 +74,7 @@ async def orders_page(
         user,
         name="orders",
         api_path="/api/v1/emag/orders",
-        params=_order_params(account, order_status, search, date_from, date_to),
+        params=_order_params(account, order_status, order_type, search, date_from, date_to),
         filters=filters,
         page=page,
     )

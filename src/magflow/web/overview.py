@@ -2,9 +2,9 @@
 account's health.
 
 Every figure comes from the JSON API: orders and revenue per day from
-``GET /api/v1/emag/orders/daily`` (local days of each account's platform), the waiting and
-out-of-stock counts from the orders and offers listings' ``total``, the to-dos from
-``GET /api/v1/todo``.
+``GET /api/v1/emag/orders/daily`` (local days of each account's platform), the waiting (new
+seller-fulfilled orders: FBE orders are eMAG's to acknowledge) and out-of-stock counts from the
+orders and offers listings' ``total``, the to-dos from ``GET /api/v1/todo``.
 """
 
 from __future__ import annotations
@@ -15,12 +15,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from magflow.emag.codes import OrderStatus
+from magflow.emag.codes import OrderStatus, OrderType
 from magflow.web.client import ApiError
 from magflow.web.session import User, api
 from magflow.web.templating import render
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
+
+#: The orders waiting for the seller's acknowledgement: new, fulfilled by the seller.
+WAITING_FOR_ACKNOWLEDGEMENT = {"status": int(OrderStatus.NEW), "type": int(OrderType.SELLER)}
 
 #: The chart's window and the longest KPI window, in days.
 CHART_DAYS = 30
@@ -72,8 +75,9 @@ async def overview(request: Request, user: User) -> Response:
         for a in accounts
     }
     daily = await client.get("/api/v1/emag/orders/daily", {"days": CHART_DAYS})
+    # FBE orders are eMAG's to acknowledge (docs/emag-protocol.md, "Orders"): never waiting on us
     waiting = (
-        await client.get("/api/v1/emag/orders", {"status": int(OrderStatus.NEW), "limit": 1})
+        await client.get("/api/v1/emag/orders", {**WAITING_FOR_ACKNOWLEDGEMENT, "limit": 1})
     )["total"]
     out_of_stock = (await client.get("/api/v1/emag/offers", {"in_stock": "false", "limit": 1}))[
         "total"
