@@ -16,8 +16,10 @@ Choices where docs/emag-protocol.md is UNCERTAIN (tolerant readings):
   docs/emag-protocol.md, "PHP serialization quirks"; the client must coerce
   (docs/emag-protocol.md, "Paging, counts and filters").
 - Unknown filter keys are ignored (docs/emag-protocol.md, "Paging, counts and filters"). Order
-  ``count`` does not enforce the "both bounds, at most one month apart" rule of [DOC]; date bounds
-  are inclusive.
+  ``read`` and ``count`` refuse a date bound given without its pair (``createdAfter`` without
+  ``createdBefore``...) and two bounds more than one calendar month apart; [DOC] states the first
+  rule for ``count`` only, and the strict reading on both keeps MagFlow sending both bounds
+  (docs/emag-protocol.md, "Paging, counts and filters"). Date bounds are inclusive.
 - Read/count/save actions answer both POST and GET.
 - ``product_offer/save`` validates item by item: valid items are saved even when another item
   fails; the answer is then ``isError: true`` listing the failures (docs/emag-protocol.md, "Offers":
@@ -982,6 +984,12 @@ class EmagApi:
             ("modifiedAfter", "modifiedBefore"),
         ):
             start, stop = bounds[after], bounds[before]
+            if (start is None) != (stop is None):
+                # [DOC] for count: each bound "can only be set if the other is present"; its read
+                # table relaxes the After bound, which is UNCERTAIN, so the simulator takes the
+                # strict reading on both (docs/emag-protocol.md, "Paging, counts and filters").
+                given, missing = (after, before) if stop is None else (before, after)
+                raise ApiError(f"{given} can only be set if {missing} is present")
             if start is not None and stop is not None and stop > self._month_later(start):
                 raise ApiError(f"Maximum 1 month difference between {after} and {before}")
         return OrderFilter(

@@ -4,6 +4,9 @@ One ``random.Random(seed)`` draw per eligible request picks at most one fault, i
 429, 500, 502, 504, timeout, malformed, is_error, slow. The same seed and the same sequence of
 requests give the same faults. When every probability is 0 nothing is drawn.
 
+``vendor_ip_refused`` is not drawn: the accounts it names get eMAG's IP refusal on every call
+(:func:`vendor_ip_refusal`).
+
 Faults are decided *before* the request is processed, after authentication and the real rate
 limit. Every fault but ``slow`` answers without touching the handler, so a faulted write is never
 applied; a ``slow`` answer is processed normally after its delay.
@@ -30,6 +33,22 @@ BODY_502 = (
 BODY_504 = b'{"message":"The upstream server is timing out"}'
 BODY_MALFORMED = b'{"isError":false,"messages":[],"results":[{"id":1,"status":'
 IS_ERROR_MESSAGE = "An error occurred while processing your request. Please try again later."
+
+
+def vendor_ip_refused(config: FaultConfig, username: str) -> bool:
+    """Whether eMAG refuses this account's calls for the caller's IP (``vendor_ip_refused``)."""
+    names = config.vendor_ip_refused
+    return "*" in names or username in names
+
+
+def vendor_ip_refusal(client_ip: str) -> str:
+    """eMAG's answer to a call from an IP the seller did not whitelist: HTTP 200 with
+    ``isError: true`` and ``ERROR: Invalid vendor ip [x.x.x.x]`` quoting the caller's address
+    (docs/emag-protocol.md, "Requests and authentication", "Answers and errors"). It is given on
+    every route, after the rate limit counted the call (invalid requests count too,
+    docs/emag-protocol.md, "Rate and size limits"), and it lasts until the seller acts: never
+    drawn at random, never transient."""
+    return f"ERROR: Invalid vendor ip [{client_ip}]"
 
 
 def _seed(config: FaultConfig, default_seed: int) -> int:

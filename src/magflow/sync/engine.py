@@ -496,13 +496,16 @@ class SyncEngine:
 
     @staticmethod
     def _error(error: EmagError, *, page: int | None) -> dict[str, Any]:
-        return {
+        entry: dict[str, Any] = {
             "at": datetime.now(UTC).isoformat(),
             "page": page,
             "kind": type(error).__name__,
             "status_code": getattr(error, "status_code", None),
             "messages": list(getattr(error, "messages", []) or [str(error)]),
         }
+        if error.hint is not None:  # e.g. "whitelist this server's IP" (EmagIpNotWhitelistedError)
+            entry["hint"] = error.hint
+        return entry
 
     async def _finish(
         self,

@@ -92,6 +92,7 @@ async def overview(request: Request, user: User) -> Response:
         offers_total=offers_total,
         health=health,
         health_accounts=_health_by_account(health),
+        ip_refusals=_ip_refusals(health),
         chart=chart(daily),
         timezone=daily["timezone"],
         account_names={str(k): v for k, v in names.items()},
@@ -112,4 +113,18 @@ def _health_by_account(health: Any) -> dict[str, dict[str, Any]]:
             if name is not None:
                 inner = entry.get("health")
                 found[str(name)] = inner if isinstance(inner, dict) else entry
+    return found
+
+
+# -- eMAG's IP refusal (issue 13, point 10) --------------------------------------------------------
+
+
+def _ip_refusals(health: Any) -> dict[str, dict[str, Any]]:
+    """Per account name, the status answer's ``ip_refusal`` (eMAG refused this server's IP:
+    docs/emag-protocol.md, "Answers and errors"), for the page to say what the seller must do."""
+    found: dict[str, dict[str, Any]] = {}
+    if isinstance(health, dict):
+        for entry in health.get("accounts") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("ip_refusal"), dict):
+                found[str(entry.get("name"))] = entry["ip_refusal"]
     return found
