@@ -32,3 +32,9 @@ class EmagAccount(TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     # Units held back from eMAG: bulk and stock-only updates publish max(0, stock - stock_buffer).
     stock_buffer: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    # -- warehouse (issue 13, point 9) --------------------------------------------------------
+    # The ``warehouse_id`` that stock is written to with the light offer API
+    # (``[{warehouse_id, value}]``, docs/emag-protocol.md, "Offers"): a per-account setting, 1 by
+    # default, as production connectors do.
+    warehouse_id: Mapped[int] = mapped_column(default=1, server_default="1")

@@ -338,7 +338,7 @@ class EmagApi:
         return ok(count_result(len(acc.offer_ids(self._offer_filter(filters))), per_page))
 
     def _vat_ids(self) -> set[int]:
-        return {v[0] for v in data.VAT_RATES[self.state.platform]}
+        return {v[0] for v in data.VAT_RATES[self.state.market]}
 
     def _check_prices(
         self, item: Json, current: Json | None, errors: list[str], first_save: bool
@@ -790,7 +790,7 @@ class EmagApi:
                         "product_name": data.product_name(seed, index),
                         "brand_name": data.product_brand(index),
                         "doc_category_id": category,
-                        "site_url": f"http://emag.{self.state.platform}/product_details/pd/{pnk}",
+                        "site_url": f"http://emag.{self.state.market}/product_details/pd/{pnk}",
                         "category_name": data.CATEGORY_WORDS[category % len(data.CATEGORY_WORDS)],
                         "allowed_to_add_offer": True,
                         "vendor_has_offer": index < acc.n_offers,
@@ -807,7 +807,7 @@ class EmagApi:
                         "product_name": f"Produs {code}",
                         "brand_name": "Generic",
                         "doc_category_id": 100,
-                        "site_url": f"http://emag.{self.state.platform}/product_details/pd/{pnk}",
+                        "site_url": f"http://emag.{self.state.market}/product_details/pd/{pnk}",
                         "category_name": data.CATEGORY_WORDS[0],
                         "allowed_to_add_offer": int(code) % 2 == 0,
                         "vendor_has_offer": False,
@@ -844,7 +844,7 @@ class EmagApi:
         return ok(
             [
                 {"vat_id": vid, "vat_rate": rate, "is_default": default}
-                for vid, rate, default in data.VAT_RATES[self.state.platform]
+                for vid, rate, default in data.VAT_RATES[self.state.market]
             ]
         )
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 AccountType = Literal["main", "fbe"]
-Platform = Literal["ro", "bg", "hu"]
+Platform = Literal["ro", "bg", "hu", "fd_ro", "fd_bg"]
 
 PLATFORMS: dict[str, dict[str, str]] = {
     # docs/emag-protocol.md, "Hosts and platforms": platform → currency, locale, country; dates are
@@ -22,6 +22,23 @@ PLATFORMS: dict[str, dict[str, str]] = {
     # Bulgaria adopted the euro on 1 January 2026: eMAG BG sends EUR.
     "bg": {"currency": "EUR", "locale": "bg_BG", "country": "BG", "tz": "Europe/Sofia"},
     "hu": {"currency": "HUF", "locale": "hu_HU", "country": "HU", "tz": "Europe/Budapest"},
+    # FashionDays RO and BG: eMAG's API on their own hosts, with the country's currency, locale
+    # and time; ``market`` names the eMAG platform whose reference data (VAT rates, prices,
+    # names, cities) the simulator reuses.
+    "fd_ro": {
+        "currency": "RON",
+        "locale": "ro_RO",
+        "country": "RO",
+        "tz": "Europe/Bucharest",
+        "market": "ro",
+    },
+    "fd_bg": {
+        "currency": "EUR",
+        "locale": "bg_BG",
+        "country": "BG",
+        "tz": "Europe/Sofia",
+        "market": "bg",
+    },
 }
 
 # Names accepted for each fault kind, in the settings string, the CLI and the control API.
