@@ -19,6 +19,10 @@ How a run goes (docs/architecture.md, "A sync run"):
    backoff; what still fails makes the run ``partial`` with eMAG's messages in ``errors``. Only a
    complete offers run marks unseen offers missing, and only a complete orders run advances the
    incremental watermark.
+
+An authentication refusal (bad credentials, or ``ERROR: Invalid vendor ip [...]``: the server's IP
+is not whitelisted, docs/emag-protocol.md, "Answers and errors") fails the run at once, with
+eMAG's message and the hint of the error in ``errors``: no page, round or retry could succeed.
 """
 
 from __future__ import annotations
