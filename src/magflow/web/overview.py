@@ -53,6 +53,8 @@ def chart(daily: dict[str, Any]) -> dict[str, Any]:
         "orders": [item["orders"] for item in daily["items"]],
         "revenue": revenue if currency else [],
         "currency": currency,
+        # The currencies the chart leaves out (issue 13, point 7): the page names them.
+        "others": list(daily["currencies"][1:]),
     }
 
 
