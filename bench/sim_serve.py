@@ -16,7 +16,9 @@ import argparse
 import statistics
 import time
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -69,7 +71,13 @@ def main() -> None:
                 for p in range(1, args.pages + 1)
             ]
             print(f"product_offer/read, 100 offers/page: {summary(offer_pages)}")
-            body = {"status": [1, 2, 3], "modifiedAfter": "2020-01-01 00:00:00"}
+            # eMAG takes a date bound only with its pair, at most a month apart.
+            now = datetime.now(ZoneInfo("Europe/Bucharest"))
+            body = {
+                "status": [1, 2, 3],
+                "modifiedAfter": f"{now - timedelta(days=28):%Y-%m-%d %H:%M:%S}",
+                "modifiedBefore": f"{now:%Y-%m-%d %H:%M:%S}",
+            }
             first = timed(c, "/order/count", body)
             again = timed(c, "/order/count", body)
             print(f"filtered order/count: first {first:.1f} ms, cached {again:.1f} ms")

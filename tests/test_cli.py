@@ -155,10 +155,14 @@ async def test_accounts_add_list_remove(run, ctx: AppContext) -> None:  # type: 
         "fbe",
         "--username",
         "seller-hu",
+        "--warehouse-id",
+        "4",
         "--password-stdin",
         stdin=secret + "\n",
     )
     assert added_stdin.returncode == 0, added_stdin.stderr
+    moved = run("accounts", "set-warehouse", "ro-main", "2")
+    assert moved.returncode == 0, moved.stderr
     listed = run("accounts", "list")
     assert listed.returncode == 0
     assert "ro-main" in listed.stdout and "hu-fbe" in listed.stdout
@@ -168,9 +172,9 @@ async def test_accounts_add_list_remove(run, ctx: AppContext) -> None:  # type: 
 
     async with ctx.db.session() as session:
         rows = (await session.execute(select(EmagAccount))).scalars().all()
-    assert {(a.name, a.platform, a.account_type) for a in rows} == {
-        ("ro-main", "ro", "main"),
-        ("hu-fbe", "hu", "fbe"),
+    assert {(a.name, a.platform, a.account_type, a.warehouse_id) for a in rows} == {
+        ("ro-main", "ro", "main", 2),
+        ("hu-fbe", "hu", "fbe", 4),
     }
     assert all(secret.encode() not in a.password_encrypted for a in rows)
 

@@ -119,7 +119,9 @@ _register_password_commands()
 @accounts_app.command("add")
 def accounts_add(
     name: Annotated[str, typer.Argument(help="A short name, e.g. ro-main.")],
-    platform: Annotated[PlatformCode, typer.Option(help="ro, bg or hu.")],
+    platform: Annotated[
+        PlatformCode, typer.Option(help="ro, bg, hu (eMAG) or fd_ro, fd_bg (FashionDays).")
+    ],
     account_type: Annotated[AccountType, typer.Option("--type", help="main or fbe.")],
     username: Annotated[str, typer.Option(help="eMAG API username.")],
     base_url: Annotated[
@@ -129,6 +131,9 @@ def accounts_add(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
+    warehouse_id: Annotated[
+        int, typer.Option(help="eMAG warehouse that stock is written to.", min=1)
+    ] = 1,
 ) -> None:
     """Add an eMAG seller account. The password is stored encrypted and never shown again."""
     password = read_secret(
@@ -142,6 +147,7 @@ def accounts_add(
             username=username,
             password=password,
             base_url=base_url,  # type: ignore[arg-type]
+            warehouse_id=warehouse_id,
         )
     except ValueError as exc:
         raise fail(f"invalid account: {_first_error(exc)}") from exc
@@ -181,12 +187,13 @@ def accounts_list() -> None:
                     a.account_type,
                     a.username,
                     a.base_url or "(platform default)",
+                    str(a.warehouse_id),
                     "yes" if a.is_active else "no",
                 ]
                 for a in await accounts_service.list_accounts(session)
             ]
 
-    table = Table("id", "name", "platform", "type", "username", "API URL", "active")
+    table = Table("id", "name", "platform", "type", "username", "API URL", "warehouse", "active")
     for row in run_with_context(fetch):
         table.add_row(*row)
     console.print(table)
@@ -259,6 +266,29 @@ def accounts_sender(
 
 
 # -- end AWB sender defaults -----------------------------------------------------------------------
+# -- warehouse (issue 13, point 9) -----------------------------------------------------------------
+
+
+@accounts_app.command("set-warehouse")
+def accounts_set_warehouse(
+    name: Annotated[str, typer.Argument(help="Account name or id.")],
+    warehouse_id: Annotated[
+        int, typer.Argument(help="eMAG warehouse id (1 by default).", min=1, max=2_147_483_647)
+    ],
+) -> None:
+    """Write this account's stock to another eMAG warehouse (the light offer API's
+    ``warehouse_id``)."""
+
+    async def update(ctx: AppContext) -> None:
+        async with ctx.db.session() as session:
+            await accounts_service.set_warehouse(session, name, warehouse_id)
+            await session.commit()
+
+    try:
+        run_with_context(update)
+    except accounts_service.AccountNotFoundError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"account {name}: stock is written to warehouse {warehouse_id}")
 
 
 def worker() -> None:

@@ -153,7 +153,12 @@ async def test_customer_detail_with_orders(ctx: AppContext, api: str) -> None:
         body = response.json()
         assert body["customer"]["id"] == customer_id
         assert body["accounts"] == [
-            {"account_id": account.id, "orders_count": 3, "total_spent": "100.0000"}
+            {
+                "account_id": account.id,
+                "orders_count": 3,
+                "total_spent": "100.0000",
+                "spend_by_currency": {},
+            }
         ]
         orders = body["orders"]
         assert orders["total"] == 3

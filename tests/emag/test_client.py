@@ -19,6 +19,7 @@ from magflow.emag import (
     EmagAuthError,
     EmagClient,
     EmagError,
+    EmagIpNotWhitelistedError,
     EmagRateLimitedError,
     EmagTransientError,
     EmagValidationError,
@@ -311,7 +312,7 @@ async def test_is_error_falsy_spellings(make_client: Any, is_error: Any) -> None
         (httpx.Response(401, text="Unauthorized"), EmagAuthError, "Unauthorized"),
         (
             ok(None, is_error=True, messages=["ERROR: Invalid vendor ip [188.214.106.10]"]),
-            EmagAuthError,
+            EmagIpNotWhitelistedError,
             "Invalid vendor ip",
         ),
         (
@@ -706,3 +707,16 @@ async def test_save_auth_error_is_raised(make_client: Any) -> None:
     client: EmagClient = make_client(rec)
     with pytest.raises(EmagAuthError):
         await client.save_orders([{"id": 1}])
+
+
+async def test_an_ip_refusal_names_the_ip_and_the_sellers_way_out(make_client: Any) -> None:
+    """``ERROR: Invalid vendor ip [x.x.x.x]`` (docs/emag-protocol.md, "Answers and errors"): an
+    auth error of its own, never retried, quoting the IP and saying where to whitelist it."""
+    rec = Recorder([ok(None, is_error=True, messages=["ERROR: Invalid vendor ip [10.1.2.3]"])])
+    client: EmagClient = make_client(rec)
+    with pytest.raises(EmagIpNotWhitelistedError) as info:
+        await client.read_rows("order")
+    assert isinstance(info.value, EmagAuthError)
+    assert info.value.ip == "10.1.2.3"
+    assert info.value.hint is not None and "Profile > API settings" in info.value.hint
+    assert len(rec.requests) == 1

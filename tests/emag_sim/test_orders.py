@@ -121,9 +121,15 @@ def test_filters_status_payment_and_dates(main: Emag, sim: SimulatorServer) -> N
     assert [r["id"] for r in rows] == [acc.order_base + i for i in range(100, 200)]
     assert rows[0]["date"] == body["createdAfter"]
     mod_lo = acc.modified[300]
-    expect = sum(1 for m in acc.modified if m >= mod_lo)
+    mod_hi = mod_lo + 28 * 86400  # both bounds, at most a month apart
+    expect = sum(1 for m in acc.modified if mod_lo <= m <= mod_hi)
     count = main.ok(
-        "order/count", {**both, "modifiedAfter": datetime.fromtimestamp(mod_lo, tz).strftime(fmt)}
+        "order/count",
+        {
+            **both,
+            "modifiedAfter": datetime.fromtimestamp(mod_lo, tz).strftime(fmt),
+            "modifiedBefore": datetime.fromtimestamp(mod_hi, tz).strftime(fmt),
+        },
     )
     assert int(count["noOfItems"]) == expect
     assert main.error("order/read", {"createdAfter": "yesterday"})
@@ -294,14 +300,15 @@ def test_new_and_modified_orders_via_control_api(
     created = control.post("/accounts/main/orders/new", json={"count": 5}).json()["created"]
     assert len(created) == 5
     assert int(main.ok("order/count", {})["noOfItems"]) == before + 5
-    fresh = main.ok("order/read", {"createdAfter": since})
+    until = datetime.fromtimestamp(time.time() + 60, tz).strftime("%Y-%m-%d %H:%M:%S")
+    fresh = main.ok("order/read", {"createdAfter": since, "createdBefore": until})
     assert [row["id"] for row in fresh] == created
     assert {row["status"] for row in fresh} == {1}
     modified = control.post("/accounts/u-main/orders/modify", json={"count": 8}).json()["modified"]
     assert len(modified) == 8
     for change in modified:
         assert change["to"] in {0, 3, 4, 5} or change["to"] == change["from"]
-    rows = main.ok("order/read", {"modifiedAfter": since, "type": [2, 3]})
+    rows = main.ok("order/read", {"modifiedAfter": since, "modifiedBefore": until, "type": [2, 3]})
     ids = {row["id"] for row in rows}
     assert {c["id"] for c in modified} <= ids
     assert set(created) <= ids
@@ -329,9 +336,6 @@ def test_order_filters_refuse_more_than_one_month_between_two_date_bounds(main: 
         ):
             main.ok("order/read", ok_window)
             main.ok("order/count", ok_window)
-    # One bound alone, or bounds of two different pairs, are not a window.
-    main.ok("order/read", {"createdAfter": "2026-01-01 00:00:00"})
-    main.ok("order/read", {"createdAfter": "2026-01-01 00:00:00", "modifiedBefore": "2026-11-01"})
 
 
 def test_fbe_orders_on_a_main_account_take_attachments_only(
@@ -409,3 +413,22 @@ def test_the_edit_after_read_fault_edits_a_read_order_once(
     assert second["observation"] and not first["observation"]
     assert read_order(main, order_id) == second
     assert control.get("/stats").json()["faults"] == {"edit_after_read": 1}
+
+
+def test_order_filters_refuse_a_date_bound_without_its_pair(main: Emag) -> None:
+    """[DOC]: on order/count each date bound "can only be set if the other is present"; the
+    simulator applies it to order/read too, the strict reading (docs/emag-protocol.md, "Paging,
+    counts and filters"), so that MagFlow is held to always sending both."""
+    for after, before in (("createdAfter", "createdBefore"), ("modifiedAfter", "modifiedBefore")):
+        for route in ("order/read", "order/count"):
+            assert main.error(route, {after: "2026-01-01 00:00:00"}) == [
+                f"{after} can only be set if {before} is present"
+            ]
+            assert main.error(route, {before: "2026-01-01 00:00:00"}) == [
+                f"{before} can only be set if {after} is present"
+            ]
+    # Bounds of two different pairs are two lone bounds.
+    assert main.error(
+        "order/read", {"createdAfter": "2026-01-01 00:00:00", "modifiedBefore": "2026-11-01"}
+    )
+    main.ok("order/read", {"id": 1})  # no date at all is fine

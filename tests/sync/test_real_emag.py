@@ -14,7 +14,7 @@ from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
 from magflow.orders.models import EmagOrder
-from magflow.sync.models import SyncKind
+from magflow.sync.models import SyncKind, SyncMode
 from magflow.sync.plan import ORDER_WINDOW, Plan
 from tests.support.simulation import Accounts, read_everything, sync
 
@@ -86,3 +86,19 @@ async def test_a_90_day_order_sync_reads_in_windows_of_at_most_28_days(
         )
     assert expected and stored == set(expected)
     assert run.processed_items == len(expected)
+
+
+async def test_an_incremental_order_sync_sends_both_date_bounds(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    """eMAG takes an order date bound only with its pair (docs/emag-protocol.md, "Paging, counts
+    and filters"), and the simulator refuses a lone one: every segment of an incremental run
+    carries ``modifiedAfter`` and ``modifiedBefore``, and the run completes."""
+    run = await sync(ctx, accounts.main, SyncKind.orders, SyncMode.incremental)
+    assert run.status == "completed", run.errors
+    assert run.checkpoint is not None
+    segments = Plan.from_json(run.checkpoint).segments
+    assert segments
+    for segment in segments:
+        assert segment.filters.get("modifiedAfter") and segment.filters.get("modifiedBefore")
+        assert "createdAfter" not in segment.filters and "createdBefore" not in segment.filters

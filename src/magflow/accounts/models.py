@@ -39,3 +39,8 @@ class EmagAccount(TimestampMixin, Base):
     # (addresses/read) or a full address, with the name, contact and phones. None: not set.
     awb_sender: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     # -- end AWB sender defaults -------------------------------------------------------------
+    # -- warehouse (issue 13, point 9) --------------------------------------------------------
+    # The ``warehouse_id`` that stock is written to with the light offer API
+    # (``[{warehouse_id, value}]``, docs/emag-protocol.md, "Offers"): a per-account setting, 1 by
+    # default, as production connectors do.
+    warehouse_id: Mapped[int] = mapped_column(default=1, server_default="1")

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, status
 
 from magflow.accounts import service
 from magflow.accounts.models import EmagAccount
-from magflow.accounts.schemas import AccountCreate, AccountOut, AccountUpdate
+from magflow.accounts.schemas import AccountCreate, AccountOut, AccountUpdate, WarehouseUpdate
 from magflow.auth.dependencies import Admin, CurrentUser, Operator
 from magflow.common.deps import Context, Session
 
@@ -27,6 +27,20 @@ async def add_account(
         account = await service.add_account(session, ctx.cipher, body)
     except service.AccountExistsError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    await session.commit()
+    return account
+
+
+# -- warehouse (issue 13, point 9) -----------------------------------------------------------------
+
+
+@router.put("/{name}/warehouse", response_model=AccountOut)
+async def set_warehouse(
+    session: Session, _admin: Admin, name: str, body: WarehouseUpdate
+) -> EmagAccount:
+    """The eMAG warehouse that this account's stock is written to (docs/emag-protocol.md,
+    "Offers"); 1 by default."""
+    account = await service.set_warehouse(session, name, body.warehouse_id)
     await session.commit()
     return account
 

@@ -6,14 +6,18 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from magflow.accounts.models import AccountType
-from magflow.common.schemas import UtcDateTime
+from magflow.common.schemas import DB_INT_MAX, UtcDateTime
 from magflow.emag.phones import normalize_phone
 
 
 class PlatformCode(StrEnum):
+    """eMAG RO, BG, HU and FashionDays RO, BG (``magflow.emag.platforms``)."""
+
     ro = "ro"
     bg = "bg"
     hu = "hu"
+    fd_ro = "fd_ro"
+    fd_bg = "fd_bg"
 
 
 class AccountCreate(BaseModel):
@@ -23,6 +27,13 @@ class AccountCreate(BaseModel):
     username: str = Field(min_length=1, max_length=255)
     password: str = Field(min_length=1, max_length=1024)
     base_url: HttpUrl | None = None
+    # -- warehouse (issue 13, point 9) --
+    warehouse_id: int = Field(
+        default=1,
+        ge=1,
+        le=DB_INT_MAX,
+        description="eMAG warehouse that stock is written to (light offer API); 1 by default",
+    )
 
 
 class AccountOut(BaseModel):
@@ -38,6 +49,8 @@ class AccountOut(BaseModel):
     base_url: str | None
     is_active: bool
     created_at: UtcDateTime
+    # -- warehouse (issue 13, point 9) --
+    warehouse_id: int
     # -- AWB sender defaults ---------------------------------------------------------------------
     awb_sender: dict[str, Any] | None = Field(
         default=None, description="the sender of this account's AWBs when a request gives none"
@@ -96,3 +109,9 @@ class AccountUpdate(BaseModel):
         default=None, description="the AWB sender defaults; null removes them"
     )
     # -- end AWB sender defaults -------------------------------------------------------------------
+
+
+class WarehouseUpdate(BaseModel):
+    """``PUT /api/v1/accounts/{name}/warehouse``: the warehouse stock is written to."""
+
+    warehouse_id: int = Field(ge=1, le=DB_INT_MAX)

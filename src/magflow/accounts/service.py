@@ -53,6 +53,7 @@ async def add_account(
         username=data.username,
         password_encrypted=cipher.encrypt(data.password),
         base_url=str(data.base_url).rstrip("/") if data.base_url else None,
+        warehouse_id=data.warehouse_id,
     )
     repository.add(session, account)
     await session.flush()
@@ -132,6 +133,21 @@ async def upsert_account(
     account.password_encrypted = cipher.encrypt(data.password)
     account.base_url = str(data.base_url).rstrip("/") if data.base_url else None
     account.is_active = True
+    account.warehouse_id = data.warehouse_id
+    await session.flush()
+    return account
+
+
+# -- warehouse (issue 13, point 9) -----------------------------------------------------------------
+
+
+async def set_warehouse(
+    session: AsyncSession, name_or_id: str | int, warehouse_id: int
+) -> EmagAccount:
+    """Point the account's stock writes (light offer API, docs/emag-protocol.md, "Offers") at
+    ``warehouse_id``. Flushes, never commits."""
+    account = await get_account(session, name_or_id)
+    account.warehouse_id = warehouse_id
     await session.flush()
     return account
 

@@ -95,8 +95,10 @@ def offer_values(
             else None
         )
     if "stock" in payload:
-        published = int(payload["stock"][0]["value"])
-        values["stock"] = [{"warehouse_id": 1, "value": published}]
+        # The warehouse the item was sent to (the account's setting when it was created).
+        sent = payload["stock"][0]
+        published = int(sent["value"])
+        values["stock"] = [{"warehouse_id": int(sent.get("warehouse_id", 1)), "value": published}]
         values["stock_total"] = published
         values["general_stock"] = published
     for name in ("handling_time", "status"):

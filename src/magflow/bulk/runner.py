@@ -203,8 +203,10 @@ class BulkRunner:
                         )
                     except EmagError as exc:
                         messages = [str(exc)]
+                        if exc.hint is not None:  # e.g. whitelist the IP (IP refusal)
+                            messages.append(exc.hint)
                         if isinstance(exc, EmagAuthError):
-                            fatal = messages
+                            fatal = messages  # the account's other chunks are not sent
                         outcomes = {i.id: _Outcome(ItemStatus.failed, messages) for i in chunk}
                     else:
                         outcomes = {}
@@ -240,9 +242,16 @@ class BulkRunner:
         """
         resend: list[_Item] = []
         landed: dict[int, _Outcome] = {}
-        for item in items:
+        for position, item in enumerate(items):
             try:
                 rows = await client.read_rows("product_offer", {"id": item.emag_id}, 1, 10)
+            except EmagAuthError as exc:
+                # Credentials or the IP refused (docs/emag-protocol.md, "Answers and errors"):
+                # every other read would fail alike. The first save fails the same way and marks
+                # everything "not sent" with eMAG's message.
+                log.warning("could not read offers back from eMAG: %s", exc)
+                resend.extend(items[position:])
+                break
             except EmagError as exc:
                 log.warning("could not read offer %s back from eMAG: %s", item.emag_id, exc)
                 resend.append(item)

@@ -249,7 +249,7 @@ async def create_operation(
                 if not errors
                 else {k: item.get(k) for k in FIELDS if not blank(item.get(k))},
                 "payload": (
-                    offer_payload(emag_id, changes, account.stock_buffer)
+                    offer_payload(emag_id, changes, account.stock_buffer, account.warehouse_id)
                     if not errors and account is not None and emag_id is not None
                     else None
                 ),
@@ -342,7 +342,9 @@ async def update_stock(
         session,
         offer.id,
         {
-            "stock": [{"warehouse_id": 1, "value": published}],
+            # offer_stock sets the offer's one stock figure (docs/emag-protocol.md, "Offers");
+            # locally it is the account's warehouse.
+            "stock": [{"warehouse_id": account.warehouse_id, "value": published}],
             "stock_total": published,
             "general_stock": published,
             "updated_at": now,

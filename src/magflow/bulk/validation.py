@@ -150,9 +150,12 @@ def published_stock(stock: int, buffer: int) -> int:
     return max(0, stock - max(0, buffer))
 
 
-def offer_payload(emag_id: int, changes: dict[str, Any], stock_buffer: int) -> dict[str, Any]:
+def offer_payload(
+    emag_id: int, changes: dict[str, Any], stock_buffer: int, warehouse_id: int = 1
+) -> dict[str, Any]:
     """The light ``offer/save`` item (docs/emag-protocol.md, "Offers"): ``stock``/``handling_time``
-    as warehouse lists (docs/emag-protocol.md, "Offers"), prices as numbers."""
+    as warehouse lists (docs/emag-protocol.md, "Offers") for the account's ``warehouse_id`` (a
+    per-account setting, 1 by default), prices as numbers."""
     payload: dict[str, Any] = {"id": emag_id}
     for name in PRICE_FIELDS:
         if name in changes:
@@ -160,10 +163,15 @@ def offer_payload(emag_id: int, changes: dict[str, Any], stock_buffer: int) -> d
             payload[name] = int(value) if value == value.to_integral_value() else float(value)
     if "stock" in changes:
         payload["stock"] = [
-            {"warehouse_id": 1, "value": published_stock(int(changes["stock"]), stock_buffer)}
+            {
+                "warehouse_id": warehouse_id,
+                "value": published_stock(int(changes["stock"]), stock_buffer),
+            }
         ]
     if "handling_time" in changes:
-        payload["handling_time"] = [{"warehouse_id": 1, "value": int(changes["handling_time"])}]
+        payload["handling_time"] = [
+            {"warehouse_id": warehouse_id, "value": int(changes["handling_time"])}
+        ]
     for name in ("status", "vat_id"):
         if name in changes:
             payload[name] = int(changes[name])

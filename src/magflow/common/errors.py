@@ -65,6 +65,8 @@ def emag_error_detail(exc: EmagError) -> dict[str, Any]:
     }
     if isinstance(exc, EmagTransientError) and exc.maybe_processed:
         detail["hint"] = "eMAG may have processed the request; re-read before trying again"
+    if exc.hint is not None:  # e.g. the IP to whitelist (emag.errors.EmagIpNotWhitelistedError)
+        detail["hint"] = exc.hint
     return detail
 
 

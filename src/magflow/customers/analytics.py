@@ -10,7 +10,9 @@ Each one exists twice, and the tests hold the two to the same answers on both da
   count over all customers with one pass of aggregate SQL (200,000 customers: one scan, no join).
 
 Definitions (``n`` = orders placed, ``c`` = cancelled, ``r`` = returned, ``k = n - c - r`` kept
-orders, ``S`` = total spent, which counts kept orders only, ``d`` = days since the last order):
+orders, ``S`` = total spent, which counts kept orders in the customer's currency only (orders in
+another currency are in ``emag_customer_spend``, never added to ``S``), ``d`` = days since the last
+order; the average order value is ``S`` over the kept orders in that currency, ``spent_orders``):
 
 **Tier** by ``S`` against the thresholds of the customer's currency (customers of eMAG RO spend
 RON, BG BGN/EUR, HU HUF; a currency not in the table uses the ``RON`` row):
@@ -204,8 +206,15 @@ DEFAULT_CONFIG = AnalyticsConfig()
 
 
 def kept_orders(orders: int, cancelled: int, returned: int) -> int:
-    """Orders neither cancelled nor returned: the ones ``total_spent`` counts."""
+    """Orders neither cancelled nor returned: the ones spend counts (``total_spent`` only those in
+    the customer's currency, see :func:`spent_orders`)."""
     return max(0, orders - cancelled - returned)
+
+
+def spent_orders(kept: int, in_currency: int | None) -> int:
+    """The kept orders that ``total_spent`` counts: those in the customer's currency
+    (``spent_orders``); every kept order on rows written before that column existed (None)."""
+    return kept if in_currency is None else in_currency
 
 
 def average_order_value(total_spent: Decimal, kept: int) -> Decimal | None:
@@ -388,7 +397,7 @@ def insight(
     risk = risk_score(n, c, r, customer.cod_count, config)
     return CustomerInsight(
         kept_orders=kept,
-        average_order_value=average_order_value(spent, kept),
+        average_order_value=average_order_value(spent, spent_orders(kept, customer.spent_orders)),
         tier=tier_for(spent, customer.currency, config),
         loyalty_score=score,
         loyalty_band=loyalty_band(score),

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Integer, and_, case, cast, literal, or_
+from sqlalchemy import ColumnElement, Float, Integer, and_, case, cast, func, literal, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
@@ -253,8 +253,9 @@ def channel_sql(config: AnalyticsConfig = DEFAULT_CONFIG) -> ColumnElement[str]:
 
 
 def average_order_value_sql() -> ColumnElement[float]:
+    """``analytics.average_order_value`` over ``analytics.spent_orders``."""
     c = EmagCustomer
-    kept = c.orders_count - c.cancelled_count - c.returned_count
+    kept = func.coalesce(c.spent_orders, c.orders_count - c.cancelled_count - c.returned_count)
     return case((kept <= 0, None), else_=_f(c.total_spent) / _f(kept))
 
 

@@ -1,4 +1,4 @@
-"""Every query on ``emag_customers`` and ``emag_customer_accounts``."""
+"""Every query on ``emag_customers``, ``emag_customer_accounts`` and ``emag_customer_spend``."""
 
 from __future__ import annotations
 
@@ -6,13 +6,30 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.customers import analytics, analytics_sql
-from magflow.customers.models import EmagCustomer, EmagCustomerAccount
+from magflow.customers.models import (
+    NO_CURRENCY,
+    EmagCustomer,
+    EmagCustomerAccount,
+    EmagCustomerSpend,
+)
 from magflow.db.limits import fit_rows
 from magflow.db.query import as_bigint, like_pattern
 from magflow.db.upsert import cached_statement, pg_json_insert
@@ -114,6 +131,89 @@ async def apply_account_deltas(session: AsyncSession, rows: list[dict[str, Any]]
 
     statement = cached_statement(session, table, "apply-deltas", build)
     await session.execute(statement, rows)
+
+
+# -- spend per currency (issue 13, point 7) --------------------------------------------------------
+
+
+async def apply_spend_deltas(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Add each row's ``orders_count``/``total_spent`` to its (customer, account, currency)."""
+    if not rows:
+        return
+    table = EmagCustomerSpend.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        await pg_json_insert(
+            session,
+            table,
+            rows,
+            "ON CONFLICT (customer_id, account_id, currency) DO UPDATE SET "
+            "orders_count = emag_customer_spend.orders_count + EXCLUDED.orders_count, "
+            "total_spent = emag_customer_spend.total_spent + EXCLUDED.total_spent",
+        )
+        return
+
+    def build(statement: Any) -> Any:
+        return statement.on_conflict_do_update(
+            index_elements=["customer_id", "account_id", "currency"],
+            set_={
+                "orders_count": table.c.orders_count + statement.excluded.orders_count,
+                "total_spent": table.c.total_spent + statement.excluded.total_spent,
+            },
+        ).returning(table.c.id)
+
+    statement = cached_statement(session, table, "apply-deltas", build)
+    await session.execute(statement, rows)
+
+
+async def recompute_spent(session: AsyncSession, customer_ids: Sequence[int]) -> None:
+    """Set ``total_spent`` and ``spent_orders`` of these customers from their spend in their own
+    currency (``emag_customer_spend``): amounts in other currencies are never added in."""
+    if not customer_ids:
+        return
+    c, s = EmagCustomer, EmagCustomerSpend
+    in_currency = and_(s.customer_id == c.id, s.currency == func.coalesce(c.currency, NO_CURRENCY))
+    await session.execute(
+        update(c)
+        .where(c.id.in_(sorted(customer_ids)))
+        .values(
+            total_spent=func.coalesce(
+                select(func.sum(s.total_spent)).where(in_currency).scalar_subquery(), 0
+            ),
+            spent_orders=func.coalesce(
+                select(func.sum(s.orders_count)).where(in_currency).scalar_subquery(), 0
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def other_currency_spend(
+    session: AsyncSession, account_ids: Sequence[int] | None = None
+) -> dict[str, tuple[int, Decimal]]:
+    """Kept orders and their total per currency, of the orders whose currency is not their
+    customer's (so not in any ``total_spent``), over every customer (on ``account_ids``)."""
+    s, c = EmagCustomerSpend, EmagCustomer
+    query = (
+        select(s.currency, func.sum(s.orders_count), func.sum(s.total_spent))
+        .join(c, c.id == s.customer_id)
+        .where(s.currency != func.coalesce(c.currency, NO_CURRENCY))
+        .group_by(s.currency)
+    )
+    if account_ids is not None:
+        query = query.where(s.account_id.in_(list(account_ids)))
+    result = await session.execute(query)
+    return {
+        currency: (int(orders or 0), Decimal(str(total or 0))) for currency, orders, total in result
+    }
+
+
+async def customer_spend(session: AsyncSession, customer_id: int) -> Sequence[EmagCustomerSpend]:
+    result = await session.execute(
+        select(EmagCustomerSpend)
+        .where(EmagCustomerSpend.customer_id == customer_id)
+        .order_by(EmagCustomerSpend.account_id, EmagCustomerSpend.currency)
+    )
+    return result.scalars().all()
 
 
 # -- analytics queries (read-only; formulas in ``customers.analytics``) -------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
@@ -25,11 +26,13 @@ from magflow.common.privacy import mask_customer_key, mask_name, mask_phone, see
 from magflow.common.schemas import IdPath, Page, Skip
 from magflow.customers import analytics, repository
 from magflow.customers.filters import CustomerFilterQuery, analytics_config
+from magflow.customers.models import NO_CURRENCY
 from magflow.customers.schemas import (
     CustomerAccountOut,
     CustomerDetail,
     CustomerOut,
     CustomersPage,
+    CustomerSpendOut,
     customer_out,
 )
 from magflow.customers.service import SUMMARY_CACHE_TTL_SECONDS, customer_summary
@@ -125,6 +128,7 @@ async def get_customer(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no customer {customer_id}")
     now = datetime.now(UTC)
     links = await repository.customer_accounts(session, customer_id)
+    spend = await repository.customer_spend(session, customer_id)
     total, orders = await orders_repository.list_orders(
         session,
         orders_repository.OrderFilter(customer_key=customer.customer_key),
@@ -139,9 +143,31 @@ async def get_customer(
             CustomerAccountOut(
                 account_id=link.account_id,
                 orders_count=link.orders_count,
-                total_spent=link.total_spent,
+                # The link's total less what it holds in other currencies than the customer's.
+                total_spent=link.total_spent
+                - sum(
+                    (
+                        s.total_spent
+                        for s in spend
+                        if s.account_id == link.account_id
+                        and s.currency != (customer.currency or NO_CURRENCY)
+                    ),
+                    Decimal(0),
+                ),
+                spend_by_currency={
+                    s.currency: s.total_spent for s in spend if s.account_id == link.account_id
+                },
             )
             for link in links
+        ],
+        spend=[
+            CustomerSpendOut(
+                account_id=s.account_id,
+                currency=s.currency,
+                orders=s.orders_count,
+                total_spent=s.total_spent,
+            )
+            for s in spend
         ],
         orders=Page[OrderOut](
             total=total,

@@ -30,8 +30,18 @@ class CustomerOut(BaseModel):
     cod_count: int = Field(description="Orders paid cash on delivery")
     main_orders: int
     fbe_orders: int
-    total_spent: Money = Field(description="Spend of the kept orders, in `currency`")
-    average_order_value: Money | None = Field(description="total_spent / kept_orders")
+    total_spent: Money = Field(
+        description="Spend of the kept orders in `currency` (the first order's); orders in other "
+        "currencies are never added in (see `orders_in_other_currencies`)"
+    )
+    orders_in_other_currencies: int = Field(
+        default=0,
+        description="Kept orders in another currency than `currency`, not in `total_spent`; "
+        "the customer's detail gives their spend per currency",
+    )
+    average_order_value: Money | None = Field(
+        description="total_spent / the kept orders in `currency`"
+    )
     first_order_at: UtcDateTime | None
     last_order_at: UtcDateTime | None
     tier: Tier
@@ -54,7 +64,9 @@ class CustomerSummary(BaseModel):
     total_orders: int
     cancelled_orders: int
     returned_orders: int
-    spend_by_currency: dict[str, Money]
+    spend_by_currency: dict[str, Money] = Field(
+        description="Spend of kept orders per order currency; currencies are never added up"
+    )
     active_days: int
     active_customers: int = Field(description="Last order within `active_days` days")
     new_this_month: int = Field(description="First order since `month_start` (UTC)")
@@ -74,12 +86,27 @@ class CustomersPage(Page[CustomerOut]):
 class CustomerAccountOut(BaseModel):
     account_id: int
     orders_count: int
+    total_spent: Money = Field(description="Spend on this account in the customer's `currency`")
+    spend_by_currency: dict[str, Money] = Field(
+        default_factory=dict, description="Spend of kept orders on this account, per currency"
+    )
+
+
+class CustomerSpendOut(BaseModel):
+    """Kept orders and their total on one account in one currency (issue 13, point 7)."""
+
+    account_id: int
+    currency: str = Field(description="The orders' currency (XXX: orders sent without one)")
+    orders: int
     total_spent: Money
 
 
 class CustomerDetail(BaseModel):
     customer: CustomerOut
     accounts: list[CustomerAccountOut]
+    spend: list[CustomerSpendOut] = Field(
+        default_factory=list, description="Spend per account and currency, never summed across"
+    )
     orders: Page[OrderOut] = Field(description="The customer's orders, newest first")
 
 
@@ -105,6 +132,8 @@ def customer_out(
         main_orders=customer.main_orders,
         fbe_orders=customer.fbe_orders,
         total_spent=customer.total_spent,
+        orders_in_other_currencies=facts.kept_orders
+        - analytics.spent_orders(facts.kept_orders, customer.spent_orders),
         average_order_value=facts.average_order_value,
         first_order_at=customer.first_order_at,
         last_order_at=customer.last_order_at,

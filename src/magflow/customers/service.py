@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from magflow.cache import Cache
 from magflow.customers import analytics, repository
 from magflow.customers.analytics import DEFAULT_CONFIG, AnalyticsConfig
+from magflow.customers.models import NO_CURRENCY
 from magflow.customers.schemas import CustomerSummary
 from magflow.emag.codes import OrderStatus, OrderType, PaymentMode
 
@@ -71,9 +72,16 @@ async def apply_order_changes(
     changes: Iterable[tuple[OrderFacts | None, OrderFacts]],
     now: datetime,
 ) -> None:
-    """Move each order's contribution from its previous facts (None when new) to its new ones."""
+    """Move each order's contribution from its previous facts (None when new) to its new ones.
+
+    Spend is kept per (customer, account, currency) in ``emag_customer_spend`` (the order's own
+    ``currency``, never one inferred from the platform: docs/emag-protocol.md, "Hosts and
+    platforms"); the customer's ``total_spent`` is then recomputed from it in the customer's
+    currency only, so a BG customer's BGN and EUR orders are never added up (issue 13, point 7).
+    """
     customers: dict[str, dict[str, Any]] = {}
     links: dict[tuple[str, int], dict[str, Any]] = {}
+    spend: dict[tuple[str, int, str], dict[str, Any]] = {}
     for before, after in changes:
         for facts, sign in ((before, -1), (after, 1)):
             if facts is None or facts.customer_key is None:
@@ -101,6 +109,14 @@ async def apply_order_changes(
             )
             link["orders_count"] += counters["orders_count"]
             link["total_spent"] += counters["total_spent"]
+            # -- spend per currency (issue 13, point 7) --
+            kept = facts.status not in (OrderStatus.CANCELLED, OrderStatus.RETURNED)
+            cell = spend.setdefault(
+                (facts.customer_key, facts.account_id, facts.currency or NO_CURRENCY),
+                {"orders_count": 0, "total_spent": Decimal(0)},
+            )
+            cell["orders_count"] += sign * kept
+            cell["total_spent"] += counters["total_spent"]
             if sign > 0:
                 row["emag_customer_id"] = facts.emag_customer_id or row["emag_customer_id"]
                 row["name"] = facts.name or row["name"]
@@ -128,6 +144,32 @@ async def apply_order_changes(
             key=lambda link: (link["customer_id"], link["account_id"]),
         ),
     )
+    # -- spend per currency (issue 13, point 7) --
+    await repository.apply_spend_deltas(
+        session,
+        [
+            {"customer_id": ids[key], "account_id": account_id, "currency": currency, **cell}
+            for (key, account_id, currency), cell in sorted(spend.items())
+            if cell["orders_count"] or cell["total_spent"]
+        ],
+    )
+    await repository.recompute_spent(session, [ids[key] for key in sorted(customers)])
+
+
+def _spend_only_segment(currency: str, spent: Decimal) -> dict[str, Any]:
+    """A summary segment that adds ``spent`` to ``currency`` and nothing else."""
+    row: dict[str, Any] = {
+        name: 0
+        for name in ("customers", "orders", "cancelled", "returned", "active", "new", "repeat")
+    }
+    for prefix, names in (
+        ("tier", analytics.TIERS),
+        ("channel", analytics.CHANNELS),
+        ("risk", analytics.RISK_LEVELS),
+        ("band", [name for _, name in analytics.LOYALTY_BANDS]),
+    ):
+        row.update({f"{prefix}:{name}": 0 for name in names})
+    return {**row, "currency": currency, "spent": spent}
 
 
 async def customer_summary(
@@ -144,7 +186,15 @@ async def customer_summary(
 
     async def compute() -> dict[str, Any]:
         segments = await repository.customer_segments(session, now, config, accounts)
-        summary = CustomerSummary.model_validate(analytics.summarize(segments, now, config))
+        # Spend per order currency (issue 13, point 7): the customers' ``total_spent`` leaves out
+        # their orders in another currency than their own; those are added to their currency's
+        # row here, never to another.
+        for currency, (_orders, total) in (
+            await repository.other_currency_spend(session, accounts)
+        ).items():
+            segments.append(_spend_only_segment(currency, total))
+        folded = analytics.summarize(segments, now, config)
+        summary = CustomerSummary.model_validate(folded)
         return summary.model_dump(mode="json")
 
     if cache is None:

@@ -12,7 +12,7 @@ from magflow.audit.models import AuditLog
 from magflow.auth.models import User
 from magflow.bulk.models import BulkOperation, BulkOperationItem
 from magflow.catalog.models import EmagOffer
-from magflow.customers.models import EmagCustomer, EmagCustomerAccount
+from magflow.customers.models import EmagCustomer, EmagCustomerAccount, EmagCustomerSpend
 from magflow.db.base import Base
 from magflow.orders.models import EmagOrder
 from magflow.returns.models import EmagReturn
@@ -31,6 +31,7 @@ __all__ = [
     "EmagAccount",
     "EmagCustomer",
     "EmagCustomerAccount",
+    "EmagCustomerSpend",
     "EmagOffer",
     "EmagOrder",
     "EmagReturn",

@@ -11,6 +11,7 @@ from magflow.emag.dates import format_emag_datetime, parse_emag_datetime
 from magflow.emag.errors import (
     EmagAuthError,
     EmagError,
+    EmagIpNotWhitelistedError,
     EmagRateLimitedError,
     EmagTransientError,
     EmagValidationError,
@@ -37,6 +38,7 @@ __all__ = [
     "EmagAuthError",
     "EmagClient",
     "EmagError",
+    "EmagIpNotWhitelistedError",
     "EmagRateLimitedError",
     "EmagTransientError",
     "EmagValidationError",

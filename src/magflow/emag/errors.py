@@ -6,7 +6,8 @@ Every answer is classified here, in one place:
 - HTTP 429 (Kong's ``{"message": "API rate limit exceeded"}``) → :class:`EmagRateLimitedError`.
 - HTTP 401/403, and any ``isError`` answer whose messages say ``Invalid vendor ip`` or ``You are not
   allowed to use this API.`` → :class:`EmagAuthError` (docs/emag-protocol.md, "Answers and errors";
-  401 is uncertain ([T451]) but treated the same, the tolerant reading).
+  401 is uncertain ([T451]) but treated the same, the tolerant reading); ``Invalid vendor ip`` is
+  the subclass :class:`EmagIpNotWhitelistedError`, which carries the IP and the seller's hint.
 - HTTP 5xx, timeouts, connection errors, and a 2xx body that is not a JSON envelope →
   :class:`EmagTransientError`. A 2xx JSON object without ``isError`` is also "not processed" by the
   success rule of docs/emag-protocol.md, "Answers and errors", so it is transient too.
@@ -36,6 +37,8 @@ class EmagError(Exception):
     """
 
     kind = "error"
+    #: What the user should do about it, when MagFlow knows (shown next to eMAG's messages).
+    hint: str | None = None
 
     def __init__(
         self,
@@ -75,6 +78,33 @@ class EmagAuthError(EmagError):
     (docs/emag-protocol.md, "Requests and authentication", "Answers and errors"). Never retried."""
 
     kind = "auth"
+
+
+IP_WHITELIST_HINT = (
+    "eMAG refuses calls from this server's IP address: whitelist this server's IP in the eMAG "
+    "seller area (Profile > API settings), then start the sync again. MagFlow does not retry "
+    "until then."
+)
+
+
+class EmagIpNotWhitelistedError(EmagAuthError):
+    """eMAG answered ``ERROR: Invalid vendor ip [x.x.x.x]``: the IP this server calls from is not
+    whitelisted in the seller's eMAG account (docs/emag-protocol.md, "Requests and
+    authentication", "Answers and errors").
+
+    Not transient: every call fails the same way until the seller adds the IP, so it is never
+    retried (an :class:`EmagAuthError`), a sync fails at once with eMAG's message, and the
+    scheduler pauses the account (``jobs.schedule.ip_refusal_pause_until``). ``ip`` is the address
+    eMAG quoted (None if its message named none); ``hint`` tells the seller what to do.
+    """
+
+    kind = "ip_not_whitelisted"
+
+    def __init__(self, summary: str, **kwargs: Any) -> None:
+        super().__init__(summary, **kwargs)
+        self.ip = vendor_ip(self.messages)
+
+    hint = IP_WHITELIST_HINT
 
 
 class EmagRateLimitedError(EmagError):
@@ -131,14 +161,45 @@ class EmagValidationError(EmagError):
 
 # --- messages ------------------------------------------------------------------------------------
 
+VENDOR_IP_PATTERN = re.compile(r"invalid vendor ip(?:\s*\[\s*([^\]\s]*)\s*\])?", re.IGNORECASE)
 AUTH_PATTERNS = (
-    re.compile(r"invalid vendor ip", re.IGNORECASE),
+    VENDOR_IP_PATTERN,
     re.compile(r"you are not allowed to use this api", re.IGNORECASE),
 )
 
 
 def is_auth_message(message: str) -> bool:
     return any(p.search(message) for p in AUTH_PATTERNS)
+
+
+def is_vendor_ip_message(message: str) -> bool:
+    """``ERROR: Invalid vendor ip [x.x.x.x]`` (docs/emag-protocol.md, "Answers and errors")."""
+    return VENDOR_IP_PATTERN.search(message) is not None
+
+
+def vendor_ip(messages: Iterable[str]) -> str | None:
+    """The address quoted by the first ``Invalid vendor ip [...]`` message, or None."""
+    for message in messages:
+        match = VENDOR_IP_PATTERN.search(message)
+        if match is not None and match.group(1):
+            return match.group(1)
+    return None
+
+
+def _auth_error(route: str, status_code: int, messages: list[str], body: Any) -> EmagAuthError:
+    """The auth refusal for these messages: :class:`EmagIpNotWhitelistedError` when eMAG says the
+    IP is not whitelisted, else :class:`EmagAuthError`."""
+    if any(is_vendor_ip_message(m) for m in messages):
+        return EmagIpNotWhitelistedError(
+            "IP address not whitelisted by eMAG",
+            route=route,
+            status_code=status_code,
+            messages=messages,
+            body=body,
+        )
+    return EmagAuthError(
+        "authentication refused", route=route, status_code=status_code, messages=messages, body=body
+    )
 
 
 def flatten_messages(value: Any) -> list[str]:
@@ -276,13 +337,7 @@ def parse_response(
             body=body,
         )
     if status_code in (401, 403):
-        raise EmagAuthError(
-            "authentication refused",
-            route=route,
-            status_code=status_code,
-            messages=messages,
-            body=body,
-        )
+        raise _auth_error(route, status_code, messages, body)
     if status_code >= 500:
         raise EmagTransientError(
             "server error",
@@ -296,13 +351,7 @@ def parse_response(
         )
     if status_code >= 400:
         if isinstance(body, dict) and any(is_auth_message(m) for m in messages):
-            raise EmagAuthError(
-                "authentication refused",
-                route=route,
-                status_code=status_code,
-                messages=messages,
-                body=body,
-            )
+            raise _auth_error(route, status_code, messages, body)
         raise EmagValidationError(
             "request refused", route=route, status_code=status_code, messages=messages, body=body
         )
@@ -337,13 +386,7 @@ def parse_response(
     if envelope.is_error:
         all_messages = envelope.all_messages
         if any(is_auth_message(m) for m in all_messages):
-            raise EmagAuthError(
-                "authentication refused",
-                route=route,
-                status_code=status_code,
-                messages=all_messages,
-                body=body,
-            )
+            raise _auth_error(route, status_code, all_messages, body)
         raise EmagValidationError(
             "eMAG answered isError",
             route=route,

@@ -1,5 +1,5 @@
-"""eMAG platforms: API host, locale, currency and the local timezone of each
-(docs/emag-protocol.md, "Hosts and platforms").
+"""eMAG platforms (eMAG RO, BG, HU and FashionDays RO, BG): API host, locale, currency and the
+local timezone of each (docs/emag-protocol.md, "Hosts and platforms").
 
 Dates in eMAG payloads and filters carry no timezone
 (docs/emag-protocol.md, "Dates and time zones"). We read them as the platform's local time
@@ -21,11 +21,16 @@ from zoneinfo import ZoneInfo
 
 
 class Platform(StrEnum):
-    """The eMAG marketplaces MagFlow supports; values match ``accounts.PlatformCode``."""
+    """The marketplaces MagFlow supports; values match ``accounts.PlatformCode``.
+
+    FashionDays RO and BG run eMAG's Marketplace API on hosts of their own
+    (docs/emag-protocol.md, "Hosts and platforms")."""
 
     RO = "ro"
     BG = "bg"
     HU = "hu"
+    FD_RO = "fd_ro"
+    FD_BG = "fd_bg"
 
 
 @dataclass(frozen=True)
@@ -72,9 +77,31 @@ PLATFORMS: dict[Platform, PlatformInfo] = {
         timezone="Europe/Budapest",
         country_code="HU",
     ),
+    # FashionDays: the 4.4.9 hosts (4.4.7 named https://marketplace-ro.fashiondays.com/api-3 for
+    # RO), same locales, currencies and time zones as the eMAG platform of the country
+    # (docs/emag-protocol.md, "Hosts and platforms").
+    Platform.FD_RO: PlatformInfo(
+        Platform.FD_RO,
+        api_url="https://marketplace-ro-api.fashiondays.com/api-3",
+        marketplace_url="https://marketplace-ro.fashiondays.com",
+        locale="ro_RO",
+        currency="RON",
+        timezone="Europe/Bucharest",
+        country_code="RO",
+    ),
+    Platform.FD_BG: PlatformInfo(
+        Platform.FD_BG,
+        api_url="https://marketplace-bg-api.fashiondays.com/api-3",
+        marketplace_url="https://marketplace-bg.fashiondays.com",
+        locale="bg_BG",
+        # Bulgaria adopted the euro on 1 January 2026, FashionDays BG too.
+        currency="EUR",
+        timezone="Europe/Sofia",
+        country_code="BG",
+    ),
 }
 
 
 def platform_info(platform: Platform | str) -> PlatformInfo:
-    """Look a platform up by enum or code (``"ro"``, ``"RO"``...)."""
+    """Look a platform up by enum or code (``"ro"``, ``"RO"``, ``"fd_ro"``...)."""
     return PLATFORMS[Platform(str(platform).lower())]

@@ -3,7 +3,10 @@
 
 Retried: 429, 5xx, timeouts, connection errors and malformed bodies. Never retried: validation
 (``isError``/4xx) and auth errors, which would fail the same way again (and still count against the
-rate limit, docs/emag-protocol.md, "Rate and size limits").
+rate limit, docs/emag-protocol.md, "Rate and size limits"). ``ERROR: Invalid vendor ip [...]``
+(:class:`~magflow.emag.errors.EmagIpNotWhitelistedError`, an auth error) above all: it lasts until
+the seller whitelists the server's IP, so no retry, here or in a caller's loop, can succeed
+(docs/emag-protocol.md, "Answers and errors").
 
 Non-idempotent writes (``order/save``, ``order/attachments/save``, ``awb/save``) could be applied
 twice if a request that reached eMAG is repeated. For those the client retries only when the

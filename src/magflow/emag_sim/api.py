@@ -16,8 +16,10 @@ Choices where docs/emag-protocol.md is UNCERTAIN (tolerant readings):
   docs/emag-protocol.md, "PHP serialization quirks"; the client must coerce
   (docs/emag-protocol.md, "Paging, counts and filters").
 - Unknown filter keys are ignored (docs/emag-protocol.md, "Paging, counts and filters"). Order
-  ``count`` does not enforce the "both bounds, at most one month apart" rule of [DOC]; date bounds
-  are inclusive.
+  ``read`` and ``count`` refuse a date bound given without its pair (``createdAfter`` without
+  ``createdBefore``...) and two bounds more than one calendar month apart; [DOC] states the first
+  rule for ``count`` only, and the strict reading on both keeps MagFlow sending both bounds
+  (docs/emag-protocol.md, "Paging, counts and filters"). Date bounds are inclusive.
 - Read/count/save actions answer both POST and GET.
 - ``product_offer/save`` validates item by item: valid items are saved even when another item
   fails; the answer is then ``isError: true`` listing the failures (docs/emag-protocol.md, "Offers":
@@ -385,7 +387,7 @@ class EmagApi:
         return ok(count_result(len(acc.offer_ids(self._offer_filter(filters))), per_page))
 
     def _vat_ids(self) -> set[int]:
-        return {v[0] for v in data.VAT_RATES[self.state.platform]}
+        return {v[0] for v in data.VAT_RATES[self.state.market]}
 
     def _check_prices(
         self, item: Json, current: Json | None, errors: list[str], first_save: bool
@@ -837,7 +839,7 @@ class EmagApi:
                         "product_name": data.product_name(seed, index),
                         "brand_name": data.product_brand(index),
                         "doc_category_id": category,
-                        "site_url": f"http://emag.{self.state.platform}/product_details/pd/{pnk}",
+                        "site_url": f"http://emag.{self.state.market}/product_details/pd/{pnk}",
                         "category_name": data.CATEGORY_WORDS[category % len(data.CATEGORY_WORDS)],
                         "allowed_to_add_offer": True,
                         "vendor_has_offer": index < acc.n_offers,
@@ -854,7 +856,7 @@ class EmagApi:
                         "product_name": f"Produs {code}",
                         "brand_name": "Generic",
                         "doc_category_id": 100,
-                        "site_url": f"http://emag.{self.state.platform}/product_details/pd/{pnk}",
+                        "site_url": f"http://emag.{self.state.market}/product_details/pd/{pnk}",
                         "category_name": data.CATEGORY_WORDS[0],
                         "allowed_to_add_offer": int(code) % 2 == 0,
                         "vendor_has_offer": False,
@@ -891,7 +893,7 @@ class EmagApi:
         return ok(
             [
                 {"vat_id": vid, "vat_rate": rate, "is_default": default}
-                for vid, rate, default in data.VAT_RATES[self.state.platform]
+                for vid, rate, default in data.VAT_RATES[self.state.market]
             ]
         )
 
@@ -1031,6 +1033,12 @@ class EmagApi:
             ("modifiedAfter", "modifiedBefore"),
         ):
             start, stop = bounds[after], bounds[before]
+            if (start is None) != (stop is None):
+                # [DOC] for count: each bound "can only be set if the other is present"; its read
+                # table relaxes the After bound, which is UNCERTAIN, so the simulator takes the
+                # strict reading on both (docs/emag-protocol.md, "Paging, counts and filters").
+                given, missing = (after, before) if stop is None else (before, after)
+                raise ApiError(f"{given} can only be set if {missing} is present")
             if start is not None and stop is not None and stop > self._month_later(start):
                 raise ApiError(f"Maximum 1 month difference between {after} and {before}")
         return OrderFilter(

@@ -173,6 +173,10 @@ class Simulator:
         account = self._authenticate(credentials)
         if account is None:
             return self._respond(route, 403, FORBIDDEN, headers, None)
+        if fault_bodies.vendor_ip_refused(self.faults.config, account.username):
+            client_ip = request.client.host if request.client else "unknown"
+            refusal = fail(fault_bodies.vendor_ip_refusal(client_ip))
+            return self._reply(route, refusal, headers, account)
         fault = self.faults.draw(route)
         if fault is not None and fault != "slow":
             return await self._fault(fault, route, headers, account)

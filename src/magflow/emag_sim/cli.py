@@ -12,7 +12,7 @@ import uvicorn
 
 from magflow.common.runtime import tune_gc
 from magflow.emag_sim.app import Simulator
-from magflow.emag_sim.config import FaultConfig, SimAccount, SimConfig
+from magflow.emag_sim.config import PLATFORMS, FaultConfig, SimAccount, SimConfig
 
 
 def parse_account(spec: str) -> SimAccount:
@@ -67,14 +67,18 @@ def simulator(
     no_rate_limit: Annotated[
         bool, typer.Option("--no-rate-limit", help="Do not enforce eMAG's rate limits.")
     ] = False,
-    platform: Annotated[str, typer.Option(help="Platform: ro, bg or hu.")] = "ro",
+    platform: Annotated[
+        str, typer.Option(help="Platform: ro, bg, hu or FashionDays fd_ro, fd_bg.")
+    ] = "ro",
 ) -> None:
     """Run the eMAG marketplace simulator (API at /api-3, control API at /_sim)."""
     accounts = [parse_account(spec) for spec in account or []]
     fault_config = parse_faults(faults)
     platform = platform.lower()
-    if platform not in ("ro", "bg", "hu"):
-        raise typer.BadParameter("platform must be ro, bg or hu", param_hint="--platform")
+    if platform not in PLATFORMS:
+        raise typer.BadParameter(
+            f"platform must be one of {', '.join(PLATFORMS)}", param_hint="--platform"
+        )
     if offers < 0 or orders < 0:
         raise typer.BadParameter("sizes must not be negative")
     try:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 AccountType = Literal["main", "fbe"]
-Platform = Literal["ro", "bg", "hu"]
+Platform = Literal["ro", "bg", "hu", "fd_ro", "fd_bg"]
 
 PLATFORMS: dict[str, dict[str, str]] = {
     # docs/emag-protocol.md, "Hosts and platforms": platform → currency, locale, country; dates are
@@ -22,6 +22,23 @@ PLATFORMS: dict[str, dict[str, str]] = {
     # Bulgaria adopted the euro on 1 January 2026: eMAG BG sends EUR.
     "bg": {"currency": "EUR", "locale": "bg_BG", "country": "BG", "tz": "Europe/Sofia"},
     "hu": {"currency": "HUF", "locale": "hu_HU", "country": "HU", "tz": "Europe/Budapest"},
+    # FashionDays RO and BG: eMAG's API on their own hosts, with the country's currency, locale
+    # and time; ``market`` names the eMAG platform whose reference data (VAT rates, prices,
+    # names, cities) the simulator reuses.
+    "fd_ro": {
+        "currency": "RON",
+        "locale": "ro_RO",
+        "country": "RO",
+        "tz": "Europe/Bucharest",
+        "market": "ro",
+    },
+    "fd_bg": {
+        "currency": "EUR",
+        "locale": "bg_BG",
+        "country": "BG",
+        "tz": "Europe/Sofia",
+        "market": "bg",
+    },
 }
 
 # Names accepted for each fault kind, in the settings string, the CLI and the control API.
@@ -38,6 +55,7 @@ FAULT_ALIASES: dict[str, str] = {
     "timeout": "timeout",
     "malformed": "malformed",
     "is_error": "is_error",
+    "vendor_ip_refused": "vendor_ip_refused",
     "iserror": "is_error",
     "error": "is_error",
     "count_zero": "count_zero",
@@ -81,6 +99,10 @@ class FaultConfig:
     ``slow``) is never applied, so faults cannot alter state. ``slow`` answers are processed
     normally after the delay. ``routes``: when not empty, only routes starting with one of these
     prefixes (e.g. ``"order/"``) are faulted. ``seed``: None derives it from ``SimConfig.seed``.
+
+    ``vendor_ip_refused`` is not drawn: it lists the usernames (``"*"``: every account) whose
+    calls eMAG refuses because the caller's IP is not whitelisted, answered on every route as eMAG
+    does (:func:`magflow.emag_sim.faults.vendor_ip_refusal`), until the list is changed.
     """
 
     rate_429: float = 0.0
@@ -99,6 +121,7 @@ class FaultConfig:
     timeout_seconds: float = 30.0
     seed: int | None = None
     routes: list[str] = field(default_factory=list)
+    vendor_ip_refused: list[str] = field(default_factory=list)
 
     KINDS = (
         "rate_429",
@@ -135,9 +158,11 @@ class FaultConfig:
             name = FAULT_ALIASES.get(str(key).lower(), str(key))
             if name not in known:
                 raise ValueError(f"unknown fault setting {key!r}")
-            if name == "routes":
+            if name in ("routes", "vendor_ip_refused"):
+                if isinstance(value, str):  # from a --faults spec: names separated by "|"
+                    value = [v for v in value.split("|") if v]
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    raise ValueError("routes must be a list of route prefixes")
+                    raise ValueError(f"{name} must be a list of strings")
                 data[name] = list(value)
             elif name == "seed":
                 data[name] = None if value is None else int(value)
@@ -164,7 +189,11 @@ class FaultConfig:
                     f"unknown fault {key!r}; known: {', '.join(sorted(set(FAULT_ALIASES)))}"
                 )
             try:
-                changes[key] = float(value) if FAULT_ALIASES[key] != "seed" else int(value)
+                name = FAULT_ALIASES[key]
+                if name == "vendor_ip_refused":
+                    changes[key] = value.strip()
+                    continue
+                changes[key] = float(value) if name != "seed" else int(value)
             except ValueError as exc:
                 raise ValueError(f"fault {key!r} needs a number, not {value!r}") from exc
         return cls().updated(changes)

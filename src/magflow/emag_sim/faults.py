@@ -6,6 +6,9 @@ count_missing. The same seed and the same sequence of requests give the same fau
 probability is 0 nothing is drawn. The ``count_*`` faults apply to ``{resource}/count`` routes
 only: elsewhere their probabilities count as 0.
 
+``vendor_ip_refused`` is not drawn: the accounts it names get eMAG's IP refusal on every call
+(:func:`vendor_ip_refusal`).
+
 Faults are decided *before* the request is processed, after authentication and the real rate
 limit (``edit_after_read`` excepted: it is drawn per order after an ``order/read`` is answered).
 Every fault but ``slow`` answers without touching the handler, so a faulted write is never
@@ -43,6 +46,22 @@ COUNT_RESULTS: dict[str, object] = {
     "count_unparseable": {"noOfItems": "N/A", "noOfPages": "N/A", "itemsPerPage": "100"},
     "count_missing": [],
 }
+
+
+def vendor_ip_refused(config: FaultConfig, username: str) -> bool:
+    """Whether eMAG refuses this account's calls for the caller's IP (``vendor_ip_refused``)."""
+    names = config.vendor_ip_refused
+    return "*" in names or username in names
+
+
+def vendor_ip_refusal(client_ip: str) -> str:
+    """eMAG's answer to a call from an IP the seller did not whitelist: HTTP 200 with
+    ``isError: true`` and ``ERROR: Invalid vendor ip [x.x.x.x]`` quoting the caller's address
+    (docs/emag-protocol.md, "Requests and authentication", "Answers and errors"). It is given on
+    every route, after the rate limit counted the call (invalid requests count too,
+    docs/emag-protocol.md, "Rate and size limits"), and it lasts until the seller acts: never
+    drawn at random, never transient."""
+    return f"ERROR: Invalid vendor ip [{client_ip}]"
 
 
 def _seed(config: FaultConfig, default_seed: int) -> int:

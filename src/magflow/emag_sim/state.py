@@ -258,7 +258,7 @@ class AccountState:
         sim = self.sim
         seed = sim.seed
         rng = random.Random(mix(seed, self.k, i, 11))
-        scale = data.PRICE_SCALE[sim.platform]
+        scale = data.PRICE_SCALE[sim.market]
         sale = round(rng.uniform(5, 1500) * scale, 4)
         rec = round(sale * rng.uniform(1.05, 1.4), 4) if rng.random() < 0.4 else None
         lo = round(sale * 0.7, 4)
@@ -459,9 +459,9 @@ class AccountState:
         created = sim.fmt(created_ts)
         modified = sim.fmt(self.modified[idx])
         pay = self.pay[idx]
-        vat_rate = data.VAT_RATES[sim.platform][0][1]
+        vat_rate = data.VAT_RATES[sim.market][0][1]
         vat = f"{vat_rate:.4f}"
-        scale = data.PRICE_SCALE[sim.platform]
+        scale = data.PRICE_SCALE[sim.market]
         n_catalog = self.n_offers or 1000
         r = rnd()
         n_lines = 1 if r < 0.65 else 2 if r < 0.9 else 3 if r < 0.97 else 4
@@ -474,7 +474,7 @@ class AccountState:
             price = round(rnd() * 900 * scale + 5 * scale, 4)
             total += price * qty * (1 + vat_rate)
             pnk = data.product_pnk(seed, p)
-            warranties = sgr_deposit(sim.platform, p + 1, qty)
+            warranties = sgr_deposit(sim.market, p + 1, qty)
             deposit += sum(w["quantity"] * SGR_UNIT * (1 + SGR_VAT) for w in warranties)
             products.append(
                 {
@@ -868,6 +868,8 @@ class SimState:
         self.seed = config.seed
         self.platform: str = config.platform
         info = PLATFORMS[self.platform]
+        # The eMAG platform whose reference data serves this one (FashionDays RO -> ro).
+        self.market: str = info.get("market", self.platform)
         self.currency = info["currency"]
         self.country = info["country"]
         self.locale = info["locale"]
@@ -903,7 +905,7 @@ class SimState:
             if len(self._customers) >= MAX_CACHED_CUSTOMERS:
                 self._customers.clear()
             found = self._customers[j] = data.customer(
-                self.seed, self.platform, j, self.fmt, self.anchor
+                self.seed, self.market, j, self.fmt, self.anchor
             )
         return dict(found)
 

@@ -14,10 +14,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from magflow.accounts import service as accounts_service
 from magflow.bulk import repository as bulk_repository
 from magflow.context import AppContext
-from magflow.jobs.schedule import Schedule
+from magflow.jobs.schedule import Schedule, ip_refusal_pause_until
 from magflow.sync import repository as sync_repository
 from magflow.sync import service as sync_service
 from magflow.sync.models import SyncKind, SyncMode
@@ -86,6 +88,8 @@ class Maintenance:
         due: list[tuple[int, SyncKind]] = []
         async with self.ctx.db.session() as session:
             for account in await accounts_service.list_accounts(session, active_only=True):
+                if await self._paused_by_ip_refusal(session, account.id, now):
+                    continue
                 for kind, schedule in self.schedules.items():
                     last = await sync_repository.last_started(session, account.id, kind.value)
                     if last is None:
@@ -113,6 +117,27 @@ class Maintenance:
             await self.dispatch(run.id)
             fired.append(run.id)
         return fired
+
+    async def _paused_by_ip_refusal(
+        self, session: AsyncSession, account_id: int, now: datetime
+    ) -> bool:
+        """Whether the account's latest run (either kind) was refused by eMAG for this server's
+        IP less than ``IP_REFUSAL_PAUSE`` ago (``jobs.schedule.ip_refusal_pause_until``)."""
+        runs = [
+            run
+            for kind in self.schedules
+            if (run := await sync_repository.last_started(session, account_id, kind.value))
+        ]
+        if not runs:
+            return False
+        latest = max(runs, key=lambda run: (run.created_at, run.id))
+        until = ip_refusal_pause_until(latest.status, latest.errors, latest.finished_at)
+        if until is not None and now < until:
+            log.info(
+                "schedules of account %s paused until %s: eMAG refused the IP", account_id, until
+            )
+            return True
+        return False
 
 
 async def claim_and_execute(

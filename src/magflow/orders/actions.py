@@ -53,7 +53,7 @@ from magflow.context import AppContext
 from magflow.emag.client import EmagClient
 from magflow.emag.codes import WRITABLE_ORDER_STATUSES, OrderStatus, OrderType, PaymentMode
 from magflow.emag.coerce import to_int
-from magflow.emag.errors import EmagError
+from magflow.emag.errors import EmagAuthError, EmagError
 from magflow.emag.phones import PhoneError, normalize_phone
 from magflow.emag.results import Document, SaveResult
 from magflow.emag.schemas import AwbSaveResult, CourierAccount
@@ -624,15 +624,29 @@ async def acknowledge_many(
     acknowledged order, so that what eMAG did is kept locally even if a later order fails, and no
     write lock is held across eMAG calls."""
     outcomes = []
+    refused: EmagAuthError | None = None
     for order_id in dict.fromkeys(order_ids):
+        if refused is not None:
+            # Credentials or the server's IP refused (docs/emag-protocol.md, "Answers and
+            # errors"): every other call would fail alike, so the rest are not sent.
+            outcomes.append(
+                AckOutcome(
+                    order_id,
+                    ok=False,
+                    error=f"not sent: {refused.summary}",
+                    emag_messages=refused.messages,
+                )
+            )
+            continue
         try:
             result = await actions.acknowledge(order_id)
         except (OrderNotFoundError, ActionConflictError) as exc:
             outcomes.append(AckOutcome(order_id, ok=False, error=str(exc)))
         except EmagError as exc:
-            outcomes.append(
-                AckOutcome(order_id, ok=False, error=exc.summary, emag_messages=exc.messages)
-            )
+            error = exc.summary if exc.hint is None else f"{exc.summary}: {exc.hint}"
+            outcomes.append(AckOutcome(order_id, ok=False, error=error, emag_messages=exc.messages))
+            if isinstance(exc, EmagAuthError):
+                refused = exc
         else:
             outcomes.append(AckOutcome(order_id, ok=True, status=result.order.status))
             if after_each is not None:

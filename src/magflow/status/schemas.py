@@ -85,6 +85,24 @@ class HealthOut(BaseModel):
     reasons: list[ReasonOut]
 
 
+# -- eMAG's IP refusal (issue 13, point 10) --------------------------------------------------------
+
+
+class IpRefusalOut(BaseModel):
+    """eMAG refused the account's latest run with ``ERROR: Invalid vendor ip [x.x.x.x]``
+    (docs/emag-protocol.md, "Answers and errors"): nothing works until the seller whitelists the
+    server's IP, so the status says what to do and until when the schedules are paused."""
+
+    run_id: int
+    at: UtcDateTime | None
+    ip: str | None = Field(description="The address eMAG quoted, when it quoted one")
+    message: str = Field(description="eMAG's own message")
+    hint: str
+    schedules_paused_until: UtcDateTime | None = Field(
+        description="Scheduled runs wait until then (a run started by hand is not held back)"
+    )
+
+
 class AccountStatus(BaseModel):
     id: int
     name: str
@@ -96,6 +114,9 @@ class AccountStatus(BaseModel):
     syncs: dict[str, KindStatus]
     recent: RecentErrors
     health: HealthOut
+    ip_refusal: IpRefusalOut | None = Field(
+        default=None, description="Set while eMAG refuses this server's IP for the account"
+    )
 
 
 class StatusSummary(BaseModel):

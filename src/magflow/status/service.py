@@ -21,7 +21,8 @@ from magflow.accounts.models import EmagAccount
 from magflow.cache import Cache
 from magflow.context import AppContext
 from magflow.db.migrate import head_revision
-from magflow.jobs.schedule import Schedule
+from magflow.emag.errors import IP_WHITELIST_HINT, vendor_ip
+from magflow.jobs.schedule import Schedule, ip_refusal, ip_refusal_pause_until
 from magflow.settings import Settings
 from magflow.status import health_score, repository
 from magflow.status.schemas import (
@@ -29,6 +30,7 @@ from magflow.status.schemas import (
     AccountType,
     EnhancedStatus,
     HealthOut,
+    IpRefusalOut,
     KindStatus,
     OfferCounts,
     OrderCounts,
@@ -46,7 +48,7 @@ RECENT_RUNS = 20
 RECENT_ERRORS_SHOWN = 10
 #: How long a computed status is served from the cache.
 STATUS_CACHE_TTL_SECONDS = 15.0
-AUTH_ERROR_KINDS = ("EmagAuthError", "auth")
+AUTH_ERROR_KINDS = ("EmagAuthError", "EmagIpNotWhitelistedError", "auth")
 AUTH_STATUS_CODES = (401, 403)
 
 
@@ -247,8 +249,11 @@ async def account_status(
     syncs: dict[str, KindStatus] = {}
     freshness: list[health_score.KindFreshness] = []
     withheld: tuple[str, int] | None = None
+    lasts: list[SyncLog] = []
     for kind, spec in specs.items():
         last = await repository.last_run(session, account.id, kind)
+        if last is not None:
+            lasts.append(last)
         success = await repository.last_run(session, account.id, kind, [SyncStatus.completed.value])
         if success is not None and (warning := warning_message(success)) is not None:
             withheld = (warning, success.id)
@@ -309,6 +314,33 @@ async def account_status(
         syncs=syncs,
         recent=recent,
         health=health_out,
+        ip_refusal=_ip_refusal(lasts),
+    )
+
+
+# -- eMAG's IP refusal (issue 13, point 10) --------------------------------------------------------
+
+
+def _ip_refusal(lasts: Sequence[SyncLog]) -> IpRefusalOut | None:
+    """The IP refusal of the account's latest run (either kind), with the seller's hint and the
+    schedules' pause (``jobs.schedule.ip_refusal_pause_until``); None when that run was not
+    refused for the IP, e.g. a later run went through."""
+    if not lasts:
+        return None
+    latest = max(lasts, key=lambda run: run.id)
+    entry = ip_refusal(latest.status, latest.errors)
+    if entry is None:
+        return None
+    messages = [str(m) for m in entry.get("messages") or []]
+    return IpRefusalOut(
+        run_id=latest.id,
+        at=latest.finished_at,
+        ip=vendor_ip(messages),
+        message="; ".join(messages) or "eMAG refused this server's IP",
+        hint=str(entry.get("hint") or IP_WHITELIST_HINT),
+        schedules_paused_until=ip_refusal_pause_until(
+            latest.status, latest.errors, latest.finished_at
+        ),
     )
 
 

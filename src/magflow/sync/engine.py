@@ -25,6 +25,10 @@ How a run goes (docs/architecture.md, "A sync run"):
 eMAG's ``count`` only sizes the plan: page 1 of every segment is read whatever it says (a count
 of 0, an unreadable one or none at all, docs/emag-protocol.md, "Paging, counts and filters"), and
 a full last page makes the engine read on, so the pages, not the count, decide what is read.
+
+An authentication refusal (bad credentials, or ``ERROR: Invalid vendor ip [...]``: the server's IP
+is not whitelisted, docs/emag-protocol.md, "Answers and errors") fails the run at once, with
+eMAG's message and the hint of the error in ``errors``: no page, round or retry could succeed.
 """
 
 from __future__ import annotations
@@ -596,13 +600,16 @@ class SyncEngine:
 
     @staticmethod
     def _error(error: EmagError, *, page: int | None) -> dict[str, Any]:
-        return {
+        entry: dict[str, Any] = {
             "at": datetime.now(UTC).isoformat(),
             "page": page,
             "kind": type(error).__name__,
             "status_code": getattr(error, "status_code", None),
             "messages": list(getattr(error, "messages", []) or [str(error)]),
         }
+        if error.hint is not None:  # e.g. "whitelist this server's IP" (EmagIpNotWhitelistedError)
+            entry["hint"] = error.hint
+        return entry
 
     async def _finish(
         self,

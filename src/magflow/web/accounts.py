@@ -1,6 +1,6 @@
-"""The eMAG accounts page (admins): add and remove accounts, and each account's AWB sender
-defaults (``PATCH /api/v1/accounts/{name}``), with the account's saved eMAG addresses to choose
-from (``GET /api/v1/accounts/{name}/addresses``)."""
+"""The eMAG accounts page (admins): add and remove accounts, set an account's warehouse, and
+each account's AWB sender defaults (``PATCH /api/v1/accounts/{name}``), with the account's saved
+eMAG addresses to choose from (``GET /api/v1/accounts/{name}/addresses``)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ async def admin_add_account(
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     base_url: Annotated[str, Form()] = "",
+    warehouse_id: Annotated[str, Form()] = "1",
 ) -> Response:
     client = api(request, user)
     body = {
@@ -42,6 +43,7 @@ async def admin_add_account(
         "username": username,
         "password": password,
         "base_url": base_url or None,
+        "warehouse_id": warehouse_id or "1",  # validated by the API
     }
     message, kind = f"Account {name} added.", "ok"
     try:
@@ -138,3 +140,26 @@ async def admin_account_sender(
 
 
 # -- end AWB sender defaults -----------------------------------------------------------------------
+
+
+# -- warehouse (issue 13, point 9) -----------------------------------------------------------------
+
+
+@router.post("/admin/accounts/{name}/warehouse", response_class=HTMLResponse, dependencies=[Csrf])
+async def admin_set_warehouse(
+    request: Request, user: AdminUser, name: str, warehouse_id: Annotated[str, Form()]
+) -> Response:
+    """The eMAG warehouse that the account's stock is written to (``PUT
+    /api/v1/accounts/{name}/warehouse``)."""
+    client = api(request, user)
+    message, kind = f"Account {name}: stock goes to warehouse {warehouse_id}.", "ok"
+    response = await client.call(
+        "PUT", f"/api/v1/accounts/{quote(name)}/warehouse", json={"warehouse_id": warehouse_id}
+    )
+    if response.status_code >= 400:
+        message, kind = (
+            ApiError(response.status_code, response.json().get("detail")).message,
+            "error",
+        )
+    accounts = await client.get("/api/v1/accounts")
+    return render(request, "_accounts.html", user, accounts=accounts, message=message, kind=kind)

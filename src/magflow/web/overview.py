@@ -60,6 +60,8 @@ def chart(daily: dict[str, Any]) -> dict[str, Any]:
         "orders": [item["orders"] for item in daily["items"]],
         "revenue": revenue if currency else [],
         "currency": currency,
+        # The currencies the chart leaves out (issue 13, point 7): the page names them.
+        "others": list(daily["currencies"][1:]),
     }
 
 
@@ -101,6 +103,7 @@ async def overview(request: Request, user: User) -> Response:
         offers_total=offers_total,
         health=health,
         health_accounts=_health_by_account(health),
+        ip_refusals=_ip_refusals(health),
         chart=chart(daily),
         timezone=daily["timezone"],
         account_names={str(k): v for k, v in names.items()},
@@ -136,4 +139,18 @@ def _health_by_account(health: Any) -> dict[str, dict[str, Any]]:
             if name is not None:
                 inner = entry.get("health")
                 found[str(name)] = inner if isinstance(inner, dict) else entry
+    return found
+
+
+# -- eMAG's IP refusal (issue 13, point 10) --------------------------------------------------------
+
+
+def _ip_refusals(health: Any) -> dict[str, dict[str, Any]]:
+    """Per account name, the status answer's ``ip_refusal`` (eMAG refused this server's IP:
+    docs/emag-protocol.md, "Answers and errors"), for the page to say what the seller must do."""
+    found: dict[str, dict[str, Any]] = {}
+    if isinstance(health, dict):
+        for entry in health.get("accounts") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("ip_refusal"), dict):
+                found[str(entry.get("name"))] = entry["ip_refusal"]
     return found
