@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from sqlalchemy import LargeBinary, String
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from magflow.db.base import Base, TimestampMixin
@@ -32,3 +33,11 @@ class EmagAccount(TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     # Units held back from eMAG: bulk and stock-only updates publish max(0, stock - stock_buffer).
     stock_buffer: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    # -- intake (eMAG callbacks, magflow.intake) ------------------------------------------------
+    # Acknowledge new orders as soon as they are stored (intake.service); off by default.
+    auto_acknowledge: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    # The secret in this account's callback URLs: encrypted (to show the URLs again) and hashed
+    # (SHA-256 hex, to find the account a callback names). Generated on first use, rotatable.
+    callback_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    callback_secret_hash: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, status
 
 from magflow.accounts import service
 from magflow.accounts.models import EmagAccount
-from magflow.accounts.schemas import AccountCreate, AccountOut
+from magflow.accounts.schemas import AccountCreate, AccountOut, AccountUpdate
 from magflow.auth.dependencies import Admin, CurrentUser
 from magflow.common.deps import Context, Session
 
@@ -34,3 +34,15 @@ async def add_account(
 async def remove_account(session: Session, _admin: Admin, name: str) -> None:
     await service.remove_account(session, name)
     await session.commit()
+
+
+@router.patch("/{name}", response_model=AccountOut)
+async def update_account(
+    session: Session, _admin: Admin, name: str, body: AccountUpdate
+) -> EmagAccount:
+    """Change an account's settings: ``auto_acknowledge`` (acknowledge new orders as soon as they
+    are stored, magflow.intake), ``is_active``."""
+    account = await service.update_account(session, name, body)
+    await session.commit()
+    await session.refresh(account)
+    return account

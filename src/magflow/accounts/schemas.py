@@ -36,3 +36,15 @@ class AccountOut(BaseModel):
     base_url: str | None
     is_active: bool
     created_at: UtcDateTime
+    # -- intake (magflow.intake) --
+    auto_acknowledge: bool = False
+
+
+class AccountUpdate(BaseModel):
+    """``PATCH /api/v1/accounts/{name}``: only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # -- intake (magflow.intake) --
+    auto_acknowledge: bool | None = None
+    is_active: bool | None = None

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.accounts import repository
 from magflow.accounts.models import EmagAccount
-from magflow.accounts.schemas import AccountCreate
+from magflow.accounts.schemas import AccountCreate, AccountUpdate
 from magflow.common.crypto import CredentialCipher
 from magflow.common.dates import zone_for_platforms
 from magflow.common.errors import NotFoundError
@@ -132,5 +132,19 @@ async def upsert_account(
     account.password_encrypted = cipher.encrypt(data.password)
     account.base_url = str(data.base_url).rstrip("/") if data.base_url else None
     account.is_active = True
+    await session.flush()
+    return account
+
+
+async def update_account(
+    session: AsyncSession, name_or_id: str | int, data: AccountUpdate
+) -> EmagAccount:
+    """Change the fields ``data`` gives (``auto_acknowledge``, ``is_active``)."""
+    account = await get_account(session, name_or_id)
+    # -- intake (magflow.intake) --
+    if data.auto_acknowledge is not None:
+        account.auto_acknowledge = data.auto_acknowledge
+    if data.is_active is not None:
+        account.is_active = data.is_active
     await session.flush()
     return account
