@@ -129,7 +129,10 @@ class CallbackDispatcher:
         return int(acc.status[idx]) == 1 and int(acc.otype[idx]) == 3
 
     async def _loop(self) -> None:
-        self._client = httpx.AsyncClient(timeout=TIMEOUT_SECONDS)
+        # One connection per call, as from a fleet of eMAG servers (no keep-alive to rely on).
+        self._client = httpx.AsyncClient(
+            timeout=TIMEOUT_SECONDS, headers={"Connection": "close"}
+        )
         try:
             while True:
                 now = time.monotonic()
