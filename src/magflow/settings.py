@@ -187,7 +187,7 @@ class Settings(BaseSettings):
     # Seconds between two catch-up polls of an account's new orders (0: no poll).
     intake_poll_seconds: Annotated[float, Field(ge=0)] = 60.0
     # Acknowledgements sent at once per account by one intake job (eMAG's limiter paces them).
-    intake_ack_concurrency: Annotated[int, Field(ge=1, le=16)] = 4
+    intake_ack_concurrency: Annotated[int, Field(ge=1, le=16)] = 8
     # Callbacks handled at once per API process (more wait their turn, never refused).
     callback_concurrency: Annotated[int, Field(ge=1, le=64)] = 8
     # Callbacks with an unknown secret answered 404 per client address and minute; beyond, 429.

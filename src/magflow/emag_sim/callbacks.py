@@ -130,9 +130,7 @@ class CallbackDispatcher:
 
     async def _loop(self) -> None:
         # One connection per call, as from a fleet of eMAG servers (no keep-alive to rely on).
-        self._client = httpx.AsyncClient(
-            timeout=TIMEOUT_SECONDS, headers={"Connection": "close"}
-        )
+        self._client = httpx.AsyncClient(timeout=TIMEOUT_SECONDS, headers={"Connection": "close"})
         try:
             while True:
                 now = time.monotonic()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, false, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,17 +75,32 @@ async def states(
 
 
 async def reopen(
-    session: AsyncSession, account_id: int, emag_order_ids: Sequence[int], now: datetime
+    session: AsyncSession,
+    account_id: int,
+    emag_order_ids: Sequence[int],
+    now: datetime,
+    *,
+    acknowledged_before: datetime | None = None,
 ) -> None:
-    """Make finished rows pending again (eMAG still shows these orders as new)."""
+    """Make finished rows pending again (an event changed the order, or eMAG still shows it as
+    new); with ``acknowledged_before``, not those acknowledged since then."""
     if not emag_order_ids:
         return
+    recent = (
+        and_(
+            OrderIntake.acknowledged_at.is_not(None),
+            OrderIntake.acknowledged_at >= acknowledged_before,
+        )
+        if acknowledged_before is not None
+        else false()
+    )
     await session.execute(
         update(OrderIntake)
         .where(
             OrderIntake.account_id == account_id,
             one_of(session, OrderIntake.emag_order_id, list(emag_order_ids)),
             OrderIntake.state != IntakeState.pending.value,
+            ~recent,
         )
         .values(state=IntakeState.pending.value, next_attempt_at=now, outcome=None)
         .execution_options(synchronize_session=False)

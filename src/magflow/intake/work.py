@@ -1,14 +1,20 @@
 """The intake job of one account: read the announced orders from eMAG, store them and, when the
 account's ``auto_acknowledge`` is on, acknowledge the new ones; and the catch-up poll.
 
-Why a job per account rather than per callback: eMAG's order routes allow 12 requests a second per
-account (docs/emag-protocol.md, "Rate and size limits"), and a busy account's callbacks arrive
-several a second. One job drains every pending order of its account: it *claims* them (a database
-claim, so two processes never work on one order), reads them (one ``order/read`` per order when
-few are waiting; otherwise the account's new orders page by page, 100 to a request, filtered by
-status 1), stores them with :func:`magflow.orders.service.store_orders`, the one place an order is
-stored, and acknowledges them through :class:`magflow.orders.actions.OrderActions` (audited, and
-re-read afterwards, as an acknowledgement by a person is), a few at once.
+Why a job per account rather than per callback: eMAG's order routes allow 12 requests a second and
+720 a minute per account (docs/emag-protocol.md, "Rate and size limits"), and a busy account's
+callbacks arrive several a second. One job drains every pending order of its account
+(:meth:`IntakeWorker._drain`): it *claims* them in batches (a database claim, so two processes
+never work on one order), reads them (one ``order/read`` when one order is waiting; otherwise the
+account's new orders, 100 to a request, filtered by status 1, and by id those not among them),
+stores them with :func:`magflow.orders.service.store_orders`, the one place an order is stored,
+and acknowledges them through :class:`magflow.orders.actions.OrderActions` (audited), several at
+once, while the next batch is read. The acknowledgement skips the re-read that follows a
+person's: the order was read a moment before, and its status after acknowledgement is known (2).
+
+The budget: an order costs one acknowledgement plus its share of the reads (one request per batch,
+batches at least half a second apart: at most 120 a minute), so an account takes about 600 new
+orders a minute for good, more in bursts. A re-read per order would have halved that.
 
 Rules (docs/emag-protocol.md, "Orders", "Callbacks"):
 
@@ -19,11 +25,12 @@ Rules (docs/emag-protocol.md, "Orders", "Callbacks"):
   again :data:`RETRY_SECONDS` later (the maintenance timer dispatches them), while the catch-up
   poll goes on finding new orders; nothing is lost.
 
-The catch-up poll (:func:`poll`, every ``MAGFLOW_INTAKE_POLL_SECONDS``, 60 s by default) is for
+The catch-up poll (``poll=True``, every ``MAGFLOW_INTAKE_POLL_SECONDS``, 60 s by default) is for
 callbacks that never came: one ``order/count`` of the account's new (status 1) seller-fulfilled
-orders and, usually, one page of them. Orders it finds that have no intake row get one; orders
-still new on eMAG whose row is finished are worked again when the account acknowledges
-automatically (an acknowledgement that was lost, or ``auto_acknowledge`` turned on since).
+orders and, usually, one page of them (docs/emag-protocol.md, "Callbacks"). Orders it finds that
+have no intake row get one; orders still new on eMAG whose row is finished are worked again when
+the account acknowledges automatically (an acknowledgement that was lost, or ``auto_acknowledge``
+turned on since).
 """
 
 from __future__ import annotations
@@ -54,10 +61,18 @@ log = logging.getLogger(__name__)
 RETRY_SECONDS = 30.0
 #: Orders claimed (and read) at once.
 BATCH = 100
-#: Up to this many orders are read one ``order/read`` each; more are read as pages of new orders.
-SINGLE_READS = 3
+#: Seconds at least between two batches of one job.
+BATCH_INTERVAL = 0.5
+#: No new batch while this many acknowledgements wait.
+ACK_QUEUE = 50
+#: Up to this many orders are read one ``order/read`` each; more are read as pages of new orders
+#: (usually one request for up to 100 orders).
+SINGLE_READS = 1
 #: Pages of new orders read at most by one poll or one batch (100 orders each).
 MAX_PAGES = 10
+PAGE_SIZE = 100
+#: An order eMAG still shows as new this long after MagFlow acknowledged it is acknowledged again.
+REACK_AFTER_SECONDS = 120.0
 SELLER_FULFILLED = 3
 FULFILLED_BY_EMAG = 2
 
@@ -103,9 +118,21 @@ async def read_orders(
     to type 3 (docs/emag-protocol.md, "Orders"): an order not found as type 3 on an FBE account is
     looked for as type 2."""
     found: dict[int, dict[str, Any]] = {}
-    if len(order_ids) > SINGLE_READS:
-        wanted = set(order_ids)
-        found = {k: v for k, v in (await read_new_orders(client)).items() if k in wanted}
+    wanted = set(order_ids)
+    filters = {"status": int(OrderStatus.NEW), "type": SELLER_FULFILLED}
+    page = 1
+    while len(order_ids) > SINGLE_READS and page <= MAX_PAGES and not wanted <= found.keys():
+        # Pages of new orders, without a count: the orders sought are usually all on the first
+        # (one request); a full page may have more after it, a short one ends the listing here
+        # (what it missed is read by id below).
+        rows = await client.read_rows("order", filters, page, PAGE_SIZE)
+        for row in rows:
+            order_id = to_int(row.get("id"))
+            if order_id in wanted:
+                found[order_id] = row
+        if len(rows) < PAGE_SIZE:
+            break
+        page += 1
     types = [SELLER_FULFILLED] + ([FULFILLED_BY_EMAG] if account.account_type == "fbe" else [])
     for order_id in order_ids:
         for order_type in types:
@@ -116,6 +143,32 @@ async def read_orders(
                 if to_int(row.get("id")) == order_id:
                     found[order_id] = row
     return found
+
+
+class _Borrowed:
+    """An eMAG client lent for one ``async with``: entering gives it, leaving keeps it open."""
+
+    def __init__(self, client: EmagClient) -> None:
+        self.client = client
+
+    async def __aenter__(self) -> EmagClient:
+        return self.client
+
+    async def __aexit__(self, *_exc: object) -> None:
+        return None
+
+
+class IntakeActions(OrderActions):
+    """:class:`OrderActions` on the intake job's own eMAG client: one client per job rather than
+    one per acknowledgement (a new client sets up TLS, about 80 ms of CPU, more than the rest of
+    an acknowledgement)."""
+
+    def __init__(self, ctx: AppContext, session: Any, client: EmagClient) -> None:
+        super().__init__(ctx, session, SYSTEM)
+        self._shared = client
+
+    def _client(self, account: EmagAccount) -> Any:
+        return _Borrowed(self._shared)
 
 
 class IntakeWorker:
@@ -144,17 +197,7 @@ class IntakeWorker:
                         account.name,
                         exc.summary,
                     )
-            while True:
-                async with self.ctx.db.session() as session:
-                    now = _now()
-                    stale = now - timedelta(seconds=self.ctx.settings.sync_stale_seconds)
-                    claimed = await repository.claim(
-                        session, account.id, self.worker_id, now, stale, BATCH
-                    )
-                    await session.commit()
-                if not claimed:
-                    break
-                await self._handle(client, account, claimed, prefetched, report)
+            await self._drain(client, account, prefetched, report)
         if report.stored or report.unknown or report.postponed:
             log.info(
                 "intake of account %s: %s stored, %s acknowledged, %s unknown to eMAG, %s to retry",
@@ -165,6 +208,56 @@ class IntakeWorker:
                 report.postponed,
             )
         return report
+
+    async def _drain(
+        self,
+        client: EmagClient,
+        account: EmagAccount,
+        prefetched: dict[int, dict[str, Any]],
+        report: IntakeReport,
+    ) -> None:
+        """Claim, read and store batches of pending orders while their acknowledgements run in
+        the background (at most ``MAGFLOW_INTAKE_ACK_CONCURRENCY`` at once), until nothing is
+        pending and every acknowledgement is done.
+
+        Batches are at least :data:`BATCH_INTERVAL` apart, so that reads take at most two
+        requests a second of the account's order budget and acknowledgements get the rest; and
+        no batch is claimed while :data:`ACK_QUEUE` acknowledgements wait, so that a claim never
+        outlives its staleness (``MAGFLOW_SYNC_STALE_SECONDS``) waiting for its turn."""
+        slots = asyncio.Semaphore(self.ctx.settings.intake_ack_concurrency)
+        acks: set[asyncio.Task[None]] = set()
+        last_batch = -BATCH_INTERVAL
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                await asyncio.sleep(max(0.0, last_batch + BATCH_INTERVAL - loop.time()))
+                claimed: list[int] = []
+                if len(acks) < ACK_QUEUE:
+                    async with self.ctx.db.session() as session:
+                        now = _now()
+                        stale = now - timedelta(seconds=self.ctx.settings.sync_stale_seconds)
+                        claimed = await repository.claim(
+                            session, account.id, self.worker_id, now, stale, BATCH
+                        )
+                        await session.commit()
+                if not claimed:
+                    if not acks:
+                        return
+                    await asyncio.wait(
+                        acks, timeout=BATCH_INTERVAL, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    continue
+                last_batch = loop.time()
+                for ids in await self._handle(client, account, claimed, prefetched, report):
+                    task = asyncio.create_task(
+                        self._acknowledge(client, account, ids, slots, report)
+                    )
+                    acks.add(task)
+                    task.add_done_callback(acks.discard)
+        finally:
+            for task in acks:
+                task.cancel()
+            await asyncio.gather(*acks, return_exceptions=True)
 
     async def _poll(
         self, client: EmagClient, account: EmagAccount, report: IntakeReport
@@ -178,9 +271,14 @@ class IntakeWorker:
             ids = list(new_orders)
             inserted = await repository.add_if_absent(session, account.id, ids, "poll", now)
             if account.auto_acknowledge:
-                # Still new on eMAG although finished here: acknowledge (again).
+                # Still new on eMAG although finished here: acknowledge (again), unless it was
+                # acknowledged a moment ago (the read above may predate that).
                 await repository.reopen(
-                    session, account.id, [i for i in ids if i not in inserted], now
+                    session,
+                    account.id,
+                    [i for i in ids if i not in inserted],
+                    now,
+                    acknowledged_before=now - timedelta(seconds=REACK_AFTER_SECONDS),
                 )
             await session.commit()
         if inserted:
@@ -198,7 +296,9 @@ class IntakeWorker:
         claimed: list[int],
         prefetched: dict[int, dict[str, Any]],
         report: IntakeReport,
-    ) -> None:
+    ) -> list[tuple[int, int]]:
+        """Read and store ``claimed``; finish those that need no acknowledgement; return the
+        (eMAG id, local id) of those that do."""
         raws = {i: prefetched.pop(i) for i in claimed if i in prefetched}
         missing = [i for i in claimed if i not in raws]
         try:
@@ -257,9 +357,7 @@ class IntakeWorker:
                 )
                 report.outcomes[order_id] = outcome
             await session.commit()
-        if to_ack:
-            slots = asyncio.Semaphore(self.ctx.settings.intake_ack_concurrency)
-            await asyncio.gather(*(self._acknowledge(account, o, slots, report) for o in to_ack))
+        return to_ack
 
     @staticmethod
     def _decide(account: EmagAccount, order_type: int, status: int) -> str:
@@ -275,6 +373,7 @@ class IntakeWorker:
 
     async def _acknowledge(
         self,
+        client: EmagClient,
         account: EmagAccount,
         ids: tuple[int, int],
         slots: asyncio.Semaphore,
@@ -283,7 +382,7 @@ class IntakeWorker:
         emag_id, local_id = ids
         async with slots, self.ctx.db.session() as session:
             try:
-                await OrderActions(self.ctx, session, SYSTEM).acknowledge(local_id)
+                await IntakeActions(self.ctx, session, client).acknowledge(local_id, refresh=False)
             except EmagError as exc:
                 await session.rollback()
                 await self._postpone(account, [emag_id], f"acknowledging failed: {exc.summary}")
