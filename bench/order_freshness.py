@@ -237,6 +237,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         offers=50,
         orders=100,
         history_days=10,
+        customers=100_000,  # a shop's buyers rarely repeat within minutes
         accounts=[
             SimAccount(
                 name="shop-a",

@@ -383,15 +383,18 @@ class IntakeWorker:
         async with slots, self.ctx.db.session() as session:
             try:
                 await IntakeActions(self.ctx, session, client).acknowledge(local_id, refresh=False)
-            except EmagError as exc:
+            except Exception as exc:  # eMAG's refusal or failure, or the database's
                 await session.rollback()
-                await self._postpone(account, [emag_id], f"acknowledging failed: {exc.summary}")
+                summary = exc.summary if isinstance(exc, EmagError) else type(exc).__name__
+                if not isinstance(exc, EmagError):
+                    log.exception("intake of account %s: order %s", account.name, emag_id)
+                await self._postpone(account, [emag_id], f"acknowledging failed: {summary}")
                 report.postponed += 1
                 log.warning(
                     "intake of account %s: acknowledging order %s failed (%s); retried in %s s",
                     account.name,
                     emag_id,
-                    exc.summary,
+                    summary,
                     int(RETRY_SECONDS),
                 )
                 return
