@@ -56,16 +56,20 @@ async def test_new_orders_are_stored_and_acknowledged_once_whatever_the_repeats(
             i: (2, True) for i in created
         }
         acks = await session.scalar(
-            select(func.count()).select_from(AuditLog).where(AuditLog.action == "orders.acknowledge")
+            select(func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.action == "orders.acknowledge")
         )
     assert acks == 3  # one acknowledgement per order
     stats = await sim_control(sim, "GET", "/_sim/stats")
     assert sum(stats["requests"]["order/acknowledge"].values()) == 3
     # the simulator stops repeating once acknowledged
     await eventually(
-        lambda: sim_control(sim, "GET", "/_sim/callbacks").__await__().__next__  # type: ignore[no-any-return]
-        if False
-        else _no_pending(sim)
+        lambda: (
+            sim_control(sim, "GET", "/_sim/callbacks").__await__().__next__  # type: ignore[no-any-return]
+            if False
+            else _no_pending(sim)
+        )
     )
 
 
