@@ -17,7 +17,9 @@ from tests.support.servers import UvicornThread
 
 
 @pytest.fixture
-def received(sim: SimulatorServer, control: httpx.Client) -> Iterator[list[tuple[str, dict[str, str]]]]:
+def received(
+    sim: SimulatorServer, control: httpx.Client
+) -> Iterator[list[tuple[str, dict[str, str]]]]:
     """A seller's endpoint recording each call, configured as the account's callback URLs."""
     calls: list[tuple[str, dict[str, str]]] = []
     app = FastAPI()

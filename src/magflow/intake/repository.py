@@ -176,6 +176,45 @@ async def finish(
     )
 
 
+async def finish_many(
+    session: AsyncSession, account_id: int, emag_order_ids: Sequence[int], now: datetime
+) -> None:
+    """Mark orders stored and acknowledged."""
+    await session.execute(
+        update(OrderIntake)
+        .where(
+            OrderIntake.account_id == account_id,
+            one_of(session, OrderIntake.emag_order_id, list(emag_order_ids)),
+        )
+        .values(
+            state=IntakeState.done.value,
+            outcome="acknowledged",
+            claimed_by=None,
+            claimed_at=None,
+            last_error=None,
+            stored_at=now,
+            acknowledged_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def set_acknowledged(
+    session: AsyncSession, account_id: int, emag_order_ids: Sequence[int], now: datetime
+) -> None:
+    """``acknowledged_at`` of stored orders, kept when already set (the first time counts)."""
+    await session.execute(
+        update(EmagOrder)
+        .where(
+            EmagOrder.account_id == account_id,
+            one_of(session, EmagOrder.emag_id, list(emag_order_ids)),
+            EmagOrder.acknowledged_at.is_(None),
+        )
+        .values(acknowledged_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def postpone(
     session: AsyncSession,
     account_id: int,

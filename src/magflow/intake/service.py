@@ -124,12 +124,13 @@ async def receive(
     The account's job is asked for only when the order is pending, due and not already being
     worked on; a disabled account's orders wait (recorded) until it is enabled again.
     """
-    known = (await repository.states(session, account.id, [emag_order_id])).get(emag_order_id)
-    if known is None:
-        await repository.add_if_absent(
-            session, account.id, [emag_order_id], f"callback:{kind.value}", now
-        )
-    elif kind is not CallbackKind.order and known.state != IntakeState.pending.value:
+    inserted = await repository.add_if_absent(
+        session, account.id, [emag_order_id], f"callback:{kind.value}", now
+    )
+    if inserted:
+        return Received(recorded=True, enqueue=account.is_active)
+    known = (await repository.states(session, account.id, [emag_order_id]))[emag_order_id]
+    if kind is not CallbackKind.order and known.state != IntakeState.pending.value:
         await repository.reopen(session, account.id, [emag_order_id], now)
     elif not (
         known.state == IntakeState.pending.value

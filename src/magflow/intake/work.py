@@ -8,9 +8,10 @@ callbacks arrive several a second. One job drains every pending order of its acc
 never work on one order), reads them (one ``order/read`` when one order is waiting; otherwise the
 account's new orders, 100 to a request, filtered by status 1, and by id those not among them),
 stores them with :func:`magflow.orders.service.store_orders`, the one place an order is stored,
-and acknowledges them through :class:`magflow.orders.actions.OrderActions` (audited), several at
-once, while the next batch is read. The acknowledgement skips the re-read that follows a
-person's: the order was read a moment before, and its status after acknowledgement is known (2).
+and acknowledges them as :class:`magflow.orders.actions.OrderActions` does (the eMAG client, one
+audit log entry per order), several at once and recorded in one transaction per chunk, while the
+next batch is read. The acknowledgement skips the re-read that follows a person's: the order was
+read a moment before, and its status after acknowledgement is known (2).
 
 The budget: an order costs one acknowledgement plus its share of the reads (one request per batch,
 batches at least half a second apart: at most 120 a minute), so an account takes about 600 new
@@ -43,7 +44,7 @@ from typing import Any
 
 from magflow.accounts import service as accounts_service
 from magflow.accounts.models import EmagAccount
-from magflow.audit.service import SYSTEM
+from magflow.audit.service import SYSTEM, Auditor, Outcome
 from magflow.context import AppContext
 from magflow.emag.client import EmagClient
 from magflow.emag.codes import OrderStatus
@@ -52,7 +53,6 @@ from magflow.emag.errors import EmagError
 from magflow.intake import repository
 from magflow.intake.models import IntakeState
 from magflow.jobs.base import WORKER_ID
-from magflow.orders.actions import OrderActions
 from magflow.orders.service import store_orders
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,8 @@ BATCH = 100
 BATCH_INTERVAL = 0.5
 #: No new batch while this many acknowledgements wait.
 ACK_QUEUE = 50
+#: Chunks of acknowledgements (``MAGFLOW_INTAKE_ACK_CONCURRENCY`` orders each) sent at once.
+ACK_CHUNKS = 2
 #: Up to this many orders are read one ``order/read`` each; more are read as pages of new orders
 #: (usually one request for up to 100 orders).
 SINGLE_READS = 1
@@ -145,30 +147,8 @@ async def read_orders(
     return found
 
 
-class _Borrowed:
-    """An eMAG client lent for one ``async with``: entering gives it, leaving keeps it open."""
-
-    def __init__(self, client: EmagClient) -> None:
-        self.client = client
-
-    async def __aenter__(self) -> EmagClient:
-        return self.client
-
-    async def __aexit__(self, *_exc: object) -> None:
-        return None
-
-
-class IntakeActions(OrderActions):
-    """:class:`OrderActions` on the intake job's own eMAG client: one client per job rather than
-    one per acknowledgement (a new client sets up TLS, about 80 ms of CPU, more than the rest of
-    an acknowledgement)."""
-
-    def __init__(self, ctx: AppContext, session: Any, client: EmagClient) -> None:
-        super().__init__(ctx, session, SYSTEM)
-        self._shared = client
-
-    def _client(self, account: EmagAccount) -> Any:
-        return _Borrowed(self._shared)
+def _acknowledged(_result: Any) -> Outcome:
+    return Outcome(status_code=200, success=True, messages=[])
 
 
 class IntakeWorker:
@@ -224,7 +204,8 @@ class IntakeWorker:
         requests a second of the account's order budget and acknowledgements get the rest; and
         no batch is claimed while :data:`ACK_QUEUE` acknowledgements wait, so that a claim never
         outlives its staleness (``MAGFLOW_SYNC_STALE_SECONDS``) waiting for its turn."""
-        slots = asyncio.Semaphore(self.ctx.settings.intake_ack_concurrency)
+        size = self.ctx.settings.intake_ack_concurrency
+        slots = asyncio.Semaphore(ACK_CHUNKS)
         acks: set[asyncio.Task[None]] = set()
         last_batch = -BATCH_INTERVAL
         loop = asyncio.get_running_loop()
@@ -232,7 +213,7 @@ class IntakeWorker:
             while True:
                 await asyncio.sleep(max(0.0, last_batch + BATCH_INTERVAL - loop.time()))
                 claimed: list[int] = []
-                if len(acks) < ACK_QUEUE:
+                if len(acks) * size < ACK_QUEUE:
                     async with self.ctx.db.session() as session:
                         now = _now()
                         stale = now - timedelta(seconds=self.ctx.settings.sync_stale_seconds)
@@ -248,9 +229,11 @@ class IntakeWorker:
                     )
                     continue
                 last_batch = loop.time()
-                for ids in await self._handle(client, account, claimed, prefetched, report):
+                to_ack = await self._handle(client, account, claimed, prefetched, report)
+                for start in range(0, len(to_ack), size):
+                    chunk = to_ack[start : start + size]
                     task = asyncio.create_task(
-                        self._acknowledge(client, account, ids, slots, report)
+                        self._acknowledge(client, account, chunk, slots, report)
                     )
                     acks.add(task)
                     task.add_done_callback(acks.discard)
@@ -375,41 +358,91 @@ class IntakeWorker:
         self,
         client: EmagClient,
         account: EmagAccount,
-        ids: tuple[int, int],
+        chunk: list[tuple[int, int]],
         slots: asyncio.Semaphore,
         report: IntakeReport,
     ) -> None:
-        emag_id, local_id = ids
-        async with slots, self.ctx.db.session() as session:
+        """Acknowledge ``chunk`` (eMAG id, local id) at once, then record them in one transaction.
+
+        This is :meth:`magflow.orders.actions.OrderActions.acknowledge` for several orders, without
+        its re-read (see the module doc): each
+        ``order/acknowledge/{id}`` goes through the eMAG client and the audit log (one entry per
+        order, refused or not), and the orders eMAG acknowledged are stored as they were read with
+        status 2 (:func:`magflow.orders.service.store_orders`) and get ``acknowledged_at``.
+        Writing them together, not one transaction per order, is what lets a busy account's
+        orders be acknowledged as fast as they arrive on a shared CPU."""
+        auditor = Auditor(self.ctx.db, SYSTEM, account_id=account.id, account_name=account.name)
+
+        async def send(emag_id: int) -> str | None:
             try:
-                await IntakeActions(self.ctx, session, client).acknowledge(local_id, refresh=False)
-            except Exception as exc:  # eMAG's refusal or failure, or the database's
-                await session.rollback()
-                summary = exc.summary if isinstance(exc, EmagError) else type(exc).__name__
-                if not isinstance(exc, EmagError):
-                    log.exception("intake of account %s: order %s", account.name, emag_id)
-                await self._postpone(account, [emag_id], f"acknowledging failed: {summary}")
+                await auditor.call(
+                    lambda: client.acknowledge_order(emag_id),
+                    action="orders.acknowledge",
+                    emag_route=f"order/acknowledge/{emag_id}",
+                    request=None,
+                    judge=_acknowledged,
+                    target=f"order:{emag_id}",
+                )
+            except EmagError as exc:
+                return exc.summary
+            return None
+
+        async with slots:
+            errors = await asyncio.gather(*(send(e) for e, _ in chunk), return_exceptions=True)
+            done = [e for (e, _), error in zip(chunk, errors, strict=True) if error is None]
+            for (emag_id, _), error in zip(chunk, errors, strict=True):
+                if error is None:
+                    continue
+                if isinstance(error, BaseException):
+                    log.error(
+                        "intake of account %s: acknowledging order %s failed",
+                        account.name,
+                        emag_id,
+                        exc_info=error,
+                    )
+                    error = type(error).__name__
+                await self._postpone(account, [emag_id], f"acknowledging failed: {error}")
                 report.postponed += 1
                 log.warning(
                     "intake of account %s: acknowledging order %s failed (%s); retried in %s s",
                     account.name,
                     emag_id,
-                    summary,
+                    error,
                     int(RETRY_SECONDS),
                 )
+            if not done:
                 return
-            await repository.finish(
-                session,
-                account.id,
-                emag_id,
-                state=IntakeState.done,
-                outcome="acknowledged",
-                now=_now(),
-                acknowledged=True,
-            )
-            await session.commit()
-        report.acknowledged += 1
-        report.outcomes[emag_id] = "acknowledged"
+            try:
+                async with self.ctx.db.session() as session:
+                    await self._mark_acknowledged(session, account, done)
+                    await session.commit()
+            except Exception:
+                # eMAG has them in 2: the retry reads them as such and does not acknowledge again
+                log.exception("intake of account %s: recording acknowledgements", account.name)
+                await self._postpone(account, done, "recording the acknowledgement failed")
+                report.postponed += len(done)
+                return
+        report.acknowledged += len(done)
+        report.outcomes.update(dict.fromkeys(done, "acknowledged"))
+
+    async def _mark_acknowledged(
+        self, session: Any, account: EmagAccount, emag_ids: list[int]
+    ) -> None:
+        now = _now()
+        stored = await repository.stored_orders(session, account.id, emag_ids)
+        raws = [
+            {
+                **order.raw,
+                "id": order.emag_id,
+                "status": max(order.status, int(OrderStatus.IN_PROGRESS)),
+            }
+            for order in stored.values()
+        ]
+        await store_orders(
+            session, account_id=account.id, platform=account.platform, raw_orders=raws, now=now
+        )
+        await repository.set_acknowledged(session, account.id, emag_ids, now)
+        await repository.finish_many(session, account.id, emag_ids, now)
 
     async def _postpone(self, account: EmagAccount, order_ids: list[int], error: str) -> None:
         if not order_ids:

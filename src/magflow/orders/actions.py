@@ -151,14 +151,9 @@ class OrderActions:
 
     # -- acknowledge ---------------------------------------------------------------------------
 
-    async def acknowledge(self, order_id: int, *, refresh: bool = True) -> ActionResult:
+    async def acknowledge(self, order_id: int) -> ActionResult:
         """``order/acknowledge/{id}`` (docs/emag-protocol.md, "Orders"): 1 → 2, only way there. eMAG
-        answers an order already in 2 with success, so a repeat is harmless.
-
-        ``refresh=False`` (the intake, ``magflow.intake.work``, which read the order from eMAG
-        just before): no re-read; the row takes status 2 (``refreshed`` is False). Each order's
-        re-read would cost one more request of the order routes' 720 a minute, which a busy
-        account's new orders need for their acknowledgements."""
+        answers an order already in 2 with success, so a repeat is harmless."""
         order = await self._order(order_id)
         account = await self._account(order)
         route = f"order/acknowledge/{order.emag_id}"
@@ -172,11 +167,7 @@ class OrderActions:
                 target=f"order:{order.emag_id}",
             )
             fallback = {**order.raw, "status": max(order.status, int(OrderStatus.IN_PROGRESS))}
-            if refresh:
-                refreshed = await self._refresh(client, account, order, fallback)
-            else:
-                await self._store(account, order, fallback)
-                refreshed = False
+            refreshed = await self._refresh(client, account, order, fallback)
         order.acknowledged_at = order.acknowledged_at or datetime.now(UTC)
         await self.session.flush()
         return ActionResult(order, refreshed)
