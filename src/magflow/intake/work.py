@@ -66,7 +66,7 @@ BATCH_INTERVAL = 0.5
 #: No new batch while this many acknowledgements wait.
 ACK_QUEUE = 50
 #: Chunks of acknowledgements (``MAGFLOW_INTAKE_ACK_CONCURRENCY`` orders each) sent at once.
-ACK_CHUNKS = 2
+ACK_CHUNKS = 3
 #: Up to this many orders are read one ``order/read`` each; more are read as pages of new orders
 #: (usually one request for up to 100 orders).
 SINGLE_READS = 1
