@@ -288,7 +288,13 @@ async def take_poll_turn(
     session: AsyncSession, account_id: int, now: datetime, due_before: datetime
 ) -> bool:
     """Whether this process fires the account's poll now: the conditional update (or the insert
-    of the account's first row) succeeds in one process only."""
+    of the account's first row) succeeds in one process only. A read first, so that the timer's
+    ticks between two polls write nothing."""
+    last = await session.scalar(
+        select(IntakePoll.polled_at).where(IntakePoll.account_id == account_id)
+    )
+    if last is not None and last > due_before:
+        return False
     result = await session.execute(
         update(IntakePoll)
         .where(IntakePoll.account_id == account_id, IntakePoll.polled_at <= due_before)

@@ -105,10 +105,6 @@ class InProcessRunner:
             self._execute_intake(account_id, poll), name=f"intake-{account_id}"
         )
 
-    async def wait_intake(self, account_id: int) -> None:
-        while (task := self._intake_tasks.get(account_id)) is not None:
-            await asyncio.shield(task)
-
     async def _execute_intake(self, account_id: int, poll: bool) -> None:
         try:
             while True:
