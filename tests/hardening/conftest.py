@@ -100,6 +100,7 @@ class Seed:
             "order_id": self.order_id,
             "customer_id": self.customer_id,
             "operation_id": self.operation_id,
+            "secret": "not-a-callback-secret",  # eMAG's callbacks: an unknown secret
         }
 
 

@@ -29,7 +29,9 @@ async def test_the_accounts_page_shows_callback_urls_and_toggles_auto_acknowledg
         rotated = await client.post("/admin/accounts/main/callbacks/rotate", headers=HTMX)
         assert rotated.status_code == 200 and "New secret" in rotated.text
         assert rotated.text != page.text
-        toggled = await client.post("/admin/accounts/main/auto-acknowledge/on", headers=HTMX)
+        toggled = await client.post(
+            "/admin/accounts/main/auto-acknowledge", data={"enabled": "true"}, headers=HTMX
+        )
         assert toggled.status_code == 200 and "turned on" in toggled.text
     async with ctx.db.session() as session:
         account = await accounts_service.get_account(session, accounts.main.id)

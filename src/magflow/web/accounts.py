@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
@@ -68,18 +68,16 @@ async def admin_remove_account(request: Request, user: AdminUser, name: str) -> 
 
 
 @router.post(
-    "/admin/accounts/{name}/auto-acknowledge/{state}",
-    response_class=HTMLResponse,
-    dependencies=[Csrf],
+    "/admin/accounts/{name}/auto-acknowledge", response_class=HTMLResponse, dependencies=[Csrf]
 )
 async def admin_auto_acknowledge(
-    request: Request, user: AdminUser, name: str, state: Literal["on", "off"]
+    request: Request, user: AdminUser, name: str, enabled: Annotated[bool, Form()]
 ) -> Response:
     client = api(request, user)
     response = await client.call(
-        "PATCH", f"/api/v1/accounts/{quote(name)}", json={"auto_acknowledge": state == "on"}
+        "PATCH", f"/api/v1/accounts/{quote(name)}", json={"auto_acknowledge": enabled}
     )
-    message, kind = f"Auto-acknowledge of {name} turned {state}.", "ok"
+    message, kind = f"Auto-acknowledge of {name} turned {'on' if enabled else 'off'}.", "ok"
     if response.status_code >= 400:
         message, kind = (
             ApiError(response.status_code, response.json().get("detail")).message,
