@@ -186,8 +186,8 @@ class Settings(BaseSettings):
     public_url: str | None = None
     # Seconds between two catch-up polls of an account's new orders (0: no poll).
     intake_poll_seconds: Annotated[float, Field(ge=0)] = 60.0
-    # Acknowledgements sent at once per account by one intake job (eMAG's limiter paces them;
-    # each holds two database connections while it runs).
+    # Acknowledgements an intake job sends together and records in one transaction (three such
+    # groups at once per account; eMAG's limiter paces them).
     intake_ack_concurrency: Annotated[int, Field(ge=1, le=16)] = 4
     # Callbacks handled at once per API process (more wait their turn, never refused).
     callback_concurrency: Annotated[int, Field(ge=1, le=64)] = 8

@@ -3,9 +3,15 @@ one poll interval; FBE orders are never acknowledged."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from magflow.accounts import service as accounts_service
+from magflow.accounts.schemas import AccountUpdate
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
+from magflow.intake import service
 from magflow.intake.work import IntakeWorker, accounts_to_poll
+from magflow.jobs.maintenance import Maintenance
 from tests.intake.support import eventually, intake_rows
 from tests.orders.support import Clients, sim_control
 from tests.support.simulation import Accounts
@@ -59,3 +65,30 @@ async def test_fbe_orders_are_stored_but_never_acknowledged(
     stats = await sim_control(sim, "GET", "/_sim/stats")
     acks = stats["requests"].get("order/acknowledge", {})
     assert sum(acks.values()) == sum(1 for t in types.values() if t == 3)
+
+
+async def test_the_timer_dispatches_pending_orders_nobody_works_on(
+    ctx: AppContext, accounts: Accounts
+) -> None:
+    """A recorded order whose job was lost (a process died, a retry came due) is dispatched by
+    the maintenance timer; a disabled account's orders wait."""
+    async with ctx.db.session() as session:
+        for account in (accounts.main, accounts.fbe):
+            got = await service.receive(
+                session, account, service.CallbackKind.order, 4242, datetime.now(UTC)
+            )
+            assert got.recorded
+        await accounts_service.update_account(
+            session, accounts.fbe.id, AccountUpdate(is_active=False)
+        )
+        await session.commit()
+    dispatched: list[tuple[int, bool]] = []
+
+    async def record(account_id: int, poll: bool) -> None:
+        dispatched.append((account_id, poll))
+
+    async def nothing(_id: int) -> None:
+        return None
+
+    await Maintenance(ctx, nothing, dispatch_intake=record).intake_tick()
+    assert dispatched == [(accounts.main.id, False)]

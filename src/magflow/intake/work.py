@@ -197,8 +197,8 @@ class IntakeWorker:
         report: IntakeReport,
     ) -> None:
         """Claim, read and store batches of pending orders while their acknowledgements run in
-        the background (at most ``MAGFLOW_INTAKE_ACK_CONCURRENCY`` at once), until nothing is
-        pending and every acknowledgement is done.
+        the background (in chunks of ``MAGFLOW_INTAKE_ACK_CONCURRENCY``, :data:`ACK_CHUNKS`
+        chunks at once), until nothing is pending and every acknowledgement is done.
 
         Batches are at least :data:`BATCH_INTERVAL` apart, so that reads take at most two
         requests a second of the account's order budget and acknowledgements get the rest; and
