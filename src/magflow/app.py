@@ -35,6 +35,8 @@ from magflow.context import AppContext
 from magflow.customers.routes import router as customers_router
 from magflow.db.migrate import upgrade
 from magflow.exports.routes import ROUTERS as export_routers
+from magflow.intake.routes import callback_router
+from magflow.intake.routes import router as intake_router
 from magflow.intake.todo_routes import router as todo_router
 from magflow.orders.actions_routes import router as order_actions_router
 from magflow.orders.routes import router as orders_router
@@ -71,6 +73,8 @@ ROUTERS: list[APIRouter] = [
     alerts_router,
     todo_router,
     performance_router,  # /export (literal) is its only sub-path
+    intake_router,  # /api/v1/accounts/{name}/callbacks
+    callback_router,  # /callbacks/emag/{secret}/{kind}: eMAG's callbacks (no login)
     web_router,  # the dashboard's pages at /: last, so that no page can shadow an API path
 ]
 

@@ -291,6 +291,76 @@ def accounts_set_warehouse(
     console.print(f"account {name}: stock is written to warehouse {warehouse_id}")
 
 
+# -- intake (magflow.intake): callback URLs and auto-acknowledge ---------------------------------
+
+
+@accounts_app.command("callbacks")
+def accounts_callbacks(
+    name: Annotated[str, typer.Argument(help="Account name or id.")],
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="New secret: the old URLs stop working.")
+    ] = False,
+) -> None:
+    """Print the account's callback URLs, to paste in eMAG's seller UI (built from
+    MAGFLOW_PUBLIC_URL)."""
+    from magflow.intake import service as intake_service
+
+    async def urls(ctx: AppContext) -> dict[str, str]:
+        async with ctx.db.session() as session:
+            account = await accounts_service.get_account(session, name)
+            if rotate:
+                secret = await intake_service.rotate_secret(session, ctx.cipher, account)
+            else:
+                secret = await intake_service.ensure_secret(session, ctx.cipher, account)
+            found = intake_service.callback_urls(ctx.settings.public_url, secret)
+            await session.commit()
+            return found
+
+    try:
+        found = run_with_context(urls)
+    except (accounts_service.AccountNotFoundError, intake_service.PublicUrlMissingError) as exc:
+        raise fail(str(exc)) from exc
+    if rotate:
+        console.print("new secret: paste these URLs in eMAG (the old ones now answer 404)")
+    for kind in intake_service.CallbackKind:
+        typer.echo(f"{intake_service.KIND_LABELS[kind]}: {found[kind.value]}")
+
+
+@accounts_app.command("set")
+def accounts_set(
+    name: Annotated[str, typer.Argument(help="Account name or id.")],
+    auto_acknowledge: Annotated[
+        bool | None,
+        typer.Option(
+            "--auto-acknowledge/--no-auto-acknowledge",
+            help="Acknowledge new orders on eMAG as soon as they are stored.",
+        ),
+    ] = None,
+    active: Annotated[
+        bool | None, typer.Option("--enable/--disable", help="Enable or disable the account.")
+    ] = None,
+) -> None:
+    """Change an account's settings."""
+    from magflow.accounts.schemas import AccountUpdate
+
+    data = AccountUpdate(auto_acknowledge=auto_acknowledge, is_active=active)
+
+    async def update(ctx: AppContext) -> tuple[bool, bool]:
+        async with ctx.db.session() as session:
+            account = await accounts_service.update_account(session, name, data)
+            await session.commit()
+            return account.auto_acknowledge, account.is_active
+
+    try:
+        ack, is_active = run_with_context(update)
+    except accounts_service.AccountNotFoundError as exc:
+        raise fail(str(exc)) from exc
+    console.print(
+        f"account {name}: auto_acknowledge {'on' if ack else 'off'}, "
+        f"{'active' if is_active else 'disabled'}"
+    )
+
+
 def worker() -> None:
     """Run a procrastinate worker: executes sync jobs, resumes stalled runs, fires schedules.
 

@@ -206,12 +206,36 @@ class Settings(BaseSettings):
     db_max_overflow: Annotated[int, Field(ge=0)] = 10
     db_pool_timeout_seconds: Annotated[float, Field(gt=0)] = 3.0
 
+    # -- intake (magflow.intake: eMAG callbacks, auto-acknowledge, catch-up poll) --------------
+    # The address eMAG reaches MagFlow at (https://magflow.example.com): callback URLs are built
+    # from it. Unset: the URLs cannot be shown (the API says so).
+    public_url: str | None = None
+    # Seconds between two catch-up polls of an account's new orders (0: no poll).
+    intake_poll_seconds: Annotated[float, Field(ge=0)] = 60.0
+    # Acknowledgements an intake job sends together and records in one transaction (three such
+    # groups at once per account; eMAG's limiter paces them).
+    intake_ack_concurrency: Annotated[int, Field(ge=1, le=16)] = 4
+    # Callbacks handled at once per API process (more wait their turn, never refused).
+    callback_concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+    # Callbacks with an unknown secret answered 404 per client address and minute; beyond, 429.
+    callback_unknown_per_minute: Annotated[int, Field(ge=1)] = 10
+
     @field_validator("secret_key")
     @classmethod
     def _strong_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and value.get_secret_value():
             check_secret_key(value.get_secret_value())
         return value
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _public_url(cls, value: object) -> object:
+        if value in ("", None):
+            return None
+        text = str(value).strip().rstrip("/")
+        if not text.startswith(("http://", "https://")):
+            raise ValueError("MAGFLOW_PUBLIC_URL must start with http:// or https://")
+        return text
 
     @field_validator("alerts_schedule")
     @classmethod

@@ -136,6 +136,8 @@ async def test_excess_requests_are_refused_at_once_while_health_and_websockets_w
             assert (await client.get("/metrics")).status_code == 200
             assert (await client.get("/static/app.css")).status_code in (200, 404)
             assert (await ws_hello(server.port, token))["type"] == "hello"
+            # Nor are eMAG's callbacks (they wait for their own slots instead: intake.throttle).
+            assert (await client.get("/callbacks/emag/unknown/order")).status_code == 404
 
             assert [await request.finish() for request in held] == [200, 200]
             # The slots are free again.

@@ -105,6 +105,7 @@ class Seed:
             "operation_id": self.operation_id,
             "rule_id": self.rule_id,
             "webhook_id": self.webhook_id,
+            "secret": "not-a-callback-secret",  # eMAG's callbacks: an unknown secret
         }
 
 

@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import LargeBinary, String
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from magflow.db.base import Base, JSONType, TimestampMixin
@@ -44,3 +45,10 @@ class EmagAccount(TimestampMixin, Base):
     # (``[{warehouse_id, value}]``, docs/emag-protocol.md, "Offers"): a per-account setting, 1 by
     # default, as production connectors do.
     warehouse_id: Mapped[int] = mapped_column(default=1, server_default="1")
+    # -- intake (eMAG callbacks, magflow.intake) ------------------------------------------------
+    # Acknowledge new orders as soon as they are stored (intake.service); off by default.
+    auto_acknowledge: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    # The secret in this account's callback URLs: encrypted (to show the URLs again) and hashed
+    # (SHA-256 hex, to find the account a callback names). Generated on first use, rotatable.
+    callback_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    callback_secret_hash: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -52,10 +52,14 @@ async def remove_account(session: Session, _admin: Admin, name: str) -> None:
 
 
 @router.patch("/{name}", response_model=AccountOut)
-async def update_account(session: Session, _admin: Admin, name: str, body: AccountUpdate) -> Any:
-    """Change the account's settings; only the fields sent change."""
+async def update_account(
+    session: Session, _admin: Admin, name: str, body: AccountUpdate
+) -> EmagAccount:
+    """Change an account's settings: ``auto_acknowledge`` (acknowledge new orders as soon as they
+    are stored, magflow.intake), ``is_active``."""
     account = await service.update_account(session, name, body)
     await session.commit()
+    await session.refresh(account)
     return account
 
 

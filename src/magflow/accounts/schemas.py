@@ -56,6 +56,8 @@ class AccountOut(BaseModel):
         default=None, description="the sender of this account's AWBs when a request gives none"
     )
     # -- end AWB sender defaults -----------------------------------------------------------------
+    # -- intake (magflow.intake) --
+    auto_acknowledge: bool = False
 
 
 # -- AWB sender defaults ---------------------------------------------------------------------------
@@ -109,6 +111,9 @@ class AccountUpdate(BaseModel):
         default=None, description="the AWB sender defaults; null removes them"
     )
     # -- end AWB sender defaults -------------------------------------------------------------------
+    # -- intake (magflow.intake) --
+    auto_acknowledge: bool | None = None
+    is_active: bool | None = None
 
 
 class WarehouseUpdate(BaseModel):

@@ -155,7 +155,9 @@ async def set_warehouse(
 async def update_account(
     session: AsyncSession, name_or_id: str | int, data: AccountUpdate
 ) -> EmagAccount:
-    """Apply the settings ``data`` gives (``model_fields_set``); the others stay as they are."""
+    """Apply the settings ``data`` gives (``model_fields_set``; a null ``awb_sender`` removes
+    the sender defaults, a null ``auto_acknowledge`` or ``is_active`` changes nothing); the
+    others stay as they are."""
     account = await get_account(session, name_or_id)
     given = data.model_fields_set
     # -- AWB sender defaults -------------------------------------------------------------------
@@ -164,5 +166,10 @@ async def update_account(
             data.awb_sender.model_dump(exclude_none=True) if data.awb_sender is not None else None
         )
     # -- end AWB sender defaults ---------------------------------------------------------------
+    # -- intake (magflow.intake) --
+    if data.auto_acknowledge is not None:
+        account.auto_acknowledge = data.auto_acknowledge
+    if data.is_active is not None:
+        account.is_active = data.is_active
     await session.flush()
     return account

@@ -42,7 +42,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 RETRY_AFTER_SECONDS = 1
 #: Paths never refused: exact paths, and prefixes.
 EXEMPT_PATHS = frozenset({"/health", "/metrics"})
-EXEMPT_PREFIXES = ("/static/",)
+#: eMAG's callbacks (``/callbacks/``) are bounded by their own gate instead, which makes them
+#: wait rather than refuses them (``intake.throttle``): eMAG sends them in bursts.
+EXEMPT_PREFIXES = ("/static/", "/callbacks/")
 
 
 #: What a browser loading a page gets instead of the JSON answer: the same 503, as a page that

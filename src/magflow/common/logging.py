@@ -4,7 +4,8 @@ WebSocket clients may send their access token in the query string (``?token=``),
 access log writes every request line whole: every handler installed here carries
 :class:`RedactTokensFilter`, which replaces the value of any ``token``/``access_token``/
 ``refresh_token`` parameter (and a ``Bearer`` credential) with ``[redacted]`` in every line,
-whichever logger wrote it.
+whichever logger wrote it; likewise the secret segment of eMAG's callback URLs
+(``/callbacks/emag/[redacted]/order``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from magflow.settings import LogFormat
 
 _TOKEN_PARAMETER = re.compile(r"(?i)(\b(?:access_token|refresh_token|token)=)[^&\s\"']+")
 _BEARER = re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]+")
+# eMAG's callback URLs carry the account's secret as a path segment (magflow.intake).
+_CALLBACK_SECRET = re.compile(r"(/callbacks/emag/)[^/\s?\"']+")
 REDACTED = "[redacted]"
 
 
 def redact(text: str) -> str:
+    text = _CALLBACK_SECRET.sub(r"\1" + REDACTED, text)
     return _BEARER.sub(r"\1" + REDACTED, _TOKEN_PARAMETER.sub(r"\1" + REDACTED, text))
 
 

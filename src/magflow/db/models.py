@@ -14,6 +14,7 @@ from magflow.bulk.models import BulkOperation, BulkOperationItem
 from magflow.catalog.models import EmagOffer
 from magflow.customers.models import EmagCustomer, EmagCustomerAccount, EmagCustomerSpend
 from magflow.db.base import Base
+from magflow.intake.models import IntakePoll, OrderIntake
 from magflow.orders.models import EmagOrder
 from magflow.returns.models import EmagReturn
 from magflow.sync.models import SyncLog
@@ -35,6 +36,8 @@ __all__ = [
     "EmagOffer",
     "EmagOrder",
     "EmagReturn",
+    "IntakePoll",
+    "OrderIntake",
     "SyncLog",
     "User",
 ]

@@ -1466,6 +1466,8 @@ class EmagApi:
             },
         }
         acc.awbs[emag_id] = record
+        if order_idx is not None:
+            state.notify("awb", acc, {"id": acc.order_base + order_idx, "awb": emag_id})
         if order_idx is not None and acc.status[order_idx] != 4:
             acc.set_order_status(order_idx, 4, self.clock())
         mode = self.state.config.awb_answer

@@ -41,6 +41,7 @@ from starlette.routing import Route
 from magflow.emag_sim import faults as fault_bodies
 from magflow.emag_sim.api import ApiError, EmagApi, Reply, envelope, fail
 from magflow.emag_sim.bodies import MAX_INPUT_VARS, BodyError, parse_body
+from magflow.emag_sim.callbacks import CallbackDispatcher
 from magflow.emag_sim.config import FaultConfig, SimConfig
 from magflow.emag_sim.faults import FaultInjector
 from magflow.emag_sim.ratelimit import FixedWindowLimiter, bucket_for
@@ -119,6 +120,11 @@ class Simulator:
         self.faults = FaultInjector(config.faults, config.seed)
         self.stats = Stats()
         self.control_rng = random.Random(config.seed * 31 + 7)
+        self.callbacks = CallbackDispatcher(config.callback_repeat_seconds)
+        for acc in config.effective_accounts():
+            if acc.callbacks:
+                self.callbacks.configure(acc.name, acc.callbacks)
+        self.callbacks.attach(self.state)
         self.app = Starlette(routes=self._starlette_routes())
         self.app.state.simulator = self
 
@@ -133,6 +139,7 @@ class Simulator:
         self.faults = FaultInjector(self.config.faults, self.config.seed)
         self.stats.reset()
         self.control_rng = random.Random(self.config.seed * 31 + 7)
+        self.callbacks.attach(self.state)
 
     # --- eMAG API --------------------------------------------------------------------------
 
@@ -325,6 +332,12 @@ class Simulator:
                 methods=["POST"],
             ),
             Route(
+                "/_sim/accounts/{account}/callbacks",
+                self._control(self.c_callbacks),
+                methods=["GET", "POST"],
+            ),
+            Route("/_sim/callbacks", self._control(self.c_callbacks_all), methods=["GET", "POST"]),
+            Route(
                 "/_sim/accounts/{account}/orders/{order_id:int}",
                 self._control(self.c_order),
                 methods=["GET"],
@@ -440,6 +453,26 @@ class Simulator:
         if not 0 <= count <= 100_000:
             raise ValueError("count must be within 0..100000")
         return 200, {"modified": modify_orders(acc, count, time.time(), self.control_rng)}
+
+    def c_callbacks(self, request: Request, body: Any) -> tuple[int, Any]:
+        """An account's callback URLs, by kind (``POST``: replace them, as the seller does in
+        eMAG's UI; ``{}`` removes them)."""
+        acc = self._account_or_404(request)
+        if acc is None:
+            return 404, {"error": "unknown account"}
+        if request.method == "POST":
+            if not isinstance(body, dict):
+                raise ValueError("send an object of callback URLs by kind")
+            self.callbacks.configure(acc.name, body)
+        return 200, self.callbacks.urls.get(acc.name, {})
+
+    def c_callbacks_all(self, request: Request, body: Any) -> tuple[int, Any]:
+        """What the callbacks did (``POST {"enabled": false}`` stops firing them: eMAG down)."""
+        if request.method == "POST":
+            if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
+                raise ValueError('send {"enabled": true|false}')
+            self.callbacks.enabled = body["enabled"]
+        return 200, self.callbacks.snapshot()
 
     def c_order(self, request: Request, body: Any) -> tuple[int, Any]:
         acc = self._account_or_404(request)

@@ -213,6 +213,9 @@ class SimAccount:
     password: str = ""
     offers: int | None = None
     orders: int | None = None
+    # eMAG's callback URLs configured for this account, by kind (callbacks.KINDS), as the seller
+    # sets them in eMAG's UI; also settable through the control API.
+    callbacks: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.account_type not in ("main", "fbe"):
@@ -258,6 +261,9 @@ class SimConfig:
     # AWB, starting with the first, is answered with ``reservation_id`` only, so a client must
     # read the number back with ``awb/read``), "reservation" (always only), "full" (never).
     awb_answer: str = "alternate"
+    # Seconds between two calls of the new-order callback of an order not yet acknowledged.
+    # eMAG's interval is not documented (docs/emag-protocol.md, "Uncertainties").
+    callback_repeat_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         if self.platform not in PLATFORMS:
@@ -290,6 +296,7 @@ class SimConfig:
                         password=acc.password or _generated_secret(self.seed, acc.name),
                         offers=acc.offers,
                         orders=acc.orders,
+                        callbacks=acc.callbacks,
                     )
                 out.append(acc)
             return out

@@ -20,7 +20,7 @@ import random
 import time
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -656,7 +656,8 @@ class AccountState:
     def set_order_status(self, idx: int, status: int, now: float) -> Json:
         """Apply a status (and touch ``modified``); keeps the filter arrays in step."""
         order = self.materialize_order(idx)
-        if order["status"] != status:
+        before = order["status"]
+        if before != status:
             self.status_since[idx] = now
             if status == 4:
                 # eMAG records when the order was finalized and whether that was after its
@@ -669,6 +670,8 @@ class AccountState:
         order["status"] = status
         self.status[idx] = status
         self.touch_order(idx, now)
+        if before != status:
+            self.sim.notify("status", self, {"id": order["id"], "from": before, "to": status})
         return order
 
     def edit_order(self, idx: int, changes: Json, now: float) -> Json:
@@ -781,6 +784,8 @@ class AccountState:
             self.cust.append(int(self.sim.n_customers * rng.random() ** 2))
             ids.append(self.order_base + idx)
         self.changed()
+        for order_id, order_type in zip(ids, self.otype[-len(ids) :] if ids else [], strict=True):
+            self.sim.notify("order_new", self, {"id": order_id, "type": order_type})
         return ids
 
     # --- RMA (docs/emag-protocol.md, "Returns") ---------------------------------------------------
@@ -886,8 +891,14 @@ class SimState:
         self.reservation_counter = 40_000_000
         self.line_counter = 0
         self.accounts: dict[str, AccountState] = {}
+        # Called on marketplace events (callbacks.CallbackDispatcher fires eMAG's callbacks).
+        self.listener: Callable[[str, AccountState, Json], None] | None = None
         for k, acc in enumerate(accounts):
             self.accounts[acc.username] = AccountState(self, k, acc)
+
+    def notify(self, event: str, acc: AccountState, info: Json) -> None:
+        if self.listener is not None:
+            self.listener(event, acc, info)
 
     def account(self, key: str) -> AccountState | None:
         """An account by username or by name."""

@@ -20,3 +20,8 @@ class JobRunner(Protocol):
 
     async def enqueue_bulk(self, operation_id: int) -> None:
         """Have bulk operation ``operation_id`` executed (or resumed) soon, likewise."""
+
+    # -- intake (magflow.intake) -----------------------------------------------------------------
+    async def enqueue_intake(self, account_id: int, poll: bool = False) -> None:
+        """Have the account's intake job run soon (its pending orders; ``poll``: the catch-up poll
+        first). At most one waits per (account, poll)."""

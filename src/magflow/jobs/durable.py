@@ -26,6 +26,7 @@ from magflow.alerts import worker as alerts_worker
 from magflow.bulk.events import bus_publisher
 from magflow.bulk.runner import BulkRunner
 from magflow.context import AppContext
+from magflow.intake.work import IntakeWorker
 from magflow.jobs.maintenance import Maintenance, claim_and_execute
 from magflow.sync.engine import SyncEngine
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 QUEUE = "magflow-sync"
 TASK_NAME = "magflow.sync_run"
 BULK_TASK_NAME = "magflow.bulk_operation"
+INTAKE_TASK_NAME = "magflow.intake"
 # Serialises schema creation between processes starting together.
 SCHEMA_LOCK_ID = 0x6D61676677
 
@@ -78,6 +80,14 @@ def build_app(
         status = await bulk.execute(operation_id)
         log.info("bulk operation %s: %s", operation_id, status)
 
+    # -- intake (magflow.intake): an account's callbacks and catch-up poll. The job's database
+    # claims keep two workers off one order; a failed order is retried by the intake itself.
+    @app.task(name=INTAKE_TASK_NAME, queue=QUEUE)
+    async def intake(account_id: int, poll: bool) -> None:
+        if engine is None:
+            raise RuntimeError("this process defers intake jobs but does not execute them")
+        await IntakeWorker(ctx).execute(account_id, poll=poll)
+
     return app
 
 
@@ -110,6 +120,13 @@ async def defer_bulk(app: procrastinate.App, operation_id: int) -> None:
         await task.defer_async(operation_id=operation_id)
 
 
+async def defer_intake(app: procrastinate.App, account_id: int, poll: bool) -> None:
+    lock = f"intake-{account_id}-{'poll' if poll else 'orders'}"
+    task = app.tasks[INTAKE_TASK_NAME].configure(queueing_lock=lock)
+    with contextlib.suppress(procrastinate.exceptions.AlreadyEnqueued):
+        await task.defer_async(account_id=account_id, poll=poll)
+
+
 class ProcrastinateRunner:
     """The API side: defers jobs; execution and maintenance happen in ``magflow worker``."""
 
@@ -129,6 +146,9 @@ class ProcrastinateRunner:
     async def enqueue_bulk(self, operation_id: int) -> None:
         await defer_bulk(self.app, operation_id)
 
+    async def enqueue_intake(self, account_id: int, poll: bool = False) -> None:
+        await defer_intake(self.app, account_id, poll)
+
 
 async def run_worker(ctx: AppContext, engine: SyncEngine, **options: Any) -> None:
     """A worker: executes sync and bulk jobs and runs the maintenance and alerts timers until
@@ -140,6 +160,7 @@ async def run_worker(ctx: AppContext, engine: SyncEngine, **options: Any) -> Non
             ctx,
             lambda run_id: defer(app, run_id),
             lambda operation_id: defer_bulk(app, operation_id),
+            dispatch_intake=lambda account_id, poll: defer_intake(app, account_id, poll),
         )
         loop = asyncio.create_task(maintenance.loop(), name="magflow-maintenance")
         alerts = alerts_worker.start(ctx)  # workers, not API processes, evaluate and deliver

@@ -10,13 +10,17 @@ task: a cancelled bulk operation gives its claim back and resumes on the next st
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from magflow.alerts import worker as alerts_worker
 from magflow.bulk.events import bus_publisher
 from magflow.bulk.runner import BulkRunner
 from magflow.context import AppContext
+from magflow.intake.work import IntakeWorker
 from magflow.jobs.maintenance import Maintenance, claim_and_execute
 from magflow.sync.engine import SyncEngine
+
+log = logging.getLogger(__name__)
 
 
 class InProcessRunner:
@@ -24,12 +28,18 @@ class InProcessRunner:
         self.ctx = ctx
         self.engine = engine
         self.bulk = bulk or BulkRunner(ctx, bus_publisher(ctx))
-        self.maintenance = Maintenance(ctx, self.enqueue, self.enqueue_bulk)
+        self.maintenance = Maintenance(
+            ctx, self.enqueue, self.enqueue_bulk, dispatch_intake=self.enqueue_intake
+        )
         self._tasks: dict[int, asyncio.Task[str]] = {}
         self._bulk_tasks: dict[int, asyncio.Task[str]] = {}
         self._slots = asyncio.Semaphore(ctx.settings.sync_max_concurrent_runs)
         self._loop_task: asyncio.Task[None] | None = None
         self._alerts_task: asyncio.Task[None] | None = None
+        # Intake: one task per account; a request while it runs makes it run once more.
+        self.intake = IntakeWorker(ctx)
+        self._intake_tasks: dict[int, asyncio.Task[None]] = {}
+        self._intake_again: dict[int, bool] = {}
 
     async def start(self) -> None:
         self._loop_task = asyncio.create_task(self.maintenance.loop(), name="magflow-jobs")
@@ -44,6 +54,7 @@ class InProcessRunner:
                 self._alerts_task,
                 *self._tasks.values(),
                 *self._bulk_tasks.values(),
+                *self._intake_tasks.values(),
             )
             if t is not None
         ]
@@ -89,3 +100,30 @@ class InProcessRunner:
             return await self.bulk.execute(operation_id)
         finally:
             self._bulk_tasks.pop(operation_id, None)
+
+    # -- intake (magflow.intake) -------------------------------------------------------------------
+
+    async def enqueue_intake(self, account_id: int, poll: bool = False) -> None:
+        if account_id in self._intake_tasks:
+            self._intake_again[account_id] = self._intake_again.get(account_id, False) or poll
+            return
+        self._intake_tasks[account_id] = asyncio.create_task(
+            self._execute_intake(account_id, poll), name=f"intake-{account_id}"
+        )
+
+    async def _execute_intake(self, account_id: int, poll: bool) -> None:
+        try:
+            while True:
+                self._intake_again.pop(account_id, None)
+                try:
+                    await self.intake.execute(account_id, poll=poll)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("intake job of account %s failed", account_id)
+                if account_id not in self._intake_again:
+                    return
+                poll = self._intake_again[account_id]
+        finally:
+            self._intake_tasks.pop(account_id, None)
+            self._intake_again.pop(account_id, None)

@@ -28,15 +28,22 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 5.0
 Dispatch = Callable[[int], Awaitable[None]]
+DispatchIntake = Callable[[int, bool], Awaitable[None]]
 
 
 class Maintenance:
     def __init__(
-        self, ctx: AppContext, dispatch: Dispatch, dispatch_bulk: Dispatch | None = None
+        self,
+        ctx: AppContext,
+        dispatch: Dispatch,
+        dispatch_bulk: Dispatch | None = None,
+        *,
+        dispatch_intake: DispatchIntake | None = None,
     ) -> None:
         self.ctx = ctx
         self.dispatch = dispatch
         self.dispatch_bulk = dispatch_bulk
+        self.dispatch_intake = dispatch_intake
         settings = ctx.settings
         self.schedules = {
             SyncKind.orders: Schedule.parse(settings.schedule_orders),
@@ -51,6 +58,8 @@ class Maintenance:
                     await self.recover_stalled_bulk()
                 if self.ctx.settings.schedules_enabled:
                     await self.fire_schedules()
+                if self.dispatch_intake is not None:
+                    await self.intake_tick()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -138,6 +147,27 @@ class Maintenance:
             )
             return True
         return False
+
+    # -- intake (magflow.intake) -------------------------------------------------------------------
+
+    async def intake_tick(self) -> None:
+        """Dispatch the catch-up polls that are due (``MAGFLOW_INTAKE_POLL_SECONDS``, one process
+        fires each) and the accounts whose pending orders nobody works on (retries that came
+        due, work of a process that died)."""
+        if self.dispatch_intake is None:
+            return
+        from magflow.intake import work
+
+        polls = (
+            set(await work.accounts_to_poll(self.ctx))
+            if self.ctx.settings.schedules_enabled
+            else set()
+        )
+        for account_id in polls:
+            await self.dispatch_intake(account_id, True)
+        for account_id in await work.due_accounts(self.ctx):
+            if account_id not in polls:
+                await self.dispatch_intake(account_id, False)
 
 
 async def claim_and_execute(

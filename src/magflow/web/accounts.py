@@ -163,3 +163,52 @@ async def admin_set_warehouse(
         )
     accounts = await client.get("/api/v1/accounts")
     return render(request, "_accounts.html", user, accounts=accounts, message=message, kind=kind)
+
+
+# -- intake (magflow.intake): auto-acknowledge and eMAG callback URLs ----------------------------
+
+
+@router.post(
+    "/admin/accounts/{name}/auto-acknowledge", response_class=HTMLResponse, dependencies=[Csrf]
+)
+async def admin_auto_acknowledge(
+    request: Request, user: AdminUser, name: str, enabled: Annotated[bool, Form()]
+) -> Response:
+    client = api(request, user)
+    response = await client.call(
+        "PATCH", f"/api/v1/accounts/{quote(name)}", json={"auto_acknowledge": enabled}
+    )
+    message, kind = f"Auto-acknowledge of {name} turned {'on' if enabled else 'off'}.", "ok"
+    if response.status_code >= 400:
+        message, kind = (
+            ApiError(response.status_code, response.json().get("detail")).message,
+            "error",
+        )
+    accounts = await client.get("/api/v1/accounts")
+    return render(request, "_accounts.html", user, accounts=accounts, message=message, kind=kind)
+
+
+async def _callbacks(request: Request, user: Any, method: str, path: str) -> Response:
+    response = await api(request, user).call(method, path)
+    if response.status_code >= 400:
+        message = ApiError(response.status_code, response.json().get("detail")).message
+        return render(
+            request, "_callback_urls.html", user, urls=None, message=message, kind="error"
+        )
+    note = "New secret: paste these URLs in eMAG." if method == "POST" else None
+    return render(
+        request, "_callback_urls.html", user, urls=response.json(), message=note, kind="ok"
+    )
+
+
+@router.get("/admin/accounts/{name}/callbacks", response_class=HTMLResponse)
+async def admin_callback_urls(request: Request, user: AdminUser, name: str) -> Response:
+    return await _callbacks(request, user, "GET", f"/api/v1/accounts/{quote(name)}/callbacks")
+
+
+@router.post(
+    "/admin/accounts/{name}/callbacks/rotate", response_class=HTMLResponse, dependencies=[Csrf]
+)
+async def admin_rotate_callbacks(request: Request, user: AdminUser, name: str) -> Response:
+    path = f"/api/v1/accounts/{quote(name)}/callbacks/rotate"
+    return await _callbacks(request, user, "POST", path)
