@@ -34,6 +34,8 @@ from magflow.context import AppContext
 from magflow.customers.routes import router as customers_router
 from magflow.db.migrate import upgrade
 from magflow.exports.routes import ROUTERS as export_routers
+from magflow.invoicing.routes import files_router as invoice_files_router
+from magflow.invoicing.routes import router as invoicing_router
 from magflow.orders.actions_routes import router as order_actions_router
 from magflow.orders.routes import router as orders_router
 from magflow.realtime.hub import Hub
@@ -65,6 +67,8 @@ ROUTERS: list[APIRouter] = [
     bulk_router,
     offer_stock_router,
     audit_router,
+    invoicing_router,
+    invoice_files_router,  # /invoices/files/{token}.pdf: public, eMAG downloads from it
     web_router,  # the dashboard's pages at /: last, so that no page can shadow an API path
 ]
 

@@ -7,6 +7,7 @@ from magflow.bulk.models import BulkOperation, BulkOperationItem
 from magflow.catalog.models import EmagOffer
 from magflow.customers.models import EmagCustomer, EmagCustomerAccount
 from magflow.db.base import Base
+from magflow.invoicing.models import Invoice, InvoiceSeriesCounter, InvoicingSettings
 from magflow.orders.models import EmagOrder
 from magflow.returns.models import EmagReturn
 from magflow.sync.models import SyncLog
@@ -22,6 +23,9 @@ __all__ = [
     "EmagOffer",
     "EmagOrder",
     "EmagReturn",
+    "Invoice",
+    "InvoiceSeriesCounter",
+    "InvoicingSettings",
     "SyncLog",
     "User",
 ]

@@ -1,0 +1,131 @@
+"""The built-in provider end to end: issue, PDF at an unguessable URL, attach on eMAG (the
+simulator), retries and bad input — through the HTTP API."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import select, update
+
+from magflow.audit.models import AuditLog
+from magflow.context import AppContext
+from magflow.emag_sim import SimulatorServer
+from magflow.invoicing.models import Invoice, InvoiceSeriesCounter
+from magflow.invoicing.service import LEASE_SECONDS, InvoicingService
+from magflow.orders.models import EmagOrder
+from tests.invoicing.support import configure, finalized_orders, invoice_attachments, invoices
+from tests.orders.support import Clients, sim_order
+from tests.support.simulation import Accounts
+
+
+async def test_an_order_gets_one_invoice_issued_served_and_attached_once(
+    ctx: AppContext, api: str, sim: SimulatorServer, accounts: Accounts, clients: Clients
+) -> None:
+    await configure(clients, "main", api)
+    orders = await finalized_orders(ctx, accounts)
+    order = next(o for o in orders if not (o.customer or {}).get("legal_entity"))
+    first = await clients.operator.post(f"/api/v1/invoicing/orders/{order.id}/invoice")
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert (body["state"], body["series"], body["number"]) == ("attached", "MFT", "000001")
+    # a second click, a retry: the same invoice, nothing issued again
+    again = await clients.operator.post(f"/api/v1/invoicing/orders/{order.id}/invoice")
+    assert again.json()["id"] == body["id"] and again.json()["number"] == "000001"
+    assert len(await invoices(ctx)) == 1
+    remote = invoice_attachments(await sim_order(sim, order.emag_id))
+    ours = [a for a in remote if a["url"].startswith(api)]
+    assert len(ours) == 1 and ours[0]["name"] == "Factura MFT000001"
+    # eMAG downloads the PDF from the URL without logging in; a guessed token finds nothing
+    async with httpx.AsyncClient() as anonymous:
+        pdf = await anonymous.get(ours[0]["url"])
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        assert pdf.headers["content-type"] == "application/pdf"
+        guessed = await anonymous.get(f"{api}/invoices/files/{'A' * 43}.pdf")
+        assert guessed.status_code == 404
+    xml = await clients.operator.get(f"/api/v1/invoicing/invoices/{body['id']}/xml")
+    assert "urn:efactura.mfinante.ro:CIUS-RO:1.0.1" in xml.text
+    assert "<cbc:ID>MFT000001</cbc:ID>" in xml.text
+    async with ctx.db.session() as session:
+        actions = [a.action for a in (await session.execute(select(AuditLog))).scalars()]
+    assert actions.count("invoicing.issue") == 1
+    assert actions.count("orders.attachment") == 1
+    listing = await clients.viewer.get("/api/v1/invoicing/orders/" + str(order.id))
+    assert [i["state"] for i in listing.json()] == ["attached"]
+
+
+async def _set_customer(ctx: AppContext, order_id: int, **changes: object) -> None:
+    async with ctx.db.session() as session:
+        order = await session.get(EmagOrder, order_id)
+        assert order is not None
+        order.customer = {**(order.customer or {}), **changes} if changes else {}
+        await session.commit()
+
+
+async def test_bad_input_is_a_clear_state_and_nothing_is_issued(
+    ctx: AppContext, api: str, sim: SimulatorServer, accounts: Accounts, clients: Clients
+) -> None:
+    await configure(clients, "main", api)
+    no_billing, bad_cui, good = (await finalized_orders(ctx, accounts))[:3]
+    await _set_customer(ctx, no_billing.id)
+    await _set_customer(ctx, bad_cui.id, legal_entity=1, code="RO18547291", company="X SRL")
+    answer = await clients.operator.post(f"/api/v1/invoicing/orders/{no_billing.id}/invoice")
+    assert answer.json()["state"] == "failed" and answer.json()["failed_step"] == "document"
+    assert "no billing data" in answer.json()["message"]
+    answer = await clients.operator.post(f"/api/v1/invoicing/orders/{bad_cui.id}/invoice")
+    assert "CUI 'RO18547291' is invalid" in answer.json()["message"]
+    # nothing numbered for them: the next good order takes number 1
+    answer = await clients.operator.post(f"/api/v1/invoicing/orders/{good.id}/invoice")
+    assert answer.json()["number"] == "000001"
+    # fixed data, retried: the same row moves on with the next number
+    await _set_customer(ctx, bad_cui.id, code="RO18547290")
+    answer = await clients.operator.post(f"/api/v1/invoicing/orders/{bad_cui.id}/invoice")
+    assert (answer.json()["state"], answer.json()["number"]) == ("attached", "000002")
+    # settings refused with a clear message
+    refused = await clients.admin.put(
+        "/api/v1/invoicing/settings",
+        params={"account": "main"},
+        json={"series": "X", "seller_name": "A", "seller_cui": "RO18547291"},
+    )
+    assert refused.status_code == 422 and "check digit" in refused.text
+    queue = await clients.viewer.get("/api/v1/invoicing/queue", params={"account": "main"})
+    queued = {i["order_id"]: i["invoice"] for i in queue.json()["items"]}
+    assert queued[no_billing.id]["state"] == "failed" and good.id not in queued
+
+
+async def test_a_worker_killed_between_issued_and_attached_leaves_one_invoice_attached_once(
+    ctx: AppContext, api: str, sim: SimulatorServer, accounts: Accounts, clients: Clients
+) -> None:
+    """The first worker dies right after the invoice is issued (its lease is never given
+    back); the job timer's next tick, once the lease is stale, attaches it. One number used,
+    one attachment on eMAG."""
+    await configure(clients, "main", api, trigger="finalized")
+    order = (await finalized_orders(ctx, accounts))[0]
+
+    class Killed(BaseException):
+        pass
+
+    async def die(_invoice_id: int) -> None:
+        raise Killed  # not an Exception: nothing below catches it, as with a kill
+
+    dying = InvoicingService(ctx, worker="dead-worker")
+    dying.steps.after_issue = die
+    with contextlib.suppress(Killed):
+        await dying.request(order.id)
+    (row,) = await invoices(ctx)
+    assert row.state == "issued"
+    async with ctx.db.session() as session:  # the lease a killed worker keeps, gone stale
+        stale = datetime.now(UTC) - timedelta(seconds=LEASE_SECONDS + 1)
+        await session.execute(update(Invoice).values(claimed_by="dead-worker", claimed_at=stale))
+        await session.commit()
+    await InvoicingService(ctx).tick()
+    rows = await invoices(ctx)
+    by_order = {r.order_id: r for r in rows}
+    assert by_order[order.id].state == "attached" and by_order[order.id].number == row.number
+    url = f"{api}/invoices/files/{by_order[order.id].token}.pdf"
+    remote = invoice_attachments(await sim_order(sim, order.emag_id))
+    assert [a["url"] for a in remote].count(url) == 1
+    async with ctx.db.session() as session:
+        counter = (await session.execute(select(InvoiceSeriesCounter))).scalar_one()
+    assert counter.next_number == len(rows) + 1  # one number per row, none lost or doubled
