@@ -10,4 +10,4 @@ __all__ = ["clients"]
 
 @pytest.fixture
 def sim_config() -> SimConfig:
-    return small_sim_config(offers=20, orders=60)
+    return small_sim_config(offers=10, orders=24)
