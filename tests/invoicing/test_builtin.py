@@ -3,17 +3,12 @@ simulator), retries and bad input — through the HTTP API."""
 
 from __future__ import annotations
 
-import contextlib
-from datetime import UTC, datetime, timedelta
-
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from magflow.audit.models import AuditLog
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
-from magflow.invoicing.models import Invoice, InvoiceSeriesCounter
-from magflow.invoicing.service import LEASE_SECONDS, InvoicingService
 from magflow.orders.models import EmagOrder
 from tests.invoicing.support import configure, finalized_orders, invoice_attachments, invoices
 from tests.orders.support import Clients, sim_order
@@ -92,40 +87,3 @@ async def test_bad_input_is_a_clear_state_and_nothing_is_issued(
     queue = await clients.viewer.get("/api/v1/invoicing/queue", params={"account": "main"})
     queued = {i["order_id"]: i["invoice"] for i in queue.json()["items"]}
     assert queued[no_billing.id]["state"] == "failed" and good.id not in queued
-
-
-async def test_a_worker_killed_between_issued_and_attached_leaves_one_invoice_attached_once(
-    ctx: AppContext, api: str, sim: SimulatorServer, accounts: Accounts, clients: Clients
-) -> None:
-    """The first worker dies right after the invoice is issued (its lease is never given
-    back); the job timer's next tick, once the lease is stale, attaches it. One number used,
-    one attachment on eMAG."""
-    await configure(clients, "main", api, trigger="finalized")
-    order = (await finalized_orders(ctx, accounts))[0]
-
-    class Killed(BaseException):
-        pass
-
-    async def die(_invoice_id: int) -> None:
-        raise Killed  # not an Exception: nothing below catches it, as with a kill
-
-    dying = InvoicingService(ctx, worker="dead-worker")
-    dying.steps.after_issue = die
-    with contextlib.suppress(Killed):
-        await dying.request(order.id)
-    (row,) = await invoices(ctx)
-    assert row.state == "issued"
-    async with ctx.db.session() as session:  # the lease a killed worker keeps, gone stale
-        stale = datetime.now(UTC) - timedelta(seconds=LEASE_SECONDS + 1)
-        await session.execute(update(Invoice).values(claimed_by="dead-worker", claimed_at=stale))
-        await session.commit()
-    await InvoicingService(ctx).tick()
-    rows = await invoices(ctx)
-    by_order = {r.order_id: r for r in rows}
-    assert by_order[order.id].state == "attached" and by_order[order.id].number == row.number
-    url = f"{api}/invoices/files/{by_order[order.id].token}.pdf"
-    remote = invoice_attachments(await sim_order(sim, order.emag_id))
-    assert [a["url"] for a in remote].count(url) == 1
-    async with ctx.db.session() as session:
-        counter = (await session.execute(select(InvoiceSeriesCounter))).scalar_one()
-    assert counter.next_number == len(rows) + 1  # one number per row, none lost or doubled
