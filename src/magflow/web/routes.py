@@ -19,7 +19,18 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from magflow.web import accounts, customers, login, offers, order, orders, overview, sync, users
+from magflow.web import (
+    accounts,
+    customers,
+    invoicing,
+    login,
+    offers,
+    order,
+    orders,
+    overview,
+    sync,
+    users,
+)
 from magflow.web.session import ACCESS_COOKIE, CSRF_HEADER, REFRESH_COOKIE
 from magflow.web.templating import STATIC_DIR
 
@@ -30,7 +41,7 @@ router = APIRouter(tags=["dashboard"], include_in_schema=False)
 # The pages' routes themselves, not included routers, so that this router's ``routes`` is the
 # dashboard's route table (tests/test_routes.py and the hardening drills read it). The orders
 # list's literal paths (/orders/export, /orders/acknowledge) come before /orders/{order_id}.
-for page in (login, overview, sync, offers, orders, order, customers, accounts, users):
+for page in (login, overview, sync, offers, orders, order, invoicing, customers, accounts, users):
     router.routes.extend(page.router.routes)
 
 
