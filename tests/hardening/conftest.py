@@ -100,6 +100,8 @@ class Seed:
             "order_id": self.order_id,
             "customer_id": self.customer_id,
             "operation_id": self.operation_id,
+            "invoice_id": 1,  # none seeded: the drills expect 404s and 4xx, never 500
+            "token": "A" * 43,
         }
 
 

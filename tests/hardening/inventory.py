@@ -29,6 +29,7 @@ PUBLIC = frozenset(
         ("POST", "/login"),
         ("POST", "/logout"),  # the dashboard's: clears the cookies, signed in or not
         ("GET", "/favicon.ico"),  # the dashboard's icon, a static file like /static
+        ("GET", "/invoices/files/{token}.pdf"),  # invoice PDFs eMAG downloads: the token is the key
     }
 )
 

@@ -34,8 +34,8 @@ async def test_invoice_block_queue_and_export(
         assert page.status_code == 200 and f">{order.emag_id}</a>" in page.text
         block = await web.get(f"/orders/{order.id}/invoicing")
         assert "No invoice yet" in block.text and 'data-testid="invoice-issue"' in block.text
-        assert (await web.post(f"/orders/{order.id}/invoicing/invoice")).status_code == 403
-        issued = await web.post(f"/orders/{order.id}/invoicing/invoice", headers=CSRF)
+        assert (await web.post(f"/orders/{order.id}/invoicing/issue")).status_code == 403
+        issued = await web.post(f"/orders/{order.id}/invoicing/issue", headers=CSRF)
         assert (
             "MFT000001 attached." in issued.text and 'data-testid="invoice-reverse"' in issued.text
         )

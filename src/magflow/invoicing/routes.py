@@ -34,6 +34,7 @@ from magflow.invoicing.schemas import (
     invoice_out,
 )
 from magflow.invoicing.service import InvoicingError, InvoicingService
+from magflow.orders import repository as orders_repository
 
 router = APIRouter(prefix="/api/v1/invoicing", tags=["invoicing"])
 files_router = APIRouter(tags=["invoicing"])
@@ -111,6 +112,8 @@ async def issue_credit_note(
 
 @router.get("/orders/{order_id}", response_model=list[InvoiceOut])
 async def order_invoices(session: Session, _user: CurrentUser, order_id: IdPath) -> Any:
+    if await orders_repository.get_order(session, order_id) is None:
+        raise NotFoundError(f"no order {order_id}")
     return [invoice_out(r) for r in await repository.invoices_of_order(session, order_id)]
 
 

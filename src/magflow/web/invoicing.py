@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from magflow.common.schemas import IdPath
@@ -83,18 +83,11 @@ async def order_invoice_block(request: Request, user: User, order_id: IdPath) ->
     return await _block(request, user, order_id, None, "ok")
 
 
-@router.post(
-    "/orders/{order_id}/invoicing/{kind}", response_class=HTMLResponse, dependencies=[Csrf]
-)
-async def order_invoice_issue(
-    request: Request,
-    user: Writer,
-    order_id: IdPath,
-    kind: Annotated[str, Path(pattern="^(invoice|credit-note)$")],
-) -> Response:
-    """Issue or retry the order's invoice (or credit note); the block shows the outcome."""
+async def _issue(request: Request, user: WebUser, order_id: int, what: str) -> Response:
+    """Issue or retry the order's invoice (``what``: ``invoice``) or credit note
+    (``credit-note``); the block shows the outcome."""
     try:
-        result = await api(request, user).post(f"/api/v1/invoicing/orders/{order_id}/{kind}")
+        result = await api(request, user).post(f"/api/v1/invoicing/orders/{order_id}/{what}")
     except ApiError as exc:
         return await _block(request, user, order_id, exc.message, "error")
     state = result["state"]
@@ -104,3 +97,15 @@ async def order_invoice_issue(
         else f"{state}: {result.get('message') or ''}".rstrip(": ")
     )
     return await _block(request, user, order_id, message, "ok" if state == "attached" else "error")
+
+
+@router.post("/orders/{order_id}/invoicing/issue", response_class=HTMLResponse, dependencies=[Csrf])
+async def order_invoice_issue(request: Request, user: Writer, order_id: IdPath) -> Response:
+    return await _issue(request, user, order_id, "invoice")
+
+
+@router.post(
+    "/orders/{order_id}/invoicing/credit-note", response_class=HTMLResponse, dependencies=[Csrf]
+)
+async def order_credit_note(request: Request, user: Writer, order_id: IdPath) -> Response:
+    return await _issue(request, user, order_id, "credit-note")
