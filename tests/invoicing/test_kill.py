@@ -18,10 +18,10 @@ from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
 from magflow.invoicing.models import Invoice
 from magflow.invoicing.service import LEASE_SECONDS, InvoicingService
+from magflow.invoicing.sims import ProviderSim, smartbill_app
 from magflow.settings import Settings
 from tests.invoicing.support import configure, finalized_orders, invoice_attachments, invoices
 from tests.orders.support import Clients, sim_order
-from tests.support.invoicing_sims import ProviderSim, smartbill_app
 from tests.support.servers import UvicornThread
 from tests.support.simulation import Accounts
 

@@ -9,9 +9,9 @@ import pytest
 
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
+from magflow.invoicing.sims import ProviderSim, oblio_app, smartbill_app
 from tests.invoicing.support import configure, finalized_orders, invoices
 from tests.orders.support import Clients
-from tests.support.invoicing_sims import ProviderSim, oblio_app, smartbill_app
 from tests.support.servers import UvicornThread
 from tests.support.simulation import Accounts
 

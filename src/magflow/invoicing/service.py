@@ -63,14 +63,16 @@ from magflow.invoicing.providers.base import (
 from magflow.invoicing.providers.factory import open_provider
 from magflow.jobs.base import WORKER_ID
 from magflow.orders import repository as orders_repository
-from magflow.orders.actions import OrderActions
+from magflow.orders.actions import ATTACHMENT_TYPES, OrderActions, _save_outcome
 from magflow.orders.models import EmagOrder
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 120.0
-TICK_BATCH = 200
-TICK_CONCURRENCY = 8
+TICK_BATCH = 500
+#: Invoices moved at once by a tick: enough to keep eMAG's order bucket busy while providers
+#: answer (a few hundred ms each).
+TICK_CONCURRENCY = 16
 FILE_PATH = "/invoices/files/{token}.pdf"
 
 
@@ -104,10 +106,18 @@ def public_url(settings: InvoicingSettings, token: str) -> str:
 
 
 class InvoicingService:
-    def __init__(self, ctx: AppContext, actor: Actor = SYSTEM, worker: str = WORKER_ID) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        actor: Actor = SYSTEM,
+        worker: str = WORKER_ID,
+        *,
+        refresh: bool = True,
+    ) -> None:
         self.ctx = ctx
         self.actor = actor
         self.worker = worker
+        self.refresh = refresh
         self.steps = Steps()
 
     # -- requests -------------------------------------------------------------------------------
@@ -422,6 +432,11 @@ class InvoicingService:
         return True
 
     async def _attach(self, invoice_id: int) -> str:
+        """Attach through ``OrderActions.attach`` (audited; the order is read again afterwards,
+        so the operator sees eMAG's own view), or, for the job (``self.refresh`` false), with the
+        one ``order/attachments/save`` call alone: the re-read would be a second request in the
+        same order bucket (12 requests/s, docs/emag-protocol.md, "Rate and size limits") and
+        halve the attachment rate; the next order sync brings eMAG's view instead."""
         if not await self._fetch_pdf(invoice_id):
             return InvoiceState.failed.value
         async with self.ctx.db.session() as session:
@@ -440,7 +455,10 @@ class InvoicingService:
                 "url": public_url(settings, invoice.token),
             }
             try:
-                await OrderActions(self.ctx, session, self.actor).attach(order.id, request)
+                if self.refresh:
+                    await OrderActions(self.ctx, session, self.actor).attach(order.id, request)
+                else:
+                    await self._attach_only(session, order, request)
             except EmagError as exc:
                 await session.rollback()
                 messages = "; ".join(exc.messages) if exc.messages else exc.summary
@@ -453,6 +471,39 @@ class InvoicingService:
             row.attached_at = datetime.now(UTC)
             await session.commit()
         return InvoiceState.attached.value
+
+    async def _attach_only(
+        self, session: AsyncSession, order: EmagOrder, request: dict[str, Any]
+    ) -> None:
+        """``order/attachments/save`` for one invoice, audited like ``OrderActions.attach``;
+        the local order's attachments take what was sent."""
+        account = await accounts_service.get_account(session, order.account_id)
+        attachment = {
+            "order_id": order.emag_id,
+            "order_type": order.order_type,
+            "name": request["name"],
+            "url": request["url"],
+            "type": ATTACHMENT_TYPES["invoice"],
+            "force_download": 0,
+        }
+        credentials = accounts_service.credentials(self.ctx.cipher, account)
+        auditor = Auditor(self.ctx.db, self.actor, account_id=account.id, account_name=account.name)
+        async with self.ctx.emag_client(credentials) as client:
+            result = await auditor.call(
+                lambda: client.save_order_attachments([attachment]),
+                action="orders.attachment",
+                emag_route="order/attachments/save",
+                request={"data": client.encode([attachment])},
+                judge=_save_outcome,
+                target=f"order:{order.emag_id}",
+            )
+            result.raise_for_errors()
+        known = [
+            a
+            for a in order.attachments or []
+            if isinstance(a, dict) and a.get("url") != request["url"]
+        ]
+        order.attachments = [*known, {**attachment, "visibility": 1}]
 
     async def _audit_issue(self, invoice: Invoice, *, success: bool, messages: list[str]) -> None:
         action = "invoicing.issue" if invoice.kind == DocKind.invoice.value else "invoicing.reverse"
@@ -499,10 +550,13 @@ class InvoicingService:
             ids = await repository.workable(session, stale, TICK_BATCH * 5)
         slots = asyncio.Semaphore(TICK_CONCURRENCY)
 
+        lean = InvoicingService(self.ctx, self.actor, self.worker, refresh=False)
+        lean.steps = self.steps
+
         async def one(invoice_id: int) -> None:
             async with slots:
                 try:
-                    await self.process(invoice_id)
+                    await lean.process(invoice_id)
                 except Exception:
                     log.exception("invoice %s: step failed", invoice_id)
 

@@ -1,13 +1,17 @@
-"""SmartBill and Oblio simulators (test-only), answering like the real APIs as written down in
+"""SmartBill and Oblio simulators, answering like the real APIs as written down in
 docs/invoicing-providers.md: their auth, their refusals (unknown series, expired token, bad
 credentials) and outages (``outage`` answers 503; ``drop_after_issue`` issues the document and
-then drops the connection, so the caller never learns the outcome).
+then drops the connection, so the caller never learns the outcome). ``latency`` delays every
+answer (seconds), as the real services take a few hundred milliseconds to issue. Their rate
+limits are not enforced (the benchmark measures eMAG's side).
 
-Each keeps what it issued (``issued``: one entry per document) so tests can count.
+Each keeps what it issued (``issued``: one entry per document) so tests and the benchmark can
+count. Used by the tests and ``bench/invoicing.py``; the demo uses the built-in provider.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 from dataclasses import dataclass, field
@@ -29,6 +33,7 @@ class ProviderSim:
     outage: bool = False
     drop_after_issue: bool = False
     token_expired: bool = False
+    latency: float = 0.0
 
     def number(self, series: str) -> str:
         value = self.next_number.get(series, 1)
@@ -53,6 +58,8 @@ def smartbill_app(state: ProviderSim) -> FastAPI:
 
     @app.middleware("http")
     async def gate(request: Request, call_next: Any) -> Any:
+        if state.latency:
+            await asyncio.sleep(state.latency)
         if state.outage:
             return Response("Service Unavailable", 503)
         if not auth_ok(request):
@@ -111,6 +118,8 @@ def oblio_app(state: ProviderSim) -> FastAPI:
 
     @app.middleware("http")
     async def gate(request: Request, call_next: Any) -> Any:
+        if state.latency:
+            await asyncio.sleep(state.latency)
         if state.outage:
             return Response("Service Unavailable", 503)
         return await call_next(request)
