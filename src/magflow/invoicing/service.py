@@ -38,9 +38,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.accounts import service as accounts_service
+from magflow.accounts.models import EmagAccount
 from magflow.audit.service import SYSTEM, Actor, Auditor, Outcome
 from magflow.common.errors import NotFoundError
 from magflow.context import AppContext
+from magflow.emag.client import EmagClient
 from magflow.emag.errors import EmagError
 from magflow.emag.platforms import platform_info
 from magflow.invoicing import document as documents
@@ -72,7 +74,7 @@ LEASE_SECONDS = 120.0
 TICK_BATCH = 500
 #: Invoices moved at once by a tick: enough to keep eMAG's order bucket busy while providers
 #: answer (a few hundred ms each).
-TICK_CONCURRENCY = 16
+TICK_CONCURRENCY = 24
 FILE_PATH = "/invoices/files/{token}.pdf"
 
 
@@ -119,6 +121,10 @@ class InvoicingService:
         self.worker = worker
         self.refresh = refresh
         self.steps = Steps()
+        # Within a tick: one provider (its HTTP client and token) and one eMAG client per account
+        # for every invoice moved, closed when the tick ends (``_close_clients``).
+        self._shared: dict[int, Provider] | None = None
+        self._emag: dict[int, EmagClient] = {}
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -311,11 +317,28 @@ class InvoicingService:
             invoice, _order, settings = await self._load(session, invoice_id)
             if settings.provider == ProviderName.builtin.value:
                 return await self._issue_builtin(session, invoice, settings)
-        provider = open_provider(settings, self.ctx.cipher)
+        provider = self._provider(settings)
         try:
             return await self._issue_external(invoice_id, provider)
         finally:
+            if self._shared is None:
+                await provider.aclose()
+
+    def _provider(self, settings: InvoicingSettings) -> Provider:
+        if self._shared is None:
+            return open_provider(settings, self.ctx.cipher)
+        found = self._shared.get(settings.account_id)
+        if found is None:
+            found = self._shared[settings.account_id] = open_provider(settings, self.ctx.cipher)
+        return found
+
+    async def _close_clients(self) -> None:
+        for provider in (self._shared or {}).values():
             await provider.aclose()
+        for client in self._emag.values():
+            await client.aclose()
+        self._shared = None
+        self._emag = {}
 
     async def _issue_builtin(
         self, session: AsyncSession, invoice: Invoice, settings: InvoicingSettings
@@ -381,7 +404,7 @@ class InvoicingService:
                 async with self.ctx.db.session() as session:
                     invoice = await repository.get_invoice(session, invoice_id)
                     assert invoice is not None
-                    await self._audit_issue(invoice, success=False, messages=[exc.message])
+                await self._audit_issue(invoice, success=False, messages=[exc.message])
                 return await self._fail(invoice_id, "issue", f"{provider.name}: {exc.message}")
             except ProviderUnavailable as exc:
                 return await self._fail(
@@ -403,7 +426,7 @@ class InvoicingService:
             invoice.attempts -= 1  # counted when the attempt started
             invoice.pdf = pdf
             await session.commit()
-            await self._audit_issue(invoice, success=True, messages=[])
+        await self._audit_issue(invoice, success=True, messages=[])
         if pdf is None:
             return await self._fail(invoice_id, "pdf", pdf_error)
         return InvoiceState.issued.value
@@ -415,7 +438,7 @@ class InvoicingService:
                 return True
             issued = Issued(series=invoice.series or "", number=invoice.number or "")
             kind = invoice.kind
-        provider = open_provider(settings, self.ctx.cipher)
+        provider = self._provider(settings)
         try:
             pdf = await provider.pdf(issued, kind)
         except (ProviderRefused, ProviderUnavailable) as exc:
@@ -423,7 +446,8 @@ class InvoicingService:
             await self._fail(invoice_id, "pdf", message)
             return False
         finally:
-            await provider.aclose()
+            if self._shared is None:
+                await provider.aclose()
         async with self.ctx.db.session() as session:
             row = await repository.get_invoice(session, invoice_id)
             assert row is not None
@@ -454,56 +478,66 @@ class InvoicingService:
                 "name": f"{label} {invoice.series}{invoice.number}"[:60],
                 "url": public_url(settings, invoice.token),
             }
-            try:
-                if self.refresh:
+            if self.refresh:
+                try:
                     await OrderActions(self.ctx, session, self.actor).attach(order.id, request)
-                else:
-                    await self._attach_only(session, order, request)
-            except EmagError as exc:
-                await session.rollback()
-                messages = "; ".join(exc.messages) if exc.messages else exc.summary
-                return await self._fail(invoice_id, "attach", f"eMAG: {messages}")
-            row = await repository.get_invoice(session, invoice_id)
-            assert row is not None
-            row.state = InvoiceState.attached.value
-            row.failed_step = None
-            row.message = None
-            row.attached_at = datetime.now(UTC)
-            await session.commit()
+                except EmagError as exc:
+                    await session.rollback()
+                    return await self._fail(invoice_id, "attach", _emag_message(exc))
+                await self._mark_attached(session, invoice_id)
+                return InvoiceState.attached.value
+            account = await accounts_service.get_account(session, order.account_id)
+            attachment = {
+                "order_id": order.emag_id,
+                "order_type": order.order_type,
+                "name": request["name"],
+                "url": request["url"],
+                "type": ATTACHMENT_TYPES["invoice"],
+                "force_download": 0,
+            }
+            order_id = order.id
+        # No database connection is held while eMAG answers (the job runs many at once).
+        try:
+            await self._attach_only(account, attachment)
+        except EmagError as exc:
+            return await self._fail(invoice_id, "attach", _emag_message(exc))
+        async with self.ctx.db.session() as session:
+            stored = await orders_repository.get_order(session, order_id)
+            if stored is not None:  # the local copy takes what was sent; the next sync, eMAG's
+                known = [
+                    a
+                    for a in stored.attachments or []
+                    if isinstance(a, dict) and a.get("url") != attachment["url"]
+                ]
+                stored.attachments = [*known, {**attachment, "visibility": 1}]
+            await self._mark_attached(session, invoice_id)
         return InvoiceState.attached.value
 
-    async def _attach_only(
-        self, session: AsyncSession, order: EmagOrder, request: dict[str, Any]
-    ) -> None:
-        """``order/attachments/save`` for one invoice, audited like ``OrderActions.attach``;
-        the local order's attachments take what was sent."""
-        account = await accounts_service.get_account(session, order.account_id)
-        attachment = {
-            "order_id": order.emag_id,
-            "order_type": order.order_type,
-            "name": request["name"],
-            "url": request["url"],
-            "type": ATTACHMENT_TYPES["invoice"],
-            "force_download": 0,
-        }
-        credentials = accounts_service.credentials(self.ctx.cipher, account)
+    async def _mark_attached(self, session: AsyncSession, invoice_id: int) -> None:
+        row = await repository.get_invoice(session, invoice_id)
+        assert row is not None
+        row.state = InvoiceState.attached.value
+        row.failed_step = None
+        row.message = None
+        row.attached_at = datetime.now(UTC)
+        await session.commit()
+
+    async def _attach_only(self, account: EmagAccount, attachment: dict[str, Any]) -> None:
+        """``order/attachments/save`` for one invoice, audited like ``OrderActions.attach``."""
         auditor = Auditor(self.ctx.db, self.actor, account_id=account.id, account_name=account.name)
-        async with self.ctx.emag_client(credentials) as client:
-            result = await auditor.call(
-                lambda: client.save_order_attachments([attachment]),
-                action="orders.attachment",
-                emag_route="order/attachments/save",
-                request={"data": client.encode([attachment])},
-                judge=_save_outcome,
-                target=f"order:{order.emag_id}",
-            )
-            result.raise_for_errors()
-        known = [
-            a
-            for a in order.attachments or []
-            if isinstance(a, dict) and a.get("url") != request["url"]
-        ]
-        order.attachments = [*known, {**attachment, "visibility": 1}]
+        client = self._emag.get(account.id)
+        if client is None:
+            credentials = accounts_service.credentials(self.ctx.cipher, account)
+            client = self._emag[account.id] = self.ctx.emag_client(credentials)
+        result = await auditor.call(
+            lambda: client.save_order_attachments([attachment]),
+            action="orders.attachment",
+            emag_route="order/attachments/save",
+            request={"data": client.encode([attachment])},
+            judge=_save_outcome,
+            target=f"order:{attachment['order_id']}",
+        )
+        result.raise_for_errors()
 
     async def _audit_issue(self, invoice: Invoice, *, success: bool, messages: list[str]) -> None:
         action = "invoicing.issue" if invoice.kind == DocKind.invoice.value else "invoicing.reverse"
@@ -548,10 +582,13 @@ class InvoicingService:
             await session.commit()
             stale = datetime.now(UTC) - timedelta(seconds=LEASE_SECONDS)
             ids = await repository.workable(session, stale, TICK_BATCH * 5)
-        slots = asyncio.Semaphore(TICK_CONCURRENCY)
+        # At most one database connection per invoice at a time: stay within the pool.
+        pool = self.ctx.settings.db_pool_size + self.ctx.settings.db_max_overflow
+        slots = asyncio.Semaphore(max(1, min(TICK_CONCURRENCY, pool - 2)))
 
         lean = InvoicingService(self.ctx, self.actor, self.worker, refresh=False)
         lean.steps = self.steps
+        lean._shared = {}
 
         async def one(invoice_id: int) -> None:
             async with slots:
@@ -560,8 +597,15 @@ class InvoicingService:
                 except Exception:
                     log.exception("invoice %s: step failed", invoice_id)
 
-        await asyncio.gather(*(one(i) for i in ids))
+        try:
+            await asyncio.gather(*(one(i) for i in ids))
+        finally:
+            await lean._close_clients()
         return ids
+
+
+def _emag_message(exc: EmagError) -> str:
+    return "eMAG: " + ("; ".join(exc.messages) if exc.messages else exc.summary)
 
 
 def _pick(invoiced: list[dict[str, Any]], requested: list[dict[str, Any]]) -> list[dict[str, Any]]:
