@@ -184,6 +184,7 @@ async def run(args: argparse.Namespace, database_url: str, var_dir: Path) -> dic
         "orders_with_two_attachment_audits": sum(n > 1 for n in audits.values()),
     }
     return {
+        "bench": "invoicing",
         "orders": target,
         "attached": attached,
         "failed": sum(r.state == "failed" for r in rows),
@@ -208,7 +209,8 @@ def main() -> None:
     with fresh_database(args.backend) as url, TemporaryDirectory() as tmp:
         result = asyncio.run(run(args, url, Path(tmp)))
     for key, value in result.items():
-        print(f"{key:36} {value}")
+        if key != "bench":
+            print(f"{key:36} {value}")
     result["goal_met"] = (
         result["attached"] >= 1000
         and result["failed"] == 0
