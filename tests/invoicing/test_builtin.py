@@ -9,6 +9,7 @@ from sqlalchemy import select
 from magflow.audit.models import AuditLog
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
+from magflow.invoicing.service import InvoicingService
 from magflow.orders.models import EmagOrder
 from tests.invoicing.support import configure, finalized_orders, invoice_attachments, invoices
 from tests.orders.support import Clients, sim_order
@@ -87,3 +88,22 @@ async def test_bad_input_is_a_clear_state_and_nothing_is_issued(
     queue = await clients.viewer.get("/api/v1/invoicing/queue", params={"account": "main"})
     queued = {i["order_id"]: i["invoice"] for i in queue.json()["items"]}
     assert queued[no_billing.id]["state"] == "failed" and good.id not in queued
+
+
+async def test_the_awb_trigger_invoices_an_order_once_it_has_an_awb(
+    ctx: AppContext, api: str, sim: SimulatorServer, accounts: Accounts, clients: Clients
+) -> None:
+    await configure(clients, "main", api, trigger="awb")
+    order = (await finalized_orders(ctx, accounts))[0]
+    service = InvoicingService(ctx)
+    await service.tick()
+    assert await invoices(ctx) == []  # no order has an AWB yet
+    async with ctx.db.session() as session:
+        row = await session.get(EmagOrder, order.id)
+        assert row is not None
+        row.awb_number = "4EMG000000001"
+        await session.commit()
+    await service.tick()
+    await service.tick()  # again: nothing new
+    (invoice,) = await invoices(ctx)
+    assert (invoice.order_id, invoice.state, invoice.number) == (order.id, "attached", "000001")
