@@ -13,7 +13,7 @@ from magflow.invoicing.service import InvoicingService
 from magflow.orders.models import EmagOrder
 from tests.invoicing.support import configure, finalized_orders, invoice_attachments, invoices
 from tests.orders.support import Clients, sim_order
-from tests.support.simulation import Accounts
+from tests.support.simulation import Accounts, set_faults
 
 
 async def test_an_order_gets_one_invoice_issued_served_and_attached_once(
@@ -107,3 +107,28 @@ async def test_the_awb_trigger_invoices_an_order_once_it_has_an_awb(
     await service.tick()  # again: nothing new
     (invoice,) = await invoices(ctx)
     assert (invoice.order_id, invoice.state, invoice.number) == (order.id, "attached", "000001")
+
+
+async def test_emag_refusing_the_attachment_is_shown_and_a_retry_only_attaches(
+    ctx: AppContext, api: str, sim: SimulatorServer, accounts: Accounts, clients: Clients
+) -> None:
+    await configure(clients, "main", api)
+    order = (await finalized_orders(ctx, accounts))[0]
+    await set_faults(sim, is_error=1.0, routes=["order/attachments"])
+    path = f"/api/v1/invoicing/orders/{order.id}/invoice"
+    refused = (await clients.operator.post(path)).json()
+    assert (refused["state"], refused["failed_step"], refused["number"]) == (
+        "failed",
+        "attach",
+        "000001",
+    )
+    assert refused["message"].startswith("eMAG: An error occurred")
+    await set_faults(sim)
+    retried = (await clients.operator.post(path)).json()
+    assert (retried["state"], retried["number"], retried["id"]) == (
+        "attached",
+        "000001",
+        refused["id"],
+    )
+    remote = invoice_attachments(await sim_order(sim, order.emag_id))
+    assert sum(a["url"].startswith(api) for a in remote) == 1
