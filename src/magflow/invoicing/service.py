@@ -625,5 +625,29 @@ def _pick(invoiced: list[dict[str, Any]], requested: list[dict[str, Any]]) -> li
     return out
 
 
+async def ensure_demo_settings(session: AsyncSession, account_id: int, public_url: str) -> None:
+    """The demo's invoicing: the built-in provider, its own series, no trigger (an operator
+    issues from the order page or the invoices page). Kept when already set. No commit."""
+    if await repository.get_settings(session, account_id) is not None:
+        return
+    session.add(
+        InvoicingSettings(
+            account_id=account_id,
+            provider=ProviderName.builtin.value,
+            trigger=Trigger.off.value,
+            series=f"DEMO{account_id}",
+            seller_name="MagFlow Demo SRL",
+            seller_cui="RO18547290",
+            seller_reg_no="J40/1234/2020",
+            seller_address="Str. Știrbei Vodă nr. 1",
+            seller_city="București",
+            seller_county="Sector 1",
+            seller_country="RO",
+            vat_payer=True,
+            public_base_url=public_url,
+        )
+    )
+
+
 def today_in(platform: str) -> date:
     return datetime.now(ZoneInfo(platform_info(platform).timezone)).date()
