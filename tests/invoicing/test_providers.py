@@ -94,7 +94,7 @@ async def test_oblio_token_renewal_and_a_lost_answer_resolved_by_the_idempotency
         provider_base_url=url,
         credentials={"email": state.username, "secret": "wrong"},
     )
-    (order,) = (await finalized_orders(ctx, accounts))[:1]
+    order = (await finalized_orders(ctx, accounts))[0]
     path = f"/api/v1/invoicing/orders/{order.id}/invoice"
     answer = (await clients.operator.post(path)).json()
     assert "authentication refused" in answer["message"]
@@ -115,3 +115,14 @@ async def test_oblio_token_renewal_and_a_lost_answer_resolved_by_the_idempotency
     assert len(state.issued) == 1
     (row,) = await invoices(ctx)
     assert row.pdf is not None and row.pdf.startswith(b"%PDF")
+    # the access token expires: a new one is asked for once, and the storno goes through
+    state.token_expired = True
+    note = (
+        await clients.operator.post(
+            f"/api/v1/invoicing/orders/{order.id}/credit-note",
+            json={"lines": [{"index": 0, "quantity": 1}]},
+        )
+    ).json()
+    assert (note["state"], note["number"]) == ("attached", "0002"), note
+    reference = state.issued[-1]["body"]["referenceDocument"]
+    assert reference == {"type": "Factura", "seriesName": "MFT", "number": "0001"}
