@@ -3,6 +3,8 @@ simulator), retries and bad input — through the HTTP API."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from sqlalchemy import select
 
@@ -49,6 +51,13 @@ async def test_an_order_gets_one_invoice_issued_served_and_attached_once(
     assert actions.count("orders.attachment") == 1
     listing = await clients.viewer.get("/api/v1/invoicing/orders/" + str(order.id))
     assert [i["state"] for i in listing.json()] == ["attached"]
+    # two operators clicking at once on another order: one invoice, one number
+    other = next(o for o in orders if o.id != order.id)
+    path = f"/api/v1/invoicing/orders/{other.id}/invoice"
+    both = await asyncio.gather(clients.operator.post(path), clients.admin.post(path))
+    assert {r.json()["id"] for r in both} == {both[0].json()["id"]}
+    (row,) = [i for i in await invoices(ctx) if i.order_id == other.id]
+    assert (row.state, row.number) == ("attached", "000002")
 
 
 async def _set_customer(ctx: AppContext, order_id: int, **changes: object) -> None:
