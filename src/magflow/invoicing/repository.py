@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, update
@@ -24,6 +25,7 @@ from magflow.orders.models import EmagOrder
 FINALIZED = 4
 CANCELLED = 0
 RETURNED = 5
+STORNO_MARGIN = Decimal("0.10")
 
 
 async def get_settings(session: AsyncSession, account_id: int) -> InvoicingSettings | None:
@@ -160,7 +162,9 @@ async def orders_to_reverse(
     session: AsyncSession, account_id: int, limit: int
 ) -> Sequence[tuple[EmagOrder, Invoice]]:
     """Orders with an issued invoice and no credit note that were cancelled or returned since, or
-    changed (a partial storno keeps status 4) after the invoice was issued."""
+    whose total fell below the invoice's (a partial storno keeps status 4 and lowers the total:
+    docs/emag-protocol.md, "Orders"); the caller confirms line by line. The margin absorbs the
+    cents by which per-line VAT rounding can set the two totals apart."""
     rows = await session.execute(
         select(EmagOrder, Invoice)
         .join(
@@ -171,7 +175,10 @@ async def orders_to_reverse(
             Invoice.state.in_([InvoiceState.issued.value, InvoiceState.attached.value]),
             or_(
                 EmagOrder.status.in_([CANCELLED, RETURNED]),
-                and_(EmagOrder.status == FINALIZED, EmagOrder.emag_modified_at > Invoice.issued_at),
+                and_(
+                    EmagOrder.status == FINALIZED,
+                    EmagOrder.total_with_vat < Invoice.total - STORNO_MARGIN,
+                ),
             ),
             _no_row(DocKind.credit_note),
         )
