@@ -38,6 +38,8 @@ from magflow.exports.routes import ROUTERS as export_routers
 from magflow.intake.routes import callback_router
 from magflow.intake.routes import router as intake_router
 from magflow.intake.todo_routes import router as todo_router
+from magflow.invoicing.routes import files_router as invoice_files_router
+from magflow.invoicing.routes import router as invoicing_router
 from magflow.orders.actions_routes import router as order_actions_router
 from magflow.orders.routes import router as orders_router
 from magflow.performance.routes import router as performance_router
@@ -75,6 +77,8 @@ ROUTERS: list[APIRouter] = [
     performance_router,  # /export (literal) is its only sub-path
     intake_router,  # /api/v1/accounts/{name}/callbacks
     callback_router,  # /callbacks/emag/{secret}/{kind}: eMAG's callbacks (no login)
+    invoicing_router,
+    invoice_files_router,  # /invoices/files/{token}.pdf: public, eMAG downloads from it
     web_router,  # the dashboard's pages at /: last, so that no page can shadow an API path
 ]
 

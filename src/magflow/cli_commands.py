@@ -421,7 +421,9 @@ def demo(
         try:
 
             async def prepare(ctx: AppContext) -> bool:
-                return await demo_module.prepare(ctx, sim, console)
+                return await demo_module.prepare(
+                    ctx, sim, console, public_url=demo_module.demo_url(host, port)
+                )
 
             if not run_with_context(prepare):
                 console.print("[yellow]the first sync did not complete; see above[/yellow]")

@@ -34,6 +34,7 @@ from magflow.auth import service as auth_service
 from magflow.auth.models import Role
 from magflow.context import AppContext
 from magflow.emag_sim import SimConfig, SimulatorServer
+from magflow.invoicing.service import ensure_demo_settings
 from magflow.sync import repository as sync_repository
 from magflow.sync.cli import print_summary, run_syncs
 from magflow.sync.models import SyncKind
@@ -145,8 +146,11 @@ async def ensure_admin(ctx: AppContext, password: str, reset: bool) -> bool:
         return True
 
 
-async def prepare(ctx: AppContext, sim: SimulatorServer, console: Console) -> bool:
-    """Accounts and a first sync; returns whether every sync completed."""
+async def prepare(
+    ctx: AppContext, sim: SimulatorServer, console: Console, public_url: str | None = None
+) -> bool:
+    """Accounts (with the built-in invoicing provider, PDFs served at ``public_url``) and a first
+    sync; returns whether every sync completed."""
     async with ctx.db.session() as session:
         account_ids = []
         for sim_account in sim.accounts:
@@ -163,6 +167,8 @@ async def prepare(ctx: AppContext, sim: SimulatorServer, console: Console) -> bo
                 ),
             )
             account_ids.append(account.id)
+            if public_url:
+                await ensure_demo_settings(session, account.id, public_url)
         await session.commit()
         busy = [run.id for run in await sync_repository.running_runs(session)]
         synced = True

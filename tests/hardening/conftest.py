@@ -106,6 +106,8 @@ class Seed:
             "rule_id": self.rule_id,
             "webhook_id": self.webhook_id,
             "secret": "not-a-callback-secret",  # eMAG's callbacks: an unknown secret
+            "invoice_id": 1,  # none seeded: the drills expect 404s and 4xx, never 500
+            "token": "A" * 43,
         }
 
 

@@ -30,6 +30,7 @@ PUBLIC = frozenset(
         ("POST", "/logout"),  # the dashboard's: clears the cookies, signed in or not
         ("GET", "/favicon.ico"),  # the dashboard's icon, a static file like /static
         ("GET", "/callbacks/emag/{secret}/{kind}"),  # eMAG's callbacks: the secret is the key
+        ("GET", "/invoices/files/{token}.pdf"),  # invoice PDFs eMAG downloads: the token is the key
     }
 )
 

@@ -15,6 +15,7 @@ from magflow.catalog.models import EmagOffer
 from magflow.customers.models import EmagCustomer, EmagCustomerAccount, EmagCustomerSpend
 from magflow.db.base import Base
 from magflow.intake.models import IntakePoll, OrderIntake
+from magflow.invoicing.models import Invoice, InvoiceSeriesCounter, InvoicingSettings
 from magflow.orders.models import EmagOrder
 from magflow.returns.models import EmagReturn
 from magflow.sync.models import SyncLog
@@ -38,6 +39,9 @@ __all__ = [
     "EmagReturn",
     "IntakePoll",
     "OrderIntake",
+    "Invoice",
+    "InvoiceSeriesCounter",
+    "InvoicingSettings",
     "SyncLog",
     "User",
 ]

@@ -372,6 +372,14 @@ def localities(seed: int, country: str, n: int = 250) -> list[dict[str, Any]]:
 CUSTOMER_BASE = 5_000_000
 
 
+def _cui(body: int) -> str:
+    """A Romanian CUI with a correct check digit (key 753217532, docs/invoicing-providers.md,
+    "CUI check digit"): real buyers' codes are valid, so the simulator's are too."""
+    digits = str(body).rjust(9, "0")
+    rest = sum(int(d) * int(k) for d, k in zip(digits, "753217532", strict=True)) * 10 % 11
+    return f"{body}{0 if rest == 10 else rest}"
+
+
 def customer(
     seed: int, platform: str, j: int, fmt: Callable[[float], str], anchor: float
 ) -> dict[str, Any]:
@@ -408,7 +416,7 @@ def customer(
         "email": f"{email_hash:032x}@emag-marketplace.invalid",
         "company": company_name,
         "gender": "MF"[bits >> 127],
-        "code": f"RO{1_000_000 + bits % 48_999_999}" if company else None,
+        "code": f"RO{_cui(100_000 + bits % 4_899_999)}" if company else None,
         "registration_number": f"J40/{100 + bits % 9900}/2015" if company else None,
         "bank": "Banca Transilvania" if company else None,
         "iban": f"RO{10 + bits % 90}BTRL{10**15 + bits % (9 * 10**15)}" if company else None,

@@ -60,11 +60,19 @@ class Maintenance:
                     await self.fire_schedules()
                 if self.dispatch_intake is not None:
                     await self.intake_tick()
+                await self.invoicing()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("job maintenance tick failed")
             await asyncio.sleep(TICK_SECONDS)
+
+    async def invoicing(self) -> list[int]:
+        """Issue and attach the invoices (and credit notes) the accounts' triggers call for, and
+        resume those a stopped worker left mid-way (:meth:`InvoicingService.tick`)."""
+        from magflow.invoicing.service import InvoicingService
+
+        return await InvoicingService(self.ctx).tick()
 
     async def recover_stalled(self, skip: set[int] | None = None) -> list[int]:
         """Dispatch runs whose heartbeat stopped (their process died) or that nobody picked up."""

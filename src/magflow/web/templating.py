@@ -111,6 +111,7 @@ def _nav(user: WebUser | None) -> list[tuple[str, str]]:
         ("/sync", "Sync"),
         ("/offers", "Offers"),
         ("/orders", "Orders"),
+        ("/invoicing", "Invoices"),
         ("/customers", "Customers"),
         ("/alerts", "Alerts"),
         ("/performance", "Performance"),

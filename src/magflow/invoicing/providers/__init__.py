@@ -1,0 +1,1 @@
+"""Invoicing providers behind one interface (``providers.base.Provider``)."""
