@@ -223,7 +223,7 @@ def confirm_missing(
     run_id: Annotated[int, typer.Argument(help="The offers run whose warning to confirm.")],
 ) -> None:
     """Mark missing the offers a completed offers run withheld (see its warning), once."""
-    from magflow.audit.service import Actor, Auditor, Outcome
+    from magflow.audit.service import Actor
     from magflow.cli import fail, run_with_context
 
     async def go(ctx: AppContext) -> service.MissingConfirmation:
@@ -232,20 +232,7 @@ def confirm_missing(
                 session, run_id, confirmed_by="cli", now=datetime.now(UTC)
             )
             await session.commit()
-        if not done.already_confirmed:
-            await Auditor(ctx.db, Actor(None, "cli"), account_id=done.run.account_id).record(
-                action="sync.confirm_missing",
-                emag_route="-",  # nothing is sent to eMAG: only MagFlow's catalog changes
-                target=f"run {run_id}",
-                request={"run_id": run_id, "warning": done.run.warning},
-                outcome=Outcome(
-                    status_code=None,
-                    success=True,
-                    messages=[f"{done.marked} offers marked missing"],
-                    response={"marked": done.marked},
-                ),
-            )
-            await ctx.cache.clear()
+        await service.after_missing_confirmed(ctx, Actor(None, "cli"), done)
         return done
 
     try:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 
 from magflow.accounts import service as accounts_service
-from magflow.audit.service import Actor, Auditor, Outcome
+from magflow.audit.service import Actor
 from magflow.auth.dependencies import CurrentUser, Operator
 from magflow.common.deps import Context, OptionalAccount, Session
 from magflow.common.errors import UNPROCESSABLE
@@ -108,20 +108,7 @@ async def confirm_missing(ctx: Context, session: Session, user: Operator, run_id
     except service.ConfirmRefusedError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     await session.commit()
-    if not done.already_confirmed:
-        await Auditor(ctx.db, Actor.of(user), account_id=done.run.account_id).record(
-            action="sync.confirm_missing",
-            emag_route="-",  # nothing is sent to eMAG: only MagFlow's catalog changes
-            target=f"run {run_id}",
-            request={"run_id": run_id, "warning": done.run.warning},
-            outcome=Outcome(
-                status_code=None,
-                success=True,
-                messages=[f"{done.marked} offers marked missing"],
-                response={"marked": done.marked},
-            ),
-        )
-        await ctx.cache.clear()
+    await service.after_missing_confirmed(ctx, Actor.of(user), done)
     return MissingConfirmedOut(
         run=SyncRunOut.model_validate(done.run),
         marked=done.marked,

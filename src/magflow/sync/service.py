@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from magflow.audit.service import Actor, Auditor, Outcome
 from magflow.catalog import repository as catalog_repository
 from magflow.common.dates import in_zone, platform_zone
 from magflow.common.errors import NotFoundError
@@ -210,6 +211,27 @@ async def confirm_missing(
     marked = await catalog_repository.mark_missing(session, run.account_id, withheld, run.id, now)
     await session.refresh(run)
     return MissingConfirmation(run, marked, False)
+
+
+async def after_missing_confirmed(ctx: AppContext, actor: Actor, done: MissingConfirmation) -> None:
+    """What follows a confirmation once it is committed: the audit row (nothing is sent to eMAG,
+    only MagFlow's catalog changes) and the cache, whose listings now hold stale offers. Nothing
+    for a confirmation that was already made."""
+    if done.already_confirmed:
+        return
+    await Auditor(ctx.db, actor, account_id=done.run.account_id).record(
+        action="sync.confirm_missing",
+        emag_route="-",
+        target=f"run {done.run.id}",
+        request={"run_id": done.run.id, "warning": done.run.warning},
+        outcome=Outcome(
+            status_code=None,
+            success=True,
+            messages=[f"{done.marked} offers marked missing"],
+            response={"marked": done.marked},
+        ),
+    )
+    await ctx.cache.clear()
 
 
 async def running(session: AsyncSession) -> Sequence[SyncLog]:
