@@ -105,24 +105,27 @@ async def apply_customer_deltas(
     return {key: customer_id for key, customer_id in result.all()}
 
 
-async def apply_account_deltas(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def _add_counts(
+    session: AsyncSession, table: Any, key: tuple[str, ...], rows: list[dict[str, Any]]
+) -> None:
+    """Add each row's ``orders_count`` and ``total_spent`` to the row of ``table`` with the same
+    ``key`` columns (inserted when new): the customer aggregates move by deltas."""
     if not rows:
         return
-    table = EmagCustomerAccount.__table__
     if session.get_bind().dialect.name == "postgresql":
         await pg_json_insert(
             session,
             table,
             rows,
-            "ON CONFLICT (customer_id, account_id) DO UPDATE SET "
-            "orders_count = emag_customer_accounts.orders_count + EXCLUDED.orders_count, "
-            "total_spent = emag_customer_accounts.total_spent + EXCLUDED.total_spent",
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+            f"orders_count = {table.name}.orders_count + EXCLUDED.orders_count, "
+            f"total_spent = {table.name}.total_spent + EXCLUDED.total_spent",
         )
         return
 
     def build(statement: Any) -> Any:
         return statement.on_conflict_do_update(
-            index_elements=["customer_id", "account_id"],
+            index_elements=list(key),
             set_={
                 "orders_count": table.c.orders_count + statement.excluded.orders_count,
                 "total_spent": table.c.total_spent + statement.excluded.total_spent,
@@ -131,6 +134,10 @@ async def apply_account_deltas(session: AsyncSession, rows: list[dict[str, Any]]
 
     statement = cached_statement(session, table, "apply-deltas", build)
     await session.execute(statement, rows)
+
+
+async def apply_account_deltas(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    await _add_counts(session, EmagCustomerAccount.__table__, ("customer_id", "account_id"), rows)
 
 
 # -- spend per currency (issue 13, point 7) --------------------------------------------------------
@@ -138,31 +145,8 @@ async def apply_account_deltas(session: AsyncSession, rows: list[dict[str, Any]]
 
 async def apply_spend_deltas(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Add each row's ``orders_count``/``total_spent`` to its (customer, account, currency)."""
-    if not rows:
-        return
-    table = EmagCustomerSpend.__table__
-    if session.get_bind().dialect.name == "postgresql":
-        await pg_json_insert(
-            session,
-            table,
-            rows,
-            "ON CONFLICT (customer_id, account_id, currency) DO UPDATE SET "
-            "orders_count = emag_customer_spend.orders_count + EXCLUDED.orders_count, "
-            "total_spent = emag_customer_spend.total_spent + EXCLUDED.total_spent",
-        )
-        return
-
-    def build(statement: Any) -> Any:
-        return statement.on_conflict_do_update(
-            index_elements=["customer_id", "account_id", "currency"],
-            set_={
-                "orders_count": table.c.orders_count + statement.excluded.orders_count,
-                "total_spent": table.c.total_spent + statement.excluded.total_spent,
-            },
-        ).returning(table.c.id)
-
-    statement = cached_statement(session, table, "apply-deltas", build)
-    await session.execute(statement, rows)
+    key = ("customer_id", "account_id", "currency")
+    await _add_counts(session, EmagCustomerSpend.__table__, key, rows)
 
 
 async def recompute_spent(session: AsyncSession, customer_ids: Sequence[int]) -> None:
