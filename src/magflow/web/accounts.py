@@ -7,11 +7,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import httpx
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from magflow.web.client import ApiError
-from magflow.web.session import AdminUser, Csrf, api
+from magflow.web.client import ApiClient, ApiError
+from magflow.web.session import AdminUser, Csrf, WebUser, api
 from magflow.web.templating import render
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
@@ -58,14 +59,8 @@ async def admin_add_account(
 async def admin_remove_account(request: Request, user: AdminUser, name: str) -> Response:
     client = api(request, user)
     response = await client.call("DELETE", f"/api/v1/accounts/{quote(name)}")
-    message, kind = f"Account {name} removed.", "ok"
-    if response.status_code >= 400:
-        message, kind = (
-            ApiError(response.status_code, response.json().get("detail")).message,
-            "error",
-        )
-    accounts = await client.get("/api/v1/accounts")
-    return render(request, "_accounts.html", user, accounts=accounts, message=message, kind=kind)
+    message = f"Account {name} removed."
+    return await _accounts_table(request, user, client, response, message, "")
 
 
 # -- AWB sender defaults ---------------------------------------------------------------------------
@@ -128,15 +123,10 @@ async def admin_account_sender(
     response = await client.call(
         "PATCH", f"/api/v1/accounts/{quote(name)}", json={"awb_sender": sender}
     )
-    message, kind = f"AWB sender of {name} {'removed' if sender is None else 'saved'}.", "ok"
-    if response.status_code >= 400:
-        message, kind = (
-            f"AWB sender of {name} not saved: "
-            + ApiError(response.status_code, response.json().get("detail")).message,
-            "error",
-        )
-    accounts = await client.get("/api/v1/accounts")
-    return render(request, "_accounts.html", user, accounts=accounts, message=message, kind=kind)
+    message = f"AWB sender of {name} {'removed' if sender is None else 'saved'}."
+    return await _accounts_table(
+        request, user, client, response, message, f"AWB sender of {name} not saved: "
+    )
 
 
 # -- end AWB sender defaults -----------------------------------------------------------------------
@@ -152,17 +142,11 @@ async def admin_set_warehouse(
     """The eMAG warehouse that the account's stock is written to (``PUT
     /api/v1/accounts/{name}/warehouse``)."""
     client = api(request, user)
-    message, kind = f"Account {name}: stock goes to warehouse {warehouse_id}.", "ok"
+    message = f"Account {name}: stock goes to warehouse {warehouse_id}."
     response = await client.call(
         "PUT", f"/api/v1/accounts/{quote(name)}/warehouse", json={"warehouse_id": warehouse_id}
     )
-    if response.status_code >= 400:
-        message, kind = (
-            ApiError(response.status_code, response.json().get("detail")).message,
-            "error",
-        )
-    accounts = await client.get("/api/v1/accounts")
-    return render(request, "_accounts.html", user, accounts=accounts, message=message, kind=kind)
+    return await _accounts_table(request, user, client, response, message, "")
 
 
 # -- intake (magflow.intake): auto-acknowledge and eMAG callback URLs ----------------------------
@@ -178,14 +162,8 @@ async def admin_auto_acknowledge(
     response = await client.call(
         "PATCH", f"/api/v1/accounts/{quote(name)}", json={"auto_acknowledge": enabled}
     )
-    message, kind = f"Auto-acknowledge of {name} turned {'on' if enabled else 'off'}.", "ok"
-    if response.status_code >= 400:
-        message, kind = (
-            ApiError(response.status_code, response.json().get("detail")).message,
-            "error",
-        )
-    accounts = await client.get("/api/v1/accounts")
-    return render(request, "_accounts.html", user, accounts=accounts, message=message, kind=kind)
+    message = f"Auto-acknowledge of {name} turned {'on' if enabled else 'off'}."
+    return await _accounts_table(request, user, client, response, message, "")
 
 
 async def _callbacks(request: Request, user: Any, method: str, path: str) -> Response:
@@ -212,3 +190,21 @@ async def admin_callback_urls(request: Request, user: AdminUser, name: str) -> R
 async def admin_rotate_callbacks(request: Request, user: AdminUser, name: str) -> Response:
     path = f"/api/v1/accounts/{quote(name)}/callbacks/rotate"
     return await _callbacks(request, user, "POST", path)
+
+
+async def _accounts_table(
+    request: Request,
+    user: WebUser,
+    client: ApiClient,
+    response: httpx.Response,
+    done: str,
+    failed: str,
+) -> Response:
+    """The accounts table after a write: ``done`` when the API took it, else ``failed`` followed
+    by the API's own message."""
+    message, kind = done, "ok"
+    if response.status_code >= 400:
+        detail = ApiError(response.status_code, response.json().get("detail")).message
+        message, kind = failed + detail, "error"
+    accounts = await client.get("/api/v1/accounts")
+    return render(request, "_accounts.html", user, accounts=accounts, message=message, kind=kind)
