@@ -52,6 +52,10 @@ PAYLOADS = [
 # Each kind once, for the drill of every parameter (PAYLOADS has variants that match rows).
 CORE = ["'", '"', ";", "--", "%", "_", "\\", "' OR '1'='1", "🚀", "مرحبا", "\u202e", "٣", "   "]
 CORE += ["\x00", "\ufffd", "²", "9" * 40]
+# Reads that ask eMAG each time (at the seeded accounts' closed port, each request pays the
+# client's retries): one of each family of payload.
+ASKS_EMAG = {"/admin/accounts/{name}/addresses"}
+CORE_SHORT = ["' OR '1'='1", "🚀", "\u202e", "\x00", "9" * 40]
 
 
 LISTINGS = [
@@ -72,7 +76,7 @@ def test_metacharacters_and_unicode_are_never_a_5xx(stack: Stack, op: Operation)
     failures = []
     for param in (p for p in op.param("query") if is_free_text(p.schema)):
         required = {p.name: "1" for p in op.param("query") if p.required and p.name != param.name}
-        for payload in CORE:
+        for payload in CORE_SHORT if op.path in ASKS_EMAG else CORE:
             try:
                 response = send(stack, op, role="admin", params={**required, param.name: payload})
             except httpx.HTTPError as exc:  # a streamed answer broken by an error half-way
