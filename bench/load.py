@@ -809,6 +809,8 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             "MAGFLOW_LOGIN_MAX_FAILURES": "1000",
             "MAGFLOW_JOBS": "procrastinate" if deployment else "inprocess",
             "MAGFLOW_MIGRATE_ON_START": "false" if deployment else "true",
+            # The WebSocket clients are all one user: lift the per-user cap (20 per process).
+            "MAGFLOW_WS_MAX_CONNECTIONS_PER_USER": str(max(20, args.clients + 10)),
         }
         processes.env = env
         magflow = [sys.executable, "-m", "magflow"]
