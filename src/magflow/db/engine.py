@@ -82,11 +82,33 @@ class Database:
         self.url = url
         self.engine = create_engine(url, pool)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Reads that need no transaction (the listings, see ``common/deps.read_only``): on
+        # PostgreSQL the connection is in autocommit for the request, so psycopg sends no
+        # ``BEGIN`` before the first statement and no ``ROLLBACK`` when the session closes: two
+        # of a listing's five round trips, each a socket write and a wake-up in the API and in
+        # PostgreSQL (BENCHMARKS.md, "load.py"). Each statement then sees its own snapshot,
+        # which a listing's page and its (cached, approximate anyway) total can afford. SQLite
+        # starts no transaction for a SELECT anyway: it keeps the ordinary factory.
+        self.read_sessionmaker = (
+            async_sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+            )
+            if self.engine.dialect.name == "postgresql"
+            else self.sessionmaker
+        )
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session whose transaction is rolled back unless the caller commits."""
         async with self.sessionmaker() as session:
+            yield session
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only: no transaction on PostgreSQL (every statement commits on
+        its own), so a write through it would not be rolled back. Never commit through it."""
+        async with self.read_sessionmaker() as session:
             yield session
 
     async def dispose(self) -> None:
