@@ -6,6 +6,7 @@ from sqlalchemy import text
 from magflow.app import ROUTERS
 from magflow.common.deps import is_read_only
 from magflow.context import AppContext
+from magflow.db.engine import Database, PoolLimits, ping_when_idle
 
 
 async def test_reads_run_without_a_transaction_on_postgresql(ctx: AppContext) -> None:
@@ -39,3 +40,22 @@ def test_the_load_mix_listings_and_only_they_read_without_a_transaction() -> Non
         ("/api/v1/emag/enhanced/status", "GET"),
         ("/api/v1/emag/enhanced/products/sync-progress", "GET"),
     }
+
+
+async def test_a_connection_dropped_while_idle_is_replaced_before_use(ctx: AppContext) -> None:
+    """No ping per checkout any more, only after an idle spell (here: any); a pooled
+    connection whose server process was terminated meanwhile is replaced, not handed out."""
+    if ctx.db.engine.dialect.name != "postgresql":
+        return
+    database = Database(ctx.settings.async_database_url, PoolLimits(size=1, overflow=0))
+    ping_when_idle(database.engine, 0)
+    pid = text("SELECT pg_backend_pid()")
+    try:
+        async with database.read_session() as session:
+            first = (await session.execute(pid)).scalar_one()
+        async with ctx.db.read_session() as session:
+            await session.execute(text("SELECT pg_terminate_backend(:p)"), {"p": first})
+        async with database.read_session() as session:
+            assert (await session.execute(pid)).scalar_one() != first
+    finally:
+        await database.dispose()
