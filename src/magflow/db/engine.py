@@ -106,7 +106,7 @@ def ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
             return  # new (just connected) or recently used
         try:
             dialect.do_ping(dbapi_connection)
-        except Exception as error:
+        except dialect.loaded_dbapi.Error as error:
             if dialect.is_disconnect(error, dbapi_connection, None):
                 raise exc.DisconnectionError() from error
             raise

@@ -437,9 +437,9 @@ class Hub:
             code, reason = client.revoked.result()
             await self._close(client, code, reason)
             return
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+        for finished in done:
+            if not finished.cancelled() and finished.exception() is not None:
+                raise finished.exception()  # type: ignore[misc]
 
     async def _send_loop(self, client: Client) -> None:
         while True:
