@@ -206,16 +206,27 @@ class ClientQueue:
 
         A timeout argument rather than the caller's ``asyncio.timeout``: timing out is the normal
         way to learn that it is time for a heartbeat, not an error."""
-        while not self.overflowed:
-            item = self.get_nowait()
-            if item is not None:
-                return item
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._ready.wait()
-            except TimeoutError:
-                return None
-        return None
+        item = self.get_nowait()
+        if item is not None or self.overflowed:
+            return None if self.overflowed else item
+        # A timer that sets the event, not ``asyncio.timeout``: every live event wakes every
+        # waiting sender, and a Timeout context (a task lookup, a reschedule, the cancellation
+        # bookkeeping on exit) cost a sixth of the hub's CPU at 1,000 clients (py-spy,
+        # BENCHMARKS.md "load.py"); a timer handle is one heap entry, cancelled on wake-up.
+        timer = (
+            asyncio.get_running_loop().call_later(timeout, self._ready.set)
+            if timeout is not None
+            else None
+        )
+        try:
+            await self._ready.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if self.overflowed:
+            return None
+        # Woken with nothing queued: the timer fired (put() only sets the event with an item).
+        return self.get_nowait()
 
 
 class Client:
