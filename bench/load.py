@@ -498,9 +498,11 @@ async def capture_sql(token: str, paths: list[str]) -> dict[str, list[tuple[str,
 
 
 def floor_app(database_url: str, captured: dict[str, list[tuple[str, Any]]]) -> Any:
-    """A minimal ASGI app: for a path of READS, run the API's statements for it with psycopg (in a
-    transaction rolled back at the end, as the API's session does) and write the rows with orjson.
-    No framework, no validation, no authentication: the floor of what an endpoint can cost."""
+    """A minimal ASGI app: for a path of READS, run the API's statements for it with psycopg and
+    write the rows with orjson. No framework, no validation, no authentication: the floor of what
+    an endpoint can cost. Like the API's read-only listings (``common/deps.read_only``), the
+    connection is in autocommit: no ``BEGIN``/``ROLLBACK`` around the statements (the API sent
+    them too before; the floor did as it did)."""
     import orjson
     import psycopg
     from sqlalchemy.engine import make_url
@@ -514,7 +516,9 @@ def floor_app(database_url: str, captured: dict[str, list[tuple[str, Any]]]) -> 
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
-                    state["conn"] = await psycopg.AsyncConnection.connect(conninfo_text)
+                    state["conn"] = await psycopg.AsyncConnection.connect(
+                        conninfo_text, autocommit=True
+                    )
                     await send({"type": "lifespan.startup.complete"})
                 else:
                     await state["conn"].close()
@@ -537,7 +541,6 @@ def floor_app(database_url: str, captured: dict[str, list[tuple[str, Any]]]) -> 
                     results.append(
                         [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
                     )
-            await conn.rollback()
             status, body = 200, orjson.dumps(results, default=str)
         await send({"type": "http.response.start", "status": status, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())
@@ -809,6 +812,8 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             "MAGFLOW_LOGIN_MAX_FAILURES": "1000",
             "MAGFLOW_JOBS": "procrastinate" if deployment else "inprocess",
             "MAGFLOW_MIGRATE_ON_START": "false" if deployment else "true",
+            # The WebSocket clients are all one user: lift the per-user cap (20 per process).
+            "MAGFLOW_WS_MAX_CONNECTIONS_PER_USER": str(max(20, args.clients + 10)),
         }
         processes.env = env
         magflow = [sys.executable, "-m", "magflow"]

@@ -174,6 +174,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "MAGFLOW_MIGRATE_ON_START": "false",
         "MAGFLOW_SCHEDULES_ENABLED": "false",
         "MAGFLOW_LOG_LEVEL": "WARNING",
+        # All the clients are one user: lift the per-user cap on open WebSockets (20).
+        "MAGFLOW_WS_MAX_CONNECTIONS_PER_USER": str(args.clients + 10),
     }
     server: subprocess.Popen[bytes] | None = None
     thread_loop: list[asyncio.AbstractEventLoop] = []

@@ -3,12 +3,16 @@ capped."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 
 import httpx
 
 from magflow.auth.models import User
 from magflow.context import AppContext
+from magflow.realtime.hub import Principal
+from magflow.realtime.routes import token_authenticator
 from tests.factories import make_user
 from tests.realtime.conftest import (
     EVENTS_PATH,
@@ -73,3 +77,42 @@ async def test_connections_per_user_are_capped(live: LiveServer, ctx: AppContext
         await eventually(lambda: live.hub.client_count == 1)
         async with client(live.ws_url(EVENTS_PATH, token=token)) as again:
             await _hello(again)
+
+
+async def test_a_token_shared_by_several_sockets_is_checked_once_per_round(
+    live: LiveServer, ctx: AppContext
+) -> None:
+    """The hub re-checks each distinct token once per round, not once per socket; a revoked
+    one still closes every socket that carries it."""
+    live.hub.recheck_seconds = 3600  # rounds are run by hand below
+    checked: list[str] = []
+    real = token_authenticator(live.app.state.ctx)
+
+    async def counting(token: str) -> Principal:
+        checked.append(token)
+        return await real(token)
+
+    live.hub.authenticator = counting
+    user = await make_user(ctx)
+    token = ctx.tokens.issue(user.id, "access", user.token_version)
+
+    def recheck() -> None:
+        asyncio.run_coroutine_threadsafe(live.hub.recheck(), live.loop).result(10)
+
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [
+            await stack.enter_async_context(client(live.ws_url(EVENTS_PATH, token=token)))
+            for _ in range(3)
+        ]
+        for ws in sockets:
+            await _hello(ws)
+        checked.clear()
+        await asyncio.to_thread(recheck)
+        assert checked == [token]
+        async with ctx.db.session() as session:
+            row = await session.get(User, user.id)
+            assert row is not None
+            row.is_active = False
+            await session.commit()
+        await asyncio.to_thread(recheck)
+        assert [await close_code(ws) for ws in sockets] == [4401, 4401, 4401]

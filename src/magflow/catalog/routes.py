@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from magflow.auth.dependencies import CurrentUser
 from magflow.catalog import repository
 from magflow.catalog.schemas import OfferFilterQuery, OfferOut
-from magflow.common.deps import Context, Session
+from magflow.common.deps import Context, Session, read_only
 from magflow.common.listing import COUNT_CACHE_TTL_SECONDS, listing_total
 from magflow.common.schemas import IdPath, Page, Skip
 
@@ -28,6 +28,7 @@ LISTING_COLUMNS = tuple(OfferOut.model_fields)
         "job or a stock change ends)."
     ),
 )
+@read_only
 async def list_offers(
     ctx: Context,
     session: Session,

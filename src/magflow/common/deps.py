@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,10 +24,32 @@ async def context_dependency(request: Request) -> AppContext:
     return get_context(request)
 
 
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
+_READ_ONLY = "__magflow_read_only__"
+
+
+def read_only(endpoint: _Endpoint) -> _Endpoint:
+    """Marks a route that only reads: its session (and the user lookup, which shares it) runs
+    without a transaction (:meth:`magflow.db.engine.Database.read_session`). For the hot GET
+    listings only; not for a route that writes, streams through a server-side cursor (those
+    need a transaction on PostgreSQL) or needs its statements to share one snapshot."""
+    setattr(endpoint, _READ_ONLY, True)
+    return endpoint
+
+
+def is_read_only(endpoint: object) -> bool:
+    return bool(getattr(endpoint, _READ_ONLY, False))
+
+
 async def get_session(
-    ctx: Annotated[AppContext, Depends(context_dependency)],
+    request: Request, ctx: Annotated[AppContext, Depends(context_dependency)]
 ) -> AsyncIterator[AsyncSession]:
-    """A session per request. Routes commit explicitly; anything not committed is rolled back."""
+    """A session per request. Routes commit explicitly; anything not committed is rolled back.
+    A route marked :func:`read_only` gets a session without a transaction instead."""
+    if is_read_only(request.scope.get("endpoint")):
+        async with ctx.db.read_session() as session:
+            yield session
+        return
     async with ctx.db.session() as session:
         yield session
 

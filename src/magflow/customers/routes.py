@@ -21,7 +21,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from magflow.auth.dependencies import CurrentUser
 from magflow.auth.models import User
-from magflow.common.deps import Context, Session
+from magflow.common.deps import Context, Session, read_only
 from magflow.common.privacy import mask_customer_key, mask_name, mask_phone, sees_personal_data
 from magflow.common.schemas import IdPath, Page, Skip
 from magflow.customers import analytics, repository
@@ -71,6 +71,7 @@ def _private(user: User, out: CustomerOut) -> CustomerOut:
         "added since may be on the page but not yet in `total`.\n\n" + _FORMULAS
     ),
 )
+@read_only
 async def list_customers(
     ctx: Context,
     session: Session,

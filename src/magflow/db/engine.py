@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -72,7 +73,46 @@ def create_engine(url: str, pool: PoolLimits | None = None) -> AsyncEngine:
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, **pool_options, **json_options)
+    engine = create_async_engine(url, **pool_options, **json_options)
+    ping_when_idle(engine, PING_AFTER_IDLE_SECONDS)
+    return engine
+
+
+#: A pooled connection idle longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Ping a pooled connection before use only when it sat idle over ``idle_seconds``.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: one more round trip per request
+    (``;`` and its answer), a fifth of a listing's socket work in the API (BENCHMARKS.md,
+    "load.py"). Under load a connection is back in use within milliseconds, and the ping only
+    matters for one that sat idle while the server restarted or a proxy dropped it; so only
+    those are pinged. A dead connection found by the ping is replaced transparently (the pool
+    retries the checkout on ``DisconnectionError``). One found dead on use within the idle
+    window (the server restarted seconds ago) fails that request, and SQLAlchemy then discards
+    every connection of the pool opened before it, as with ``pool_pre_ping``'s own misses."""
+    pool = engine.sync_engine.pool
+    dialect = engine.sync_engine.dialect
+
+    def checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["magflow_idle_since"] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("magflow_idle_since")
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # new (just connected) or recently used
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.DisconnectionError() from error
+            raise
+
+    event.listen(pool, "checkin", checkin)
+    event.listen(pool, "checkout", checkout)
 
 
 class Database:
@@ -82,11 +122,33 @@ class Database:
         self.url = url
         self.engine = create_engine(url, pool)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Reads that need no transaction (the listings, see ``common/deps.read_only``): on
+        # PostgreSQL the connection is in autocommit for the request, so psycopg sends no
+        # ``BEGIN`` before the first statement and no ``ROLLBACK`` when the session closes: two
+        # of a listing's five round trips, each a socket write and a wake-up in the API and in
+        # PostgreSQL (BENCHMARKS.md, "load.py"). Each statement then sees its own snapshot,
+        # which a listing's page and its (cached, approximate anyway) total can afford. SQLite
+        # starts no transaction for a SELECT anyway: it keeps the ordinary factory.
+        self.read_sessionmaker = (
+            async_sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+            )
+            if self.engine.dialect.name == "postgresql"
+            else self.sessionmaker
+        )
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session whose transaction is rolled back unless the caller commits."""
         async with self.sessionmaker() as session:
+            yield session
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only: no transaction on PostgreSQL (every statement commits on
+        its own), so a write through it would not be rolled back. Never commit through it."""
+        async with self.read_sessionmaker() as session:
             yield session
 
     async def dispose(self) -> None:

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 
 from magflow.auth.dependencies import CurrentUser
-from magflow.common.deps import AccountIds, Context, Session
+from magflow.common.deps import AccountIds, Context, Session, read_only
 from magflow.common.listing import COUNT_CACHE_TTL_SECONDS, listing_total
 from magflow.common.schemas import IdPath, Page, Skip
 from magflow.orders import daily, repository
@@ -34,6 +34,7 @@ LISTING_COLUMNS = tuple(OrderOut.model_fields)
         "job or an order action ends)."
     ),
 )
+@read_only
 async def list_orders(
     ctx: Context,
     session: Session,

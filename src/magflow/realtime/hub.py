@@ -206,16 +206,27 @@ class ClientQueue:
 
         A timeout argument rather than the caller's ``asyncio.timeout``: timing out is the normal
         way to learn that it is time for a heartbeat, not an error."""
-        while not self.overflowed:
-            item = self.get_nowait()
-            if item is not None:
-                return item
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._ready.wait()
-            except TimeoutError:
-                return None
-        return None
+        item = self.get_nowait()
+        if item is not None or self.overflowed:
+            return None if self.overflowed else item
+        # A timer that sets the event, not ``asyncio.timeout``: every live event wakes every
+        # waiting sender, and a Timeout context (a task lookup, a reschedule, the cancellation
+        # bookkeeping on exit) cost a sixth of the hub's CPU at 1,000 clients (py-spy,
+        # BENCHMARKS.md "load.py"); a timer handle is one heap entry, cancelled on wake-up.
+        timer = (
+            asyncio.get_running_loop().call_later(timeout, self._ready.set)
+            if timeout is not None
+            else None
+        )
+        try:
+            await self._ready.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if self.overflowed:
+            return None
+        # Woken with nothing queued: the timer fired (put() only sets the event with an item).
+        return self.get_nowait()
 
 
 class Client:
@@ -229,6 +240,10 @@ class Client:
         self.last_sent_id = ""
         #: The token the client last authenticated with (re-checked periodically).
         self.token = ""
+        #: How that token is checked again (see :meth:`Hub.recheck`).
+        self.authenticate: Authenticator | None = None
+        #: Set by :meth:`Hub.recheck` to ``(code, reason)`` when the token stopped being valid.
+        self.revoked: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
         self._send_lock = asyncio.Lock()
 
     async def send(self, message: dict[str, Any] | str) -> None:
@@ -267,6 +282,9 @@ class Hub:
         self.snapshot_provider: SnapshotProvider = snapshot_provider
         self._clients: set[Client] = set()
         self._remove_listener: Callable[[], None] | None = None
+        self._rechecker: asyncio.Task[None] | None = None
+        #: The routes' authenticator, made once per hub (see ``realtime.routes._serve``).
+        self.authenticator: Authenticator | None = None
 
     @property
     def client_count(self) -> int:
@@ -283,6 +301,11 @@ class Hub:
         if self._remove_listener is not None:
             self._remove_listener()
             self._remove_listener = None
+        if self._rechecker is not None:
+            self._rechecker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rechecker
+            self._rechecker = None
         for client in list(self._clients):
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(1):
@@ -329,6 +352,9 @@ class Hub:
             websocket, route, principal, ClientQueue(self.queue_size, self.overflow_limit)
         )
         client.token = token
+        client.authenticate = authenticate
+        if self._rechecker is None or self._rechecker.done():
+            self._rechecker = asyncio.create_task(self._recheck_loop())
         # Registered before the replay is read, so that no event falls between the two; the
         # sender skips live events the replay already sent (ids are ordered).
         self._clients.add(client)
@@ -407,19 +433,24 @@ class Hub:
     async def _run(self, client: Client, authenticate: Authenticator) -> None:
         sender = asyncio.create_task(self._send_loop(client))
         receiver = asyncio.create_task(self._receive_loop(client, authenticate))
-        checker = asyncio.create_task(self._recheck_loop(client, authenticate))
-        tasks = (sender, receiver, checker)
+        tasks = (sender, receiver)
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                (*tasks, client.revoked), return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             for task in tasks:
                 task.cancel()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+        if client.revoked in done:
+            code, reason = client.revoked.result()
+            await self._close(client, code, reason)
+            return
+        for finished in done:
+            if not finished.cancelled() and finished.exception() is not None:
+                raise finished.exception()  # type: ignore[misc]
 
     async def _send_loop(self, client: Client) -> None:
         while True:
@@ -445,18 +476,43 @@ class Hub:
             await client.send(item.text)
             client.last_sent_id = item.event["id"]
 
-    async def _recheck_loop(self, client: Client, authenticate: Authenticator) -> None:
-        """Authenticate the client's token again every :attr:`recheck_seconds`: a token that
-        was revoked (logout, password change) or whose user was disabled closes the socket."""
+    async def _recheck_loop(self) -> None:
+        """:meth:`recheck` every :attr:`recheck_seconds`, while the hub runs."""
         while True:
             await asyncio.sleep(self.recheck_seconds)
             try:
-                client.principal = await authenticate(client.token)
+                await self.recheck()
+            except Exception:  # never let the loop die: the next round checks again
+                log.warning("re-checking the WebSocket tokens failed", exc_info=True)
+
+    async def recheck(self) -> None:
+        """Authenticate every open socket's token again: a token that was revoked (logout,
+        password change) or whose user was disabled closes its sockets (4401).
+
+        Each distinct token is checked **once** per round, however many sockets carry it: a
+        dashboard's tabs, or the 1,000 clients of the fan-out benchmark, share one or a few
+        tokens. One check per socket (a task each, waking every :attr:`recheck_seconds`) was a
+        database session per socket per round, 500 a second per process at 1,000 sockets,
+        more CPU than the fan-out itself (BENCHMARKS.md, "ws_fanout.py")."""
+        groups: dict[tuple[Authenticator, str], list[Client]] = {}
+        for client in self._clients:
+            if client.authenticate is not None and not client.revoked.done():
+                groups.setdefault((client.authenticate, client.token), []).append(client)
+        for (authenticate, token), clients in groups.items():
+            try:
+                principal = await authenticate(token)
             except AuthFailedError as exc:
-                await self._close(client, exc.code, exc.reason)
-                return
-            except Exception:  # the database hiccuped: keep the socket, check again later
+                for client in clients:
+                    # A socket that renewed its token meanwhile is checked with the new one.
+                    if client.token == token and not client.revoked.done():
+                        client.revoked.set_result((exc.code, exc.reason))
+                continue
+            except Exception:  # the database hiccuped: keep the sockets, check again later
                 log.warning("re-checking a WebSocket token failed", exc_info=True)
+                continue
+            for client in clients:
+                if client.token == token:
+                    client.principal = principal
 
     async def _receive_loop(self, client: Client, authenticate: Authenticator) -> None:
         while True:

@@ -63,9 +63,12 @@ async def _serve(
         await websocket.accept()
         await websocket.close(CLOSE_UNAVAILABLE, "live events are not available")
         return
-    await hub.serve(
-        websocket, route, token_authenticator(ctx), token=token, last_event_id=last_event_id
-    )
+    # One authenticator per app, so that the hub re-checks a token shared by several sockets
+    # once per round (Hub.recheck groups the sockets by authenticator and token).
+    if hub.authenticator is None:
+        hub.authenticator = token_authenticator(ctx)
+    authenticate = hub.authenticator
+    await hub.serve(websocket, route, authenticate, token=token, last_event_id=last_event_id)
 
 
 @router.websocket("/api/v1/emag/enhanced/ws/sync-progress")

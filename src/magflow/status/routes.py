@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from magflow.auth.dependencies import CurrentUser
-from magflow.common.deps import Context, Session
+from magflow.common.deps import Context, Session, read_only
 from magflow.status import health_score, service
 from magflow.status import metrics as status_metrics
 from magflow.status.schemas import AccountType, EnhancedStatus
@@ -57,6 +57,7 @@ async def health(ctx: Context) -> JSONResponse:
         + inspect.cleandoc(health_score.__doc__ or "")
     ),
 )
+@read_only
 async def enhanced_status(
     ctx: Context, session: Session, _user: CurrentUser, account_type: AccountType = "both"
 ) -> Any:

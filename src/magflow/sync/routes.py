@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from magflow.accounts import service as accounts_service
 from magflow.audit.service import Actor
 from magflow.auth.dependencies import CurrentUser, Operator
-from magflow.common.deps import Context, OptionalAccount, Session
+from magflow.common.deps import Context, OptionalAccount, Session, read_only
 from magflow.common.errors import UNPROCESSABLE
 from magflow.common.listing import listing_total
 from magflow.common.schemas import IdPath, Page, Skip
@@ -117,6 +117,7 @@ async def confirm_missing(ctx: Context, session: Session, user: Operator, run_id
 
 
 @router.get("/api/v1/emag/sync-logs", response_model=Page[SyncRunOut])
+@read_only
 async def sync_logs(
     session: Session,
     _user: CurrentUser,
@@ -163,6 +164,7 @@ async def sync_log(session: Session, _user: CurrentUser, run_id: IdPath) -> Any:
 
 
 @router.get("/api/v1/emag/enhanced/products/sync-progress")
+@read_only
 async def sync_progress(session: Session, _user: CurrentUser) -> dict[str, Any]:
     """Running and queued syncs (offers and orders) with page, items, %, throughput and ETA."""
     runs = await service.running(session)
