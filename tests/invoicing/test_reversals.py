@@ -3,6 +3,11 @@ operator asks for a partial storno; never two."""
 
 from __future__ import annotations
 
+from collections import Counter
+
+from sqlalchemy import select
+
+from magflow.audit.models import AuditLog
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
 from magflow.invoicing.service import InvoicingService
@@ -84,3 +89,8 @@ async def test_a_returned_order_gets_one_credit_note_and_a_partial_storno_revers
     assert (
         sum(i.kind == "credit_note" and i.order_id == partial.id for i in await invoices(ctx)) == 1
     )
+    # the audit log: one reversal per credit note, each attachment recorded
+    async with ctx.db.session() as session:
+        actions = Counter((await session.execute(select(AuditLog.action))).scalars())
+    assert (actions["invoicing.issue"], actions["invoicing.reverse"]) == (3, 3)
+    assert actions["orders.attachment"] == 6

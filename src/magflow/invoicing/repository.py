@@ -263,15 +263,15 @@ async def missing_invoices(
     """The queue: finalized orders without an invoice, with MagFlow's invoice row if any (its
     state and message say why it is missing).
 
-    The to-do list's definition (``intake.todo``, kind ``invoice_missing``): status 4 and no
-    invoice among the order's attachments on eMAG (``has_invoice``, kept by every order read and
-    by every attachment MagFlow makes), so an invoice attached by URL, or issued by MagFlow,
-    leaves both lists at once. An order whose attachments were never read (``has_invoice``
-    unknown) is listed here too, unless MagFlow attached its invoice."""
+    The to-do list's definition (``intake.todo``, kind ``invoice_missing``; the same predicate,
+    written alike so the partial index ``ix_emag_orders_invoice_missing`` serves both): status 4
+    and known to have no invoice among the order's attachments on eMAG (``has_invoice`` false,
+    kept by every order read and by every attachment MagFlow makes), so an invoice attached by
+    URL, or issued by MagFlow, leaves both lists at once."""
     invoice = aliased(Invoice)
     conditions: list[Any] = [
         EmagOrder.status == FINALIZED,
-        EmagOrder.has_invoice.is_not(True),
+        EmagOrder.has_invoice == False,  # noqa: E712  (the index's predicate)
         or_(invoice.id.is_(None), invoice.state != InvoiceState.attached.value),
     ]
     if account_ids:
