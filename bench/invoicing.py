@@ -61,6 +61,21 @@ def serve_provider(state: ProviderSim) -> tuple[str, uvicorn.Server]:
     return f"http://127.0.0.1:{port}", server
 
 
+async def clear_invoices(sim: SimulatorServer, emag_ids: list[int]) -> None:
+    """Remove the seeded attachments of these orders on the simulator (its control API)."""
+    slots = asyncio.Semaphore(16)
+    async with httpx.AsyncClient(base_url=sim.root_url, timeout=30) as control:
+
+        async def one(emag_id: int) -> None:
+            async with slots:
+                response = await control.post(
+                    f"/_sim/accounts/main/orders/{emag_id}/edit", json={"attachments": []}
+                )
+                response.raise_for_status()
+
+        await asyncio.gather(*(one(i) for i in emag_ids))
+
+
 async def run(args: argparse.Namespace, database_url: str, var_dir: Path) -> dict[str, Any]:
     # Enough seeded orders for ``--orders`` finalized ones (about 60 % of the history is).
     config = SimConfig(
@@ -98,6 +113,23 @@ async def run(args: argparse.Namespace, database_url: str, var_dir: Path) -> dic
                         await session.execute(select(EmagOrder).where(EmagOrder.id.in_(extra)))
                     ).scalars():
                         order.status = 3
+                # The seed attaches an invoice (issued elsewhere) to most finalized orders, and
+                # MagFlow issues none for those (one invoice per order): taken off on eMAG's side
+                # and in the stored copy (as the next sync would) before the run.
+                seeded = list(
+                    (
+                        await session.execute(
+                            select(EmagOrder).where(
+                                EmagOrder.id.in_(finalized[: args.orders]),
+                                EmagOrder.has_invoice.is_(True),
+                            )
+                        )
+                    ).scalars()
+                )
+                await clear_invoices(sim, [o.emag_id for o in seeded])
+                for order in seeded:
+                    order.attachments, order.has_invoice = [], False
+                    order.raw = {**order.raw, "attachments": []}
                 session.add(
                     InvoicingSettings(
                         account_id=account.id,

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from magflow.context import AppContext
+from magflow.emag_sim import SimulatorServer
 from magflow.invoicing.models import Invoice
 from magflow.orders.models import EmagOrder
 from magflow.sync.models import SyncKind
-from tests.orders.support import Clients
+from tests.orders.support import Clients, sim_control
 from tests.support.simulation import Accounts, sync
 
+EMPTY = {"attachments": []}
 SELLER = {
     "seller_name": "Magazinul Ăștia Țară SRL",
     "seller_cui": "RO18547290",
@@ -33,9 +36,7 @@ async def configure(clients: Clients, account: str, api: str, **changes: Any) ->
     return result
 
 
-async def finalized_orders(ctx: AppContext, accounts: Accounts) -> list[EmagOrder]:
-    """The main account's finalized orders (status 4), synced from the simulator's seeded data."""
-    await sync(ctx, accounts.main, SyncKind.orders)
+async def _finalized(ctx: AppContext, accounts: Accounts) -> list[EmagOrder]:
     async with ctx.db.session() as session:
         rows = await session.execute(
             select(EmagOrder)
@@ -43,6 +44,40 @@ async def finalized_orders(ctx: AppContext, accounts: Accounts) -> list[EmagOrde
             .order_by(EmagOrder.emag_id)
         )
         return list(rows.scalars())
+
+
+async def finalized_orders(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> list[EmagOrder]:
+    """The main account's finalized orders (status 4), synced from the simulator's seeded data,
+    without an invoice on eMAG: the seed attaches one (issued elsewhere) to most finalized
+    orders, and MagFlow issues none for those (one invoice per order), so they are taken off on
+    eMAG's side and in the stored copy (as the next sync would) first."""
+    await sync(ctx, accounts.main, SyncKind.orders)
+    invoiced = [o for o in await _finalized(ctx, accounts) if o.has_invoice]
+    await asyncio.gather(
+        *(
+            sim_control(sim, "POST", f"/_sim/accounts/main/orders/{o.emag_id}/edit", json=EMPTY)
+            for o in invoiced
+        )
+    )
+    async with ctx.db.session() as session:
+        for order in invoiced:
+            row = await session.get(EmagOrder, order.id)
+            assert row is not None
+            row.attachments, row.has_invoice = [], False
+            row.raw = {**row.raw, "attachments": []}
+        await session.commit()
+    return await _finalized(ctx, accounts)
+
+
+async def invoiced_elsewhere(ctx: AppContext, ids: list[int]) -> None:
+    """As the sync stores orders whose attachments hold an invoice (``has_invoice``)."""
+    async with ctx.db.session() as session:
+        await session.execute(
+            update(EmagOrder).where(EmagOrder.id.in_(ids)).values(has_invoice=True)
+        )
+        await session.commit()
 
 
 async def invoices(ctx: AppContext) -> list[Invoice]:

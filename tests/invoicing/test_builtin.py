@@ -11,7 +11,6 @@ from sqlalchemy import select
 from magflow.audit.models import AuditLog
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
-from magflow.invoicing.service import InvoicingService
 from magflow.orders.models import EmagOrder
 from tests.invoicing.support import configure, finalized_orders, invoice_attachments, invoices
 from tests.orders.support import Clients, sim_order
@@ -22,7 +21,7 @@ async def test_an_order_gets_one_invoice_issued_served_and_attached_once(
     ctx: AppContext, api: str, sim: SimulatorServer, accounts: Accounts, clients: Clients
 ) -> None:
     await configure(clients, "main", api)
-    orders = await finalized_orders(ctx, accounts)
+    orders = await finalized_orders(ctx, sim, accounts)
     order = next(o for o in orders if not (o.customer or {}).get("legal_entity"))
     first = await clients.operator.post(f"/api/v1/invoicing/orders/{order.id}/invoice")
     assert first.status_code == 200, first.text
@@ -72,7 +71,7 @@ async def test_bad_input_is_a_clear_state_and_nothing_is_issued(
     ctx: AppContext, api: str, sim: SimulatorServer, accounts: Accounts, clients: Clients
 ) -> None:
     await configure(clients, "main", api)
-    no_billing, bad_cui, good = (await finalized_orders(ctx, accounts))[:3]
+    no_billing, bad_cui, good = (await finalized_orders(ctx, sim, accounts))[:3]
     await _set_customer(ctx, no_billing.id)
     await _set_customer(ctx, bad_cui.id, legal_entity=1, code="RO18547291", company="X SRL")
     answer = await clients.operator.post(f"/api/v1/invoicing/orders/{no_billing.id}/invoice")
@@ -99,30 +98,11 @@ async def test_bad_input_is_a_clear_state_and_nothing_is_issued(
     assert queued[no_billing.id]["state"] == "failed" and good.id not in queued
 
 
-async def test_the_awb_trigger_invoices_an_order_once_it_has_an_awb(
-    ctx: AppContext, api: str, sim: SimulatorServer, accounts: Accounts, clients: Clients
-) -> None:
-    await configure(clients, "main", api, trigger="awb")
-    order = (await finalized_orders(ctx, accounts))[0]
-    service = InvoicingService(ctx)
-    await service.tick()
-    assert await invoices(ctx) == []  # no order has an AWB yet
-    async with ctx.db.session() as session:
-        row = await session.get(EmagOrder, order.id)
-        assert row is not None
-        row.awb_number = "4EMG000000001"
-        await session.commit()
-    await service.tick()
-    await service.tick()  # again: nothing new
-    (invoice,) = await invoices(ctx)
-    assert (invoice.order_id, invoice.state, invoice.number) == (order.id, "attached", "000001")
-
-
 async def test_emag_refusing_the_attachment_is_shown_and_a_retry_only_attaches(
     ctx: AppContext, api: str, sim: SimulatorServer, accounts: Accounts, clients: Clients
 ) -> None:
     await configure(clients, "main", api)
-    order = (await finalized_orders(ctx, accounts))[0]
+    order = (await finalized_orders(ctx, sim, accounts))[0]
     await set_faults(sim, is_error=1.0, routes=["order/attachments"])
     path = f"/api/v1/invoicing/orders/{order.id}/invoice"
     refused = (await clients.operator.post(path)).json()

@@ -84,7 +84,7 @@ async def test_a_worker_killed_between_issued_and_attached_leaves_one_invoice_at
         provider_base_url=url,
         credentials={"username": state.username, "token": state.token},
     )
-    order = (await finalized_orders(ctx, accounts))[0]
+    order = (await finalized_orders(ctx, sim, accounts))[0]
     payload = json.dumps({"settings": _settings_json(settings), "order_id": order.id})
     worker = await asyncio.to_thread(
         subprocess.run,

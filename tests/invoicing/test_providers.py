@@ -49,7 +49,7 @@ async def test_smartbill_refusals_outages_and_a_lost_answer_never_issue_twice(
         credentials={"username": state.username, "token": state.token},
     )
     assert settings["has_credentials"] is True and "credentials" not in settings
-    first, second = (await finalized_orders(ctx, accounts))[:2]
+    first, second = (await finalized_orders(ctx, sim, accounts))[:2]
     path = f"/api/v1/invoicing/orders/{first.id}/invoice"
     answer = (await clients.operator.post(path)).json()
     assert answer["state"] == "failed" and "series 'NOPE' does not exist" in answer["message"]
@@ -94,7 +94,7 @@ async def test_oblio_token_renewal_and_a_lost_answer_resolved_by_the_idempotency
         provider_base_url=url,
         credentials={"email": state.username, "secret": "wrong"},
     )
-    order = (await finalized_orders(ctx, accounts))[0]
+    order = (await finalized_orders(ctx, sim, accounts))[0]
     path = f"/api/v1/invoicing/orders/{order.id}/invoice"
     answer = (await clients.operator.post(path)).json()
     assert "authentication refused" in answer["message"]

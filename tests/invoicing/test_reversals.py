@@ -3,12 +3,23 @@ operator asks for a partial storno; never two."""
 
 from __future__ import annotations
 
+from collections import Counter
+
+from sqlalchemy import select
+
+from magflow.audit.models import AuditLog
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
 from magflow.invoicing.service import InvoicingService
 from magflow.orders.mapping import order_totals
 from magflow.orders.models import EmagOrder
-from tests.invoicing.support import configure, finalized_orders, invoice_attachments, invoices
+from tests.invoicing.support import (
+    configure,
+    finalized_orders,
+    invoice_attachments,
+    invoiced_elsewhere,
+    invoices,
+)
 from tests.orders.support import Clients, sim_order
 from tests.support.simulation import Accounts
 
@@ -17,7 +28,7 @@ async def test_a_returned_order_gets_one_credit_note_and_a_partial_storno_revers
     ctx: AppContext, api: str, sim: SimulatorServer, accounts: Accounts, clients: Clients
 ) -> None:
     await configure(clients, "main", api, credit_series="MFS")
-    finalized = await finalized_orders(ctx, accounts)
+    finalized = await finalized_orders(ctx, sim, accounts)
     returned, partial = finalized[:2]
     # an order of several lines, stornoed on eMAG (status stays 4, a line removed)
     stornoed = next(o for o in finalized[2:] if len(o.products or []) > 1)
@@ -38,8 +49,11 @@ async def test_a_returned_order_gets_one_credit_note_and_a_partial_storno_revers
         storno.products = raw["products"]
         storno.total_without_vat, storno.total_with_vat = order_totals(raw)
         await session.commit()
-    # "awb": the job reverses what was invoiced; orders without an AWB are left alone
-    await configure(clients, "main", api, credit_series="MFS", trigger="awb")
+    # the trigger on: the job reverses what was invoiced (the other orders have an invoice from
+    # elsewhere: MagFlow issues none for them)
+    mine = (returned.id, partial.id, stornoed.id)
+    await invoiced_elsewhere(ctx, [o.id for o in finalized if o.id not in mine])
+    await configure(clients, "main", api, credit_series="MFS", trigger="finalized")
     service = InvoicingService(ctx)
     await service.tick()
     await service.tick()  # a repeated tick, a repeated callback: nothing new
@@ -75,3 +89,8 @@ async def test_a_returned_order_gets_one_credit_note_and_a_partial_storno_revers
     assert (
         sum(i.kind == "credit_note" and i.order_id == partial.id for i in await invoices(ctx)) == 1
     )
+    # the audit log: one reversal per credit note, each attachment recorded
+    async with ctx.db.session() as session:
+        actions = Counter((await session.execute(select(AuditLog.action))).scalars())
+    assert (actions["invoicing.issue"], actions["invoicing.reverse"]) == (3, 3)
+    assert actions["orders.attachment"] == 6

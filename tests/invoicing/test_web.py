@@ -23,7 +23,7 @@ async def test_invoice_block_queue_and_export(
     ctx: AppContext, api: str, sim: SimulatorServer, accounts: Accounts, clients: Clients
 ) -> None:
     await configure(clients, "main", api)
-    order = (await finalized_orders(ctx, accounts))[0]
+    order = (await finalized_orders(ctx, sim, accounts))[0]
     operator = await make_user(ctx, role=Role.operator)
     async with httpx.AsyncClient(base_url=api, follow_redirects=False, timeout=60) as web:
         login = await web.post(

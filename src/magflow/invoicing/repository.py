@@ -138,17 +138,36 @@ def _no_row(kind: DocKind) -> Any:
 async def orders_to_invoice(
     session: AsyncSession, account_id: int, trigger: Trigger, limit: int
 ) -> Sequence[EmagOrder]:
-    """Orders that reached the trigger and have no invoice row yet."""
-    reached = (
-        EmagOrder.status == FINALIZED
-        if trigger is Trigger.finalized
-        else and_(EmagOrder.awb_number.is_not(None), EmagOrder.status != CANCELLED)
-    )
+    """Orders that reached the trigger, have no invoice row yet and no invoice on eMAG.
+
+    ``awb``: an AWB issued through MagFlow (its number, eMAG's id, or only the reservation when
+    the read-back after ``awb/save`` failed: docs/emag-protocol.md, "AWBs and couriers") on an
+    order not cancelled, or a finalized order: eMAG finalizes an order at its first AWB, so an
+    AWB issued elsewhere (eMAG's site, a courier's app) reaches MagFlow as status 4 alone (the
+    order read carries no AWB number). A finalized order is thus invoiced under either trigger.
+
+    An invoice already attached on eMAG (``has_invoice``: one issued elsewhere and attached by
+    URL, on MagFlow's order page or elsewhere) stops the automatic issue: one invoice per order.
+    """
+    if trigger is Trigger.finalized:
+        reached = EmagOrder.status == FINALIZED
+    else:
+        has_awb = or_(
+            EmagOrder.awb_number.is_not(None),
+            EmagOrder.awb_emag_id.is_not(None),
+            EmagOrder.awb_reservation_id.is_not(None),
+        )
+        reached = or_(EmagOrder.status == FINALIZED, and_(has_awb, EmagOrder.status != CANCELLED))
     return (
         (
             await session.execute(
                 select(EmagOrder)
-                .where(EmagOrder.account_id == account_id, reached, _no_row(DocKind.invoice))
+                .where(
+                    EmagOrder.account_id == account_id,
+                    reached,
+                    EmagOrder.has_invoice.is_not(True),
+                    _no_row(DocKind.invoice),
+                )
                 .order_by(EmagOrder.id)
                 .limit(limit)
             )
@@ -241,10 +260,18 @@ async def list_invoices(
 async def missing_invoices(
     session: AsyncSession, account_ids: list[int] | None, skip: int, limit: int
 ) -> tuple[int, Sequence[tuple[EmagOrder, Invoice | None]]]:
-    """The queue: finalized orders without an attached invoice (none yet, or not attached)."""
+    """The queue: finalized orders without an invoice, with MagFlow's invoice row if any (its
+    state and message say why it is missing).
+
+    The to-do list's definition (``intake.todo``, kind ``invoice_missing``; the same predicate,
+    written alike so the partial index ``ix_emag_orders_invoice_missing`` serves both): status 4
+    and known to have no invoice among the order's attachments on eMAG (``has_invoice`` false,
+    kept by every order read and by every attachment MagFlow makes), so an invoice attached by
+    URL, or issued by MagFlow, leaves both lists at once."""
     invoice = aliased(Invoice)
     conditions: list[Any] = [
         EmagOrder.status == FINALIZED,
+        EmagOrder.has_invoice == False,  # noqa: E712  (the index's predicate)
         or_(invoice.id.is_(None), invoice.state != InvoiceState.attached.value),
     ]
     if account_ids:

@@ -78,6 +78,13 @@ TICK_CONCURRENCY = 24
 FILE_PATH = "/invoices/files/{token}.pdf"
 
 
+#: Why MagFlow issues no invoice for an order that already has one on eMAG.
+ELSEWHERE = (
+    "the order already has an invoice attached on eMAG (issued elsewhere): MagFlow issues none, "
+    "one invoice per order"
+)
+
+
 class InvoicingError(ValueError):
     """A request that cannot be done as asked (4xx with the message)."""
 
@@ -153,6 +160,8 @@ class InvoicingService:
                 if original is None or original.number is None:
                     raise InvoicingError("the order has no issued invoice to reverse")
             existing = await repository.invoice_of(session, order_id, kind)
+            if existing is None and kind is DocKind.invoice and order.has_invoice:
+                raise InvoicingError(ELSEWHERE)
             if existing is None:
                 await repository.claim_row(session, self._row(order, settings, kind, lines))
                 await session.commit()
@@ -240,6 +249,9 @@ class InvoicingService:
             state, step = invoice.state, invoice.failed_step
             if state == InvoiceState.attached.value:
                 return state
+            if _issued_elsewhere(invoice, order):
+                await session.rollback()
+                return await self._fail(invoice_id, "issue", ELSEWHERE)
             # 1. the document (kept once built: every attempt sends the same one)
             if invoice.document is None or "lines" not in invoice.document:
                 try:
@@ -510,6 +522,7 @@ class InvoicingService:
                     if isinstance(a, dict) and a.get("url") != attachment["url"]
                 ]
                 stored.attachments = [*known, {**attachment, "visibility": 1}]
+                stored.has_invoice = True  # off the to-do list and the queue at once
             await self._mark_attached(session, invoice_id)
         return InvoiceState.attached.value
 
@@ -602,6 +615,22 @@ class InvoicingService:
         finally:
             await lean._close_clients()
         return ids
+
+
+def _issued_elsewhere(invoice: Invoice, order: EmagOrder) -> bool:
+    """An invoice not issued yet (nothing asked of a provider, or asked and refused) for an
+    order that meanwhile got an invoice on eMAG from elsewhere (attached by URL): MagFlow must
+    not issue a second one. A row left ``issuing`` (or failed at ``verify``) is not concerned:
+    the provider may have issued, and the next attempt finds out first."""
+    unissued = invoice.state == InvoiceState.pending.value or (
+        invoice.state == InvoiceState.failed.value and invoice.failed_step in ("document", "issue")
+    )
+    return (
+        invoice.kind == DocKind.invoice.value
+        and invoice.number is None
+        and unissued
+        and bool(order.has_invoice)
+    )
 
 
 def _emag_message(exc: EmagError) -> str:

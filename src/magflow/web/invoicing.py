@@ -58,13 +58,36 @@ async def invoicing_export(request: Request, user: User) -> Response:
     return await export(request, user, "/api/v1/invoicing/invoices/export")
 
 
+def elsewhere(order: dict[str, Any], invoices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The invoices on eMAG that MagFlow did not issue (attached by URL): type 1 attachments of
+    an order for which MagFlow has issued nothing. Such an order gets no invoice from MagFlow
+    (one invoice per order): the block says so instead of offering to issue one."""
+    if any(i["kind"] == "invoice" and i.get("number") for i in invoices):
+        return []
+    found = []
+    for item in order.get("attachments") or []:
+        if not isinstance(item, dict):
+            continue
+        try:
+            a_type = int(item.get("type", 1))
+        except (TypeError, ValueError):
+            continue
+        if a_type == 1:
+            found.append(item)
+    return found
+
+
 async def _block(
     request: Request, user: WebUser, order_id: int, message: str | None, kind: str
 ) -> Response:
+    """The invoice block: MagFlow's documents of the order, or the invoice attached by URL; an
+    Issue / Retry button, or (nothing issued by MagFlow) the form attaching an invoice issued
+    elsewhere."""
+    client = api(request, user)
+    order: dict[str, Any] = {}
     try:
-        found: list[dict[str, Any]] = await api(request, user).get(
-            f"/api/v1/invoicing/orders/{order_id}"
-        )
+        found: list[dict[str, Any]] = await client.get(f"/api/v1/invoicing/orders/{order_id}")
+        order = await client.get(f"/api/v1/emag/orders/{order_id}")
     except ApiError as exc:
         found, message, kind = [], exc.message, "error"
     return render(
@@ -72,7 +95,9 @@ async def _block(
         "_invoice_block.html",
         user,
         order_id=order_id,
+        order=order,
         invoices=found,
+        elsewhere=elsewhere(order, found),
         message=message,
         kind=kind,
     )
