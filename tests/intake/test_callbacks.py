@@ -3,15 +3,20 @@ acknowledges each order once (docs/emag-protocol.md, "Callbacks")."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 from sqlalchemy import func, select, update
 
 from magflow.audit.models import AuditLog
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
+from magflow.intake import todo
+from magflow.intake.deadlines import TodoKind
 from magflow.intake.models import OrderIntake
 from magflow.intake.work import IntakeWorker
 from magflow.orders.models import EmagOrder
+from magflow.performance import service as performance
 from tests.intake.support import eventually, intake_rows
 from tests.orders.support import Clients, sim_control
 from tests.support.simulation import Accounts
@@ -61,6 +66,19 @@ async def test_new_orders_are_stored_and_acknowledged_once_whatever_the_repeats(
             .where(AuditLog.action == "orders.acknowledge")
         )
     assert acks == 3  # one acknowledgement per order
+    # Acknowledged: "ship" replaces "acknowledge" on the to-do list, and the seller performance's
+    # acknowledgement time measures them.
+    async with ctx.db.session() as session:
+        now = datetime.now(UTC)
+        todos = await todo.todo_list(
+            session, accounts.main, now, todo.rules_from(ctx.settings), limit=100
+        )
+        measured = await performance.performance(session, accounts.main, 7, now)
+    assert {(t.kind, t.emag_order_id) for t in todos.items if t.emag_order_id in created} == {
+        (TodoKind.SHIP, i) for i in created
+    }
+    ack_time = next(m for m in measured.metrics if m.spec.key == "ack_time_median")
+    assert ack_time.current.denominator == 3 and ack_time.current.value is not None
     stats = await sim_control(sim, "GET", "/_sim/stats")
     assert sum(stats["requests"]["order/acknowledge"].values()) == 3
     # the simulator stops repeating once acknowledged
