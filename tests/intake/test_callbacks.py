@@ -3,9 +3,11 @@ acknowledges each order once (docs/emag-protocol.md, "Callbacks")."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from sqlalchemy import func, select, update
 
 from magflow.audit.models import AuditLog
@@ -96,8 +98,13 @@ async def _no_pending(sim: SimulatorServer) -> bool:
 
 
 async def test_bad_callbacks_get_clear_answers_and_nothing_is_lost(
-    ctx: AppContext, sim: SimulatorServer, accounts: Accounts, clients: Clients
+    ctx: AppContext,
+    sim: SimulatorServer,
+    accounts: Accounts,
+    clients: Clients,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="magflow.intake")
     urls = {
         u["kind"]: u["url"]
         for u in (await clients.admin.get("/api/v1/accounts/main/callbacks")).json()["urls"]
@@ -128,11 +135,25 @@ async def test_bad_callbacks_get_clear_answers_and_nothing_is_lost(
     await clients.admin.patch("/api/v1/accounts/main", json={"is_active": True})
     report = await IntakeWorker(ctx).execute(accounts.main.id)
     assert report.outcomes == {created[0]: "stored"}  # auto_acknowledge is off
+    # Each case says what happened in one clear log line.
+    logged = [r.getMessage() for r in caplog.records if r.name.startswith("magflow.intake")]
+    for expected in (
+        "of account main with a malformed query string: order_id must be a positive whole number",
+        "new-order callback of account main without order_id",
+        "eMAG does not know order 987654321 (callback or poll); ignored",
+        f"callback order for order {created[0]} of disabled account main: recorded, handled once",
+    ):
+        assert any(expected in line for line in logged), (expected, logged)
 
 
 async def test_emag_down_while_handling_is_retried_later(
-    ctx: AppContext, sim: SimulatorServer, accounts: Accounts, clients: Clients
+    ctx: AppContext,
+    sim: SimulatorServer,
+    accounts: Accounts,
+    clients: Clients,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="magflow.intake")
     await clients.admin.patch("/api/v1/accounts/main", json={"auto_acknowledge": True})
     urls = {
         u["kind"]: u["url"]
@@ -151,6 +172,11 @@ async def test_emag_down_while_handling_is_retried_later(
 
     row = await eventually(postponed, timeout=60)
     assert row.state == "pending" and "eMAG" in (row.last_error or "")
+    assert any(
+        "intake of account main: reading 1 orders from eMAG failed" in r.getMessage()
+        and "retried in 30 s" in r.getMessage()
+        for r in caplog.records
+    ), caplog.text
     await sim_control(sim, "POST", "/_sim/faults", json={"replace": True})
     async with ctx.db.session() as session:  # the retry comes due (30 s later in real life)
         await session.execute(update(OrderIntake).values(next_attempt_at=row.received_at))
