@@ -1,5 +1,6 @@
-"""Alerts from what the simulator serves, end to end: the order sync stores eMAG's flags
-(``late_shipment``, ``cancellation_request``, migration 0013), eMAG's IP refusal
+"""Alerts from what the simulator serves, end to end: the order sync stores eMAG's deadlines and
+flags (``maximum_date_for_shipment``, ``late_shipment``, ``cancellation_request``, migration
+0013), eMAG's IP refusal
 (``vendor_ip_refused``: ``ERROR: Invalid vendor ip [...]``, recorded by the sync as
 ``EmagIpNotWhitelistedError``) fails a sync run and a bulk operation, and each rule's alerts reach
 a real webhook receiver."""
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -47,17 +49,22 @@ def sim_config() -> SimConfig:
     )
 
 
-async def _delivered(ctx: AppContext, receiver: Receiver) -> dict[str, set[str]]:
-    """Evaluate the rules, deliver, and return the texts the receiver got, by rule kind."""
+async def _delivered(ctx: AppContext, receiver: Receiver) -> dict[str, dict[str, Any]]:
+    """Evaluate the rules, deliver, and return what the receiver got: per rule kind, each
+    alert's text with its details."""
     await evaluate(ctx, datetime.now(UTC) + timedelta(seconds=1))
     statuses = await deliver_due(ctx, datetime.now(UTC) + timedelta(seconds=1))
     assert set(statuses.values()) <= {"delivered"}, statuses
-    texts: dict[str, set[str]] = {}
+    got: dict[str, dict[str, Any]] = {}
     for _, body in receiver.requests:
-        alert = json.loads(body)["alert"]
-        texts.setdefault(alert["kind"], set()).add(json.loads(body)["text"])
+        payload = json.loads(body)
+        got.setdefault(payload["alert"]["kind"], {})[payload["text"]] = payload["alert"]["details"]
     receiver.requests.clear()
-    return texts
+    return got
+
+
+def _orders(alerts: dict[str, Any]) -> set[int]:
+    return {details["emag_order_id"] for details in alerts.values()}
 
 
 async def test_synced_flags_and_the_ip_refusal_are_alerted_and_delivered(
@@ -75,18 +82,23 @@ async def test_synced_flags_and_the_ip_refusal_are_alerted_and_delivered(
             ctx.cipher,
             WebhookCreate(name="ops", url=receiver.url),  # type: ignore[arg-type]
         )
-        for kind, account in [
-            (RuleKind.late_shipment, "main"),
-            (RuleKind.cancellation_request, "main"),
-            (RuleKind.sync_failed, "main"),
-            (RuleKind.ip_refused, None),
-            (RuleKind.bulk_failures, None),
+        for kind, account, threshold in [
+            (RuleKind.order_unacknowledged, "main", 1),
+            (RuleKind.shipping_due, "main", 24),
+            (RuleKind.late_shipment, "main", None),
+            (RuleKind.cancellation_request, "main", None),
+            (RuleKind.sync_failed, "main", None),
+            (RuleKind.ip_refused, None, None),
+            (RuleKind.bulk_failures, None, None),
         ]:
-            await service.create_rule(
-                session,
-                RuleCreate(name=kind.value, kind=kind, account=account, webhook_ids=[webhook.id]),
-                "test",
+            rule = RuleCreate(
+                name=kind.value,
+                kind=kind,
+                account=account,
+                threshold=threshold,
+                webhook_ids=[webhook.id],
             )
+            await service.create_rule(session, rule, "test")
         await session.commit()
 
     assert (await sync(ctx, main, SyncKind.orders)).status == "completed"
@@ -96,15 +108,33 @@ async def test_synced_flags_and_the_ip_refusal_are_alerted_and_delivered(
             .scalars()
             .all()
         )
+    now = datetime.now(UTC)
+    seller = [o for o in stored if o.order_type == 3]
+    new = {o.emag_id for o in seller if o.status == 1 and o.order_date < now - timedelta(minutes=1)}
+    due = {
+        o.emag_id
+        for o in seller
+        if o.status in (1, 2, 3)
+        and o.maximum_date_for_shipment is not None
+        and now < o.maximum_date_for_shipment <= now + timedelta(hours=24)
+    }
     late = {o.emag_id for o in stored if o.late_shipment}
     asked = {o.emag_id for o in stored if o.cancellation_requested and o.status in (1, 2, 3)}
-    assert late and asked  # the simulator flags some of each
+    assert new and due and late and asked  # the simulator serves some of each
     texts = await _delivered(ctx, receiver)
-    assert set(texts) == {"late_shipment", "cancellation_request"}  # the sync itself went well
-    assert texts["late_shipment"] == {
+    # Only the order rules: the sync itself went well.
+    assert set(texts) == {
+        "order_unacknowledged",
+        "shipping_due",
+        "late_shipment",
+        "cancellation_request",
+    }
+    assert _orders(texts["order_unacknowledged"]) == new
+    assert _orders(texts["shipping_due"]) == due
+    assert set(texts["late_shipment"]) == {
         f"main: order {i} is flagged by eMAG as shipped late" for i in late
     }
-    assert texts["cancellation_request"] == {
+    assert set(texts["cancellation_request"]) == {
         f"main: order {i} has a cancellation request from the customer" for i in asked
     }
 
@@ -119,14 +149,14 @@ async def test_synced_flags_and_the_ip_refusal_are_alerted_and_delivered(
     assert operation["failed_items"] == 2, operation
     texts = await _delivered(ctx, receiver)
     assert set(texts) == {"sync_failed", "ip_refused", "bulk_failures"}
-    (failed,) = texts["sync_failed"]
+    (failed,) = set(texts["sync_failed"])
     assert failed.startswith(f"main: orders sync run {refused.id} ended failed: ")
     assert "ERROR: Invalid vendor ip [127.0.0.1]" in failed
-    assert texts["ip_refused"] == {
+    assert set(texts["ip_refused"]) == {
         f"main: orders sync run {refused.id} was refused by eMAG: this server's IP is not "
         "whitelisted (add it in the eMAG Marketplace settings)"
     }
-    (bulk,) = texts["bulk_failures"]
+    (bulk,) = set(texts["bulk_failures"])
     assert bulk.startswith(f"bulk operation {operation['id']} ended ")
     assert "2 failed" in bulk
     # Nothing changed since: nothing is alerted again.
