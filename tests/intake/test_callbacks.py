@@ -4,6 +4,7 @@ acknowledges each order once (docs/emag-protocol.md, "Callbacks")."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 
 import httpx
@@ -83,6 +84,24 @@ async def test_new_orders_are_stored_and_acknowledged_once_whatever_the_repeats(
     assert ack_time.current.denominator == 3 and ack_time.current.value is not None
     stats = await sim_control(sim, "GET", "/_sim/stats")
     assert sum(stats["requests"]["order/acknowledge"].values()) == 3
+    # eMAG cancels one (the customer, in eMAG's UI): its cancellation callback makes MagFlow
+    # read the order again.
+    emag = sim.state.account("main")
+    assert emag is not None
+    index = emag.order_index(created[1])
+    assert index is not None
+    emag.set_order_status(index, 0, time.time())
+
+    async def cancelled() -> bool:
+        async with ctx.db.session() as session:
+            status = await session.scalar(
+                select(EmagOrder.status).where(
+                    EmagOrder.account_id == accounts.main.id, EmagOrder.emag_id == created[1]
+                )
+            )
+        return status == 0
+
+    await eventually(cancelled)
     # the simulator stops repeating once acknowledged
     await eventually(
         lambda: (
