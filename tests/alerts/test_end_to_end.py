@@ -110,7 +110,12 @@ async def test_synced_flags_and_the_ip_refusal_are_alerted_and_delivered(
         )
     now = datetime.now(UTC)
     seller = [o for o in stored if o.order_type == 3]
-    new = {o.emag_id for o in seller if o.status == 1 and o.order_date < now - timedelta(minutes=1)}
+    placed_before = now - timedelta(minutes=1)
+    new = {
+        o.emag_id
+        for o in seller
+        if o.status == 1 and o.order_date is not None and o.order_date < placed_before
+    }
     due = {
         o.emag_id
         for o in seller

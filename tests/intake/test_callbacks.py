@@ -99,7 +99,7 @@ async def test_new_orders_are_stored_and_acknowledged_once_whatever_the_repeats(
                     EmagOrder.account_id == accounts.main.id, EmagOrder.emag_id == created[1]
                 )
             )
-        return status == 0
+        return bool(status == 0)
 
     await eventually(cancelled)
     # the simulator stops repeating once acknowledged

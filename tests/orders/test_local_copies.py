@@ -7,6 +7,7 @@ the stale ``modified`` of the read before it."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from magflow.emag.platforms import platform_info
 from magflow.orders.mapping import acknowledgement_seen, order_row
@@ -30,7 +31,7 @@ def test_setting_attachments_updates_has_invoice() -> None:
 def test_a_status_set_by_magflow_is_dated_when_it_happened() -> None:
     placed = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # "modified" below is Bucharest time
     read = {"id": 9, "status": 1, "date": "2026-11-02 12:00:00", "modified": "2026-11-02 12:00:00"}
-    kwargs = {"account_id": 1, "platform": "ro", "run_id": None, "currency": "RON"}
+    kwargs: dict[str, Any] = {"account_id": 1, "platform": "ro", "run_id": None, "currency": "RON"}
     tz = platform_info("ro").tz
     first = order_row(
         read, now=placed, tz=tz, previous_status=None, previous_history=None, **kwargs
