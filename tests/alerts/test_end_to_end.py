@@ -166,3 +166,14 @@ async def test_synced_flags_and_the_ip_refusal_are_alerted_and_delivered(
     assert "2 failed" in bulk
     # Nothing changed since: nothing is alerted again.
     assert await _delivered(ctx, receiver) == {}
+    # The next refused run fails too, but the refusal is the same: no second IP alert.
+    again = await sync(ctx, main, SyncKind.orders)
+    assert set(await _delivered(ctx, receiver)) == {"sync_failed"}
+    # The seller whitelists the IP, a run goes through; a new refusal is a new alert.
+    await set_faults(sim)
+    assert (await sync(ctx, main, SyncKind.orders)).status == "completed"
+    await set_faults(sim, vendor_ip_refused=[main.username])
+    later = await sync(ctx, main, SyncKind.orders)
+    texts = await _delivered(ctx, receiver)
+    assert set(texts) == {"sync_failed", "ip_refused"}
+    assert [d["run_id"] for d in texts["ip_refused"].values()] == [later.id] != [again.id]
