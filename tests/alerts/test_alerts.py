@@ -242,11 +242,11 @@ async def test_each_kind_finds_its_subjects_once(ctx: AppContext) -> None:
         (rules[RuleKind.cancellation_request].id, f"order:{cancel.id}"),
         (rules[RuleKind.sync_failed].id, f"sync_run:{ip.id}"),
         (rules[RuleKind.sync_failed].id, f"sync_run:{partial.id}"),
-        (rules[RuleKind.ip_refused].id, f"sync_run:{ip.id}"),
+        (rules[RuleKind.ip_refused].id, f"account:{shop.id}:ip_refused"),
         (rules[RuleKind.bulk_failures].id, f"bulk:{bulk.id}"),
     }
     texts = {e.subject: e.text for e in events if e.kind == "ip_refused"}
-    assert "not whitelisted" in texts[f"sync_run:{ip.id}"]
+    assert "not whitelisted" in texts[f"account:{shop.id}:ip_refused"]
     # Nothing changed: nothing new. No recipient opted in: no delivery either.
     assert await evaluate(ctx, now + timedelta(seconds=3)) == []
     assert await deliveries(ctx) == []

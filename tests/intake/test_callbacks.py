@@ -3,15 +3,23 @@ acknowledges each order once (docs/emag-protocol.md, "Callbacks")."""
 
 from __future__ import annotations
 
+import logging
+import time
+from datetime import UTC, datetime
+
 import httpx
+import pytest
 from sqlalchemy import func, select, update
 
 from magflow.audit.models import AuditLog
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
+from magflow.intake import todo
+from magflow.intake.deadlines import TodoKind
 from magflow.intake.models import OrderIntake
 from magflow.intake.work import IntakeWorker
 from magflow.orders.models import EmagOrder
+from magflow.performance import service as performance
 from tests.intake.support import eventually, intake_rows
 from tests.orders.support import Clients, sim_control
 from tests.support.simulation import Accounts
@@ -61,8 +69,39 @@ async def test_new_orders_are_stored_and_acknowledged_once_whatever_the_repeats(
             .where(AuditLog.action == "orders.acknowledge")
         )
     assert acks == 3  # one acknowledgement per order
+    # Acknowledged: "ship" replaces "acknowledge" on the to-do list, and the seller performance's
+    # acknowledgement time measures them.
+    async with ctx.db.session() as session:
+        now = datetime.now(UTC)
+        todos = await todo.todo_list(
+            session, accounts.main, now, todo.rules_from(ctx.settings), limit=100
+        )
+        measured = await performance.performance(session, accounts.main, 7, now)
+    assert {(t.kind, t.emag_order_id) for t in todos.items if t.emag_order_id in created} == {
+        (TodoKind.SHIP, i) for i in created
+    }
+    ack_time = next(m for m in measured.metrics if m.spec.key == "ack_time_median")
+    assert ack_time.current.denominator == 3 and ack_time.current.value is not None
     stats = await sim_control(sim, "GET", "/_sim/stats")
     assert sum(stats["requests"]["order/acknowledge"].values()) == 3
+    # eMAG cancels one (the customer, in eMAG's UI): its cancellation callback makes MagFlow
+    # read the order again.
+    emag = sim.state.account("main")
+    assert emag is not None
+    index = emag.order_index(created[1])
+    assert index is not None
+    emag.set_order_status(index, 0, time.time())
+
+    async def cancelled() -> bool:
+        async with ctx.db.session() as session:
+            status = await session.scalar(
+                select(EmagOrder.status).where(
+                    EmagOrder.account_id == accounts.main.id, EmagOrder.emag_id == created[1]
+                )
+            )
+        return bool(status == 0)
+
+    await eventually(cancelled)
     # the simulator stops repeating once acknowledged
     await eventually(
         lambda: (
@@ -78,8 +117,13 @@ async def _no_pending(sim: SimulatorServer) -> bool:
 
 
 async def test_bad_callbacks_get_clear_answers_and_nothing_is_lost(
-    ctx: AppContext, sim: SimulatorServer, accounts: Accounts, clients: Clients
+    ctx: AppContext,
+    sim: SimulatorServer,
+    accounts: Accounts,
+    clients: Clients,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="magflow.intake")
     urls = {
         u["kind"]: u["url"]
         for u in (await clients.admin.get("/api/v1/accounts/main/callbacks")).json()["urls"]
@@ -118,11 +162,25 @@ async def test_bad_callbacks_get_clear_answers_and_nothing_is_lost(
 
     row = await eventually(handled)
     assert row.outcome == "stored"
+    # Each case says what happened in one clear log line.
+    logged = [r.getMessage() for r in caplog.records if r.name.startswith("magflow.intake")]
+    for expected in (
+        "of account main with a malformed query string: order_id must be a positive whole number",
+        "new-order callback of account main without order_id",
+        "eMAG does not know order 987654321 (callback or poll); ignored",
+        f"callback order for order {created[0]} of disabled account main: recorded, handled once",
+    ):
+        assert any(expected in line for line in logged), (expected, logged)
 
 
 async def test_emag_down_while_handling_is_retried_later(
-    ctx: AppContext, sim: SimulatorServer, accounts: Accounts, clients: Clients
+    ctx: AppContext,
+    sim: SimulatorServer,
+    accounts: Accounts,
+    clients: Clients,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="magflow.intake")
     await clients.admin.patch("/api/v1/accounts/main", json={"auto_acknowledge": True})
     urls = {
         u["kind"]: u["url"]
@@ -141,6 +199,11 @@ async def test_emag_down_while_handling_is_retried_later(
 
     row = await eventually(postponed, timeout=60)
     assert row.state == "pending" and "eMAG" in (row.last_error or "")
+    assert any(
+        "intake of account main: reading 1 orders from eMAG failed" in r.getMessage()
+        and "retried in 30 s" in r.getMessage()
+        for r in caplog.records
+    ), caplog.text
     await sim_control(sim, "POST", "/_sim/faults", json={"replace": True})
     async with ctx.db.session() as session:  # the retry comes due (30 s later in real life)
         await session.execute(update(OrderIntake).values(next_attempt_at=row.received_at))

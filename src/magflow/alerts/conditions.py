@@ -6,7 +6,12 @@ once per (rule, subject, version) and again when that state changes:
 - ``order_unacknowledged``: the order's status (an order leaves "new" only once);
 - ``shipping_due``: the order's ``maximum_date_for_shipment`` (eMAG moving the deadline re-alerts);
 - ``late_shipment``, ``cancellation_request``: the flag (raised once per order);
-- ``sync_failed``, ``ip_refused``: the run's status (a run ends once);
+- ``sync_failed``: the run's status (a run ends once);
+- ``ip_refused``: the account's refusal, not each run: the subject is the account and the version
+  the last run that went through before the refusal (completed or partial). The refusal lasts
+  until the seller whitelists the server's IP, and every scheduled run meanwhile is refused
+  again (once an hour, :data:`magflow.jobs.schedule.IP_REFUSAL_PAUSE`): one alert for the whole
+  refusal, a new one only after a run went through and eMAG refuses again;
 - ``bulk_failures``: the operation's attempts and failure counts (a retry that fails again
   re-alerts).
 
@@ -20,7 +25,7 @@ e-mail and webhooks. An order is named by its account and eMAG id.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -189,14 +194,22 @@ async def find(
             if kind is RuleKind.sync_failed:
                 last = f": {messages[-1]}" if messages else ""
                 found.append(_run(run, names, f"ended {run.status}{last}", messages))
-            elif any(IP_REFUSAL in m.lower() for m in messages):
+            elif run.account_id is not None and any(IP_REFUSAL in m.lower() for m in messages):
+                alert = _run(
+                    run,
+                    names,
+                    "was refused by eMAG: this server's IP is not whitelisted "
+                    "(add it in the eMAG Marketplace settings)",
+                    messages,
+                )
+                good = await repository.last_good_run_id(
+                    session, run.account_id, run.finished_at or now
+                )
                 found.append(
-                    _run(
-                        run,
-                        names,
-                        "was refused by eMAG: this server's IP is not whitelisted "
-                        "(add it in the eMAG Marketplace settings)",
-                        messages,
+                    replace(
+                        alert,
+                        subject=f"account:{run.account_id}:ip_refused",
+                        version=f"after-run:{good or 0}",
                     )
                 )
         return found

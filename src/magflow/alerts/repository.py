@@ -24,7 +24,7 @@ from magflow.bulk.models import BulkOperation
 from magflow.db.upsert import dialect_insert
 from magflow.emag.codes import OrderStatus, OrderType
 from magflow.orders.models import EmagOrder
-from magflow.sync.models import SyncLog
+from magflow.sync.models import SyncLog, SyncStatus
 
 # --- rules, webhooks, subscriptions --------------------------------------------------------------
 
@@ -165,6 +165,17 @@ async def runs_ended(
         query = query.where(SyncLog.account_id == account_id)
     query = query.order_by(SyncLog.finished_at, SyncLog.id).limit(limit)
     return (await session.execute(query)).scalars().all()
+
+
+async def last_good_run_id(session: AsyncSession, account_id: int, before: datetime) -> int | None:
+    """The account's latest run that ended completed or partial before ``before``: what an eMAG
+    refusal of the server's IP would have failed (``ix_emag_sync_logs_account_kind_status``)."""
+    query = select(func.max(SyncLog.id)).where(
+        SyncLog.account_id == account_id,
+        SyncLog.status.in_([SyncStatus.completed.value, SyncStatus.partial.value]),
+        SyncLog.finished_at < before,
+    )
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def bulk_with_failures(

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.accounts.models import EmagAccount
@@ -42,6 +42,7 @@ from magflow.intake.deadlines import (
     sort_key,
 )
 from magflow.orders.models import EmagOrder
+from magflow.orders.repository import invoice_missing
 from magflow.returns.models import EmagReturn
 from magflow.settings import Settings
 
@@ -67,14 +68,6 @@ def rules_from(settings: Settings) -> Rules:
     return Rules(ack_minutes=settings.todo_ack_minutes, return_hours=settings.todo_return_hours)
 
 
-def _invoice_missing(account_ids: Sequence[int] | None) -> ColumnElement[bool]:
-    """The partial index's predicate (it must match it for the index to serve the query)."""
-    where = and_(EmagOrder.status == int(OrderStatus.FINALIZED), EmagOrder.has_invoice == False)  # noqa: E712
-    if account_ids is not None:
-        where = and_(EmagOrder.account_id.in_(account_ids), where)
-    return where
-
-
 # -- queries ------------------------------------------------------------------------------------
 
 
@@ -94,7 +87,7 @@ def invoice_missing_select(account_id: int, limit: int) -> Select[Any]:
     index scan of ``ix_emag_orders_invoice_missing``)."""
     return (
         select(*_FACT_COLUMNS)
-        .where(_invoice_missing([account_id]))
+        .where(invoice_missing([account_id]))
         .order_by(EmagOrder.finalization_date, EmagOrder.emag_id)
         .limit(limit)
     )
@@ -114,7 +107,7 @@ async def invoice_missing_counts(
     overdue = func.count().filter(EmagOrder.finalization_date <= now)
     result = await session.execute(
         select(EmagOrder.account_id, func.count(), overdue)
-        .where(_invoice_missing(account_ids))
+        .where(invoice_missing(account_ids))
         .group_by(EmagOrder.account_id)
     )
     return {account_id: (total, late) for account_id, total, late in result}

@@ -63,6 +63,32 @@ def has_invoice(attachments: list[dict[str, Any]]) -> bool:
     )
 
 
+def change_time(
+    modified: datetime | None, history: list[dict[str, Any]], now: datetime
+) -> datetime:
+    """When a status change seen in a read happened: the read's ``modified`` (eMAG moves it on
+    every change), unless it is missing or not later than the last recorded change. That is a
+    copy MagFlow stores itself right after its own action (the intake's acknowledgement,
+    :mod:`magflow.intake.work`, or an action whose re-read failed): it carries the ``modified``
+    of the read before the change, so the change is dated ``now``. Without this an order the
+    intake acknowledged 10 minutes after it was placed would show as acknowledged when placed
+    (``ack_observed_at``, and so a 0-minute acknowledgement time in seller performance).
+
+    Example: history ``[{status 1, at 10:00}]``, a copy with status 2 and ``modified`` 10:00,
+    now 10:10 gives 10:10; a read with ``modified`` 10:07 gives 10:07.
+    """
+    if modified is None:
+        return now
+    last = history[-1].get("at") if history else None
+    if isinstance(last, str):
+        try:
+            if modified <= datetime.fromisoformat(last):
+                return now
+        except (ValueError, TypeError):  # unparseable, or naive against aware
+            pass
+    return modified
+
+
 def acknowledgement_seen(history: list[dict[str, Any]]) -> datetime | None:
     """When the stored history first shows the order leaving status 1 (new) for an
     acknowledged status (2-5): the ``at`` of that entry, i.e. eMAG's ``modified`` of the read
@@ -201,7 +227,7 @@ def order_row(
     modified = to_datetime(raw.get("modified"), tz)
     history = list(previous_history or [])
     if status != previous_status:
-        history.append({"status": status, "at": (modified or now).isoformat()})
+        history.append({"status": status, "at": change_time(modified, history, now).isoformat()})
     net, gross = order_totals(raw)
     attachments = [a for a in to_list(raw.get("attachments")) if isinstance(a, dict)]
     row = {

@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, String, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from magflow.db.base import Base, JSONType, TimestampMixin
+from magflow.orders.mapping import has_invoice
 
 Money = Numeric(16, 4)
 
@@ -92,3 +93,21 @@ class EmagOrder(TimestampMixin, Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
     last_seen_at: Mapped[datetime]
     last_seen_run_id: Mapped[int | None]
+
+    @validates("attachments")
+    def _attachments_set(
+        self, _key: str, attachments: list[dict[str, Any]] | None
+    ) -> list[dict[str, Any]] | None:
+        """Keep ``has_invoice`` in step with ``attachments`` whenever MagFlow sets them itself
+        (the invoicing job attaching without a re-read, :mod:`magflow.invoicing.service`).
+
+        Saving an attachment does not change the order's ``modified`` (the simulator's
+        behaviour, docs/emag-protocol.md, "Attachments and invoices"), so an incremental sync
+        may never read the order again: without this the to-do list's ``invoice_missing`` would
+        stay on for an order MagFlow has just invoiced. Rows written by
+        :func:`magflow.orders.service.store_orders` get it from :mod:`magflow.orders.mapping`
+        (same function). Only assignment is seen: change ``attachments`` by assigning a new
+        list, never by appending in place."""
+        if attachments is not None:
+            self.has_invoice = has_invoice([a for a in attachments if isinstance(a, dict)])
+        return attachments

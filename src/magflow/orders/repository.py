@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.db.query import as_bigint, fetch_page, like_pattern, one_of
@@ -22,6 +22,23 @@ _LOCAL_COLUMNS = {"id", "account_id", "emag_id", "created_at", "acknowledged_at"
 _LOCAL_COLUMNS |= {"awb_emag_id", "awb_reservation_id"}
 
 _SYNC_COLUMNS = [c.name for c in EmagOrder.__table__.columns if c.name not in _LOCAL_COLUMNS]
+
+
+def invoice_missing(account_ids: Sequence[int] | None = None) -> ColumnElement[bool]:
+    """Orders that still need an invoice: finalized (status 4) and known to have no invoice
+    attachment (``has_invoice`` false; docs/emag-protocol.md, "Attachments and invoices").
+
+    The one definition of "invoice missing": the to-do list (:mod:`magflow.intake.todo`) and
+    the invoicing queue use it, so that they always agree. ``has_invoice`` follows every invoice
+    attached by anyone (read from eMAG by the sync, set locally when MagFlow attaches one:
+    :meth:`magflow.orders.models.EmagOrder._attachments_set`); null (an order stored before
+    migration 0013, not read since) is not known to miss one. It is also the predicate of the
+    partial index ``ix_emag_orders_invoice_missing``, written so that the planner can use the
+    index (``== False``: ``IS false`` or ``NOT has_invoice`` would not match it)."""
+    where = and_(EmagOrder.status == int(OrderStatus.FINALIZED), EmagOrder.has_invoice == False)  # noqa: E712
+    if account_ids is not None:
+        where = and_(EmagOrder.account_id.in_(account_ids), where)
+    return where
 
 
 _KNOWN_COLUMNS = (
