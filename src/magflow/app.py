@@ -36,6 +36,7 @@ from magflow.db.migrate import upgrade
 from magflow.exports.routes import ROUTERS as export_routers
 from magflow.orders.actions_routes import router as order_actions_router
 from magflow.orders.routes import router as orders_router
+from magflow.pricing.routes import router as pricing_router
 from magflow.realtime.hub import Hub
 from magflow.realtime.routes import router as realtime_router
 from magflow.returns.routes import router as returns_router
@@ -65,6 +66,7 @@ ROUTERS: list[APIRouter] = [
     bulk_router,
     offer_stock_router,
     audit_router,
+    pricing_router,
     web_router,  # the dashboard's pages at /: last, so that no page can shadow an API path
 ]
 

@@ -8,6 +8,18 @@ from magflow.catalog.models import EmagOffer
 from magflow.customers.models import EmagCustomer, EmagCustomerAccount
 from magflow.db.base import Base
 from magflow.orders.models import EmagOrder
+from magflow.pricing.models import (
+    CategoryCommission,
+    OfferCost,
+    OfferHistory,
+    OrderLine,
+    OrderLinesWatermark,
+    PricingDecision,
+    PricingRule,
+    PricingRun,
+    PricingSettings,
+    RuleState,
+)
 from magflow.returns.models import EmagReturn
 from magflow.sync.models import SyncLog
 
@@ -16,12 +28,22 @@ __all__ = [
     "Base",
     "BulkOperation",
     "BulkOperationItem",
+    "CategoryCommission",
     "EmagAccount",
     "EmagCustomer",
     "EmagCustomerAccount",
     "EmagOffer",
     "EmagOrder",
     "EmagReturn",
+    "OfferCost",
+    "OfferHistory",
+    "OrderLine",
+    "OrderLinesWatermark",
+    "PricingDecision",
+    "PricingRule",
+    "PricingRun",
+    "PricingSettings",
+    "RuleState",
     "SyncLog",
     "User",
 ]

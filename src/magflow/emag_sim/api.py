@@ -46,7 +46,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from magflow.emag_sim import data
+from magflow.emag_sim import competition, data
 from magflow.emag_sim.data import parse_local
 from magflow.emag_sim.state import (
     DAY,
@@ -311,6 +311,7 @@ class EmagApi:
             offer = acc.get_offer(offer_id)
             if offer is None:
                 continue
+            offer = competition.view(acc, offer, self.clock())
             if f.id is not None:
                 offer = dict(offer)
                 for key in ("manufacturer", "eu_representative"):
@@ -675,6 +676,7 @@ class EmagApi:
                 results[key] = {"isError": True, "messages": errors}
                 continue
             acc.put_offer(offer)
+            competition.touched(acc, offer_id, self.clock())
             results[key] = {
                 "isError": False,
                 "messages": [f"Offer {offer_id} updated successfully"],

@@ -127,4 +127,14 @@ async def claim_and_execute(
         await session.commit()
     if not claimed:
         return "claimed-elsewhere"
-    return await execute(run_id)
+    status = await execute(run_id)
+    await after_run(ctx, run_id, status)
+    return status
+
+
+async def after_run(ctx: AppContext, run_id: int, status: str) -> None:
+    """What follows a finished sync run: the repricing rules after an offers run
+    (:func:`magflow.pricing.repricer.after_offer_sync`; it never raises)."""
+    from magflow.pricing.repricer import after_offer_sync
+
+    await after_offer_sync(ctx, run_id, status)

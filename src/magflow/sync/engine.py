@@ -42,6 +42,7 @@ from magflow.accounts import service as accounts_service
 from magflow.accounts.service import AccountCredentials
 from magflow.catalog import repository as catalog_repository
 from magflow.catalog.mapping import offer_row
+from magflow.pricing import history as offer_history
 from magflow.common.dates import in_zone
 from magflow.context import AppContext
 from magflow.emag.codes import ALL_ORDER_TYPES, OrderType
@@ -476,9 +477,10 @@ class SyncEngine:
             )
             if row["emag_id"] is not None:
                 rows[row["emag_id"]] = {**row, "created_at": now}
-        created = await catalog_repository.upsert_offers(
-            session, credentials.account_id, [rows[emag_id] for emag_id in sorted(rows)]
-        )
+        ordered = [rows[emag_id] for emag_id in sorted(rows)]
+        # Before the upsert: the history compares each row with the stored offer.
+        await offer_history.record_changes(session, credentials.account_id, ordered, now)
+        created = await catalog_repository.upsert_offers(session, credentials.account_id, ordered)
         return created, len(rows) - created
 
     # -- bookkeeping ---------------------------------------------------------------------------

@@ -1,0 +1,75 @@
+"""Offer history: recorded by the offers sync only when something changed; the API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from magflow.context import AppContext
+from magflow.emag_sim import SimulatorServer
+from magflow.pricing.models import OfferHistory
+from magflow.sync.models import SyncKind
+from tests.orders.support import Clients, sim_control
+from tests.support.simulation import Accounts, sync
+
+
+async def history_rows(ctx: AppContext) -> int:
+    async with ctx.db.session() as session:
+        return int((await session.execute(select(func.count(OfferHistory.id)))).scalar_one())
+
+
+async def test_history_records_changes_only(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts, clients: Clients
+) -> None:
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    assert (await sync(ctx, accounts.main, SyncKind.offers)).status == "completed"
+    first = await history_rows(ctx)
+    assert first == 40  # each new offer's first state
+    assert (await sync(ctx, accounts.main, SyncKind.offers)).status == "completed"
+    assert await history_rows(ctx) == first  # nothing changed, nothing written
+
+    # Offer 5 gets competitors: its rank, best offer and number of offers change on eMAG.
+    await sim_control(
+        sim,
+        "POST",
+        "/_sim/accounts/main/offers/5/competitors",
+        json=[{"strategy": "hold", "price": 1.0}],
+    )
+    between = datetime.now(UTC)
+    assert (await sync(ctx, accounts.main, SyncKind.offers)).status == "completed"
+    assert await history_rows(ctx) == first + 1
+
+    history = await clients.viewer.get(
+        "/api/v1/pricing/offers/5/history", params={"account": "main"}
+    )
+    assert history.status_code == 200, history.text
+    rows = history.json()
+    assert len(rows) == 2
+    assert rows[-1]["buy_button_rank"] == 2 and rows[-1]["number_of_offers"] == 2
+    assert rows[-1]["best_offer_sale_price"] == "1.0000"
+
+    changes = await clients.viewer.get(
+        "/api/v1/pricing/history/changes", params={"since": between.isoformat()}
+    )
+    assert [c["offer_id"] for c in changes.json()] == [5]
+    everything = await clients.viewer.get(
+        "/api/v1/pricing/history/changes",
+        params={"since": start.isoformat(), "limit": 30, "account": "main"},
+    )
+    assert len(everything.json()) == 30
+    bad = await clients.viewer.get("/api/v1/pricing/history/changes", params={"since": "soon"})
+    assert bad.status_code == 422
+
+    # Its competitor leaves: offer 5 wins the Buy Button back.
+    await sim_control(sim, "POST", "/_sim/accounts/main/offers/5/competitors", json=[])
+    assert (await sync(ctx, accounts.main, SyncKind.offers)).status == "completed"
+    ranks = [
+        r["buy_button_rank"]
+        for r in (
+            await clients.viewer.get("/api/v1/pricing/offers/5/history", params={"account": "main"})
+        ).json()
+    ]
+    assert ranks[1:] == [2, 1]
+    moves = (await clients.viewer.get("/api/v1/pricing/buy-buttons")).json()
+    assert moves["won"] == 1 and moves["lost"] == (1 if ranks[0] == 1 else 0)
