@@ -42,7 +42,6 @@ from magflow.accounts import service as accounts_service
 from magflow.accounts.service import AccountCredentials
 from magflow.catalog import repository as catalog_repository
 from magflow.catalog.mapping import offer_row
-from magflow.pricing import history as offer_history
 from magflow.common.dates import in_zone
 from magflow.context import AppContext
 from magflow.emag.codes import ALL_ORDER_TYPES, OrderType
@@ -53,6 +52,7 @@ from magflow.emag.metrics import ClientStats
 from magflow.emag.platforms import platform_info
 from magflow.emag.schemas import CountResult
 from magflow.orders import service as orders_service
+from magflow.pricing import history as offer_history
 from magflow.sync import repository
 from magflow.sync import service as sync_service
 from magflow.sync.models import SyncKind, SyncLog, SyncMode, SyncStatus
