@@ -4,9 +4,9 @@ and sends).
 A **run** (``pricing_runs``) evaluates every offer of the account still on eMAG against the
 enabled rules, in one pass over rows read in one query each (offers, costs, commissions, states).
 
-- **Decisions recorded**: every change, and any other decision whose reason differs from the
-  last one recorded for the offer (so a holding offer writes one "winning" row, not one per run;
-  the per-offer state keeps ``last_reason``). Each carries the price before and after, the rank
+- **Decisions recorded**: every change, and any other decision whose action and reason differ
+  from the last ones recorded for the offer (so a holding offer writes one "winning" row, not one
+  per run; the per-offer state keeps them). Each carries the price before and after, the rank
   and the best offer price seen, the floor, the rule, the profit at the new price and the reason.
 - **Dry run**: the decisions only (what would change, at what profit); no state moves, nothing
   is sent.
@@ -105,7 +105,7 @@ def _move_state(
     state: RuleState, decision: Decision, view: OfferView, strategy: str, now: datetime
 ) -> None:
     """A live decision's effect on the offer's state."""
-    state.last_reason = decision.reason
+    state.last_reason = f"{decision.action}:{decision.reason}"
     if view.buy_button_rank == 1:
         state.steps_without_win = 0
     if decision.action == "change":
@@ -150,7 +150,8 @@ async def run(
             if decision.action == "change" and len(items) >= MAX_CHANGES:
                 continue
             state = states.get(decision.emag_id)
-            if decision.action == "change" or state is None or state.last_reason != decision.reason:
+            key = f"{decision.action}:{decision.reason}"
+            if decision.action == "change" or state is None or state.last_reason != key:
                 records.append(_record(pricing_run.id, account.id, decision, view, dry_run, now))
             if decision.action == "change":
                 items.append(
