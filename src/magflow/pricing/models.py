@@ -248,7 +248,8 @@ class OrderLine(Base):
 
 
 class OrderLinesWatermark(Base):
-    """Up to which ``emag_orders.updated_at`` an account's order lines were rebuilt."""
+    """Up to which ``emag_orders`` (``updated_at``, then ``id``) an account's order lines were
+    rebuilt: a pair, since a whole sync page of orders shares one ``updated_at``."""
 
     __tablename__ = "pricing_order_watermarks"
 
@@ -256,3 +257,4 @@ class OrderLinesWatermark(Base):
         ForeignKey("emag_accounts.id", ondelete="CASCADE"), primary_key=True
     )
     updated_until: Mapped[datetime | None]
+    last_order_id: Mapped[int] = mapped_column(default=0)

@@ -34,7 +34,7 @@ from magflow.orders.mapping import LINE_REMOVED, deposit_with_vat
 from magflow.orders.models import EmagOrder
 from magflow.pricing import repository
 from magflow.pricing.formulas import ZERO, CostBasis, line_profit
-from magflow.pricing.models import OfferCost, PricingSettings
+from magflow.pricing.models import PricingSettings
 
 SOLD_STATUSES = {1, 2, 3, 4}
 FBE_ORDER_TYPE = 2
@@ -46,7 +46,7 @@ class Costs:
     """What one account's profit reads: unit costs and eMAG's estimates by offer, the seller's
     category commissions, the fixed costs per order."""
 
-    offers: dict[int, OfferCost]
+    offers: dict[int, Any]  # {emag_id: (unit_cost, emag_commission_rate)} rows
     categories: dict[int, Decimal]
     settings: PricingSettings | None
 
@@ -63,7 +63,7 @@ class Costs:
             return self.categories[category_id]
         cost = self.offers.get(emag_id) if emag_id is not None else None
         if cost is not None and cost.emag_commission_rate is not None:
-            return cost.emag_commission_rate
+            return Decimal(cost.emag_commission_rate)
         return self.settings.default_commission_rate if self.settings is not None else None
 
     def unit_cost(self, emag_id: int | None) -> Decimal | None:
@@ -170,7 +170,7 @@ async def refresh_lines(session: AsyncSession, account: EmagAccount) -> int:
     mark = await repository.watermark(session, account.id)
     costs = await load_costs(session, account.id)
     tz = platform_info(account.platform).tz
-    since, after_id, seen = mark.updated_until, 0, 0
+    since, after_id, seen = mark.updated_until, mark.last_order_id or 0, 0
     while True:
         orders = await repository.orders_changed_since(session, account.id, since, after_id, PAGE)
         if not orders:
@@ -186,7 +186,7 @@ async def refresh_lines(session: AsyncSession, account: EmagAccount) -> int:
         await repository.replace_order_lines(session, [o.id for o in orders], rows)
         seen += len(orders)
         since, after_id = orders[-1].updated_at, orders[-1].id
-        mark.updated_until = since
+        mark.updated_until, mark.last_order_id = since, after_id
     return seen
 
 

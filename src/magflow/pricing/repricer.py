@@ -44,7 +44,7 @@ from magflow.bulk import service as bulk_service
 from magflow.bulk.models import ItemStatus, OperationStatus
 from magflow.context import AppContext
 from magflow.pricing import profit, repository
-from magflow.pricing.models import PricingRun, RuleState, RunStatus
+from magflow.pricing.models import PricingRun, RunStatus
 from magflow.pricing.rules import Decision, OfferView, StateView, as_rule, decide, pick_rule
 
 log = logging.getLogger("magflow.pricing")
@@ -59,8 +59,9 @@ DONE = {
 
 async def evaluate(
     session: AsyncSession, account: EmagAccount, now: datetime
-) -> tuple[list[tuple[Decision, OfferView]], dict[int, RuleState]]:
-    """Every decision of the account's enabled rules now, with the offers' states."""
+) -> tuple[list[tuple[Decision, OfferView]], dict[int, dict[str, Any]]]:
+    """Every decision of the account's enabled rules now, with the offers' states (plain dicts
+    by eMAG id, see :data:`.repository.STATE_COLUMNS`)."""
     rules = [as_rule(r) for r in await repository.rules(session, account.id) if r.enabled]
     states = await repository.states(session, account.id)
     if not rules:
@@ -68,6 +69,7 @@ async def evaluate(
     costs = await profit.load_costs(session, account.id)
     fbe = account.account_type == "fbe"
     out: list[tuple[Decision, OfferView]] = []
+    fresh = StateView()
     for row in await repository.offers_for_pricing(session, account.id):
         view = OfferView(
             emag_id=row.emag_id,
@@ -88,36 +90,36 @@ async def evaluate(
         state = states.get(row.emag_id)
         state_view = (
             StateView(
-                day=state.day,
-                changes_today=state.changes_today,
-                last_change_at=state.last_change_at,
-                steps_without_win=state.steps_without_win,
-                paused_reason=state.paused_reason,
+                day=state["day"],
+                changes_today=state["changes_today"],
+                last_change_at=state["last_change_at"],
+                steps_without_win=state["steps_without_win"],
+                paused_reason=state["paused_reason"],
             )
             if state is not None
-            else StateView()
+            else fresh
         )
         out.append((decide(rule, view, basis, state_view, now), view))
     return out, states
 
 
 def _move_state(
-    state: RuleState, decision: Decision, view: OfferView, strategy: str, now: datetime
+    state: dict[str, Any], decision: Decision, view: OfferView, strategy: str, now: datetime
 ) -> None:
     """A live decision's effect on the offer's state."""
-    state.last_reason = f"{decision.action}:{decision.reason}"
+    state["last_reason"] = f"{decision.action}:{decision.reason}"
     if view.buy_button_rank == 1:
-        state.steps_without_win = 0
+        state["steps_without_win"] = 0
     if decision.action == "change":
         today = now.date()
-        if state.day != today:
-            state.day, state.changes_today = today, 0
-        state.changes_today += 1
-        state.last_change_at = now
+        if state["day"] != today:
+            state["day"], state["changes_today"] = today, 0
+        state["changes_today"] += 1
+        state["last_change_at"] = now
         if strategy == "win" and view.buy_button_rank not in (None, 1):
-            state.steps_without_win += 1
+            state["steps_without_win"] += 1
     if decision.pause:
-        state.paused_at, state.paused_reason = now, decision.pause
+        state["paused_at"], state["paused_reason"] = now, decision.pause
 
 
 async def run(
@@ -146,13 +148,16 @@ async def run(
         rules = {r.id: r for r in await repository.rules(session, account.id)}
         records: list[dict[str, Any]] = []
         items: list[dict[str, Any]] = []
+        dirty: list[dict[str, Any]] = []
         for decision, view in decided:
             if decision.action == "change" and len(items) >= MAX_CHANGES:
                 continue
             state = states.get(decision.emag_id)
             key = f"{decision.action}:{decision.reason}"
-            if decision.action == "change" or state is None or state.last_reason != key:
-                records.append(_record(pricing_run.id, account.id, decision, view, dry_run, now))
+            last = state["last_reason"] if state is not None else None
+            if decision.action != "change" and last == key and not decision.pause:
+                continue  # the same as last time: nothing to record, nothing moves
+            records.append(_record(pricing_run.id, account.id, decision, view, dry_run, now))
             if decision.action == "change":
                 items.append(
                     {"offer_id": decision.emag_id, "sale_price": str(decision.price_after)}
@@ -160,16 +165,19 @@ async def run(
             if dry_run:
                 continue
             if state is None:
-                state = RuleState(
-                    account_id=account.id,
-                    emag_id=decision.emag_id,
-                    changes_today=0,
-                    steps_without_win=0,
-                )
-                repository.add(session, state)
-                states[decision.emag_id] = state
+                state = states[decision.emag_id] = {
+                    "day": None,
+                    "changes_today": 0,
+                    "last_change_at": None,
+                    "steps_without_win": 0,
+                    "paused_at": None,
+                    "paused_reason": None,
+                    "last_reason": None,
+                }
             _move_state(state, decision, view, rules[decision.rule_id].strategy, now)
+            dirty.append({"account_id": account.id, "emag_id": decision.emag_id, **state})
         await repository.insert_decisions(session, records)
+        await repository.save_states(session, dirty)
         pricing_run.evaluated = len(decided)
         pricing_run.changes = len(items)
         if items and not dry_run:

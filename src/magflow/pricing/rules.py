@@ -68,7 +68,7 @@ class Rule:
         return self.scope == "account"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OfferView:
     emag_id: int
     category_id: int | None
@@ -91,7 +91,7 @@ class StateView:
     paused_reason: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Decision:
     emag_id: int
     rule_id: int
@@ -131,6 +131,7 @@ def decide(
         floor: Decimal | None = None,
         pause: str | None = None,
     ) -> Decision:
+        # The profit at the new price (only a change has one).
         profit = unit_profit(after, basis) if after is not None and basis is not None else None
         return Decision(
             offer.emag_id, rule.id, action, reason, detail, before, after, floor, profit, pause

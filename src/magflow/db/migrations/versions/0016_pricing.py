@@ -91,6 +91,7 @@ def upgrade() -> None:
         "pricing_order_watermarks",
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("updated_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_order_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["emag_accounts.id"],
