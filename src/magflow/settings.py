@@ -151,6 +151,8 @@ class Settings(BaseSettings):
     schedule_orders: str = "5m"
     schedule_offers: str = "1h"
     schedule_jitter_seconds: Annotated[float, Field(ge=0)] = 60.0
+    # Offer history (pricing) older than this many days is deleted by the job maintenance.
+    pricing_history_days: Annotated[int, Field(ge=1, le=3650)] = 90
     log_format: LogFormat = LogFormat.text
     log_level: str = "INFO"
     migrate_on_start: bool = True

@@ -73,3 +73,26 @@ async def test_history_records_changes_only(
     assert ranks[1:] == [2, 1]
     moves = (await clients.viewer.get("/api/v1/pricing/buy-buttons")).json()
     assert moves["won"] == 1 and moves["lost"] == (1 if ranks[0] == 1 else 0)
+
+
+async def test_history_older_than_the_retention_is_pruned(ctx: AppContext) -> None:
+    from magflow.jobs.maintenance import Maintenance
+    from tests.factories import make_account
+
+    account = await make_account(ctx, name="old")
+    now = datetime.now(UTC)
+    async with ctx.db.session() as session:
+        for days in (ctx.settings.pricing_history_days + 1, 1):
+            session.add(
+                OfferHistory(
+                    account_id=account.id, emag_id=1, recorded_at=now - timedelta(days=days)
+                )
+            )
+        await session.commit()
+
+    async def dispatch(_run_id: int) -> None: ...
+
+    maintenance = Maintenance(ctx, dispatch)
+    assert await maintenance.prune_history() == 1
+    assert await maintenance.prune_history() == 0  # at most once an hour
+    assert await history_rows(ctx) == 1

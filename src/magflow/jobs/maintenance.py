@@ -25,6 +25,7 @@ from magflow.sync.models import SyncKind, SyncMode
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 5.0
+PRUNE_EVERY = timedelta(hours=1)
 Dispatch = Callable[[int], Awaitable[None]]
 
 
@@ -40,6 +41,7 @@ class Maintenance:
             SyncKind.orders: Schedule.parse(settings.schedule_orders),
             SyncKind.offers: Schedule.parse(settings.schedule_offers),
         }
+        self._pruned_at: datetime | None = None
 
     async def loop(self) -> None:
         while True:
@@ -49,11 +51,26 @@ class Maintenance:
                     await self.recover_stalled_bulk()
                 if self.ctx.settings.schedules_enabled:
                     await self.fire_schedules()
+                await self.prune_history()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("job maintenance tick failed")
             await asyncio.sleep(TICK_SECONDS)
+
+    async def prune_history(self) -> int:
+        """At most once an hour: delete offer history older than
+        ``MAGFLOW_PRICING_HISTORY_DAYS`` (:func:`magflow.pricing.history.prune`)."""
+        from magflow.pricing.history import prune
+
+        now = datetime.now(UTC)
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return 0
+        self._pruned_at = now
+        async with self.ctx.db.session() as session:
+            deleted = await prune(session, now, self.ctx.settings.pricing_history_days)
+            await session.commit()
+        return deleted
 
     async def recover_stalled(self, skip: set[int] | None = None) -> list[int]:
         """Dispatch runs whose heartbeat stopped (their process died) or that nobody picked up."""
