@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from sqlalchemy import func, select
 
+from magflow.auth.models import Role
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
 from magflow.pricing.models import OfferHistory
 from magflow.sync.models import SyncKind
+from tests.factories import make_user
 from tests.orders.support import Clients, sim_control
+from tests.support.auth import DEFAULT_PASSWORD
 from tests.support.simulation import Accounts, sync
 
 
@@ -20,7 +24,7 @@ async def history_rows(ctx: AppContext) -> int:
 
 
 async def test_history_records_changes_only(
-    ctx: AppContext, sim: SimulatorServer, accounts: Accounts, clients: Clients
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts, clients: Clients, api: str
 ) -> None:
     start = datetime.now(UTC) - timedelta(seconds=1)
     assert (await sync(ctx, accounts.main, SyncKind.offers)).status == "completed"
@@ -73,6 +77,20 @@ async def test_history_records_changes_only(
     assert ranks[1:] == [2, 1]
     moves = (await clients.viewer.get("/api/v1/pricing/buy-buttons")).json()
     assert moves["won"] == 1 and moves["lost"] == (1 if ranks[0] == 1 else 0)
+
+    # The dashboard: the offer's page draws its history; the overview counts the Buy Buttons.
+    viewer = await make_user(ctx, role=Role.viewer)
+    async with httpx.AsyncClient(base_url=api, timeout=30) as browser:
+        login = await browser.post(
+            "/login", data={"email": viewer.email, "password": DEFAULT_PASSWORD}
+        )
+        assert login.status_code == 303, login.text
+        page = await browser.get(f"/offers/{accounts.main.id}/5/pricing")
+        assert page.status_code == 200, page.text
+        assert 'data-testid="history-chart"' in page.text and "<polyline" in page.text
+        assert "3 recorded changes" in page.text
+        overview = await browser.get("/")
+        assert "+1 / -" in overview.text and "kpi-buy-buttons" in overview.text
 
 
 async def test_history_older_than_the_retention_is_pruned(ctx: AppContext) -> None:

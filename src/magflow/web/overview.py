@@ -2,7 +2,8 @@
 
 Every figure comes from the JSON API: orders and revenue per day from
 ``GET /api/v1/emag/orders/daily`` (local days of each account's platform), the waiting and
-out-of-stock counts from the orders and offers listings' ``total``.
+out-of-stock counts from the orders and offers listings' ``total``, the Buy Buttons won and lost
+in the last 24 h from ``GET /api/v1/pricing/buy-buttons`` (the offer history).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ async def overview(request: Request, user: User) -> Response:
         health = await client.get("/api/v1/emag/enhanced/status", {"account_type": "both"})
     except ApiError:
         health = None
+    buy_buttons = await client.get("/api/v1/pricing/buy-buttons", {"hours": 24})
     return render(
         request,
         "overview.html",
@@ -91,6 +93,7 @@ async def overview(request: Request, user: User) -> Response:
         out_of_stock=out_of_stock,
         offers_total=offers_total,
         health=health,
+        buy_buttons=buy_buttons,
         health_accounts=_health_by_account(health),
         chart=chart(daily),
         timezone=daily["timezone"],

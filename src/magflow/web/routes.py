@@ -6,7 +6,8 @@
 - one module per page area: :mod:`~magflow.web.login`, :mod:`~magflow.web.overview`,
   :mod:`~magflow.web.sync`, :mod:`~magflow.web.offers`, :mod:`~magflow.web.orders` (the list),
   :mod:`~magflow.web.order` (one order), :mod:`~magflow.web.customers`,
-  :mod:`~magflow.web.accounts`, :mod:`~magflow.web.users`.
+  :mod:`~magflow.web.accounts`, :mod:`~magflow.web.users`, :mod:`~magflow.web.pricing` (an
+  offer's history chart, profit and repricer decisions).
 
 **Data.** Pages read and write through the JSON API in-process (:mod:`magflow.web.client`), with
 the user's token: roles, validation, audit and error messages are the API's, and no page runs a
@@ -19,7 +20,18 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from magflow.web import accounts, customers, login, offers, order, orders, overview, sync, users
+from magflow.web import (
+    accounts,
+    customers,
+    login,
+    offers,
+    order,
+    orders,
+    overview,
+    pricing,
+    sync,
+    users,
+)
 from magflow.web.session import ACCESS_COOKIE, CSRF_HEADER, REFRESH_COOKIE
 from magflow.web.templating import STATIC_DIR
 
@@ -30,7 +42,7 @@ router = APIRouter(tags=["dashboard"], include_in_schema=False)
 # The pages' routes themselves, not included routers, so that this router's ``routes`` is the
 # dashboard's route table (tests/test_routes.py and the hardening drills read it). The orders
 # list's literal paths (/orders/export, /orders/acknowledge) come before /orders/{order_id}.
-for page in (login, overview, sync, offers, orders, order, customers, accounts, users):
+for page in (login, overview, sync, offers, pricing, orders, order, customers, accounts, users):
     router.routes.extend(page.router.routes)
 
 
