@@ -115,7 +115,7 @@ INSERT INTO pricing_order_lines (account_id, order_id, day, emag_id, category_id
 SELECT %(account)s, o.id, (o.order_date AT TIME ZONE 'Europe/Bucharest')::date, l.offer,
        1 + l.offer %% 40, 'RON', 1, l.revenue, round(l.revenue * 0.6, 4),
        round(l.revenue * 0.121, 4), 2, 0, round(l.revenue * 0.279 - 2, 4)
-FROM (SELECT g, 1 + (g %% %(orders)s) AS order_emag_id, 1 + (g * 7919) %% 5000 AS offer,
+FROM (SELECT g, 1 + (g %% %(orders)s) AS order_emag_id, 1 + (g::bigint * 7919) %% 5000 AS offer,
              round((10 + random() * 500)::numeric, 4) AS revenue
       FROM generate_series(1, %(lines)s) AS g) AS l
 JOIN emag_orders o ON o.account_id = %(account)s AND o.emag_id = l.order_emag_id

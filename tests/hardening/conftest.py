@@ -100,6 +100,7 @@ class Seed:
             "order_id": self.order_id,
             "customer_id": self.customer_id,
             "operation_id": self.operation_id,
+            "rule_id": 1,  # no such pricing rule: a 404 where the request is valid
         }
 
 

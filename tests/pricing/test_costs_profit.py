@@ -18,6 +18,7 @@ from magflow.orders.models import EmagOrder
 from magflow.pricing.models import OfferCost
 from magflow.sync.models import SyncKind
 from tests.orders.support import Clients
+from tests.pricing.test_history import local_id
 from tests.support.simulation import Accounts, sync
 
 MAIN = {"account": "main"}
@@ -80,7 +81,8 @@ async def test_costs_commissions_profit_and_report(
     ).status_code in (403, 422)
 
     # The seller's commissions and fixed costs.
-    offer1 = (await op.get("/api/v1/pricing/offers/1/profit", params=MAIN)).json()
+    offer1_id = await local_id(ctx, accounts.main.id, 1)
+    offer1 = (await op.get(f"/api/v1/pricing/offers/{offer1_id}/profit")).json()
     assert offer1["known"] is False  # no commission yet: profit unknown
     estimate = await op.post(
         "/api/v1/pricing/commissions/estimate", params=MAIN, json={"offer_ids": [1, 999999]}
@@ -116,7 +118,7 @@ async def test_costs_commissions_profit_and_report(
 
     # Profit of offer 1 at its price and at 100: P = p - 21 - 0.12 x p x (1 + vat) - 5.
     profit = (
-        await op.get("/api/v1/pricing/offers/1/profit", params={**MAIN, "price": ["100"]})
+        await op.get(f"/api/v1/pricing/offers/{offer1_id}/profit", params={"price": ["100"]})
     ).json()
     assert profit["known"] and D(profit["commission_rate"]) == D("0.12")
     vat = D(profit["vat_rate"])

@@ -8,6 +8,7 @@ import httpx
 from sqlalchemy import func, select
 
 from magflow.auth.models import Role
+from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
 from magflow.pricing.models import OfferHistory
@@ -16,6 +17,17 @@ from tests.factories import make_user
 from tests.orders.support import Clients, sim_control
 from tests.support.auth import DEFAULT_PASSWORD
 from tests.support.simulation import Accounts, sync
+
+
+async def local_id(ctx: AppContext, account_id: int, emag_id: int) -> int:
+    """The offer's id in MagFlow (the API's ``/offers/{id}``)."""
+    async with ctx.db.session() as session:
+        found = await session.execute(
+            select(EmagOffer.id).where(
+                EmagOffer.account_id == account_id, EmagOffer.emag_id == emag_id
+            )
+        )
+        return int(found.scalar_one())
 
 
 async def history_rows(ctx: AppContext) -> int:
@@ -44,9 +56,8 @@ async def test_history_records_changes_only(
     assert (await sync(ctx, accounts.main, SyncKind.offers)).status == "completed"
     assert await history_rows(ctx) == first + 1
 
-    history = await clients.viewer.get(
-        "/api/v1/pricing/offers/5/history", params={"account": "main"}
-    )
+    offer_5 = await local_id(ctx, accounts.main.id, 5)
+    history = await clients.viewer.get(f"/api/v1/pricing/offers/{offer_5}/history")
     assert history.status_code == 200, history.text
     rows = history.json()
     assert len(rows) == 2
@@ -56,7 +67,7 @@ async def test_history_records_changes_only(
     changes = await clients.viewer.get(
         "/api/v1/pricing/history/changes", params={"since": between.isoformat()}
     )
-    assert [c["offer_id"] for c in changes.json()] == [5]
+    assert [c["emag_id"] for c in changes.json()] == [5]
     everything = await clients.viewer.get(
         "/api/v1/pricing/history/changes",
         params={"since": start.isoformat(), "limit": 30, "account": "main"},
@@ -70,9 +81,7 @@ async def test_history_records_changes_only(
     assert (await sync(ctx, accounts.main, SyncKind.offers)).status == "completed"
     ranks = [
         r["buy_button_rank"]
-        for r in (
-            await clients.viewer.get("/api/v1/pricing/offers/5/history", params={"account": "main"})
-        ).json()
+        for r in (await clients.viewer.get(f"/api/v1/pricing/offers/{offer_5}/history")).json()
     ]
     assert ranks[1:] == [2, 1]
     moves = (await clients.viewer.get("/api/v1/pricing/buy-buttons")).json()
@@ -85,7 +94,7 @@ async def test_history_records_changes_only(
             "/login", data={"email": viewer.email, "password": DEFAULT_PASSWORD}
         )
         assert login.status_code == 303, login.text
-        page = await browser.get(f"/offers/{accounts.main.id}/5/pricing")
+        page = await browser.get(f"/offers/{offer_5}/pricing")
         assert page.status_code == 200, page.text
         assert 'data-testid="history-chart"' in page.text and "<polyline" in page.text
         assert "3 recorded changes" in page.text

@@ -19,6 +19,7 @@ from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
 from magflow.sync.models import SyncKind
 from tests.orders.support import Clients, sim_control, sim_offer
+from tests.pricing.test_history import local_id
 from tests.support.simulation import Accounts, sync
 
 MAIN = {"account": "main"}
@@ -33,7 +34,7 @@ async def run(client: httpx.AsyncClient, *, dry_run: bool) -> dict[str, Any]:
     while view["status"] == "running":
         assert time.monotonic() < deadline, view
         await asyncio.sleep(0.05)
-        view = (await client.get(f"/api/v1/pricing/runs/{view['id']}", params=MAIN)).json()
+        view = (await client.get(f"/api/v1/pricing/runs/{view['id']}")).json()
     return view
 
 
@@ -67,7 +68,7 @@ async def setup(op: httpx.AsyncClient, offer_id: int, unit_cost: D, **rule: Any)
 
 
 def decision_of(view: dict[str, Any], offer_id: int) -> dict[str, Any]:
-    found = [d for d in view["decisions"] if d["offer_id"] == offer_id]
+    found = [d for d in view["decisions"] if d["emag_id"] == offer_id]
     assert len(found) == 1, view
     return found[0]
 
@@ -115,7 +116,7 @@ async def test_wins_when_the_floor_allows_and_holds_at_the_floor(
     for _round in range(8):
         view = await run(op, dry_run=False)
         decision = (
-            decision_of(view, 7) if any(d["offer_id"] == 7 for d in view["decisions"]) else None
+            decision_of(view, 7) if any(d["emag_id"] == 7 for d in view["decisions"]) else None
         )
         if decision is not None and decision["action"] == "change":
             assert decision["outcome"] == "sent", decision
@@ -137,7 +138,8 @@ async def test_wins_when_the_floor_allows_and_holds_at_the_floor(
     assert prices[-1] == floor
     final = await sim_offer(sim, 7)
     assert final["buy_button_rank"] == 2  # the rival stays below our floor: we let it
-    history = (await clients.viewer.get("/api/v1/pricing/offers/7/decisions", params=MAIN)).json()
+    offer_7 = await local_id(ctx, accounts.main.id, 7)
+    history = (await clients.viewer.get(f"/api/v1/pricing/offers/{offer_7}/decisions")).json()
     reasons = [d["reason"] for d in history["decisions"]]
     assert "target" in reasons and "at_floor" in reasons
 
@@ -172,9 +174,7 @@ async def test_cooldown_and_daily_limit(
     )
     assert (await sync(ctx, accounts.main, SyncKind.offers)).status == "completed"
     assert decision_of(await run(op, dry_run=False), 8)["reason"] == "cooldown"
-    patched = await op.patch(
-        f"/api/v1/pricing/rules/{rule['id']}", params=MAIN, json={"cooldown_minutes": 0}
-    )
+    patched = await op.patch(f"/api/v1/pricing/rules/{rule['id']}", json={"cooldown_minutes": 0})
     assert patched.status_code == 200, patched.text
     assert decision_of(await run(op, dry_run=False), 8)["reason"] == "daily_limit"
     assert abs(D(str((await sim_offer(sim, 8))["sale_price"])) - s * D("0.95")) <= D("0.0001")
@@ -199,7 +199,7 @@ async def test_refusals_pause_the_offer_and_a_floor_above_max_is_refused(
         },
     )
     assert refused.status_code == 201  # no cost yet: no floor, accepted (it will not run)
-    await op.delete(f"/api/v1/pricing/rules/{refused.json()['id']}", params=MAIN)
+    assert (await op.delete(f"/api/v1/pricing/rules/{refused.json()['id']}")).status_code == 204
     await op.put(
         "/api/v1/pricing/costs",
         params=MAIN,
@@ -264,11 +264,12 @@ async def test_refusals_pause_the_offer_and_a_floor_above_max_is_refused(
     deleted, price = decision_of(view, 10_000), decision_of(view, 11)
     assert deleted["outcome"] == "refused" and "does not exist" in deleted["messages"][0]
     assert price["outcome"] == "refused" and "sale_price" in price["messages"][0]
-    state = (await op.get("/api/v1/pricing/offers/11/decisions", params=MAIN)).json()
+    offer_11 = await local_id(ctx, accounts.main.id, 11)
+    state = (await op.get(f"/api/v1/pricing/offers/{offer_11}/decisions")).json()
     assert "eMAG refused the price" in state["paused_reason"]
     again = await run(op, dry_run=False)
     assert decision_of(again, 11)["reason"] == "paused" and again["changes"] == 0
-    assert (await op.post("/api/v1/pricing/offers/11/resume", params=MAIN)).status_code == 200
+    assert (await op.post(f"/api/v1/pricing/offers/{offer_11}/resume")).status_code == 200
     assert decision_of(await run(op, dry_run=True), 11)["action"] == "change"
 
 

@@ -188,3 +188,15 @@ async def offers_by_emag_id(
 async def apply_offer_update(session: AsyncSession, offer_id: int, values: dict[str, Any]) -> None:
     if values:
         await session.execute(update(EmagOffer).where(EmagOffer.id == offer_id).values(**values))
+
+
+async def offers_by_id(session: AsyncSession, offer_ids: Iterable[int]) -> dict[int, EmagOffer]:
+    """Stored offers by their id (read in chunks of 900, SQLite's parameter limit)."""
+    wanted = list(set(offer_ids))
+    found: dict[int, EmagOffer] = {}
+    for start in range(0, len(wanted), 900):
+        rows = await session.execute(
+            select(EmagOffer).where(EmagOffer.id.in_(wanted[start : start + 900]))
+        )
+        found.update({offer.id: offer for offer in rows.scalars()})
+    return found

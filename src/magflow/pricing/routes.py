@@ -1,5 +1,6 @@
-"""The pricing API under ``/api/v1/pricing`` (see README, "API"). Offers are named by their
-eMAG (seller) id and the ``account`` query parameter."""
+"""The pricing API under ``/api/v1/pricing`` (see README, "API"). An offer in a path is its id
+in MagFlow (``/api/v1/emag/offers/{id}``); in bodies and answers, offers are the seller's eMAG ids
+(``emag_id``) of the account named by ``account``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, HTTPException, Path, Query, UploadFile, status
+from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
 from fastapi.responses import Response
 
 from magflow.audit.service import Actor
@@ -35,8 +36,6 @@ router = APIRouter(prefix="/api/v1/pricing", tags=["pricing"])
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 Limit = Annotated[int, Query(ge=1, le=1000)]
-#: An offer's eMAG (seller) id in a path.
-OfferIdPath = Annotated[int, Path(ge=1, le=2**53)]
 
 
 def _unprocessable(exc: Exception) -> HTTPException:
@@ -60,14 +59,15 @@ def _since(value: str | None) -> datetime | None:
 async def offer_history(
     session: Session,
     _user: CurrentUser,
-    account: AccountByName,
-    offer_id: OfferIdPath,
+    offer_id: IdPath,
     since: Annotated[str | None, Query(max_length=64)] = None,
     limit: Limit = 500,
 ) -> Any:
     """The offer's recorded changes (oldest first): its price and stock, Buy Button rank, best
-    offer price, number of offers and validation statuses."""
-    return await service.offer_history(session, account, offer_id, _since(since), limit)
+    offer price, number of offers and validation statuses. ``offer_id`` is the offer's id in
+    MagFlow (as in ``/api/v1/emag/offers/{id}``)."""
+    account, emag_id = await service.offer_ref(session, offer_id)
+    return await service.offer_history(session, account, emag_id, _since(since), limit)
 
 
 @router.get("/history/changes")
@@ -201,15 +201,15 @@ async def put_settings(
 async def offer_profit(
     session: Session,
     _user: CurrentUser,
-    account: AccountByName,
-    offer_id: OfferIdPath,
+    offer_id: IdPath,
     price: Annotated[list[Decimal] | None, Query(max_length=20)] = None,
 ) -> Any:
     """Unit profit and margin at the current price and at each ``price`` (without VAT)."""
     prices = price or []
     if any(p <= 0 or p >= Decimal("1e12") for p in prices):
         raise HTTPException(UNPROCESSABLE, detail="each price must be > 0")
-    return await service.offer_profit(session, account, offer_id, prices)
+    account, emag_id = await service.offer_ref(session, offer_id)
+    return await service.offer_profit(session, account, emag_id, prices)
 
 
 REPORT_HEADER = [
@@ -304,10 +304,10 @@ async def create_rule(
 async def update_rule(
     session: Session,
     _user: Operator,
-    account: AccountByName,
     rule_id: IdPath,
     body: RulePatch,
 ) -> Any:
+    account = await rule_service.account_of_rule(session, rule_id)
     try:
         view = await rule_service.update_rule(
             session, account, rule_id, body.model_dump(exclude_unset=True)
@@ -322,9 +322,9 @@ async def update_rule(
 async def delete_rule(
     session: Session,
     _user: Operator,
-    account: AccountByName,
     rule_id: IdPath,
 ) -> None:
+    account = await rule_service.account_of_rule(session, rule_id)
     await rule_service.delete_rule(session, account, rule_id)
     await session.commit()
 
@@ -354,9 +354,9 @@ async def list_runs(
 async def get_run(
     session: Session,
     _user: CurrentUser,
-    account: AccountByName,
     run_id: IdPath,
 ) -> Any:
+    account = await rule_service.account_of_run(session, run_id)
     view = await rule_service.get_run(session, account, run_id)
     await session.commit()
     return view
@@ -366,12 +366,12 @@ async def get_run(
 async def offer_decisions(
     session: Session,
     _user: CurrentUser,
-    account: AccountByName,
-    offer_id: OfferIdPath,
+    offer_id: IdPath,
     limit: Limit = 100,
 ) -> Any:
     """The repricer's decisions for the offer (newest first) and its state (pause, changes)."""
-    view = await rule_service.offer_decisions(session, account, offer_id, limit)
+    account, emag_id = await service.offer_ref(session, offer_id)
+    view = await rule_service.offer_decisions(session, account, emag_id, limit)
     await session.commit()
     return view
 
@@ -380,10 +380,10 @@ async def offer_decisions(
 async def resume_offer(
     session: Session,
     _user: Operator,
-    account: AccountByName,
-    offer_id: OfferIdPath,
+    offer_id: IdPath,
 ) -> Any:
     """Lift the pause of an offer (after eMAG refused a price or too many steps)."""
-    await rule_service.resume_offer(session, account, offer_id)
+    account, emag_id = await service.offer_ref(session, offer_id)
+    await rule_service.resume_offer(session, account, emag_id)
     await session.commit()
-    return {"offer_id": offer_id, "paused": False}
+    return {"offer_id": offer_id, "emag_id": emag_id, "paused": False}

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from magflow.accounts import service as accounts_service
 from magflow.accounts.models import EmagAccount
 from magflow.catalog import repository as catalog_repository
 from magflow.common.errors import NotFoundError
@@ -153,6 +154,20 @@ async def _rule(session: AsyncSession, account: EmagAccount, rule_id: int) -> Pr
     return rule
 
 
+async def account_of_rule(session: AsyncSession, rule_id: int) -> EmagAccount:
+    rule = await repository.get_rule(session, rule_id)
+    if rule is None:
+        raise RuleNotFoundError(f"no pricing rule {rule_id}")
+    return await accounts_service.get_account(session, rule.account_id)
+
+
+async def account_of_run(session: AsyncSession, run_id: int) -> EmagAccount:
+    found = await repository.get_run(session, run_id)
+    if found is None:
+        raise RunNotFoundError(f"no pricing run {run_id}")
+    return await accounts_service.get_account(session, found.account_id)
+
+
 async def delete_rule(session: AsyncSession, account: EmagAccount, rule_id: int) -> None:
     await repository.delete_rule(session, await _rule(session, account, rule_id))
 
@@ -165,7 +180,7 @@ def decision_view(d: PricingDecision) -> dict[str, Any]:
     return {
         "id": d.id,
         "run_id": d.run_id,
-        "offer_id": d.emag_id,
+        "emag_id": d.emag_id,
         "rule_id": d.rule_id,
         "decided_at": d.decided_at,
         "action": d.action,
@@ -224,7 +239,7 @@ async def offer_decisions(
     state = await repository.state_of(session, account.id, emag_id)
     decisions = await repository.decisions_of_offer(session, account.id, emag_id, limit)
     return {
-        "offer_id": emag_id,
+        "emag_id": emag_id,
         "paused_reason": state.paused_reason if state else None,
         "paused_at": state.paused_at if state else None,
         "changes_today": state.changes_today if state else 0,

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from magflow.accounts import service as accounts_service
 from magflow.accounts.models import EmagAccount
 from magflow.accounts.service import credentials
 from magflow.bulk.validation import blank
@@ -83,6 +84,14 @@ def rate_value(value: Any, name: str) -> Decimal:
     return number
 
 
+async def offer_ref(session: AsyncSession, offer_id: int) -> tuple[EmagAccount, int]:
+    """(account, eMAG id) of the offer whose MagFlow id is ``offer_id``."""
+    offer = await catalog_repository.get_offer(session, offer_id)
+    if offer is None:
+        raise OfferNotFoundError(f"no offer {offer_id}")
+    return await accounts_service.get_account(session, offer.account_id), offer.emag_id
+
+
 # -- history -----------------------------------------------------------------------------------
 
 
@@ -90,7 +99,7 @@ def history_view(row: OfferHistory) -> dict[str, Any]:
     return {
         "id": row.id,
         "account_id": row.account_id,
-        "offer_id": row.emag_id,
+        "emag_id": row.emag_id,
         "recorded_at": row.recorded_at,
         "sale_price": row.sale_price,
         "stock": row.stock_total,
@@ -287,7 +296,7 @@ async def offer_profit(
         }
 
     return {
-        "offer_id": emag_id,
+        "emag_id": emag_id,
         "currency": offer.currency,
         "sale_price": offer.sale_price,
         "unit_cost": basis.unit_cost if basis else costs.unit_cost(emag_id),

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from magflow.common.schemas import IdPath
@@ -84,27 +84,20 @@ def history_chart(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     }
 
 
-@router.get("/offers/{account_id}/{offer_id}/pricing", response_class=HTMLResponse)
-async def offer_pricing(
-    request: Request,
-    user: User,
-    account_id: IdPath,
-    offer_id: Annotated[int, Path(ge=1, le=2**53)],
-) -> Response:
+@router.get("/offers/{offer_id}/pricing", response_class=HTMLResponse)
+async def offer_pricing(request: Request, user: User, offer_id: IdPath) -> Response:
     client = api(request, user)
-    params = {"account": account_id}
     try:
-        history = await client.get(f"/api/v1/pricing/offers/{offer_id}/history", params)
-        decisions = await client.get(f"/api/v1/pricing/offers/{offer_id}/decisions", params)
-        profit = await client.get(f"/api/v1/pricing/offers/{offer_id}/profit", params)
+        history = await client.get(f"/api/v1/pricing/offers/{offer_id}/history")
+        decisions = await client.get(f"/api/v1/pricing/offers/{offer_id}/decisions")
+        profit = await client.get(f"/api/v1/pricing/offers/{offer_id}/profit")
     except ApiError as exc:
         return flash(request, user, exc.message, "error")
     return render(
         request,
         "offer_pricing.html",
         user,
-        offer_id=offer_id,
-        account_id=account_id,
+        offer_id=profit["emag_id"],
         history=history,
         chart=history_chart(history),
         decisions=decisions,
