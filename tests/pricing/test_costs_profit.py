@@ -6,9 +6,11 @@ from __future__ import annotations
 import io
 from decimal import Decimal as D
 
+import httpx
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
+from magflow.auth.models import Role
 from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
 from magflow.emag.coerce import to_decimal, to_int, to_list
@@ -17,6 +19,7 @@ from magflow.orders.mapping import deposit_with_vat
 from magflow.orders.models import EmagOrder
 from magflow.pricing.models import OfferCost
 from magflow.sync.models import SyncKind
+from tests.factories import DEFAULT_PASSWORD, make_user
 from tests.orders.support import Clients
 from tests.pricing.test_history import local_id
 from tests.support.simulation import Accounts, sync
@@ -30,7 +33,7 @@ async def cost_rows(ctx: AppContext) -> int:
 
 
 async def test_costs_commissions_profit_and_report(
-    ctx: AppContext, accounts: Accounts, clients: Clients
+    ctx: AppContext, accounts: Accounts, clients: Clients, api: str
 ) -> None:
     assert (await sync(ctx, accounts.main, SyncKind.offers)).status == "completed"
     assert (await sync(ctx, accounts.main, SyncKind.orders)).status == "completed"
@@ -175,3 +178,18 @@ async def test_costs_commissions_profit_and_report(
         params={**MAIN, "date_from": "2026-02-01", "date_to": "2026-01-01"},
     )
     assert backwards.status_code == 422
+
+    # The dashboard's profit page and its export.
+    viewer = await make_user(ctx, role=Role.viewer)
+    async with httpx.AsyncClient(base_url=api, timeout=30) as browser:
+        login = await browser.post(
+            "/login", data={"email": viewer.email, "password": DEFAULT_PASSWORD}
+        )
+        assert login.status_code == 303, login.text
+        page = await browser.get("/profit", params={"group": "category", "date_from": "2020-01-01"})
+        assert page.status_code == 200 and 'data-testid="profit-report"' in page.text
+        assert "No sold order line" not in page.text
+        exported = await browser.get(
+            "/profit/export", params={"account": "main", "group": "day", "format": "csv"}
+        )
+        assert exported.status_code == 200 and exported.text.startswith("day,currency,")

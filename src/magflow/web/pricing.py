@@ -1,5 +1,6 @@
-"""An offer's pricing page: its history as a chart (its price, the best offer's price and its
-Buy Button rank over time), its profit at the current price, and the repricer's decisions.
+"""The pricing pages: an offer's history as a chart (its price, the best offer's price and its
+Buy Button rank over time), its profit at the current price and the repricer's decisions; and
+the profit report per day, offer or category, with its CSV/XLSX exports.
 
 The chart is an SVG drawn here (no script: the pages' Content-Security-Policy allows no inline
 script, and a static drawing needs none). Data come from the JSON API, like every page.
@@ -9,13 +10,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from magflow.common.schemas import IdPath
 from magflow.web.client import ApiError
+from magflow.web.listing import export
 from magflow.web.session import User, api
 from magflow.web.templating import flash, render
 
@@ -103,3 +106,44 @@ async def offer_pricing(request: Request, user: User, offer_id: IdPath) -> Respo
         decisions=decisions,
         profit=profit,
     )
+
+
+@router.get("/profit", response_class=HTMLResponse)
+async def profit_page(
+    request: Request,
+    user: User,
+    account: Annotated[str | None, Query(max_length=64)] = None,
+    group: Annotated[str, Query(pattern="^(day|offer|category)$")] = "day",
+    date_from: Annotated[str | None, Query(max_length=10)] = None,
+    date_to: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
+    """The profit report of one account (the first one unless chosen)."""
+    client = api(request, user)
+    accounts = await client.get("/api/v1/accounts")
+    chosen = account or (accounts[0]["name"] if accounts else None)
+    filters = {"account": chosen, "group": group, "date_from": date_from, "date_to": date_to}
+    report, error = None, None
+    if chosen is not None:
+        try:
+            report = await client.get(
+                "/api/v1/pricing/report", {k: v for k, v in filters.items() if v}
+            )
+        except ApiError as exc:
+            error = exc.message
+    query = urlencode({k: v for k, v in filters.items() if v})
+    return render(
+        request,
+        "profit.html",
+        user,
+        accounts=accounts,
+        filters=filters,
+        report=report,
+        error=error,
+        query=query,
+    )
+
+
+@router.get("/profit/export")
+async def profit_export(request: Request, user: User) -> Response:
+    """The report as CSV or XLSX (``format``), with the page's filters."""
+    return await export(request, user, "/api/v1/pricing/report")
