@@ -310,14 +310,16 @@ class BulkRunner:
                     for item in chunk
                 ],
             )
+            updates = []
             for item in chunk:
                 outcome = outcomes[item.id]
                 if outcome.status is ItemStatus.succeeded and item.offer_id is not None:
                     offer = offers.get(item.offer_id)
                     if offer is not None:
-                        await catalog_repository.apply_offer_update(
-                            session, offer.id, offer_values(offer, item.changes, item.payload, now)
+                        updates.append(
+                            (offer.id, offer_values(offer, item.changes, item.payload, now))
                         )
+            await catalog_repository.apply_offer_updates(session, updates)
             op = await repository.get_operation(session, operation_id)
             assert op is not None
             apply_counts(op, await repository.count_by_status(session, operation_id))

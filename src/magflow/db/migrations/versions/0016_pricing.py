@@ -275,7 +275,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("pricing_order_lines", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_pricing_order_lines_account_day", ["account_id", "day"], unique=False
+            "ix_pricing_order_lines_account_day",
+            ["account_id", "day"],
+            unique=False,
+            postgresql_include=[
+                "emag_id",
+                "category_id",
+                "currency",
+                "quantity",
+                "revenue",
+                "cost",
+                "commission",
+                "shipping",
+                "deposit",
+                "profit",
+            ],
         )
         batch_op.create_index("ix_pricing_order_lines_order", ["order_id"], unique=False)
 
