@@ -517,7 +517,7 @@ def main() -> None:
     args = parser.parse_args()
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     print(machine_line(), flush=True)
-    result: dict[str, Any] = {"machine": machine()}
+    result: dict[str, Any] = {"bench": "repricer", "machine": machine()}
     with tempfile.TemporaryDirectory(prefix="magflow-bench-") as tmp_name:
         tmp = Path(tmp_name)
         if "evaluate" not in skip:

@@ -121,6 +121,12 @@ def test_bounds_no_floor_and_floor_above_max() -> None:
         target_margin=D("0.6"),
     )
     assert decide(margin_rule, offer(), BASIS, StateView(), NOW).price_after == D(160)
+    # a cent under recommended_price (eMAG refuses a sale price that is not below it)
+    promoted = offer(recommended_price=D(120))
+    assert decide(margin_rule, promoted, BASIS, StateView(), NOW).price_after == D("119.99")
+    assert decide(WIN, offer(recommended_price=D(70)), BASIS, StateView(), NOW).reason == (
+        "floor_above_max"
+    )
 
 
 def test_cooldown_daily_limit_and_steps_without_winning() -> None:

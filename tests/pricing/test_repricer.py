@@ -220,7 +220,7 @@ async def test_refusals_pause_the_offer_and_a_floor_above_max_is_refused(
     assert too_high.status_code == 422 and "above its max_sale_price" in too_high.text
 
     # Offer 10 is deleted on eMAG (only the local copy is left: the sim does not know 10_000);
-    # offer 11's local max_sale_price is above eMAG's, so eMAG refuses the price.
+    # offer 16's local max_sale_price is above eMAG's, so eMAG refuses the price.
     async with ctx.db.session() as session:
         await session.execute(
             update(EmagOffer)
@@ -229,22 +229,22 @@ async def test_refusals_pause_the_offer_and_a_floor_above_max_is_refused(
         )
         await session.execute(
             update(EmagOffer)
-            .where(EmagOffer.account_id == accounts.main.id, EmagOffer.emag_id == 11)
+            .where(EmagOffer.account_id == accounts.main.id, EmagOffer.emag_id == 16)
             .values(max_sale_price=EmagOffer.sale_price * 10)
         )
         await session.commit()
-    s11 = D(str((await sim_offer(sim, 11))["sale_price"]))
+    s16 = D(str((await sim_offer(sim, 16))["sale_price"]))
     await op.put(
         "/api/v1/pricing/costs",
         params=MAIN,
         json={
             "items": [
                 {"offer_id": 10_000, "unit_cost": "1"},
-                {"offer_id": 11, "unit_cost": str(s11 * 2)},
+                {"offer_id": 16, "unit_cost": str(s16 * 2)},
             ]
         },
     )
-    for offer_id, strategy in ((10_000, "margin"), (11, "margin")):
+    for offer_id, strategy in ((10_000, "margin"), (16, "margin")):
         created = await op.post(
             "/api/v1/pricing/rules",
             params=MAIN,
@@ -261,16 +261,16 @@ async def test_refusals_pause_the_offer_and_a_floor_above_max_is_refused(
         assert created.status_code == 201, created.text
     view = await run(op, dry_run=False)
     assert view["refused"] == 2
-    deleted, price = decision_of(view, 10_000), decision_of(view, 11)
+    deleted, price = decision_of(view, 10_000), decision_of(view, 16)
     assert deleted["outcome"] == "refused" and "does not exist" in deleted["messages"][0]
-    assert price["outcome"] == "refused" and "sale_price" in price["messages"][0]
-    offer_11 = await local_id(ctx, accounts.main.id, 11)
-    state = (await op.get(f"/api/v1/pricing/offers/{offer_11}/decisions")).json()
+    assert price["outcome"] == "refused" and "max_sale_price" in price["messages"][0]
+    offer_16 = await local_id(ctx, accounts.main.id, 16)
+    state = (await op.get(f"/api/v1/pricing/offers/{offer_16}/decisions")).json()
     assert "eMAG refused the price" in state["paused_reason"]
     again = await run(op, dry_run=False)
-    assert decision_of(again, 11)["reason"] == "paused" and again["changes"] == 0
-    assert (await op.post(f"/api/v1/pricing/offers/{offer_11}/resume")).status_code == 200
-    assert decision_of(await run(op, dry_run=True), 11)["action"] == "change"
+    assert decision_of(again, 16)["reason"] == "paused" and again["changes"] == 0
+    assert (await op.post(f"/api/v1/pricing/offers/{offer_16}/resume")).status_code == 200
+    assert decision_of(await run(op, dry_run=True), 16)["action"] == "change"
 
 
 async def test_rules_run_after_an_offers_sync(

@@ -155,6 +155,7 @@ async def offers_for_pricing(session: AsyncSession, account_id: int) -> Sequence
             EmagOffer.sale_price,
             EmagOffer.min_sale_price,
             EmagOffer.max_sale_price,
+            EmagOffer.recommended_price,
             EmagOffer.vat_rate,
             EmagOffer.buy_button_rank,
             EmagOffer.best_offer_sale_price,

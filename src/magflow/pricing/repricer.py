@@ -82,6 +82,7 @@ async def evaluate(
             buy_button_rank=row.buy_button_rank,
             best_offer_sale_price=row.best_offer_sale_price,
             number_of_offers=row.number_of_offers,
+            recommended_price=row.recommended_price,
         )
         rule = pick_rule(rules, view)
         if rule is None:

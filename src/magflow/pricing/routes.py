@@ -235,7 +235,7 @@ async def profit_report(
     group: Literal["day", "offer", "category"] = "day",
     date_from: date | None = None,
     date_to: date | None = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Any:
     """Profit per day, offer or category (and currency) between two days (default: the last

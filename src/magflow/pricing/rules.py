@@ -18,7 +18,9 @@ then the oldest rule. Its ``strategy`` proposes a target price (all prices witho
    per order and the rule's ``min_margin`` (:func:`.formulas.floor_price`); no unit cost, no
    commission rate or no reachable margin means no floor and the rule **does not run**
    (``no_floor``). A floor above ``max_sale_price`` cannot be honoured (``floor_above_max``);
-4. the price becomes ``clamp(target, max(floor, min_sale_price), max_sale_price)``: never under
+4. the price becomes ``clamp(target, max(floor, min_sale_price), ceiling)``, the ceiling being
+   ``max_sale_price``, or a cent under ``recommended_price`` when the offer has one (eMAG
+   refuses a sale price that is not below it, docs/emag-protocol.md, "Offers"): never under
    the floor, never outside eMAG's bounds, never 0 (the floor is at least a cent). A target
    under the floor stops at the floor (``at_floor``): no price war below it;
 5. no change when it equals the current price (``unchanged``);
@@ -83,6 +85,7 @@ class OfferView:
     buy_button_rank: int | None
     best_offer_sale_price: Decimal | None
     number_of_offers: int | None = None
+    recommended_price: Decimal | None = None
 
 
 @dataclass
@@ -151,13 +154,16 @@ def decide(
     floor = floor_price(basis, rule.min_margin)
     if floor is None:
         return result("skip", "no_floor", "no price reaches the minimum margin")
-    if floor > offer.max_sale_price:
-        return result(
-            "skip",
-            "floor_above_max",
-            f"floor {floor} is above max_sale_price {offer.max_sale_price}",
-            floor=floor,
+    ceiling = offer.max_sale_price
+    if offer.recommended_price is not None:
+        ceiling = min(ceiling, offer.recommended_price - CENT)
+    if floor > ceiling:
+        why = (
+            f"max_sale_price {offer.max_sale_price}"
+            if ceiling == offer.max_sale_price
+            else f"a cent under recommended_price {offer.recommended_price}"
         )
+        return result("skip", "floor_above_max", f"floor {floor} is above {why}", floor=floor)
     lowest = max(floor, offer.min_sale_price, CENT)
     rank, best = offer.buy_button_rank, offer.best_offer_sale_price
     if rule.strategy == "margin":
@@ -173,7 +179,11 @@ def decide(
         return result("hold", "winning", "holds the Buy Button", floor=floor)
     else:
         target, why = best - rule.step, f"undercut the best offer {best} by {rule.step}"
-    price = min(max(target, lowest), offer.max_sale_price).quantize(Decimal("0.0001"))
+    if lowest > ceiling:
+        return result(
+            "skip", "floor_above_max", f"min_sale_price {lowest} is above {ceiling}", floor=floor
+        )
+    price = min(max(target, lowest), ceiling).quantize(Decimal("0.0001"))
     reason = "at_floor" if target < lowest else "target"
     if price == before.quantize(Decimal("0.0001")):
         return result("hold", "unchanged" if reason == "target" else "at_floor", why, floor=floor)
