@@ -168,13 +168,15 @@ async def refresh_lines(session: AsyncSession, account: EmagAccount) -> int:
     """Rebuild the lines of the account's orders changed since the watermark; returns the
     number of orders re-read. Never commits."""
     mark = await repository.watermark(session, account.id)
-    costs = await load_costs(session, account.id)
+    costs: Costs | None = None  # loaded only when an order changed (most reports: none did)
     tz = platform_info(account.platform).tz
     since, after_id, seen = mark.updated_until, mark.last_order_id or 0, 0
     while True:
         orders = await repository.orders_changed_since(session, account.id, since, after_id, PAGE)
         if not orders:
             break
+        if costs is None:
+            costs = await load_costs(session, account.id)
         product_ids = {
             pid
             for o in orders

@@ -235,14 +235,17 @@ async def profit_report(
     group: Literal["day", "offer", "category"] = "day",
     date_from: date | None = None,
     date_to: date | None = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Any:
     """Profit per day, offer or category (and currency) between two days (default: the last
-    30). Revenue is without VAT; the SGR deposit is shown apart and is no revenue."""
+    30). Revenue is without VAT; the SGR deposit is shown apart and is no revenue. ``limit``:
+    by default every day of the period, or the 100 offers or categories of highest profit."""
     end = date_to or datetime.now(UTC).date()
     start = date_from or end - timedelta(days=29)
     try:
+        if limit is None:
+            limit = 10_000 if group == "day" else 100
         rows = await service.profit_report(session, [account], group, start, end, limit)
     except service.PricingInputError as exc:
         raise _unprocessable(exc) from exc
