@@ -130,7 +130,10 @@ async def test_costs_commissions_profit_and_report(
         D("0.0001")
     )
 
-    # The report: revenue without VAT, the deposit apart, summed per currency.
+    # The report: revenue without VAT, the deposit apart, summed per currency. Reading never
+    # writes: the lines are rebuilt after an orders sync, every minute, or on demand.
+    refreshed = await op.post("/api/v1/pricing/report/refresh", params=MAIN)
+    assert refreshed.status_code == 200, refreshed.text
     report = await op.get(
         "/api/v1/pricing/report",
         params={**MAIN, "group": "day", "date_from": "2020-01-01", "date_to": "2030-01-01"},

@@ -299,3 +299,19 @@ async def test_rules_run_after_an_offers_sync(
     offer = await sim_offer(sim, 12)
     assert abs(D(str(offer["sale_price"])) - (s * D("0.97") - D("0.01"))) <= D("0.0001")
     assert offer["buy_button_rank"] == 1
+
+
+async def test_profit_lines_are_rebuilt_after_an_orders_sync(
+    ctx: AppContext, accounts: Accounts, clients: Clients
+) -> None:
+    op = clients.operator
+    started = await op.post("/api/v1/emag/enhanced/sync/orders", json={"account": "main"})
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + 60
+    while True:  # the report fills once the run and what follows it are done
+        report = await op.get("/api/v1/pricing/report", params={**MAIN, "date_from": "2020-01-01"})
+        if report.json()["rows"]:
+            break
+        assert time.monotonic() < deadline, "no profit lines after the orders sync"
+        await asyncio.sleep(0.1)
+    assert sum(r["lines"] for r in report.json()["rows"]) > 0

@@ -2,9 +2,12 @@
 report (per day, offer or category). The formulas are :mod:`.formulas`'.
 
 **Order lines.** The report reads ``pricing_order_lines``, one row per sold line, rebuilt from
-``emag_orders`` for every order changed since the account's watermark (``updated_at``) each time
-a report is asked for (:func:`refresh_lines`): an order synced again is re-read, its lines
-replaced. Which orders count: statuses 1 (new), 2 (in progress), 3 (prepared) and 4 (finalized);
+``emag_orders`` for every order changed since the account's watermark (``updated_at``, ``id``) by
+:func:`refresh_lines`: after each orders sync, every minute in the job maintenance (write-backs
+change orders too) and on demand (``POST /api/v1/pricing/report/refresh``). An order synced again
+is re-read, its lines replaced. Reading the report never writes.
+
+Which orders count: statuses 1 (new), 2 (in progress), 3 (prepared) and 4 (finalized);
 cancelled (0) and returned (5) orders have no line (docs/emag-protocol.md, "Orders"). A removed
 line (status 0) is not sold. The line's day is the order's date in the platform's time zone.
 

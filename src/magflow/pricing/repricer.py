@@ -291,3 +291,24 @@ async def after_offer_sync(ctx: AppContext, run_id: int, status: str) -> None:
         await run(ctx, account, trigger="sync", dry_run=False, actor=Actor(None, "repricer"))
     except Exception:
         log.exception("repricing after offers run %s failed", run_id)
+
+
+async def after_orders_sync(ctx: AppContext, run_id: int, status: str) -> None:
+    """Rebuild the account's profit lines after an orders sync (complete or partial: what was
+    stored counts). Never raises."""
+    from magflow.sync.models import SyncKind, SyncLog
+
+    if status not in ("completed", "partial"):
+        return
+    try:
+        async with ctx.db.session() as session:
+            sync_run = await session.get(SyncLog, run_id)
+            if sync_run is None or sync_run.account_id is None:
+                return
+            if sync_run.kind != SyncKind.orders.value:
+                return
+            account = await accounts_service.get_account(session, sync_run.account_id)
+            await profit.refresh_lines(session, account)
+            await session.commit()
+    except Exception:
+        log.exception("profit lines after orders run %s failed", run_id)

@@ -239,8 +239,10 @@ async def profit_report(
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Any:
     """Profit per day, offer or category (and currency) between two days (default: the last
-    30). Revenue is without VAT; the SGR deposit is shown apart and is no revenue. ``limit``:
-    by default every day of the period, or the 100 offers or categories of highest profit."""
+    30), from the order lines as last rebuilt (after each orders sync, every minute, or
+    ``POST /report/refresh``). Revenue is without VAT; the SGR deposit is shown apart and is
+    no revenue. ``limit``: by default every day of the period, or the 100 offers or categories
+    of highest profit."""
     end = date_to or datetime.now(UTC).date()
     start = date_from or end - timedelta(days=29)
     try:
@@ -249,7 +251,6 @@ async def profit_report(
         rows = await service.profit_report(session, [account], group, start, end, limit)
     except service.PricingInputError as exc:
         raise _unprocessable(exc) from exc
-    await session.commit()  # the refreshed order lines
     if format == "json":
         return {"group": group, "date_from": start, "date_to": end, "rows": rows}
     table = [[r[group], *(r[h] for h in REPORT_HEADER[1:])] for r in rows]
@@ -279,6 +280,15 @@ async def profit_report(
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
     )
+
+
+@router.post("/report/refresh")
+async def refresh_report(session: Session, _user: Operator, account: AccountByName) -> Any:
+    """Rebuild the report's order lines of the orders changed since the last rebuild now (it
+    also happens after each orders sync and every minute in the job maintenance)."""
+    orders = await service.refresh_lines(session, account)
+    await session.commit()
+    return {"orders": orders}
 
 
 # -- rules, runs, decisions --------------------------------------------------------------------

@@ -318,15 +318,32 @@ async def profit_report(
     date_to: date,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """The report (per day, offer or category, and per currency) after bringing each account's
-    order lines up to date."""
+    """The report (per day, offer or category, and per currency) from the order lines as last
+    rebuilt (:func:`refresh_lines`): a read never writes."""
     if group not in repository.REPORT_GROUPS:
         raise PricingInputError("group is day, offer or category")
     if date_to < date_from:
         raise PricingInputError("date_to is before date_from")
-    for account in accounts:
-        await profit.refresh_lines(session, account)
     rows = await repository.profit_report(
         session, [a.id for a in accounts], group, date_from, date_to, limit
     )
     return profit.report_rows(rows, group)
+
+
+async def refresh_lines(session: AsyncSession, account: EmagAccount) -> int:
+    """Rebuild the account's order lines of the orders changed since the last rebuild (after an
+    orders sync, by the job maintenance, or on demand); returns the orders re-read."""
+    return await profit.refresh_lines(session, account)
+
+
+async def refresh_all_lines(ctx: AppContext) -> int:
+    """:func:`refresh_lines` for every account, each in its own transaction."""
+    async with ctx.db.session() as session:
+        account_ids = [a.id for a in await accounts_service.list_accounts(session)]
+    total = 0
+    for account_id in account_ids:
+        async with ctx.db.session() as session:
+            account = await accounts_service.get_account(session, account_id)
+            total += await profit.refresh_lines(session, account)
+            await session.commit()
+    return total
