@@ -131,7 +131,7 @@ async def test_costs_commissions_profit_and_report(
     )
 
     # The report: revenue without VAT, the deposit apart, summed per currency. Reading never
-    # writes: the lines are rebuilt after an orders sync, every minute, or on demand.
+    # writes: the lines are rebuilt after an orders sync or on demand.
     refreshed = await op.post("/api/v1/pricing/report/refresh", params=MAIN)
     assert refreshed.status_code == 200, refreshed.text
     report = await op.get(

@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 5.0
 PRUNE_EVERY = timedelta(hours=1)
-LINES_EVERY = timedelta(minutes=1)
 Dispatch = Callable[[int], Awaitable[None]]
 
 
@@ -43,7 +42,6 @@ class Maintenance:
             SyncKind.offers: Schedule.parse(settings.schedule_offers),
         }
         self._pruned_at: datetime | None = None
-        self._lines_at: datetime | None = None
 
     async def loop(self) -> None:
         while True:
@@ -54,7 +52,6 @@ class Maintenance:
                 if self.ctx.settings.schedules_enabled:
                     await self.fire_schedules()
                 await self.prune_history()
-                await self.refresh_profit_lines()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -74,17 +71,6 @@ class Maintenance:
             deleted = await prune(session, now, self.ctx.settings.pricing_history_days)
             await session.commit()
         return deleted
-
-    async def refresh_profit_lines(self) -> int:
-        """At most once a minute: the profit report's order lines of orders changed since
-        (:func:`magflow.pricing.service.refresh_all_lines`; write-backs change orders too)."""
-        from magflow.pricing.service import refresh_all_lines
-
-        now = datetime.now(UTC)
-        if self._lines_at is not None and now - self._lines_at < LINES_EVERY:
-            return 0
-        self._lines_at = now
-        return await refresh_all_lines(self.ctx)
 
     async def recover_stalled(self, skip: set[int] | None = None) -> list[int]:
         """Dispatch runs whose heartbeat stopped (their process died) or that nobody picked up."""

@@ -3,9 +3,10 @@ report (per day, offer or category). The formulas are :mod:`.formulas`'.
 
 **Order lines.** The report reads ``pricing_order_lines``, one row per sold line, rebuilt from
 ``emag_orders`` for every order changed since the account's watermark (``updated_at``, ``id``) by
-:func:`refresh_lines`: after each orders sync, every minute in the job maintenance (write-backs
-change orders too) and on demand (``POST /api/v1/pricing/report/refresh``). An order synced again
-is re-read, its lines replaced. Reading the report never writes.
+:func:`refresh_lines`: after each orders sync (complete or partial) and on demand
+(``POST /api/v1/pricing/report/refresh``). An order synced again is re-read, its lines replaced.
+Reading the report never writes (a write-back's status change shows after the next orders sync,
+which the schedule runs every few minutes).
 
 Which orders count: statuses 1 (new), 2 (in progress), 3 (prepared) and 4 (finalized);
 cancelled (0) and returned (5) orders have no line (docs/emag-protocol.md, "Orders"). A removed
@@ -13,7 +14,8 @@ line (status 0) is not sold. The line's day is the order's date in the platform'
 
 Per line (:func:`magflow.pricing.formulas.line_profit`): revenue without VAT (``quantity x
 sale_price``) plus the line's share of the order's vouchers; the unit cost and the commission rate
-known when the line is built (a cost import re-builds the account's lines); the shipping share =
+known when the line is built (a cost import, or a change of commissions or fixed costs, makes
+the next rebuild re-read every order of the account); the shipping share =
 the account's fixed costs per order (shipping + packaging, + the FBE fee on FBE orders, type 2)
 x the line's share of the order's revenue; the SGR deposit (``recycle_warranties``, with its VAT,
 :func:`magflow.orders.mapping.deposit_with_vat`) is reported beside, never as revenue. Amounts are

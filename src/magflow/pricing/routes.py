@@ -239,7 +239,7 @@ async def profit_report(
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Any:
     """Profit per day, offer or category (and currency) between two days (default: the last
-    30), from the order lines as last rebuilt (after each orders sync, every minute, or
+    30), from the order lines as last rebuilt (after each orders sync, or
     ``POST /report/refresh``). Revenue is without VAT; the SGR deposit is shown apart and is
     no revenue. ``limit``: by default every day of the period, or the 100 offers or categories
     of highest profit."""
@@ -285,7 +285,7 @@ async def profit_report(
 @router.post("/report/refresh")
 async def refresh_report(session: Session, _user: Operator, account: AccountByName) -> Any:
     """Rebuild the report's order lines of the orders changed since the last rebuild now (it
-    also happens after each orders sync and every minute in the job maintenance)."""
+    also happens after each orders sync)."""
     orders = await service.refresh_lines(session, account)
     await session.commit()
     return {"orders": orders}

@@ -332,18 +332,5 @@ async def profit_report(
 
 async def refresh_lines(session: AsyncSession, account: EmagAccount) -> int:
     """Rebuild the account's order lines of the orders changed since the last rebuild (after an
-    orders sync, by the job maintenance, or on demand); returns the orders re-read."""
+    orders sync, or on demand); returns the orders re-read."""
     return await profit.refresh_lines(session, account)
-
-
-async def refresh_all_lines(ctx: AppContext) -> int:
-    """:func:`refresh_lines` for every account, each in its own transaction."""
-    async with ctx.db.session() as session:
-        account_ids = [a.id for a in await accounts_service.list_accounts(session)]
-    total = 0
-    for account_id in account_ids:
-        async with ctx.db.session() as session:
-            account = await accounts_service.get_account(session, account_id)
-            total += await profit.refresh_lines(session, account)
-            await session.commit()
-    return total
