@@ -192,7 +192,13 @@ async def run(
         await session.commit()
         run_id = pricing_run.id
     if op_id is not None:
-        await ctx.jobs.enqueue_bulk(op_id)
+        if ctx.runner is not None:
+            await ctx.jobs.enqueue_bulk(op_id)
+        else:  # a ``magflow worker`` (after a sync run) has no runner: send now, in this job
+            from magflow.bulk.events import bus_publisher
+            from magflow.bulk.runner import BulkRunner
+
+            await BulkRunner(ctx, bus_publisher(ctx)).execute(op_id)
     return run_id
 
 
