@@ -43,6 +43,7 @@ from magflow.invoicing.routes import router as invoicing_router
 from magflow.orders.actions_routes import router as order_actions_router
 from magflow.orders.routes import router as orders_router
 from magflow.performance.routes import router as performance_router
+from magflow.pricing.routes import router as pricing_router
 from magflow.realtime.hub import Hub
 from magflow.realtime.routes import router as realtime_router
 from magflow.returns.routes import router as returns_router
@@ -79,6 +80,7 @@ ROUTERS: list[APIRouter] = [
     callback_router,  # /callbacks/emag/{secret}/{kind}: eMAG's callbacks (no login)
     invoicing_router,
     invoice_files_router,  # /invoices/files/{token}.pdf: public, eMAG downloads from it
+    pricing_router,
     web_router,  # the dashboard's pages at /: last, so that no page can shadow an API path
 ]
 

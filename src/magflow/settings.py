@@ -177,6 +177,8 @@ class Settings(BaseSettings):
     # seller without eMAG's own deadline is due this many hours after its date.
     todo_ack_minutes: Annotated[int, Field(ge=1, le=10080)] = 60
     todo_return_hours: Annotated[int, Field(ge=1, le=720)] = 48
+    # Offer history (pricing) older than this many days is deleted by the job maintenance.
+    pricing_history_days: Annotated[int, Field(ge=1, le=3650)] = 90
     log_format: LogFormat = LogFormat.text
     log_level: str = "INFO"
     migrate_on_start: bool = True

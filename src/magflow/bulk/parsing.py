@@ -63,15 +63,22 @@ def _column(name: Any) -> str:
 
 
 def _rows(
-    header: list[Any], records: Any, max_rows: int, deadline: float | None = None
+    header: list[Any],
+    records: Any,
+    max_rows: int,
+    deadline: float | None = None,
+    known: frozenset[str] | None = None,
 ) -> list[dict[str, Any]]:
+    """The file's rows as dicts of its known columns; ``known`` defaults to the bulk offer
+    columns (the pricing cost import passes its own)."""
+    known = known if known is not None else frozenset(KNOWN)
     columns = [_column(h) for h in header]
     if "offer_id" not in columns:
         raise UploadError("the first row must name the columns, with offer_id (or id) among them")
-    unknown = sorted({c for c in columns if c and c not in KNOWN})
+    unknown = sorted({c for c in columns if c and c not in known})
     if unknown:
         raise UploadError(
-            f"unknown columns: {', '.join(unknown)}; known: {', '.join(sorted(KNOWN))}"
+            f"unknown columns: {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
     items: list[dict[str, Any]] = []
     deadline = deadline if deadline is not None else time.monotonic() + MAX_PARSE_SECONDS
@@ -89,7 +96,9 @@ def _rows(
     return items
 
 
-def parse_csv(content: bytes, max_rows: int) -> list[dict[str, Any]]:
+def parse_csv(
+    content: bytes, max_rows: int, known: frozenset[str] | None = None
+) -> list[dict[str, Any]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -100,10 +109,12 @@ def parse_csv(content: bytes, max_rows: int) -> list[dict[str, Any]]:
     header = next(reader, None)
     if header is None:
         raise UploadError("the file is empty")
-    return _rows(header, reader, max_rows)
+    return _rows(header, reader, max_rows, known=known)
 
 
-def parse_xlsx(content: bytes, max_rows: int) -> list[dict[str, Any]]:
+def parse_xlsx(
+    content: bytes, max_rows: int, known: frozenset[str] | None = None
+) -> list[dict[str, Any]]:
     from openpyxl import load_workbook
 
     try:
@@ -127,23 +138,25 @@ def parse_xlsx(content: bytes, max_rows: int) -> list[dict[str, Any]]:
         header = next(rows, None)
         if header is None:
             raise UploadError("the file is empty")
-        return _rows(list(header), rows, max_rows)
+        return _rows(list(header), rows, max_rows, known=known)
     finally:
         workbook.close()
 
 
-def parse_upload(filename: str, content: bytes, max_rows: int) -> tuple[str, list[dict[str, Any]]]:
+def parse_upload(
+    filename: str, content: bytes, max_rows: int, known: frozenset[str] | None = None
+) -> tuple[str, list[dict[str, Any]]]:
     """(source, items) of an uploaded file, by extension (or the XLSX zip signature)."""
     name = filename.lower()
     if name.endswith(".xlsx") or content[:2] == b"PK":
-        return "xlsx", parse_xlsx(content, max_rows)
+        return "xlsx", parse_xlsx(content, max_rows, known)
     if name.endswith((".csv", ".txt")) or not name:
-        return "csv", parse_csv(content, max_rows)
+        return "csv", parse_csv(content, max_rows, known)
     raise UploadError("upload a .csv or .xlsx file")
 
 
 async def parse_upload_in_thread(
-    filename: str, content: bytes, max_rows: int
+    filename: str, content: bytes, max_rows: int, known: frozenset[str] | None = None
 ) -> tuple[str, list[dict[str, Any]]]:
     """:func:`parse_upload` in a worker thread (at most :data:`PARSERS_AT_ONCE` at once), so
     that the event loop keeps serving other requests while a file is read."""
@@ -152,5 +165,5 @@ async def parse_upload_in_thread(
     if limiter is None:
         limiter = _PARSERS[loop] = anyio.CapacityLimiter(PARSERS_AT_ONCE)
     return await anyio.to_thread.run_sync(
-        parse_upload, filename, content, max_rows, limiter=limiter
+        parse_upload, filename, content, max_rows, known, limiter=limiter
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.catalog.models import EmagOffer
@@ -235,3 +235,34 @@ async def offers_by_emag_id(
 async def apply_offer_update(session: AsyncSession, offer_id: int, values: dict[str, Any]) -> None:
     if values:
         await session.execute(update(EmagOffer).where(EmagOffer.id == offer_id).values(**values))
+
+
+async def offers_by_id(session: AsyncSession, offer_ids: Iterable[int]) -> dict[int, EmagOffer]:
+    """Stored offers by their id (read in chunks of 900, SQLite's parameter limit)."""
+    wanted = list(set(offer_ids))
+    found: dict[int, EmagOffer] = {}
+    for start in range(0, len(wanted), 900):
+        rows = await session.execute(
+            select(EmagOffer).where(EmagOffer.id.in_(wanted[start : start + 900]))
+        )
+        found.update({offer.id: offer for offer in rows.scalars()})
+    return found
+
+
+async def apply_offer_updates(
+    session: AsyncSession, updates: list[tuple[int, dict[str, Any]]]
+) -> None:
+    """Several offers' ``(id, values)``: one executemany per set of columns (psycopg pipelines
+    it), instead of one UPDATE round trip per offer."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for offer_id, values in updates:
+        if values:
+            groups.setdefault(tuple(sorted(values)), []).append({"offer_id": offer_id, **values})
+    table = EmagOffer.__table__
+    for names, rows in groups.items():
+        await session.execute(
+            update(table)  # type: ignore[arg-type]
+            .where(table.c.id == bindparam("offer_id"))
+            .values({name: bindparam(name) for name in names}),
+            rows,
+        )

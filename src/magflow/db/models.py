@@ -17,6 +17,18 @@ from magflow.db.base import Base
 from magflow.intake.models import IntakePoll, OrderIntake
 from magflow.invoicing.models import Invoice, InvoiceSeriesCounter, InvoicingSettings
 from magflow.orders.models import EmagOrder
+from magflow.pricing.models import (
+    CategoryCommission,
+    OfferCost,
+    OfferHistory,
+    OrderLine,
+    OrderLinesWatermark,
+    PricingDecision,
+    PricingRule,
+    PricingRun,
+    PricingSettings,
+    RuleState,
+)
 from magflow.returns.models import EmagReturn
 from magflow.sync.models import SyncLog
 
@@ -30,6 +42,7 @@ __all__ = [
     "Base",
     "BulkOperation",
     "BulkOperationItem",
+    "CategoryCommission",
     "EmagAccount",
     "EmagCustomer",
     "EmagCustomerAccount",
@@ -42,6 +55,15 @@ __all__ = [
     "InvoiceSeriesCounter",
     "InvoicingSettings",
     "OrderIntake",
+    "OfferCost",
+    "OfferHistory",
+    "OrderLine",
+    "OrderLinesWatermark",
+    "PricingDecision",
+    "PricingRule",
+    "PricingRun",
+    "PricingSettings",
+    "RuleState",
     "SyncLog",
     "User",
 ]

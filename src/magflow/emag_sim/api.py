@@ -56,7 +56,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from magflow.emag_sim import data, labels
+from magflow.emag_sim import competition, data, labels
 from magflow.emag_sim.data import parse_local
 from magflow.emag_sim.state import (
     DAY,
@@ -362,6 +362,7 @@ class EmagApi:
             offer = acc.get_offer(offer_id)
             if offer is None:
                 continue
+            offer = competition.view(acc, offer, self.clock())
             if f.id is not None:
                 offer = dict(offer)
                 for key in ("manufacturer", "eu_representative"):
@@ -726,6 +727,7 @@ class EmagApi:
                 results[key] = {"isError": True, "messages": errors}
                 continue
             acc.put_offer(offer)
+            competition.touched(acc, offer_id, self.clock())
             results[key] = {
                 "isError": False,
                 "messages": [f"Offer {offer_id} updated successfully"],

@@ -38,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from magflow.emag_sim import competition, pricing_routes
 from magflow.emag_sim import faults as fault_bodies
 from magflow.emag_sim.api import ApiError, EmagApi, Reply, envelope, fail
 from magflow.emag_sim.bodies import MAX_INPUT_VARS, BodyError, parse_body
@@ -352,6 +353,7 @@ class Simulator:
                 self._control(self.c_offer),
                 methods=["GET"],
             ),
+            *pricing_routes.routes(self),  # commission estimate, competitors
         ]
 
     def _control(
@@ -493,6 +495,8 @@ class Simulator:
     def c_offer(self, request: Request, body: Any) -> tuple[int, Any]:
         acc = self._account_or_404(request)
         offer = acc.get_offer(request.path_params["offer_id"]) if acc else None
+        if acc is not None and offer is not None:
+            offer = competition.view(acc, offer, time.time())
         return (200, offer) if offer else (404, {"error": "not found"})
 
 

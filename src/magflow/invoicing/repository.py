@@ -21,6 +21,7 @@ from magflow.invoicing.models import (
     Trigger,
 )
 from magflow.orders.models import EmagOrder
+from magflow.orders.repository import invoice_missing
 
 FINALIZED = 4
 CANCELLED = 0
@@ -263,19 +264,16 @@ async def missing_invoices(
     """The queue: finalized orders without an invoice, with MagFlow's invoice row if any (its
     state and message say why it is missing).
 
-    The to-do list's definition (``intake.todo``, kind ``invoice_missing``; the same predicate,
-    written alike so the partial index ``ix_emag_orders_invoice_missing`` serves both): status 4
-    and known to have no invoice among the order's attachments on eMAG (``has_invoice`` false,
-    kept by every order read and by every attachment MagFlow makes), so an invoice attached by
-    URL, or issued by MagFlow, leaves both lists at once."""
+    The to-do list's definition, :func:`magflow.orders.repository.invoice_missing` (kind
+    ``invoice_missing`` of ``intake.todo``): status 4 and known to have no invoice among the
+    order's attachments on eMAG (``has_invoice`` false, kept by every order read and by every
+    attachment MagFlow makes), so an invoice attached by URL, or issued by MagFlow, leaves both
+    lists at once."""
     invoice = aliased(Invoice)
     conditions: list[Any] = [
-        EmagOrder.status == FINALIZED,
-        EmagOrder.has_invoice == False,  # noqa: E712  (the index's predicate)
+        invoice_missing(account_ids or None),
         or_(invoice.id.is_(None), invoice.state != InvoiceState.attached.value),
     ]
-    if account_ids:
-        conditions.append(EmagOrder.account_id.in_(account_ids))
     base = select(EmagOrder, invoice).outerjoin(
         invoice, and_(invoice.order_id == EmagOrder.id, invoice.kind == DocKind.invoice.value)
     )

@@ -27,6 +27,7 @@ from magflow.sync.models import SyncKind, SyncMode
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 5.0
+PRUNE_EVERY = timedelta(hours=1)
 Dispatch = Callable[[int], Awaitable[None]]
 DispatchIntake = Callable[[int, bool], Awaitable[None]]
 
@@ -49,6 +50,7 @@ class Maintenance:
             SyncKind.orders: Schedule.parse(settings.schedule_orders),
             SyncKind.offers: Schedule.parse(settings.schedule_offers),
         }
+        self._pruned_at: datetime | None = None
 
     async def loop(self) -> None:
         while True:
@@ -61,6 +63,7 @@ class Maintenance:
                 if self.dispatch_intake is not None:
                     await self.intake_tick()
                 await self.invoicing()
+                await self.prune_history()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -73,6 +76,19 @@ class Maintenance:
         from magflow.invoicing.service import InvoicingService
 
         return await InvoicingService(self.ctx).tick()
+    async def prune_history(self) -> int:
+        """At most once an hour: delete offer history older than
+        ``MAGFLOW_PRICING_HISTORY_DAYS`` (:func:`magflow.pricing.history.prune`)."""
+        from magflow.pricing.history import prune
+
+        now = datetime.now(UTC)
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return 0
+        self._pruned_at = now
+        async with self.ctx.db.session() as session:
+            deleted = await prune(session, now, self.ctx.settings.pricing_history_days)
+            await session.commit()
+        return deleted
 
     async def recover_stalled(self, skip: set[int] | None = None) -> list[int]:
         """Dispatch runs whose heartbeat stopped (their process died) or that nobody picked up."""
@@ -190,4 +206,15 @@ async def claim_and_execute(
         await session.commit()
     if not claimed:
         return "claimed-elsewhere"
-    return await execute(run_id)
+    status = await execute(run_id)
+    await after_run(ctx, run_id, status)
+    return status
+
+
+async def after_run(ctx: AppContext, run_id: int, status: str) -> None:
+    """What follows a finished sync run: the repricing rules after an offers run, the profit
+    report's order lines after an orders run (:mod:`magflow.pricing.repricer`; never raises)."""
+    from magflow.pricing.repricer import after_offer_sync, after_orders_sync
+
+    await after_offer_sync(ctx, run_id, status)
+    await after_orders_sync(ctx, run_id, status)

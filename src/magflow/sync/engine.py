@@ -62,6 +62,7 @@ from magflow.emag.metrics import ClientStats
 from magflow.emag.platforms import platform_info
 from magflow.emag.schemas import CountResult
 from magflow.orders import service as orders_service
+from magflow.pricing import history as offer_history
 from magflow.sync import repository
 from magflow.sync import service as sync_service
 from magflow.sync.models import SyncKind, SyncLog, SyncMode, SyncStatus
@@ -541,9 +542,10 @@ class SyncEngine:
             )
             if row["emag_id"] is not None:
                 rows[row["emag_id"]] = {**row, "created_at": now}
-        created = await catalog_repository.upsert_offers(
-            session, credentials.account_id, [rows[emag_id] for emag_id in sorted(rows)]
-        )
+        ordered = [rows[emag_id] for emag_id in sorted(rows)]
+        # Before the upsert: the history compares each row with the stored offer.
+        await offer_history.record_changes(session, credentials.account_id, ordered, now)
+        created = await catalog_repository.upsert_offers(session, credentials.account_id, ordered)
         return created, len(rows) - created
 
     async def _settle_missing(self, run_id: int, account_id: int, plan: Plan) -> None:

@@ -4,7 +4,8 @@ account's health.
 Every figure comes from the JSON API: orders and revenue per day from
 ``GET /api/v1/emag/orders/daily`` (local days of each account's platform), the waiting (new
 seller-fulfilled orders: FBE orders are eMAG's to acknowledge) and out-of-stock counts from the
-orders and offers listings' ``total``, the to-dos from ``GET /api/v1/todo``.
+orders and offers listings' ``total``, the to-dos from ``GET /api/v1/todo``, the Buy Buttons won
+and lost in the last 24 h from ``GET /api/v1/pricing/buy-buttons`` (the offer history).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ async def overview(request: Request, user: User) -> Response:
     except ApiError:
         health = None
     todos = await _todos(client, accounts)
+    buy_buttons = await client.get("/api/v1/pricing/buy-buttons", {"hours": 24})
     return render(
         request,
         "overview.html",
@@ -102,6 +104,7 @@ async def overview(request: Request, user: User) -> Response:
         out_of_stock=out_of_stock,
         offers_total=offers_total,
         health=health,
+        buy_buttons=buy_buttons,
         health_accounts=_health_by_account(health),
         ip_refusals=_ip_refusals(health),
         chart=chart(daily),

@@ -7,7 +7,8 @@
   :mod:`~magflow.web.sync`, :mod:`~magflow.web.offers`, :mod:`~magflow.web.orders` (the list),
   :mod:`~magflow.web.order` (one order), :mod:`~magflow.web.customers`,
   :mod:`~magflow.web.performance` (seller performance),
-  :mod:`~magflow.web.accounts`, :mod:`~magflow.web.users`, :mod:`~magflow.web.alerts`.
+  :mod:`~magflow.web.accounts`, :mod:`~magflow.web.users`, :mod:`~magflow.web.alerts`,
+  :mod:`~magflow.web.pricing` (an offer's history chart, profit and repricer decisions).
 
 **Data.** Pages read and write through the JSON API in-process (:mod:`magflow.web.client`), with
 the user's token: roles, validation, audit and error messages are the API's, and no page runs a
@@ -31,6 +32,7 @@ from magflow.web import (
     orders,
     overview,
     performance,
+    pricing,
     sync,
     users,
 )
@@ -49,6 +51,7 @@ for page in (
     overview,
     sync,
     offers,
+    pricing,
     orders,
     order,
     invoicing,

@@ -110,6 +110,7 @@ def _nav(user: WebUser | None) -> list[tuple[str, str]]:
         ("/", "Overview"),
         ("/sync", "Sync"),
         ("/offers", "Offers"),
+        ("/profit", "Profit"),
         ("/orders", "Orders"),
         ("/invoicing", "Invoices"),
         ("/customers", "Customers"),

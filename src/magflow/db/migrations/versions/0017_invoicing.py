@@ -2,7 +2,7 @@
 (order, kind) of document (invoice or credit note).
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 """
 
 from collections.abc import Sequence
@@ -19,7 +19,7 @@ def UTCDateTime() -> sa.DateTime:
 
 
 revision: str = "0017"
-down_revision: str | None = "0014"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
