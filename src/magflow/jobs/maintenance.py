@@ -76,6 +76,7 @@ class Maintenance:
         from magflow.invoicing.service import InvoicingService
 
         return await InvoicingService(self.ctx).tick()
+
     async def prune_history(self) -> int:
         """At most once an hour: delete offer history older than
         ``MAGFLOW_PRICING_HISTORY_DAYS`` (:func:`magflow.pricing.history.prune`)."""
