@@ -79,7 +79,7 @@ async def test_an_ip_refusal_fails_the_ticks_invoices_after_one_call_and_is_not_
     # the same moment (each works the invoices it leases); the others are not sent.
     sent = route_count(await sim_stats(sim), "order/attachments/save") - before
     refused = [r for r in rows if not (r.message or "").startswith("not sent: ")]
-    assert 1 <= sent <= 2 and len(refused) == sent < len(rows)
+    assert 1 <= sent <= 2 and 1 <= len(refused) <= sent < len(rows)
 
     await InvoicingService(ctx).tick()  # the next tick: a failed invoice waits for a person
     assert route_count(await sim_stats(sim), "order/attachments/save") - before <= 2
