@@ -38,10 +38,10 @@ __all__ = [
     "EmagOrder",
     "EmagReturn",
     "IntakePoll",
-    "OrderIntake",
     "Invoice",
     "InvoiceSeriesCounter",
     "InvoicingSettings",
+    "OrderIntake",
     "SyncLog",
     "User",
 ]
