@@ -2,7 +2,7 @@
 account, announced like any other, is read as type 2 and never acknowledged (point 4); and eMAG's
 refusal of the server's IP (``ERROR: Invalid vendor ip [...]``, docs/emag-protocol.md, "Answers and
 errors") stops the job at once and holds the account's intake, so that neither the poll nor a
-callback makes it call eMAG again until the pause is over (point 10)."""
+callback makes it call eMAG again until the pause is over or a sync run gets through (point 10)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from magflow.emag_sim import SimulatorServer
 from magflow.intake import repository
 from magflow.intake.work import IntakeWorker, accounts_to_poll
 from magflow.jobs.schedule import IP_REFUSAL_PAUSE
+from magflow.sync.models import SyncKind
 from tests.intake.support import intake_rows
 from tests.orders.support import route_count, sim_control, sim_stats
-from tests.support.simulation import Accounts, set_faults
+from tests.support.simulation import Accounts, set_faults, sync
 
 
 async def _announce(ctx: AppContext, account_id: int, ids: list[int]) -> None:
@@ -72,3 +73,11 @@ async def test_an_ip_refusal_holds_the_intake_instead_of_retrying(
         assert "Invalid vendor ip" in (rows[order_id].last_error or "")
     # The catch-up poll is not due for the held account; the other account's is.
     assert await accounts_to_poll(ctx) == [accounts.fbe.id]
+
+    # The seller whitelists the IP and starts a sync, as the hint says: the hold is lifted.
+    await set_faults(sim)
+    assert (await sync(ctx, accounts.main, SyncKind.orders)).status == "completed"
+    assert await accounts_to_poll(ctx) == [accounts.main.id]
+    resumed = await IntakeWorker(ctx).execute(accounts.main.id)
+    assert resumed.held_until is None
+    assert {resumed.outcomes.get(i) for i in created} == {"stored"}

@@ -363,3 +363,26 @@ async def hold(
             .values(account_id=account_id, polled_at=until)
             .on_conflict_do_nothing(index_elements=["account_id"])
         )
+
+
+async def release_hold(
+    session: AsyncSession, account_id: int, now: datetime, poll_due: datetime
+) -> None:
+    """Undo :func:`hold` (a sync run got through since: the IP is whitelisted): the account's
+    pending orders are due now and its poll turn is set to ``poll_due`` (in the past: due)."""
+    await session.execute(
+        update(OrderIntake)
+        .where(
+            OrderIntake.account_id == account_id,
+            OrderIntake.state == IntakeState.pending.value,
+            OrderIntake.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(IntakePoll)
+        .where(IntakePoll.account_id == account_id)
+        .values(polled_at=poll_due)
+        .execution_options(synchronize_session=False)
+    )

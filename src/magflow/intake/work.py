@@ -30,7 +30,9 @@ Rules (docs/emag-protocol.md, "Orders", "Callbacks"):
   the job stops at the first such answer, and the account's pending orders and its poll wait
   ``IP_REFUSAL_PAUSE`` (``jobs.schedule``, as the schedules do; :meth:`IntakeWorker._refused`).
   A job started meanwhile (a callback, the timer) calls eMAG for nothing; a sync run refused for
-  the IP pauses the intake the same way.
+  the IP pauses the intake the same way. A sync run that gets through after the refusal (the
+  seller whitelisted the IP and started a sync, as the hint says) lifts the hold at once
+  (:func:`lift_hold`), as it resumes the schedules.
 
 The catch-up poll (``poll=True``, every ``MAGFLOW_INTAKE_POLL_SECONDS``, 60 s by default) is for
 callbacks that never came: one ``order/count`` of the account's new (status 1) seller-fulfilled
@@ -485,10 +487,11 @@ class IntakeWorker:
 
         now = _now()
         async with self.ctx.db.session() as session:
-            held = await repository.held_until(session, account.id, now)
+            held = await lift_hold(session, account.id, now)
             by_sync = await ip_refusal_paused_until(session, account.id, now)
             until = max((t for t in (held, by_sync) if t is not None), default=None)
             if until is None:
+                await session.commit()  # a hold lift_hold released
                 return False
             # Orders announced since (callbacks) wait too, so that the timer leaves them be.
             await repository.hold(
@@ -542,6 +545,22 @@ class IntakeWorker:
             await session.commit()
 
 
+async def lift_hold(session: Any, account_id: int, now: datetime) -> datetime | None:
+    """Until when the account's intake is held for an IP refusal (``repository.held_until``),
+    or None; a hold is lifted (orders due, poll due) when a sync run started since the refusal
+    got through (``jobs.maintenance.got_through_since``). The caller commits."""
+    from magflow.jobs.maintenance import got_through_since
+
+    held = await repository.held_until(session, account_id, now)
+    if held is None:
+        return None
+    if not await got_through_since(session, account_id, held - IP_REFUSAL_PAUSE):
+        return held
+    await repository.release_hold(session, account_id, now, now - IP_REFUSAL_PAUSE)
+    log.info("intake of account %s resumes: a sync run got through eMAG", account_id)
+    return None
+
+
 async def due_accounts(ctx: AppContext) -> list[int]:
     """Active accounts with pending orders nobody works on (for the maintenance timer)."""
     async with ctx.db.session() as session:
@@ -560,6 +579,7 @@ async def accounts_to_poll(ctx: AppContext) -> list[int]:
         accounts = await accounts_service.list_accounts(session, active_only=True)
         for account in accounts:
             now = _now()
+            await lift_hold(session, account.id, now)
             # Half a maintenance tick of slack, so that a 60 s poll does not slip to 65 s.
             due_before = now - timedelta(seconds=max(interval - 2.5, 0))
             if await repository.take_poll_turn(session, account.id, now, due_before):

@@ -189,6 +189,21 @@ async def ip_refusal_paused_until(
     return until if until is not None and now < until else None
 
 
+async def got_through_since(session: AsyncSession, account_id: int, since: datetime) -> bool:
+    """Whether a sync run of the account (either kind, the latest of each) started at or after
+    ``since`` and reached eMAG (completed or partial): the seller has whitelisted the IP, and what
+    an IP refusal held back may go again (the intake, ``magflow.intake.work``), as the schedules
+    do once a run gets through."""
+    for kind in SyncKind:
+        run = await sync_repository.last_started(session, account_id, kind.value)
+        if run is None or run.status not in ("completed", "partial"):
+            continue
+        created = run.created_at if run.created_at.tzinfo else run.created_at.replace(tzinfo=UTC)
+        if created >= since:
+            return True
+    return False
+
+
 async def claim_and_execute(
     ctx: AppContext, run_id: int, execute: Callable[[int], Awaitable[str]]
 ) -> str:
