@@ -36,28 +36,30 @@ async def configure(clients: Clients, account: str, api: str, **changes: Any) ->
     return result
 
 
-async def _finalized(ctx: AppContext, accounts: Accounts) -> list[EmagOrder]:
+async def _finalized(ctx: AppContext, account_id: int) -> list[EmagOrder]:
     async with ctx.db.session() as session:
         rows = await session.execute(
             select(EmagOrder)
-            .where(EmagOrder.account_id == accounts.main.id, EmagOrder.status == 4)
+            .where(EmagOrder.account_id == account_id, EmagOrder.status == 4)
             .order_by(EmagOrder.emag_id)
         )
         return list(rows.scalars())
 
 
 async def finalized_orders(
-    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts, name: str = "main"
 ) -> list[EmagOrder]:
-    """The main account's finalized orders (status 4), synced from the simulator's seeded data,
-    without an invoice on eMAG: the seed attaches one (issued elsewhere) to most finalized
-    orders, and MagFlow issues none for those (one invoice per order), so they are taken off on
-    eMAG's side and in the stored copy (as the next sync would) first."""
-    await sync(ctx, accounts.main, SyncKind.orders)
-    invoiced = [o for o in await _finalized(ctx, accounts) if o.has_invoice]
+    """The account's (``main`` or ``fbe``) finalized orders (status 4), synced from the
+    simulator's seeded data, without an invoice on eMAG: the seed attaches one (issued
+    elsewhere) to most finalized orders, and MagFlow issues none for those (one invoice per
+    order), so they are taken off on eMAG's side and in the stored copy (as the next sync
+    would) first."""
+    account = getattr(accounts, name)
+    await sync(ctx, account, SyncKind.orders)
+    invoiced = [o for o in await _finalized(ctx, account.id) if o.has_invoice]
     await asyncio.gather(
         *(
-            sim_control(sim, "POST", f"/_sim/accounts/main/orders/{o.emag_id}/edit", json=EMPTY)
+            sim_control(sim, "POST", f"/_sim/accounts/{name}/orders/{o.emag_id}/edit", json=EMPTY)
             for o in invoiced
         )
     )
@@ -68,7 +70,7 @@ async def finalized_orders(
             row.attachments, row.has_invoice = [], False
             row.raw = {**row.raw, "attachments": []}
         await session.commit()
-    return await _finalized(ctx, accounts)
+    return await _finalized(ctx, account.id)
 
 
 async def invoiced_elsewhere(ctx: AppContext, ids: list[int]) -> None:

@@ -126,6 +126,24 @@ async def test_awb_default_cod_collects_the_deposit(
     )
     assert deposit > 0
     assert order.total_with_vat == expected
+    # The customer's revenue counts the deposit too: it adds up the kept orders' totals.
+    async with ctx.db.session() as session:
+        customer = (
+            await session.execute(
+                select(EmagCustomer).where(EmagCustomer.customer_key == order.customer_key)
+            )
+        ).scalar_one()
+        theirs = (
+            (
+                await session.execute(
+                    select(EmagOrder).where(EmagOrder.customer_key == order.customer_key)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    kept = [o.total_with_vat for o in theirs if o.status not in (0, 5)]
+    assert order.status not in (0, 5) and customer.total_spent == sum(kept)
 
     api = clients.operator
     assert (await api.post(f"/api/v1/emag/orders/{order.id}/acknowledge")).status_code == 200

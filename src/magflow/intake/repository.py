@@ -321,3 +321,68 @@ async def pending_counts(session: AsyncSession, account_id: int) -> dict[str, in
         .group_by(OrderIntake.state)
     )
     return {state: count for state, count in result.all()}
+
+
+async def held_until(session: AsyncSession, account_id: int, now: datetime) -> datetime | None:
+    """Until when :func:`hold` stopped the account's intake (its poll turn set in the future),
+    or None."""
+    turn = await session.scalar(
+        select(IntakePoll.polled_at).where(IntakePoll.account_id == account_id)
+    )
+    if turn is None:
+        return None
+    turn = turn if turn.tzinfo is not None else turn.replace(tzinfo=now.tzinfo)
+    return turn if turn > now else None
+
+
+async def hold(
+    session: AsyncSession, account_id: int, worker: str, until: datetime, error: str
+) -> None:
+    """eMAG refuses the account's calls (its IP is not whitelisted): its pending orders wait until
+    ``until`` (this worker's claims given back, others' left alone) and its poll turn moves to
+    ``until``, so neither the timer nor a callback makes the job call eMAG before then."""
+    await session.execute(
+        update(OrderIntake)
+        .where(
+            OrderIntake.account_id == account_id,
+            OrderIntake.state == IntakeState.pending.value,
+            or_(OrderIntake.claimed_by.is_(None), OrderIntake.claimed_by == worker),
+        )
+        .values(claimed_by=None, claimed_at=None, last_error=error[:1000], next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    moved = await session.execute(
+        update(IntakePoll)
+        .where(IntakePoll.account_id == account_id)
+        .values(polled_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        await session.execute(
+            _insert(session, IntakePoll.__table__)
+            .values(account_id=account_id, polled_at=until)
+            .on_conflict_do_nothing(index_elements=["account_id"])
+        )
+
+
+async def release_hold(
+    session: AsyncSession, account_id: int, now: datetime, poll_due: datetime
+) -> None:
+    """Undo :func:`hold` (a sync run got through since: the IP is whitelisted): the account's
+    pending orders are due now and its poll turn is set to ``poll_due`` (in the past: due)."""
+    await session.execute(
+        update(OrderIntake)
+        .where(
+            OrderIntake.account_id == account_id,
+            OrderIntake.state == IntakeState.pending.value,
+            OrderIntake.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(IntakePoll)
+        .where(IntakePoll.account_id == account_id)
+        .values(polled_at=poll_due)
+        .execution_options(synchronize_session=False)
+    )

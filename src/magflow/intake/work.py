@@ -24,7 +24,15 @@ Rules (docs/emag-protocol.md, "Orders", "Callbacks"):
 - an order eMAG does not know is marked ``unknown`` and logged; nothing else happens;
 - eMAG down or refusing: the orders stay pending, their claim is given back, and they are tried
   again :data:`RETRY_SECONDS` later (the maintenance timer dispatches them), while the catch-up
-  poll goes on finding new orders; nothing is lost.
+  poll goes on finding new orders; nothing is lost;
+- eMAG refusing this server's IP (``ERROR: Invalid vendor ip [...]``, docs/emag-protocol.md,
+  "Answers and errors") lasts until the seller whitelists it, so retrying soon only hammers eMAG:
+  the job stops at the first such answer, and the account's pending orders and its poll wait
+  ``IP_REFUSAL_PAUSE`` (``jobs.schedule``, as the schedules do; :meth:`IntakeWorker._refused`).
+  A job started meanwhile (a callback, the timer) calls eMAG for nothing; a sync run refused for
+  the IP pauses the intake the same way. A sync run that gets through after the refusal (the
+  seller whitelisted the IP and started a sync, as the hint says) lifts the hold at once
+  (:func:`lift_hold`), as it resumes the schedules.
 
 The catch-up poll (``poll=True``, every ``MAGFLOW_INTAKE_POLL_SECONDS``, 60 s by default) is for
 callbacks that never came: one ``order/count`` of the account's new (status 1) seller-fulfilled
@@ -49,10 +57,11 @@ from magflow.context import AppContext
 from magflow.emag.client import EmagClient
 from magflow.emag.codes import OrderStatus
 from magflow.emag.coerce import to_int
-from magflow.emag.errors import EmagError
+from magflow.emag.errors import IP_WHITELIST_HINT, EmagError, EmagIpNotWhitelistedError
 from magflow.intake import repository
 from magflow.intake.models import IntakeState
 from magflow.jobs.base import WORKER_ID
+from magflow.jobs.schedule import IP_REFUSAL_PAUSE
 from magflow.orders.service import store_orders
 
 log = logging.getLogger(__name__)
@@ -90,6 +99,8 @@ class IntakeReport:
     unknown: int = 0
     postponed: int = 0
     outcomes: dict[int, str] = field(default_factory=dict)
+    #: eMAG refused this server's IP (now or in a sync run): the intake waits until then.
+    held_until: datetime | None = None
 
 
 def _now() -> datetime:
@@ -117,8 +128,9 @@ async def read_orders(
     client: EmagClient, account: EmagAccount, order_ids: list[int]
 ) -> dict[int, dict[str, Any]]:
     """``order_ids`` as eMAG has them (missing: eMAG does not know them). ``order/read`` defaults
-    to type 3 (docs/emag-protocol.md, "Orders"): an order not found as type 3 on an FBE account is
-    looked for as type 2."""
+    to type 3 (docs/emag-protocol.md, "Orders"): an order not found as type 3 is looked for as
+    type 2 (FBE), on every account, since the type is a property of each order, not of the
+    account (issue 13, point 4)."""
     found: dict[int, dict[str, Any]] = {}
     wanted = set(order_ids)
     filters = {"status": int(OrderStatus.NEW), "type": SELLER_FULFILLED}
@@ -135,7 +147,7 @@ async def read_orders(
         if len(rows) < PAGE_SIZE:
             break
         page += 1
-    types = [SELLER_FULFILLED] + ([FULFILLED_BY_EMAG] if account.account_type == "fbe" else [])
+    types = [SELLER_FULFILLED, FULFILLED_BY_EMAG]
     for order_id in order_ids:
         for order_type in types:
             if order_id in found:
@@ -167,10 +179,15 @@ class IntakeWorker:
             log.warning("intake: account %s is disabled; its orders wait", account.name)
             return report
         prefetched: dict[int, dict[str, Any]] = {}
+        if await self._held(account, report):
+            return report
         async with self.ctx.emag_client(credentials) as client:
             if poll:
                 try:
                     prefetched = await self._poll(client, account, report)
+                except EmagIpNotWhitelistedError as exc:
+                    await self._refused(account, exc, report)
+                    return report
                 except EmagError as exc:
                     log.warning(
                         "intake poll of account %s failed (%s); the next poll tries again",
@@ -213,6 +230,8 @@ class IntakeWorker:
             while True:
                 await asyncio.sleep(max(0.0, last_batch + BATCH_INTERVAL - loop.time()))
                 claimed: list[int] = []
+                if report.held_until is not None:
+                    return  # eMAG refused the IP (an acknowledgement): nothing more is sent
                 if len(acks) * size < ACK_QUEUE:
                     async with self.ctx.db.session() as session:
                         now = _now()
@@ -230,6 +249,8 @@ class IntakeWorker:
                     continue
                 last_batch = loop.time()
                 to_ack = await self._handle(client, account, claimed, prefetched, report)
+                if report.held_until is not None:
+                    return  # eMAG refused the IP: nothing more is sent (the module doc)
                 for start in range(0, len(to_ack), size):
                     chunk = to_ack[start : start + size]
                     task = asyncio.create_task(
@@ -286,6 +307,9 @@ class IntakeWorker:
         missing = [i for i in claimed if i not in raws]
         try:
             raws.update(await read_orders(client, account, missing))
+        except EmagIpNotWhitelistedError as exc:
+            await self._refused(account, exc, report)
+            return []
         except EmagError as exc:
             await self._postpone(account, missing, f"reading from eMAG failed: {exc.summary}")
             report.postponed += len(missing)
@@ -374,6 +398,8 @@ class IntakeWorker:
         auditor = Auditor(self.ctx.db, SYSTEM, account_id=account.id, account_name=account.name)
 
         async def send(emag_id: int) -> str | None:
+            if report.held_until is not None:
+                return "not sent: eMAG refused this server's IP"
             try:
                 await auditor.call(
                     lambda: client.acknowledge_order(emag_id),
@@ -383,9 +409,16 @@ class IntakeWorker:
                     judge=_acknowledged,
                     target=f"order:{emag_id}",
                 )
+            except EmagIpNotWhitelistedError as exc:
+                if report.held_until is None:
+                    report.held_until = _now() + IP_REFUSAL_PAUSE  # the next sends stop here
+                    refusal.append(exc)
+                return exc.summary
             except EmagError as exc:
                 return exc.summary
             return None
+
+        refusal: list[EmagIpNotWhitelistedError] = []
 
         async with slots:
             errors = await asyncio.gather(*(send(e) for e, _ in chunk), return_exceptions=True)
@@ -410,6 +443,8 @@ class IntakeWorker:
                     error,
                     int(RETRY_SECONDS),
                 )
+            if refusal:
+                await self._refused(account, refusal[0], report)
             if not done:
                 return
             try:
@@ -444,6 +479,58 @@ class IntakeWorker:
         await repository.set_acknowledged(session, account.id, emag_ids, now)
         await repository.finish_many(session, account.id, emag_ids, now)
 
+    async def _held(self, account: EmagAccount, report: IntakeReport) -> bool:
+        """Whether the account's intake waits for an IP refusal (its own, :meth:`_refused`, or
+        its latest sync run's, ``jobs.maintenance.ip_refusal_paused_until``); if so, its pending
+        orders are set to wait as long, and nothing is sent to eMAG."""
+        from magflow.jobs.maintenance import ip_refusal_paused_until
+
+        now = _now()
+        async with self.ctx.db.session() as session:
+            held = await lift_hold(session, account.id, now)
+            by_sync = await ip_refusal_paused_until(session, account.id, now)
+            until = max((t for t in (held, by_sync) if t is not None), default=None)
+            if until is None:
+                await session.commit()  # a hold lift_hold released
+                return False
+            # Orders announced since (callbacks) wait too, so that the timer leaves them be.
+            await repository.hold(
+                session,
+                account.id,
+                self.worker_id,
+                until,
+                f"eMAG refused this server's IP (Invalid vendor ip); {IP_WHITELIST_HINT}",
+            )
+            await session.commit()
+        report.held_until = until
+        log.warning(
+            "intake of account %s waits until %s: eMAG refused this server's IP",
+            account.name,
+            until.isoformat(),
+        )
+        return True
+
+    async def _refused(
+        self, account: EmagAccount, exc: EmagIpNotWhitelistedError, report: IntakeReport
+    ) -> None:
+        """eMAG refused this server's IP: hold the account's intake for ``IP_REFUSAL_PAUSE``
+        (its pending orders and its poll; the module doc), with eMAG's message and the hint."""
+        until = _now() + IP_REFUSAL_PAUSE
+        report.held_until = until
+        message = "; ".join(exc.messages) or exc.summary
+        async with self.ctx.db.session() as session:
+            await repository.hold(
+                session, account.id, self.worker_id, until, f"{message} ({exc.hint})"
+            )
+            await session.commit()
+        log.error(
+            "intake of account %s: %s; %s; nothing more is sent to eMAG until %s",
+            account.name,
+            message,
+            exc.hint,
+            until.isoformat(),
+        )
+
     async def _postpone(self, account: EmagAccount, order_ids: list[int], error: str) -> None:
         if not order_ids:
             return
@@ -456,6 +543,22 @@ class IntakeWorker:
                 retry_at=_now() + timedelta(seconds=RETRY_SECONDS),
             )
             await session.commit()
+
+
+async def lift_hold(session: Any, account_id: int, now: datetime) -> datetime | None:
+    """Until when the account's intake is held for an IP refusal (``repository.held_until``),
+    or None; a hold is lifted (orders due, poll due) when a sync run started since the refusal
+    got through (``jobs.maintenance.got_through_since``). The caller commits."""
+    from magflow.jobs.maintenance import got_through_since
+
+    held = await repository.held_until(session, account_id, now)
+    if held is None:
+        return None
+    if not await got_through_since(session, account_id, held - IP_REFUSAL_PAUSE):
+        return held
+    await repository.release_hold(session, account_id, now, now - IP_REFUSAL_PAUSE)
+    log.info("intake of account %s resumes: a sync run got through eMAG", account_id)
+    return None
 
 
 async def due_accounts(ctx: AppContext) -> list[int]:
@@ -476,6 +579,7 @@ async def accounts_to_poll(ctx: AppContext) -> list[int]:
         accounts = await accounts_service.list_accounts(session, active_only=True)
         for account in accounts:
             now = _now()
+            await lift_hold(session, account.id, now)
             # Half a maintenance tick of slack, so that a 60 s poll does not slip to 65 s.
             due_before = now - timedelta(seconds=max(interval - 2.5, 0))
             if await repository.take_poll_turn(session, account.id, now, due_before):

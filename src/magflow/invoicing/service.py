@@ -20,6 +20,12 @@ How "exactly once" holds (docs/invoicing-providers.md, "Exactly once"):
    (docs/emag-protocol.md, "Attachments and invoices"), so a worker killed after eMAG accepted
    but before ``attached`` was stored re-attaches the same URL: still one attachment.
 
+eMAG refusing this server's IP (``ERROR: Invalid vendor ip [...]``, docs/emag-protocol.md, "Answers
+and errors") lasts until the seller whitelists it: in a tick, the first attachment of each account
+goes alone, and when eMAG refuses it for the IP the account's other invoices of that tick are
+failed with the same message and what to do, not sent; a failed invoice waits for a person's Retry,
+so the job never calls eMAG in a loop (issue 13, point 10).
+
 Every issue, attachment and reversal is in the audit log (attachments through
 ``orders.actions.OrderActions.attach``, which records the eMAG call).
 """
@@ -43,7 +49,7 @@ from magflow.audit.service import SYSTEM, Actor, Auditor, Outcome
 from magflow.common.errors import NotFoundError
 from magflow.context import AppContext
 from magflow.emag.client import EmagClient
-from magflow.emag.errors import EmagError
+from magflow.emag.errors import EmagError, EmagIpNotWhitelistedError
 from magflow.emag.platforms import platform_info
 from magflow.invoicing import document as documents
 from magflow.invoicing import render, repository
@@ -132,6 +138,10 @@ class InvoicingService:
         # for every invoice moved, closed when the tick ends (``_close_clients``).
         self._shared: dict[int, Provider] | None = None
         self._emag: dict[int, EmagClient] = {}
+        # Within a tick: eMAG's IP refusal per account (the message shown), and the first
+        # attachment of each account, which goes alone (``_attach_only``).
+        self._refused: dict[int, str] = {}
+        self._first: dict[int, asyncio.Event] = {}
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -509,10 +519,24 @@ class InvoicingService:
             }
             order_id = order.id
         # No database connection is held while eMAG answers (the job runs many at once).
+        first = self._first.get(account.id)
+        if first is None:
+            first = self._first[account.id] = asyncio.Event()
+        else:
+            await first.wait()
         try:
+            if account.id in self._refused:
+                return await self._fail(
+                    invoice_id, "attach", "not sent: " + self._refused[account.id]
+                )
             await self._attach_only(account, attachment)
+        except EmagIpNotWhitelistedError as exc:
+            self._refused[account.id] = _emag_message(exc)
+            return await self._fail(invoice_id, "attach", _emag_message(exc))
         except EmagError as exc:
             return await self._fail(invoice_id, "attach", _emag_message(exc))
+        finally:
+            first.set()
         async with self.ctx.db.session() as session:
             stored = await orders_repository.get_order(session, order_id)
             if stored is not None:  # the local copy takes what was sent; the next sync, eMAG's
@@ -634,7 +658,9 @@ def _issued_elsewhere(invoice: Invoice, order: EmagOrder) -> bool:
 
 
 def _emag_message(exc: EmagError) -> str:
-    return "eMAG: " + ("; ".join(exc.messages) if exc.messages else exc.summary)
+    """eMAG's own message, and what to do when it says (e.g. the IP to whitelist)."""
+    message = "eMAG: " + ("; ".join(exc.messages) if exc.messages else exc.summary)
+    return f"{message} ({exc.hint})" if exc.hint else message
 
 
 def _pick(invoiced: list[dict[str, Any]], requested: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -156,17 +156,9 @@ class Maintenance:
         self, session: AsyncSession, account_id: int, now: datetime
     ) -> bool:
         """Whether the account's latest run (either kind) was refused by eMAG for this server's
-        IP less than ``IP_REFUSAL_PAUSE`` ago (``jobs.schedule.ip_refusal_pause_until``)."""
-        runs = [
-            run
-            for kind in self.schedules
-            if (run := await sync_repository.last_started(session, account_id, kind.value))
-        ]
-        if not runs:
-            return False
-        latest = max(runs, key=lambda run: (run.created_at, run.id))
-        until = ip_refusal_pause_until(latest.status, latest.errors, latest.finished_at)
-        if until is not None and now < until:
+        IP less than ``IP_REFUSAL_PAUSE`` ago (:func:`ip_refusal_paused_until`)."""
+        until = await ip_refusal_paused_until(session, account_id, now)
+        if until is not None:
             log.info(
                 "schedules of account %s paused until %s: eMAG refused the IP", account_id, until
             )
@@ -193,6 +185,40 @@ class Maintenance:
         for account_id in await work.due_accounts(self.ctx):
             if account_id not in polls:
                 await self.dispatch_intake(account_id, False)
+
+
+async def ip_refusal_paused_until(
+    session: AsyncSession, account_id: int, now: datetime
+) -> datetime | None:
+    """Until when the account's calls to eMAG wait because its latest sync run (either kind) was
+    refused for this server's IP (``jobs.schedule.ip_refusal_pause_until``), or None. The
+    schedules use it, and so does the intake job (``magflow.intake.work``), so that a refused IP
+    costs eMAG one call per pause, not one per poll or callback."""
+    runs = [
+        run
+        for kind in SyncKind
+        if (run := await sync_repository.last_started(session, account_id, kind.value))
+    ]
+    if not runs:
+        return None
+    latest = max(runs, key=lambda run: (run.created_at, run.id))
+    until = ip_refusal_pause_until(latest.status, latest.errors, latest.finished_at)
+    return until if until is not None and now < until else None
+
+
+async def got_through_since(session: AsyncSession, account_id: int, since: datetime) -> bool:
+    """Whether a sync run of the account (either kind, the latest of each) started at or after
+    ``since`` and reached eMAG (completed or partial): the seller has whitelisted the IP, and what
+    an IP refusal held back may go again (the intake, ``magflow.intake.work``), as the schedules
+    do once a run gets through."""
+    for kind in SyncKind:
+        run = await sync_repository.last_started(session, account_id, kind.value)
+        if run is None or run.status not in ("completed", "partial"):
+            continue
+        created = run.created_at if run.created_at.tzinfo else run.created_at.replace(tzinfo=UTC)
+        if created >= since:
+            return True
+    return False
 
 
 async def claim_and_execute(
