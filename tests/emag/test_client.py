@@ -617,11 +617,18 @@ async def test_iter_pages_follows_growth_after_count(make_client: Any) -> None:
     assert [len(p) for p in pages] == [100, 100, 30]
 
 
-async def test_iter_pages_zero_count_reads_nothing(make_client: Any) -> None:
+async def test_iter_pages_reads_page_one_whatever_the_count_says(make_client: Any) -> None:
+    """A count of 0 is not trusted (docs/emag-protocol.md, "Paging, counts and filters"): page 1
+    is read, and only an empty page ends the reading."""
     rec = paged_server(0)
     client: EmagClient = make_client(rec)
     assert [p async for p in client.iter_pages("product_offer")] == []
-    assert rec.routes == ["product_offer/count"]
+    assert rec.routes == ["product_offer/count", "product_offer/read"]
+    rec = paged_server(0, grow_to=30)  # counted 0, yet 30 rows are there
+    client = make_client(rec)
+    pages = [p async for p in client.iter_pages("order")]
+    assert [len(p) for p in pages] == [30]
+    assert rec.routes == ["order/count", "order/read"]
 
 
 async def test_iter_pages_without_count_stops_on_empty_page(make_client: Any) -> None:

@@ -414,11 +414,13 @@ class EmagClient:
         (docs/emag-protocol.md, "Paging, counts and filters").
 
         ``count`` first (unless ``count_first=False``) gives the total and the number of pages
-        (``noOfItems``/``noOfPages``, ints or strings). Reading stops on an empty page, or after
-        the counted last page when that page is not full; a full last page means items were added
-        since the count, so reading goes on until a short or empty page. Without a count, only an
-        empty page stops (a server may cap ``itemsPerPage`` below what was asked,
-        docs/emag-protocol.md, "Rate and size limits", UNCERTAIN, so a short page proves nothing).
+        (``noOfItems``/``noOfPages``, ints or strings). Page 1 is read whatever the count says (a
+        count of 0 is not trusted: docs/emag-protocol.md, "Paging, counts and filters"). Reading
+        stops on an empty page, or after the counted last page when that page is not full; a full
+        last page means items were added since the count, so reading goes on until a short or
+        empty page. Without a count, only an empty page stops (a server may cap ``itemsPerPage``
+        below what was asked, docs/emag-protocol.md, "Rate and size limits", UNCERTAIN, so a short
+        page proves nothing).
         """
         total_items: int | None = None
         total_pages: int | None = None
@@ -426,8 +428,6 @@ class EmagClient:
             counted = await self.count(resource, filters)
             total_items = counted.no_of_items
             total_pages = counted.pages(items_per_page)
-            if total_items == 0 or total_pages == 0:
-                return
         number = start_page
         while True:
             rows = await self.read_rows(resource, filters, number, items_per_page)
