@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.accounts.models import EmagAccount
 from magflow.db.query import one_of
-from magflow.intake.models import IntakePoll, IntakeState, OrderIntake
+from magflow.intake.models import RETURNS_DUE, IntakePoll, IntakeState, OrderIntake
 from magflow.orders.models import EmagOrder
 
 
@@ -105,6 +105,37 @@ async def reopen(
         .values(state=IntakeState.pending.value, next_attempt_at=now, outcome=None)
         .execution_options(synchronize_session=False)
     )
+
+
+async def mark_returns_due(session: AsyncSession, account_id: int, emag_order_id: int) -> None:
+    """Have the job read the order's returns too (a return callback named it): the pending row
+    gets :data:`RETURNS_DUE` as its outcome."""
+    await session.execute(
+        update(OrderIntake)
+        .where(
+            OrderIntake.account_id == account_id,
+            OrderIntake.emag_order_id == emag_order_id,
+            OrderIntake.state == IntakeState.pending.value,
+        )
+        .values(outcome=RETURNS_DUE)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def returns_due(
+    session: AsyncSession, account_id: int, emag_order_ids: Sequence[int]
+) -> list[int]:
+    """Those of ``emag_order_ids`` whose returns are to be read (:func:`mark_returns_due`)."""
+    if not emag_order_ids:
+        return []
+    result = await session.execute(
+        select(OrderIntake.emag_order_id).where(
+            OrderIntake.account_id == account_id,
+            one_of(session, OrderIntake.emag_order_id, list(emag_order_ids)),
+            OrderIntake.outcome == RETURNS_DUE,
+        )
+    )
+    return list(result.scalars())
 
 
 def _claimable(now: datetime, stale_before: datetime) -> Any:
