@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 
 from magflow.catalog.models import EmagOffer
@@ -21,10 +22,11 @@ from tests.support.simulation import Accounts
 NEXT_STATUS = {2: 3, 3: 6, 6: 7}
 
 
-async def _configure(sim: SimulatorServer, clients: Clients, name: str) -> None:
+async def _configure(sim: SimulatorServer, clients: Clients, name: str) -> dict[str, str]:
     answer = (await clients.admin.get(f"/api/v1/accounts/{name}/callbacks")).json()
     urls = {u["kind"]: u["url"] for u in answer["urls"]}
     await sim_control(sim, "POST", f"/_sim/accounts/{name}/callbacks", json=urls)
+    return urls
 
 
 async def test_return_callbacks_store_the_new_return_and_its_status_changes(
@@ -67,7 +69,14 @@ async def test_return_callbacks_store_the_new_return_and_its_status_changes(
 async def test_documentation_callback_stores_the_offers_new_validation_status(
     ctx: AppContext, sim: SimulatorServer, accounts: Accounts, clients: Clients
 ) -> None:
-    await _configure(sim, clients, "main")
+    urls = await _configure(sim, clients, "main")
+    async with httpx.AsyncClient() as client:
+        for query, detail in [
+            ({}, "product_id is required"),
+            ({"product_id": "x1"}, "product_id must be a positive whole number"),
+        ]:
+            answer = await client.get(urls["documentation"], params=query)
+            assert (answer.status_code, answer.json()["detail"]) == (400, detail)
     offer_id = 1
     while (await sim_control(sim, "GET", f"/_sim/accounts/main/offers/{offer_id}"))[
         "validation_status"

@@ -520,7 +520,7 @@ class Simulator:
         if acc is None:
             return 404, {"error": "not found"}
         if not isinstance(body, dict) or not isinstance(body.get("request_status"), int):
-            raise ValueError("send {\"request_status\": N}")
+            raise ValueError('send {"request_status": N}')
         idx = request.path_params["rma_id"] - acc.rma_base
         try:
             return 200, acc.set_rma_status(idx, body["request_status"])

@@ -113,15 +113,28 @@ def _order_id(request: Request, name: str = "order_id") -> int | str | None:
 OFFER_ID_PARAMS = ("product_id", "id")
 
 
-def _offer_id(request: Request) -> int | str | None:
+#: Longest part number key accepted (eMAG's PNKs are short codes such as ``D5DD8SBBM``).
+MAX_PNK_LENGTH = 64
+
+
+def _offer_id(request: Request) -> tuple[int | str | None, str | None]:
+    """The offer a ``documentation`` callback names: (its id, or its ``part_number_key`` when it
+    names only that, or None; what is wrong, or None)."""
     for name in OFFER_ID_PARAMS:
         found = _order_id(request, name)
+        if isinstance(found, str):
+            return None, found
         if found is not None:
-            return found
-    return None
+            return found, None
+    pnk = (request.query_params.get("part_number_key") or "").strip()
+    if pnk:
+        if len(pnk) > MAX_PNK_LENGTH or not (pnk.isascii() and pnk.isalnum()):
+            return None, "part_number_key must be a short code of letters and digits"
+        return pnk, None
+    return None, "product_id is required"
 
 
-def _refresh_offer(request: Request, ctx: AppContext, account_id: int, offer_id: int) -> None:
+def _refresh_offer(request: Request, ctx: AppContext, account_id: int, offer_id: int | str) -> None:
     """Re-read the offer after answering (``intake.work.refresh_offer``); the tasks are kept on
     the app so that they are not collected while they run."""
     tasks: set[asyncio.Task[str]] | None = getattr(request.app.state, "offer_refreshes", None)
@@ -167,16 +180,15 @@ async def emag_callback(
             if callback_kind is None:
                 return _answer(404, "unknown callback URL")
             if callback_kind is CallbackKind.documentation:
-                offer_id = _offer_id(request)
-                if isinstance(offer_id, str) or offer_id is None:
-                    detail = offer_id or "product_id is required"
+                offer_id, detail = _offer_id(request)
+                if offer_id is None:
                     log.warning(
                         "documentation callback of account %s with a bad query string: %s (%s)",
                         account.name,
                         detail,
                         sorted(request.query_params.keys()),
                     )
-                    return _answer(400, detail)
+                    return _answer(400, detail or "product_id is required")
                 account_id, account_name = account.id, account.name
                 _refresh_offer(request, ctx, account_id, offer_id)
                 log.info(

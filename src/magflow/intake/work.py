@@ -636,10 +636,11 @@ async def accounts_to_poll(ctx: AppContext) -> list[int]:
     return due
 
 
-async def refresh_offer(ctx: AppContext, account_id: int, offer_id: int) -> str:
+async def refresh_offer(ctx: AppContext, account_id: int, offer: int | str) -> str:
     """Re-read one offer a ``documentation`` callback named (its documentation was approved: a
     part number key assigned, its validation status changed; docs/emag-protocol.md, "Callbacks")
-    with one ``product_offer/read`` by ``id``, and store it as the offers sync does: the history
+    with one ``product_offer/read`` by ``id`` (``offer`` an int) or by ``part_number_key`` (a
+    str, when the callback names only that), and store it as the offers sync does: the history
     of what changed (``pricing.history.record_changes``), then the catalog's one upsert
     (``catalog.repository.upsert_offers`` of a ``catalog.mapping.offer_row``). The VAT rates come
     from ``vat/read`` (the row's price with VAT needs them). The stored ``last_seen_run_id`` is
@@ -660,21 +661,29 @@ async def refresh_offer(ctx: AppContext, account_id: int, offer_id: int) -> str:
         if not account.is_active:
             log.warning(
                 "documentation callback for offer %s of disabled account %s: not read",
-                offer_id,
+                offer,
                 account.name,
             )
             return "disabled"
         async with ctx.emag_client(credentials) as client:
-            rows = await client.read_rows("product_offer", {"id": offer_id})
-            raw = next((r for r in rows if to_int(r.get("id")) == offer_id), None)
+            if isinstance(offer, int):
+                rows = await client.read_rows("product_offer", {"id": offer})
+                raw = next((r for r in rows if to_int(r.get("id")) == offer), None)
+            else:
+                rows = await client.read_rows("product_offer", {"part_number_key": offer})
+                raw = next((r for r in rows if r.get("part_number_key") == offer), None)
             if raw is None:
                 log.warning(
                     "documentation callback of account %s: eMAG does not know offer %s; ignored",
                     account.name,
-                    offer_id,
+                    offer,
                 )
                 return "unknown"
             vat_rates = await client.vat_rates()
+        offer_id = to_int(raw.get("id"))
+        if offer_id is None:
+            log.warning("documentation callback of account %s: no offer id read", account.name)
+            return "unknown"
         async with ctx.db.session() as session:
             now = _now()
             stored = await catalog_repository.offers_by_emag_id(session, account.id, [offer_id])
@@ -699,16 +708,16 @@ async def refresh_offer(ctx: AppContext, account_id: int, offer_id: int) -> str:
         )
         return "stored"
     except EmagIpNotWhitelistedError as exc:
-        log.error("documentation callback, offer %s: %s; %s", offer_id, exc.summary, exc.hint)
+        log.error("documentation callback, offer %s: %s; %s", offer, exc.summary, exc.hint)
         return "held"
     except EmagError as exc:
         log.warning(
             "documentation callback, offer %s: reading it from eMAG failed (%s); the next "
             "offers sync reads it",
-            offer_id,
+            offer,
             exc.summary,
         )
         return "failed"
     except Exception:
-        log.exception("documentation callback, offer %s: re-reading it failed", offer_id)
+        log.exception("documentation callback, offer %s: re-reading it failed", offer)
         return "failed"
