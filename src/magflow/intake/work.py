@@ -328,7 +328,7 @@ class IntakeWorker:
         returns = await self._read_returns(client, account, claimed, report)
         if returns is None:
             return []
-        raw_returns, failed = returns
+        raw_returns, failed, returns_read = returns
         claimed = [i for i in claimed if i not in failed]
         to_ack = []
         async with self.ctx.db.session() as session:
@@ -366,6 +366,7 @@ class IntakeWorker:
                         state=IntakeState.unknown,
                         outcome="unknown",
                         now=now,
+                        unless_returns_due=order_id not in returns_read,
                     )
                     report.unknown += 1
                     report.outcomes[order_id] = "unknown"
@@ -376,7 +377,14 @@ class IntakeWorker:
                     to_ack.append((order_id, order.id))
                     continue
                 await repository.finish(
-                    session, account.id, order_id, state=IntakeState.done, outcome=outcome, now=now
+                    session,
+                    account.id,
+                    order_id,
+                    state=IntakeState.done,
+                    outcome=outcome,
+                    now=now,
+                    # a return callback that came since the returns were looked at: read again
+                    unless_returns_due=order_id not in returns_read,
                 )
                 report.outcomes[order_id] = outcome
             await session.commit()
@@ -384,10 +392,11 @@ class IntakeWorker:
 
     async def _read_returns(
         self, client: EmagClient, account: EmagAccount, claimed: list[int], report: IntakeReport
-    ) -> tuple[list[dict[str, Any]], set[int]] | None:
+    ) -> tuple[list[dict[str, Any]], set[int], set[int]] | None:
         """The returns of the claimed orders a return callback named (``RETURNS_DUE``): one
-        ``rma/read`` by ``order_id`` each (docs/emag-protocol.md, "Returns", "Callbacks"), and
-        the orders whose read failed (postponed, their mark kept, so they are tried again).
+        ``rma/read`` by ``order_id`` each (docs/emag-protocol.md, "Returns", "Callbacks"), the
+        orders whose read failed (postponed, their mark kept, so they are tried again) and those
+        whose returns were read (finishing the others leaves a mark set meanwhile in place).
         None: eMAG refused this server's IP (the intake is held)."""
         async with self.ctx.db.session() as session:
             due = await repository.returns_due(session, account.id, claimed)
@@ -412,7 +421,7 @@ class IntakeWorker:
         if failed:
             await self._postpone(account, sorted(failed), "reading its returns from eMAG failed")
             report.postponed += len(failed)
-        return raws, failed
+        return raws, failed, set(due) - failed
 
     @staticmethod
     def _decide(account: EmagAccount, order_type: int, status: int) -> str:
