@@ -30,7 +30,8 @@ def received(
         return {"ok": True}
 
     with UvicornThread(app) as server:
-        urls = {k: f"{server.url}/cb/{k}" for k in ("order", "cancellation", "return", "awb")}
+        kinds = ("order", "cancellation", "return", "awb", "documentation")
+        urls = {k: f"{server.url}/cb/{k}" for k in kinds}
         assert control.post("/accounts/main/callbacks", json=urls).status_code == 200
         yield calls
         control.post("/accounts/main/callbacks", json={})
@@ -76,3 +77,28 @@ def test_a_cancelled_new_order_is_announced_and_its_repeats_end(
     acc.set_order_status(idx, 0, time.time())  # the customer cancels before acknowledgement
     wait_for(lambda: ("cancellation", {"order_id": str(order_id)}) in received)
     wait_for(lambda: control.get("/callbacks").json()["pending"] == 0)
+
+
+def test_return_status_changes_and_documentation_approvals_call_back(
+    control: httpx.Client, main: Emag, received: list[tuple[str, dict[str, str]]]
+) -> None:
+    order_id = new_order(control)
+    assert control.post(f"/accounts/main/orders/{order_id}/edit", json={"status": 5}).is_success
+    (rma,) = main.ok("rma/read", {"order_id": order_id})
+    query = {"order_id": str(order_id), "rma_id": str(rma["emag_id"])}
+    wait_for(lambda: ("return", query) in received)  # a new return
+    # Only the moves eMAG's RMA matrix allows (docs/emag-protocol.md, "Returns").
+    path = f"/accounts/main/returns/{rma['emag_id']}/status"
+    before = rma["request_status"]
+    assert control.post(path, json={"request_status": 1}).status_code == 400
+    after = {2: 3, 3: 6, 6: 7}[before]
+    assert control.post(path, json={"request_status": after}).json()["request_status"] == after
+    wait_for(lambda: received.count(("return", query)) == 2)  # its status changed
+    (read,) = main.ok("rma/read", {"order_id": order_id})
+    assert read["request_status"] == after
+    # Documentation approval: only an offer awaiting review, then the callback names it.
+    offers = main.ok("product_offer/read", {"validation_status": 3})
+    approve = f"/accounts/main/offers/{offers[0]['id']}/approve-documentation"
+    assert control.post(approve).json()["validation_status"][0]["value"] == 9
+    wait_for(lambda: ("documentation", {"product_id": str(offers[0]["id"])}) in received)
+    assert control.post(approve).status_code == 400  # approved already

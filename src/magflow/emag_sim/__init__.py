@@ -66,6 +66,12 @@ Control API (``{root}/_sim``, not part of eMAG, no auth, JSON in and out)
   outside the API's rules, e.g. between a client's read and its save; ``customer`` keys are
   merged, ``modified`` becomes now. The ``edit_after_read`` fault (``{"edit": P}``) does the same
   on its own right after an ``order/read`` (see :class:`FaultConfig`).
+- ``POST /_sim/accounts/{account}/returns/{rma_id}/status`` ``{"request_status": N}`` → the
+  return: a status change within eMAG's RMA matrix (400 otherwise); fires the ``return``
+  callback.
+- ``POST /_sim/accounts/{account}/offers/{id}/approve-documentation`` → the offer: eMAG approves
+  its documentation (validation status 9; 400 unless it awaited a review: 1, 2, 3, 4 or 11);
+  fires the ``documentation`` callback.
 """
 
 from magflow.emag_sim.app import Simulator, create_app

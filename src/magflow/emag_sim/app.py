@@ -353,6 +353,16 @@ class Simulator:
                 self._control(self.c_offer),
                 methods=["GET"],
             ),
+            Route(
+                "/_sim/accounts/{account}/offers/{offer_id:int}/approve-documentation",
+                self._control(self.c_approve_documentation),
+                methods=["POST"],
+            ),
+            Route(
+                "/_sim/accounts/{account}/returns/{rma_id:int}/status",
+                self._control(self.c_return_status),
+                methods=["POST"],
+            ),
             *pricing_routes.routes(self),  # commission estimate, competitors
         ]
 
@@ -491,6 +501,31 @@ class Simulator:
         if not isinstance(body, dict) or not body:
             raise ValueError("send an object of order fields to change")
         return 200, acc.edit_order(idx, body, time.time())
+
+    def c_approve_documentation(self, request: Request, body: Any) -> tuple[int, Any]:
+        """eMAG approves an offer's documentation (:meth:`AccountState.approve_documentation`):
+        its validation status becomes 9 and the ``documentation`` callback fires."""
+        acc = self._account_or_404(request)
+        if acc is None:
+            return 404, {"error": "not found"}
+        try:
+            return 200, acc.approve_documentation(request.path_params["offer_id"])
+        except LookupError:
+            return 404, {"error": "not found"}
+
+    def c_return_status(self, request: Request, body: Any) -> tuple[int, Any]:
+        """A return's new ``request_status`` (``{"request_status": N}``, within eMAG's matrix,
+        :meth:`AccountState.set_rma_status`); the ``return`` callback fires."""
+        acc = self._account_or_404(request)
+        if acc is None:
+            return 404, {"error": "not found"}
+        if not isinstance(body, dict) or not isinstance(body.get("request_status"), int):
+            raise ValueError('send {"request_status": N}')
+        idx = request.path_params["rma_id"] - acc.rma_base
+        try:
+            return 200, acc.set_rma_status(idx, body["request_status"])
+        except LookupError:
+            return 404, {"error": "not found"}
 
     def c_offer(self, request: Request, body: Any) -> tuple[int, Any]:
         acc = self._account_or_404(request)

@@ -2,7 +2,8 @@
 
 The seller configures one URL per callback kind in eMAG's UI; here, per account, through the
 config (:attr:`SimAccount.callbacks`) or the control API (``POST /_sim/accounts/{name}/callbacks``
-with ``{"order": URL, "cancellation": URL, "return": URL, "awb": URL}``). eMAG calls them with
+with ``{"order": URL, "cancellation": URL, "return": URL, "awb": URL, "documentation": URL}``).
+eMAG calls them with
 GET:
 
 - ``order``: a new order, ``?order_id=N``, **repeated until the order is acknowledged** (every
@@ -10,9 +11,13 @@ GET:
   only by an acknowledgement (or a cancellation, which also ends the repeats). An order fulfilled
   by eMAG (type 2) cannot be acknowledged: it is announced once;
 - ``cancellation``: an order went to status 0, ``?order_id=N``;
-- ``return``: an order was returned (status 5: its RMA appears), ``?order_id=N&rma_id=R``;
+- ``return``: an order was returned (status 5: its RMA appears), or a return's
+  ``request_status`` changed (``POST /_sim/accounts/{name}/returns/{rma_id}/status``),
+  ``?order_id=N&rma_id=R``;
 - ``awb``: an AWB was issued for an order, ``?order_id=N&awb_id=E``;
-- ``documentation``: accepted in the configuration, never fired (no documentation review here).
+- ``documentation``: an offer's documentation was approved (``POST
+  /_sim/accounts/{name}/offers/{id}/approve-documentation``: validation status 9),
+  ``?product_id=N`` (the seller's offer id).
 
 A call that fails (no answer, a timeout, any status but 200) changes nothing: a new-order callback
 is repeated anyway; the others are not (eMAG's retry policy for them is not documented: the
@@ -37,8 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Kinds a seller can configure. ``documentation`` (a product's documentation approved) is
-#: accepted but never fired: the simulator does not model eMAG's documentation review.
+#: Kinds a seller can configure; all are fired.
 KINDS = ("order", "cancellation", "return", "awb", "documentation")
 TICK_SECONDS = 0.05
 MAX_IN_FLIGHT = 64
@@ -100,6 +104,12 @@ class CallbackDispatcher:
             rma_id = acc.rma_base + (info["id"] - acc.order_base)
             query = {"order_id": info["id"], "rma_id": rma_id}
             self._schedule(acc.name, "return", query, time.monotonic())
+        elif event == "rma_status":
+            # a return's status changed: the same call as a new return
+            query = {"order_id": info["id"], "rma_id": info["rma_id"]}
+            self._schedule(acc.name, "return", query, time.monotonic())
+        elif event == "documentation":
+            self._schedule(acc.name, "documentation", {"product_id": info["id"]}, time.monotonic())
         elif event == "awb":
             query = {"order_id": info["id"], "awb_id": info["awb"]}
             self._schedule(acc.name, "awb", query, time.monotonic())

@@ -140,6 +140,8 @@ class AccountState:
         self.order_overlay: dict[int, Json] = {}
         self.status_since: dict[int, float] = {}
         self.awbs: dict[int, Json] = {}
+        # A return's request_status set since it was generated (``set_rma_status``), by index.
+        self.rma_status: dict[int, int] = {}
         self.addresses: list[Json] = data.seller_addresses(k, sim.country)
         self.edited_after_read: set[int] = set()  # the ``edit_after_read`` fault's, once each
         self._gen_offer_arrays()
@@ -799,6 +801,40 @@ class AccountState:
         result: list[int] = cached
         return result
 
+    def approve_documentation(self, offer_id: int) -> Json:
+        """eMAG approves an offer's documentation (validation status 9, "Approved"; the offer
+        keeps its part number key) and fires the ``documentation`` callback
+        (docs/emag-protocol.md, "Callbacks"). Only an offer awaiting a review can be approved."""
+        if self.get_offer(offer_id) is None:
+            raise LookupError("no such offer")
+        offer = self.materialize_offer(offer_id)
+        before = _first_value(offer["validation_status"])
+        if before not in DOCUMENTATION_PENDING:
+            raise ValueError(
+                f"offer {offer_id} awaits no documentation review (validation status {before})"
+            )
+        offer["validation_status"] = [
+            {"value": 9, "description": data.VALIDATION_DESCRIPTIONS[9], "errors": None}
+        ]
+        self.put_offer(offer)
+        self.sim.notify("documentation", self, {"id": offer_id})
+        return offer
+
+    def set_rma_status(self, idx: int, status: int) -> Json:
+        """Move a return to ``status`` as eMAG or the seller does in eMAG's UI, within eMAG's
+        RMA status matrix (docs/emag-protocol.md, "Returns"); fires the ``return`` callback."""
+        if idx not in self.rma_indices():
+            raise LookupError("no such return")
+        before = int(self.get_rma(idx)["request_status"])
+        if status not in RMA_TRANSITIONS.get(before, ()):
+            raise ValueError(f"a return cannot go from request_status {before} to {status}")
+        self.rma_status[idx] = status
+        self.changed()
+        if status != before:
+            info = {"id": self.order_base + idx, "rma_id": self.rma_base + idx, "to": status}
+            self.sim.notify("rma_status", self, info)
+        return self.get_rma(idx)
+
     def get_rma(self, idx: int) -> Json:
         sim = self.sim
         order = self.get_order(idx)
@@ -806,6 +842,7 @@ class AccountState:
         line = order["products"][0]
         age = sim.anchor - self.modified[idx]
         request_status = 7 if age > 5 * DAY else rng.choice([2, 3, 6])
+        request_status = self.rma_status.get(idx, request_status)
         customer = order["customer"]
         return {
             "emag_id": self.rma_base + idx,
@@ -855,6 +892,21 @@ class AccountState:
             "locker": [],
             "currency": sim.currency,
         }
+
+
+#: Validation statuses of an offer waiting for eMAG's review of its documentation
+#: (docs/emag-protocol.md, "Offers"): MKTP validation, brand, EAN, new documentation, an update.
+DOCUMENTATION_PENDING = (1, 2, 3, 4, 11)
+
+#: eMAG's RMA status matrix (docs/emag-protocol.md, "Returns"): the statuses each may go to.
+RMA_TRANSITIONS = {
+    2: (2, 3, 5),
+    3: (3, 5, 6),
+    4: (4,),
+    5: (5,),
+    6: (4, 6, 7),
+    7: (7,),
+}
 
 
 def _first_value(statuses: Any) -> int:

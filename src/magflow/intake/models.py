@@ -27,6 +27,11 @@ class IntakeState(StrEnum):
     unknown = "unknown"
 
 
+#: ``outcome`` of a *pending* row announced by a return callback: the job reads the order's
+#: returns (``rma/read`` by ``order_id``) along with the order. Finishing the row replaces it.
+RETURNS_DUE = "returns-due"
+
+
 class OrderIntake(Base):
     __tablename__ = "emag_order_intake"
     __table_args__ = (
@@ -41,7 +46,7 @@ class OrderIntake(Base):
     # What announced it first: "callback" (and which kind) or "poll".
     source: Mapped[str] = mapped_column(String(32))
     # What the work did: "acknowledged", "stored", "fbe" (type 2: never acknowledged),
-    # "not-new" (eMAG has it past status 1), "unknown".
+    # "not-new" (eMAG has it past status 1), "unknown"; while pending, RETURNS_DUE or None.
     outcome: Mapped[str | None] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)

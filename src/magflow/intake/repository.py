@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.accounts.models import EmagAccount
 from magflow.db.query import one_of
-from magflow.intake.models import IntakePoll, IntakeState, OrderIntake
+from magflow.intake.models import RETURNS_DUE, IntakePoll, IntakeState, OrderIntake
 from magflow.orders.models import EmagOrder
 
 
@@ -107,6 +107,38 @@ async def reopen(
     )
 
 
+async def mark_returns_due(session: AsyncSession, account_id: int, emag_order_id: int) -> None:
+    """Have the job read the order's returns too (a return callback named it): the row gets
+    :data:`RETURNS_DUE` as its outcome and is pending, whatever its state, so that a job that
+    finished it since the caller looked (a concurrent transaction) does not lose the callback;
+    the maintenance timer dispatches it if no job is asked for."""
+    await session.execute(
+        update(OrderIntake)
+        .where(
+            OrderIntake.account_id == account_id,
+            OrderIntake.emag_order_id == emag_order_id,
+        )
+        .values(outcome=RETURNS_DUE, state=IntakeState.pending.value)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def returns_due(
+    session: AsyncSession, account_id: int, emag_order_ids: Sequence[int]
+) -> list[int]:
+    """Those of ``emag_order_ids`` whose returns are to be read (:func:`mark_returns_due`)."""
+    if not emag_order_ids:
+        return []
+    result = await session.execute(
+        select(OrderIntake.emag_order_id).where(
+            OrderIntake.account_id == account_id,
+            one_of(session, OrderIntake.emag_order_id, list(emag_order_ids)),
+            OrderIntake.outcome == RETURNS_DUE,
+        )
+    )
+    return list(result.scalars())
+
+
 def _claimable(now: datetime, stale_before: datetime) -> Any:
     return and_(
         OrderIntake.state == IntakeState.pending.value,
@@ -156,7 +188,11 @@ async def finish(
     outcome: str,
     now: datetime,
     acknowledged: bool = False,
+    unless_returns_due: bool = False,
 ) -> None:
+    """Finish a claimed row. With ``unless_returns_due``, a row a return callback marked
+    (:data:`RETURNS_DUE`) since the job looked is not finished but given back (still pending,
+    unclaimed): its returns are read by the next batch, not lost."""
     values: dict[str, Any] = {
         "state": state.value,
         "outcome": outcome,
@@ -168,12 +204,17 @@ async def finish(
         values["stored_at"] = now
     if acknowledged:
         values["acknowledged_at"] = now
-    await session.execute(
+    where = [OrderIntake.account_id == account_id, OrderIntake.emag_order_id == emag_order_id]
+    if unless_returns_due:
+        where.append(or_(OrderIntake.outcome.is_(None), OrderIntake.outcome != RETURNS_DUE))
+    result = await session.execute(
         update(OrderIntake)
-        .where(OrderIntake.account_id == account_id, OrderIntake.emag_order_id == emag_order_id)
+        .where(*where)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+    if unless_returns_due and not result.rowcount:  # type: ignore[attr-defined]
+        await release(session, account_id, [emag_order_id])
 
 
 async def finish_many(

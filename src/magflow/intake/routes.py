@@ -11,6 +11,7 @@ again, and the catch-up poll finds the order anyway). The secret never reaches a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Annotated
@@ -26,6 +27,7 @@ from magflow.intake import repository, service
 from magflow.intake.schemas import CallbackAnswer, CallbackUrl, CallbackUrls
 from magflow.intake.service import CALLBACK_PREFIX, KIND_LABELS, CallbackKind
 from magflow.intake.throttle import CallbackLimits
+from magflow.intake.work import refresh_offer
 
 log = logging.getLogger(__name__)
 
@@ -91,17 +93,56 @@ def _answer(code: int, detail: str, headers: dict[str, str] | None = None) -> JS
     return JSONResponse(body.model_dump(), status_code=code, headers=headers)
 
 
-def _order_id(request: Request) -> int | str | None:
-    """``order_id`` from the query string: the id, None when absent, or what is wrong."""
-    values = request.query_params.getlist("order_id")
+def _order_id(request: Request, name: str = "order_id") -> int | str | None:
+    """``name`` (``order_id`` by default) from the query string: the id, None when absent, or
+    what is wrong."""
+    values = request.query_params.getlist(name)
     if not values:
         return None
     if len(values) > 1 and len(set(values)) > 1:
-        return "order_id is given more than once with different values"
+        return f"{name} is given more than once with different values"
     text = values[0].strip()
     if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ORDER_ID:
-        return "order_id must be a positive whole number"
+        return f"{name} must be a positive whole number"
     return int(text)
+
+
+#: Query parameters that may name the offer of a ``documentation`` callback, in this order. Its
+#: parameters are not documented (docs/emag-protocol.md, "Uncertainties"): the seller's offer id
+#: under the product API's names.
+OFFER_ID_PARAMS = ("product_id", "id")
+
+
+#: Longest part number key accepted (eMAG's PNKs are short codes such as ``D5DD8SBBM``).
+MAX_PNK_LENGTH = 64
+
+
+def _offer_id(request: Request) -> tuple[int | str | None, str | None]:
+    """The offer a ``documentation`` callback names: (its id, or its ``part_number_key`` when it
+    names only that, or None; what is wrong, or None)."""
+    for name in OFFER_ID_PARAMS:
+        found = _order_id(request, name)
+        if isinstance(found, str):
+            return None, found
+        if found is not None:
+            return found, None
+    pnk = (request.query_params.get("part_number_key") or "").strip()
+    if pnk:
+        if len(pnk) > MAX_PNK_LENGTH or not (pnk.isascii() and pnk.isalnum()):
+            return None, "part_number_key must be a short code of letters and digits"
+        return pnk, None
+    return None, "product_id is required"
+
+
+def _refresh_offer(request: Request, ctx: AppContext, account_id: int, offer_id: int | str) -> None:
+    """Re-read the offer after answering (``intake.work.refresh_offer``); the tasks are kept on
+    the app so that they are not collected while they run."""
+    tasks: set[asyncio.Task[str]] | None = getattr(request.app.state, "offer_refreshes", None)
+    if tasks is None:
+        tasks = request.app.state.offer_refreshes = set()
+    task = asyncio.create_task(refresh_offer(ctx, account_id, offer_id))
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 @callback_router.get(
@@ -138,6 +179,24 @@ async def emag_callback(
                 return _answer(404, "unknown callback URL")
             if callback_kind is None:
                 return _answer(404, "unknown callback URL")
+            if callback_kind is CallbackKind.documentation:
+                offer_id, detail = _offer_id(request)
+                if offer_id is None:
+                    log.warning(
+                        "documentation callback of account %s with a bad query string: %s (%s)",
+                        account.name,
+                        detail,
+                        sorted(request.query_params.keys()),
+                    )
+                    return _answer(400, detail or "product_id is required")
+                account_id, account_name = account.id, account.name
+                _refresh_offer(request, ctx, account_id, offer_id)
+                log.info(
+                    "documentation callback of account %s: offer %s to be re-read",
+                    account_name,
+                    offer_id,
+                )
+                return _answer(200, "queued")
             order_id = _order_id(request)
             if isinstance(order_id, str):
                 log.warning(
@@ -151,8 +210,8 @@ async def emag_callback(
                 if callback_kind is CallbackKind.order:
                     log.warning("new-order callback of account %s without order_id", account.name)
                     return _answer(400, "order_id is required")
-                # Returns and documentation callbacks may name no order: what they announce is
-                # read by the next returns or offers sync.
+                # A return callback may name no order (its parameters are not documented):
+                # what it announces is read by the next returns sync.
                 log.info(
                     "callback %s of account %s (no order named): %s",
                     callback_kind.value,

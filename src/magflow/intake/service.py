@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from magflow.accounts.models import EmagAccount
 from magflow.common.crypto import CredentialCipher
 from magflow.intake import repository
-from magflow.intake.models import IntakeState
+from magflow.intake.models import RETURNS_DUE, IntakeState
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,10 @@ async def receive(
 
     A new-order callback inserts the order's intake row if it has none; eMAG's repeats then find
     it and change nothing (one read and one acknowledgement per order, however many callbacks). A
-    cancellation, AWB or return callback makes a finished order pending again: it is read anew.
+    cancellation, AWB or return callback makes a finished order pending again: it is read anew;
+    a return callback also marks the row :data:`RETURNS_DUE`, so the job reads the order's returns
+    (``rma/read`` by ``order_id``) and stores them (``returns.service.store_returns``): idempotent
+    per (account, order) while pending, so per (account, return, status) as eMAG calls it.
     The account's job is asked for only when the order is pending, due and not already being
     worked on; a disabled account's orders wait (recorded) until it is enabled again.
     """
@@ -128,8 +131,22 @@ async def receive(
         session, account.id, [emag_order_id], f"callback:{kind.value}", now
     )
     if inserted:
+        if kind is CallbackKind.return_:
+            await repository.mark_returns_due(session, account.id, emag_order_id)
         return Received(recorded=True, enqueue=account.is_active)
     known = (await repository.states(session, account.id, [emag_order_id]))[emag_order_id]
+    was_pending = known.state == IntakeState.pending.value
+    marked = known.outcome == RETURNS_DUE
+    if kind is CallbackKind.return_:
+        # A new return or a return's new status: its order and its returns are read again
+        # (repeats while that is pending change nothing).
+        if not was_pending:
+            await repository.reopen(session, account.id, [emag_order_id], now)
+        await repository.mark_returns_due(session, account.id, emag_order_id)
+        if was_pending and marked:
+            return Received(recorded=True, enqueue=False)
+        if not was_pending:
+            return Received(recorded=True, enqueue=account.is_active)
     if kind is not CallbackKind.order and known.state != IntakeState.pending.value:
         await repository.reopen(session, account.id, [emag_order_id], now)
     elif not (

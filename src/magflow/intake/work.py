@@ -63,6 +63,7 @@ from magflow.intake.models import IntakeState
 from magflow.jobs.base import WORKER_ID
 from magflow.jobs.schedule import IP_REFUSAL_PAUSE
 from magflow.orders.service import store_orders
+from magflow.returns.service import store_returns
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ class IntakeReport:
     acknowledged: int = 0
     unknown: int = 0
     postponed: int = 0
+    #: returns stored for return callbacks
+    returns: int = 0
     outcomes: dict[int, str] = field(default_factory=dict)
     #: eMAG refused this server's IP (now or in a sync run): the intake waits until then.
     held_until: datetime | None = None
@@ -322,9 +325,22 @@ class IntakeWorker:
             )
             missing_set = set(missing)
             claimed = [i for i in claimed if i not in missing_set]
+        returns = await self._read_returns(client, account, claimed, report)
+        if returns is None:
+            return []
+        raw_returns, failed, returns_read = returns
+        claimed = [i for i in claimed if i not in failed]
         to_ack = []
         async with self.ctx.db.session() as session:
             now = _now()
+            if raw_returns:
+                stored_returns = await store_returns(session, account, raw_returns, now)
+                report.returns += stored_returns
+                log.info(
+                    "intake of account %s: %s returns stored (return callbacks)",
+                    account.name,
+                    stored_returns,
+                )
             if raws:
                 await store_orders(
                     session,
@@ -350,6 +366,7 @@ class IntakeWorker:
                         state=IntakeState.unknown,
                         outcome="unknown",
                         now=now,
+                        unless_returns_due=order_id not in returns_read,
                     )
                     report.unknown += 1
                     report.outcomes[order_id] = "unknown"
@@ -360,11 +377,51 @@ class IntakeWorker:
                     to_ack.append((order_id, order.id))
                     continue
                 await repository.finish(
-                    session, account.id, order_id, state=IntakeState.done, outcome=outcome, now=now
+                    session,
+                    account.id,
+                    order_id,
+                    state=IntakeState.done,
+                    outcome=outcome,
+                    now=now,
+                    # a return callback that came since the returns were looked at: read again
+                    unless_returns_due=order_id not in returns_read,
                 )
                 report.outcomes[order_id] = outcome
             await session.commit()
         return to_ack
+
+    async def _read_returns(
+        self, client: EmagClient, account: EmagAccount, claimed: list[int], report: IntakeReport
+    ) -> tuple[list[dict[str, Any]], set[int], set[int]] | None:
+        """The returns of the claimed orders a return callback named (``RETURNS_DUE``): one
+        ``rma/read`` by ``order_id`` each (docs/emag-protocol.md, "Returns", "Callbacks"), the
+        orders whose read failed (postponed, their mark kept, so they are tried again) and those
+        whose returns were read (finishing the others leaves a mark set meanwhile in place).
+        None: eMAG refused this server's IP (the intake is held)."""
+        async with self.ctx.db.session() as session:
+            due = await repository.returns_due(session, account.id, claimed)
+        raws: list[dict[str, Any]] = []
+        failed: set[int] = set()
+        for order_id in due:
+            try:
+                raws.extend(await client.read_rows("rma", {"order_id": order_id}))
+            except EmagIpNotWhitelistedError as exc:
+                await self._refused(account, exc, report)
+                return None
+            except EmagError as exc:
+                failed.add(order_id)
+                log.warning(
+                    "intake of account %s: reading the returns of order %s failed (%s); "
+                    "retried in %s s",
+                    account.name,
+                    order_id,
+                    exc.summary,
+                    int(RETRY_SECONDS),
+                )
+        if failed:
+            await self._postpone(account, sorted(failed), "reading its returns from eMAG failed")
+            report.postponed += len(failed)
+        return raws, failed, set(due) - failed
 
     @staticmethod
     def _decide(account: EmagAccount, order_type: int, status: int) -> str:
@@ -586,3 +643,90 @@ async def accounts_to_poll(ctx: AppContext) -> list[int]:
                 due.append(account.id)
         await session.commit()
     return due
+
+
+async def refresh_offer(ctx: AppContext, account_id: int, offer: int | str) -> str:
+    """Re-read one offer a ``documentation`` callback named (its documentation was approved: a
+    part number key assigned, its validation status changed; docs/emag-protocol.md, "Callbacks")
+    with one ``product_offer/read`` by ``id`` (``offer`` an int) or by ``part_number_key`` (a
+    str, when the callback names only that), and store it as the offers sync does: the history
+    of what changed (``pricing.history.record_changes``), then the catalog's one upsert
+    (``catalog.repository.upsert_offers`` of a ``catalog.mapping.offer_row``). The VAT rates come
+    from ``vat/read`` (the row's price with VAT needs them). The stored ``last_seen_run_id`` is
+    kept: this read is not a sync run, and the next complete run still decides what is missing.
+
+    Returns what happened ("stored", "unknown" (eMAG does not know the offer), "held" (eMAG
+    refuses this server's IP), "disabled", "failed"); never raises: a lost re-read is made good
+    by the next offers sync."""
+    from magflow.catalog import repository as catalog_repository
+    from magflow.catalog.mapping import offer_row
+    from magflow.emag.platforms import platform_info
+    from magflow.pricing import history as offer_history
+
+    try:
+        async with ctx.db.session() as session:
+            account = await accounts_service.get_account(session, account_id)
+            credentials = accounts_service.credentials(ctx.cipher, account)
+        if not account.is_active:
+            log.warning(
+                "documentation callback for offer %s of disabled account %s: not read",
+                offer,
+                account.name,
+            )
+            return "disabled"
+        async with ctx.emag_client(credentials) as client:
+            if isinstance(offer, int):
+                rows = await client.read_rows("product_offer", {"id": offer})
+                raw = next((r for r in rows if to_int(r.get("id")) == offer), None)
+            else:
+                rows = await client.read_rows("product_offer", {"part_number_key": offer})
+                raw = next((r for r in rows if r.get("part_number_key") == offer), None)
+            if raw is None:
+                log.warning(
+                    "documentation callback of account %s: eMAG does not know offer %s; ignored",
+                    account.name,
+                    offer,
+                )
+                return "unknown"
+            vat_rates = await client.vat_rates()
+        offer_id = to_int(raw.get("id"))
+        if offer_id is None:
+            log.warning("documentation callback of account %s: no offer id read", account.name)
+            return "unknown"
+        async with ctx.db.session() as session:
+            now = _now()
+            stored = await catalog_repository.offers_by_emag_id(session, account.id, [offer_id])
+            known = stored.get(offer_id)
+            row = offer_row(
+                raw,
+                account_id=account.id,
+                run_id=known.last_seen_run_id if known is not None else None,  # type: ignore[arg-type]
+                now=now,
+                currency=platform_info(account.platform).currency,
+                vat_rates=vat_rates,
+            )
+            row["created_at"] = now
+            await offer_history.record_changes(session, account.id, [row], now)
+            await catalog_repository.upsert_offers(session, account.id, [row])
+            await session.commit()
+        log.info(
+            "documentation callback of account %s: offer %s re-read (validation status %s)",
+            account.name,
+            offer_id,
+            row["validation_status"],
+        )
+        return "stored"
+    except EmagIpNotWhitelistedError as exc:
+        log.error("documentation callback, offer %s: %s; %s", offer, exc.summary, exc.hint)
+        return "held"
+    except EmagError as exc:
+        log.warning(
+            "documentation callback, offer %s: reading it from eMAG failed (%s); the next "
+            "offers sync reads it",
+            offer,
+            exc.summary,
+        )
+        return "failed"
+    except Exception:
+        log.exception("documentation callback, offer %s: re-reading it failed", offer)
+        return "failed"

@@ -48,6 +48,21 @@ def return_row(raw: dict[str, Any], *, account: EmagAccount, now: datetime) -> d
     }
 
 
+async def store_returns(
+    session: AsyncSession, account: EmagAccount, raws: list[dict[str, Any]], now: datetime
+) -> int:
+    """Upsert ``rma/read`` items of one account (rows without an ``emag_id`` are skipped);
+    returns how many were stored. The one write path of returns: the sync and the intake's
+    return callbacks (``intake.work``) both store through it."""
+    rows = {}
+    for raw in raws:
+        row = return_row(raw, account=account, now=now)
+        if row["emag_id"] is not None:
+            rows[row["emag_id"]] = row
+    await repository.upsert_returns(session, list(rows.values()))
+    return len(rows)
+
+
 async def sync_returns(
     session: AsyncSession,
     client: EmagClient,
@@ -59,12 +74,6 @@ async def sync_returns(
     now = datetime.now(UTC)
     read = pages = 0
     async for page in client.iter_pages("rma", filters or {}):
-        rows = {}
-        for raw in page.rows:
-            row = return_row(raw, account=account, now=now)
-            if row["emag_id"] is not None:
-                rows[row["emag_id"]] = row
-        await repository.upsert_returns(session, list(rows.values()))
-        read += len(rows)
+        read += await store_returns(session, account, page.rows, now)
         pages += 1
     return ReturnsSyncResult(account_id=account.id, read=read, pages=pages)
