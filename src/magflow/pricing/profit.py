@@ -64,11 +64,16 @@ class Costs:
     def commission_rate(self, emag_id: int | None, category_id: int | None) -> Decimal | None:
         """The seller's rate for the offer's category; else eMAG's estimate for the offer; else
         the account's default. The seller's table wins: it is what they were invoiced."""
+        cost = self.offers.get(emag_id) if emag_id is not None else None
+        return self.rate_of(category_id, cost.emag_commission_rate if cost is not None else None)
+
+    def rate_of(self, category_id: int | None, emag_rate: Any) -> Decimal | None:
+        """:meth:`commission_rate` from eMAG's estimate already read (the repricer reads it
+        with the offer, in one query)."""
         if category_id is not None and category_id in self.categories:
             return self.categories[category_id]
-        cost = self.offers.get(emag_id) if emag_id is not None else None
-        if cost is not None and cost.emag_commission_rate is not None:
-            return Decimal(cost.emag_commission_rate)
+        if emag_rate is not None:
+            return Decimal(emag_rate)
         return self.settings.default_commission_rate if self.settings is not None else None
 
     def unit_cost(self, emag_id: int | None) -> Decimal | None:
@@ -90,9 +95,11 @@ class Costs:
         return CostBasis(unit_cost, rate, vat_rate or ZERO, self.fixed_per_order(fbe))
 
 
-async def load_costs(session: AsyncSession, account_id: int) -> Costs:
+async def load_costs(session: AsyncSession, account_id: int, offers: bool = True) -> Costs:
+    """``offers=False``: without the per-offer costs (a caller that reads them with its offers,
+    :func:`magflow.pricing.repricer.evaluate`)."""
     return Costs(
-        offers=await repository.costs(session, account_id),
+        offers=await repository.costs(session, account_id) if offers else {},
         categories=await repository.category_commissions(session, account_id),
         settings=await repository.get_settings(session, account_id),
     )

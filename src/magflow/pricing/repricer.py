@@ -2,7 +2,8 @@
 and sends).
 
 A **run** (``pricing_runs``) evaluates every offer of the account still on eMAG against the
-enabled rules, in one pass over rows read in one query each (offers, costs, commissions, states).
+enabled rules, in one pass over rows read in one query each (offers with their costs,
+commissions, states).
 
 - **Decisions recorded**: every change, and any other decision whose action and reason differ
   from the last ones recorded for the offer (so a holding offer writes one "winning" row, not one
@@ -44,6 +45,7 @@ from magflow.bulk import service as bulk_service
 from magflow.bulk.models import ItemStatus, OperationStatus
 from magflow.context import AppContext
 from magflow.pricing import profit, repository
+from magflow.pricing.formulas import ZERO, CostBasis
 from magflow.pricing.models import PricingRun, RunStatus
 from magflow.pricing.rules import Decision, OfferView, StateView, as_rule, decide, pick_rule
 
@@ -66,8 +68,9 @@ async def evaluate(
     states = await repository.states(session, account.id)
     if not rules:
         return [], states
-    costs = await profit.load_costs(session, account.id)
-    fbe = account.account_type == "fbe"
+    costs = await profit.load_costs(session, account.id, offers=False)
+    # Per run, not per offer: the fixed costs per order (three settings read from an ORM row).
+    fixed = costs.fixed_per_order(account.account_type == "fbe")
     out: list[tuple[Decision, OfferView]] = []
     fresh = StateView()
     for row in await repository.offers_for_pricing(session, account.id):
@@ -87,7 +90,13 @@ async def evaluate(
         rule = pick_rule(rules, view)
         if rule is None:
             continue
-        basis = costs.basis(row.emag_id, row.category_id, row.vat_rate, fbe)
+        # As Costs.basis, from the cost columns read with the offer.
+        rate = costs.rate_of(row.category_id, row.emag_commission_rate)
+        basis = (
+            CostBasis(row.unit_cost, rate, row.vat_rate or ZERO, fixed)
+            if row.unit_cost is not None and rate is not None
+            else None
+        )
         state = states.get(row.emag_id)
         state_view = (
             StateView(
