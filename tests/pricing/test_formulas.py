@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 from magflow.pricing.formulas import CostBasis, floor_price, line_profit, margin, unit_profit
+from magflow.pricing.models import PricingSettings
+from magflow.pricing.profit import Costs
 from magflow.pricing.rules import OfferView, Rule, StateView, decide, pick_rule
 
 BASIS = CostBasis(
@@ -50,6 +52,16 @@ def test_order_line_worked_example_keeps_the_deposit_out_of_revenue() -> None:
         deposit=D(0),
     )
     assert unknown.profit is None
+
+
+def test_fixed_costs_per_order_add_the_fbe_fee_to_fbe_orders_only() -> None:
+    settings = PricingSettings(
+        shipping_per_order=D(4), packaging_per_order=D(1), fbe_fee_per_order=D("7.5")
+    )
+    costs = Costs(offers={}, categories={}, settings=settings)
+    assert costs.fixed_per_order(fbe=False) == D(5)
+    assert costs.fixed_per_order(fbe=True) == D("12.5")
+    assert Costs(offers={}, categories={}, settings=None).fixed_per_order(fbe=True) == 0
 
 
 def offer(**changes: object) -> OfferView:

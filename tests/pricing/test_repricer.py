@@ -12,12 +12,15 @@ from decimal import Decimal as D
 from typing import Any
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from magflow.audit.models import AuditLog
+from magflow.auth.models import Role
 from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
 from magflow.sync.models import SyncKind
+from tests.factories import DEFAULT_PASSWORD, make_user
 from tests.orders.support import Clients, sim_control, sim_offer
 from tests.pricing.test_history import local_id
 from tests.support.simulation import Accounts, sync
@@ -165,7 +168,15 @@ async def test_cooldown_and_daily_limit(
         max_changes_per_day=1,
     )
     assert (await sync(ctx, accounts.main, SyncKind.offers)).status == "completed"
-    assert decision_of(await run(op, dry_run=False), 8)["action"] == "change"
+    first = await run(op, dry_run=False)
+    assert decision_of(first, 8)["action"] == "change"
+    async with ctx.db.session() as session:  # sent through the light offer API, audited
+        audited = (
+            await session.execute(
+                select(AuditLog.emag_route).where(AuditLog.bulk_operation_id.is_not(None))
+            )
+        ).scalars()
+        assert "offer/save" in list(audited)
     await sim_control(
         sim,
         "POST",
@@ -181,7 +192,7 @@ async def test_cooldown_and_daily_limit(
 
 
 async def test_refusals_pause_the_offer_and_a_floor_above_max_is_refused(
-    ctx: AppContext, sim: SimulatorServer, accounts: Accounts, clients: Clients
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts, clients: Clients, api: str
 ) -> None:
     op = clients.operator
     assert (await sync(ctx, accounts.main, SyncKind.offers)).status == "completed"
@@ -260,13 +271,21 @@ async def test_refusals_pause_the_offer_and_a_floor_above_max_is_refused(
         )
         assert created.status_code == 201, created.text
     view = await run(op, dry_run=False)
-    assert view["refused"] == 2
+    assert view["refused"] == 2 and view["status"] == "stopped"  # every change refused
     deleted, price = decision_of(view, 10_000), decision_of(view, 16)
     assert deleted["outcome"] == "refused" and "does not exist" in deleted["messages"][0]
     assert price["outcome"] == "refused" and "max_sale_price" in price["messages"][0]
     offer_16 = await local_id(ctx, accounts.main.id, 16)
     state = (await op.get(f"/api/v1/pricing/offers/{offer_16}/decisions")).json()
     assert "eMAG refused the price" in state["paused_reason"]
+    viewer = await make_user(ctx, role=Role.viewer)  # the offer's page shows its decisions
+    async with httpx.AsyncClient(base_url=api, timeout=30) as browser:
+        login = await browser.post(
+            "/login", data={"email": viewer.email, "password": DEFAULT_PASSWORD}
+        )
+        assert login.status_code == 303, login.text
+        page = (await browser.get(f"/offers/{offer_16}/pricing")).text
+        assert 'data-testid="decisions"' in page and "paused: eMAG refused the price" in page
     again = await run(op, dry_run=False)
     assert decision_of(again, 16)["reason"] == "paused" and again["changes"] == 0
     assert (await op.post(f"/api/v1/pricing/offers/{offer_16}/resume")).status_code == 200
