@@ -7,10 +7,16 @@ that eMAG counts (a 429 in production).
 
 from __future__ import annotations
 
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator
+
 import pytest
+from redis.asyncio import Redis
 
 from magflow.emag import Bucket, InMemoryRateLimiter, Window, bucket_for_route, make_rate_limiter
-from magflow.emag.ratelimit import process_rate_limiter
+from magflow.emag.ratelimit import RedisRateLimiter, process_rate_limiter
 
 WINDOW = 0.2  # seconds: 1 send per window (and a long budget window, so nothing is trimmed)
 
@@ -137,3 +143,72 @@ async def test_without_redis_the_fallback_keeps_the_limits_and_confirms() -> Non
         assert second.local_at - sent >= WINDOW - 1e-9
     finally:
         await limiter.aclose()
+
+
+# -- the Redis limiter -----------------------------------------------------------------------------
+
+REDIS_URL = os.environ.get("MAGFLOW_TEST_REDIS_URL")
+needs_redis = pytest.mark.skipif(REDIS_URL is None, reason="set MAGFLOW_TEST_REDIS_URL")
+
+
+@pytest.fixture
+async def redis_limiter() -> AsyncIterator[RedisRateLimiter]:
+    assert REDIS_URL is not None
+    prefix = f"magflow-test-{uuid.uuid4().hex[:12]}"
+    limiter = make_rate_limiter(REDIS_URL, prefix=prefix, margin=0, spacing=0)
+    assert isinstance(limiter, RedisRateLimiter)
+    yield limiter
+    keys = [k async for k in limiter.redis.scan_iter(f"{prefix}:*")]
+    if keys:
+        await limiter.redis.delete(*keys)
+    await limiter.aclose()
+
+
+@needs_redis
+async def test_a_redis_pause_is_kept_in_redis_for_its_length(
+    redis_limiter: RedisRateLimiter,
+) -> None:
+    """Every process sees the pause (a 429's Retry-After) for as long as it was asked, and a
+    shorter pause never cuts a longer one short."""
+    await redis_limiter.pause("acct", Bucket.ORDER, 5.0)
+    await redis_limiter.pause("acct", Bucket.ORDER, 0.5)
+    key = redis_limiter.keys("acct", Bucket.ORDER)[1]
+    assert 4_000 < await redis_limiter.redis.pttl(key) <= 5_000
+    await redis_limiter.pause("acct", Bucket.OTHER, 0.0001)  # rounds up to 1 ms, not to "no TTL"
+    assert await redis_limiter.redis.pttl(redis_limiter.keys("acct", Bucket.OTHER)[1]) in (-2, 0, 1)
+
+
+@needs_redis
+async def test_a_redis_grant_is_re_scored_only_when_the_send_was_late(
+    redis_limiter: RedisRateLimiter,
+) -> None:
+    """A send within the confirm threshold of its grant keeps the grant's time; a later one is
+    moved to its real send time (by the lag, on the Redis clock), once the limiter is closed at
+    the latest (``aclose`` waits for the re-scoring)."""
+    prompt = await redis_limiter.acquire_slot("c", Bucket.OTHER)
+    late = await redis_limiter.acquire_slot("c", Bucket.ORDER)
+    redis_limiter.confirm(prompt, prompt.local_at + 0.001)
+    redis_limiter.confirm(late, late.local_at + 0.25)
+    await redis_limiter.aclose()
+    async with Redis.from_url(REDIS_URL or "") as redis:
+        scores = [
+            await redis.zscore(redis_limiter.keys("c", bucket)[0], grant.member)
+            for bucket, grant in ((Bucket.OTHER, prompt), (Bucket.ORDER, late))
+        ]
+    assert scores == [prompt.stamp, pytest.approx(late.stamp + 250_000, abs=1)]
+
+
+async def test_without_redis_one_warning_a_minute_not_one_per_call(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    limiter = make_rate_limiter("redis://127.0.0.1:1/0", prefix="unused", margin=0, spacing=0)
+    try:
+        with caplog.at_level(logging.WARNING, logger="magflow"):
+            await limiter.acquire("x", Bucket.OTHER)
+            await limiter.acquire("x", Bucket.ORDER)
+            await limiter.pause("x", Bucket.EAN, 0.001)
+    finally:
+        await limiter.aclose()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("Redis rate limiter unavailable, pacing in-process: ")
