@@ -333,3 +333,24 @@ async def test_a_refresh_token_is_spent_once_and_needs_its_family(ctx: AppContex
         with pytest.raises(InvalidTokenError) as again:
             await auth_service.rotate_refresh(session, ctx.tokens, unknown)
         assert str(again.value) == "token has been revoked"
+
+
+async def test_a_redis_lockout_in_its_last_half_second_still_refuses_for_a_second() -> None:
+    """Redis rounds a TTL under half a second down to 0: the attempt is refused all the same,
+    with a Retry-After of 1 s (never 0, which would invite an immediate retry)."""
+    if REDIS_URL is None:
+        pytest.skip("Redis not configured: set MAGFLOW_TEST_REDIS_URL")
+    prefix = f"magflow-test-{uuid.uuid4().hex[:12]}"
+    async with Redis.from_url(REDIS_URL) as redis:
+        throttle = RedisLoginThrottle(redis, max_attempts=2, window_seconds=WINDOW, prefix=prefix)
+        wait = None
+        for attempt_no in range(3):  # a loaded machine may let the key expire first: again
+            key = f"ending-{attempt_no}"
+            await redis.set(f"{prefix}:login-attempts:{key}", 5, px=450)
+            wait = await throttle.acquire(key)
+            if wait is not None:
+                break
+        assert wait == 1
+        keys = [k async for k in redis.scan_iter(match=f"{prefix}:*")]
+        if keys:
+            await redis.delete(*keys)
