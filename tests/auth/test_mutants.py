@@ -11,16 +11,18 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.auth import repository as auth_repository
 from magflow.auth import service as auth_service
-from magflow.auth.models import Role, User
+from magflow.auth.models import RefreshToken, Role, User
 from magflow.auth.throttle import MemoryLoginThrottle, RedisLoginThrottle, throttle_key
 from magflow.auth.tokens import InvalidTokenError
 from magflow.context import AppContext
@@ -354,3 +356,43 @@ async def test_a_redis_lockout_in_its_last_half_second_still_refuses_for_a_secon
         keys = [k async for k in redis.scan_iter(match=f"{prefix}:*")]
         if keys:
             await redis.delete(*keys)
+
+
+async def test_a_user_disabled_or_deleted_during_a_login_is_not_logged_in(ctx: AppContext) -> None:
+    """The password is verified outside any session; the user may be disabled (or removed) by
+    the time the login is recorded: that login is refused, a good one stamps the login time."""
+    disabled = await make_user(ctx, is_active=False)
+    active = await make_user(ctx)
+    async with ctx.db.session() as session:
+        for user_id in (disabled.id, 999999):
+            with pytest.raises(auth_service.AuthError) as refused:
+                await auth_service.complete_login(session, user_id)
+            assert str(refused.value) == "incorrect email or password, or the user is disabled"
+        user = await auth_service.complete_login(session, active.id)
+        assert user.last_login_at is not None
+
+
+async def test_a_login_clears_the_users_expired_refresh_tokens(ctx: AppContext) -> None:
+    user = await make_user(ctx)
+    async with ctx.db.session() as session:
+        long_ago = datetime.now(UTC) - timedelta(days=400)
+        auth_repository.add_refresh_token(
+            session,
+            RefreshToken(
+                jti="old", family="old", user_id=user.id, created_at=long_ago, expires_at=long_ago
+            ),
+        )
+        await session.flush()
+        await auth_service.issue_pair(session, ctx.tokens, user)
+        jtis = (
+            await session.scalars(select(RefreshToken.jti).where(RefreshToken.user_id == user.id))
+        ).all()
+        assert len(jtis) == 1 and jtis[0] != "old"
+
+
+async def test_resetting_a_key_never_counted_is_harmless(
+    throttle: MemoryLoginThrottle | RedisLoginThrottle,
+) -> None:
+    """A login's key may be gone by the time it succeeds (evicted under a flood of keys)."""
+    await throttle.reset(throttle_key("nobody@example.com", "10.0.0.9"))
+    assert await throttle.acquire(throttle_key("nobody@example.com", "10.0.0.9")) is None
