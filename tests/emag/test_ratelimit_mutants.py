@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -212,3 +213,117 @@ async def test_without_redis_one_warning_a_minute_not_one_per_call(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1, warnings
     assert warnings[0].startswith("Redis rate limiter unavailable, pacing in-process: ")
+    assert "127.0.0.1:1" in warnings[0]  # the error itself, for the operator
+
+
+async def test_without_redis_a_pause_holds_in_process_and_names_the_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    limiter = make_rate_limiter(
+        "redis://127.0.0.1:1/0",
+        prefix="unused",
+        limits={Bucket.OTHER: (Window(100, 1.0),)},
+        margin=0,
+        spacing=0,
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="magflow"):
+            await limiter.pause("acct", Bucket.OTHER, WINDOW)
+        paused_at = time.monotonic()
+        other = await limiter.acquire_slot("elsewhere", Bucket.OTHER)
+        grant = await limiter.acquire_slot("acct", Bucket.OTHER)
+    finally:
+        await limiter.aclose()
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "127.0.0.1:1" in warning
+    # The paused account's send comes after its pause, another account's does not wait for it;
+    # each grant belongs to its own account, and says how long it waited.
+    assert grant.account_key == "acct" and other.account_key == "elsewhere"
+    assert grant.local_at >= paused_at + WINDOW - 0.01
+    assert 0 <= grant.waited <= time.monotonic() - paused_at + 0.01
+    assert other.local_at < grant.local_at
+
+
+@needs_redis
+async def test_the_redis_factory_passes_margin_and_spacing_to_it_and_its_fallback() -> None:
+    assert REDIS_URL is not None
+    limiter = make_rate_limiter(REDIS_URL, prefix="unused", margin=0.3, spacing=0.9)
+    assert isinstance(limiter, RedisRateLimiter)
+    try:
+        assert (limiter.margin, limiter.spacing) == (0.3, 0.9)
+        fallback = limiter._fallback  # the promise: the same limits when Redis fails
+        assert (fallback.margin, fallback.spacing) == (0.3, 0.9)
+    finally:
+        await limiter.aclose()
+
+
+@needs_redis
+async def test_redis_margin_and_spacing_apply_on_the_redis_clock(
+    redis_limiter: RedisRateLimiter,
+) -> None:
+    """Grants recorded by Redis (its ``TIME``, µs) are spaced by window + margin and by the
+    spacing, whatever the process clocks."""
+    assert REDIS_URL is not None
+    prefix = redis_limiter.prefix
+    widened = make_rate_limiter(
+        REDIS_URL, prefix=prefix, limits={Bucket.OTHER: (Window(1, WINDOW),)}, margin=WINDOW
+    )
+    spaced = make_rate_limiter(
+        REDIS_URL,
+        prefix=prefix,
+        limits={Bucket.ORDER: (Window(10, 10 * WINDOW),)},
+        margin=0,
+        spacing=1,
+    )
+    try:
+        first, second = [await widened.acquire_slot("m", Bucket.OTHER) for _ in range(2)]
+        assert second.stamp - first.stamp >= 2 * WINDOW * 1e6
+        one, two = [await spaced.acquire_slot("s", Bucket.ORDER) for _ in range(2)]
+        assert two.stamp - one.stamp >= WINDOW * 1e6  # 10 per 10 windows: one per window
+    finally:
+        await widened.aclose()
+        await spaced.aclose()
+
+
+@needs_redis
+async def test_a_late_confirm_never_brings_back_an_entry_already_trimmed(
+    redis_limiter: RedisRateLimiter,
+) -> None:
+    grant = await redis_limiter.acquire_slot("t", Bucket.OTHER)
+    key = redis_limiter.keys("t", Bucket.OTHER)[0]
+    await redis_limiter.redis.zrem(key, grant.member)  # trimmed meanwhile (its window passed)
+    redis_limiter.confirm(grant, grant.local_at + 0.25)
+    await redis_limiter.aclose()
+    async with Redis.from_url(REDIS_URL or "") as redis:
+        assert await redis.zscore(key, grant.member) is None
+
+
+@needs_redis
+async def test_a_failed_confirm_is_logged_and_nothing_is_kept_once_done(
+    redis_limiter: RedisRateLimiter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A confirm that Redis refuses is only logged (the send went out all the same), a good one
+    logs nothing, closing does not raise, and no finished task is kept (a worker sending for
+    hours would otherwise hold one per send)."""
+    good = await redis_limiter.acquire_slot("g", Bucket.OTHER)
+    bad = await redis_limiter.acquire_slot("b", Bucket.OTHER)
+    bad_key = redis_limiter.keys("b", Bucket.OTHER)[0]
+    await redis_limiter.redis.delete(bad_key)
+    await redis_limiter.redis.set(bad_key, "not a sorted set")
+    with caplog.at_level(logging.DEBUG, logger="magflow.emag.ratelimit"):
+        redis_limiter.confirm(good, good.local_at + 0.1)
+        redis_limiter.confirm(bad, bad.local_at + 0.1)
+        await redis_limiter.aclose()
+    failures = [r.getMessage() for r in caplog.records if "confirm" in r.getMessage()]
+    assert len(failures) == 1, failures
+    assert failures[0].startswith("rate limiter confirm failed: WRONGTYPE")
+    assert not redis_limiter._inflight
+
+
+async def test_the_process_limiter_is_created_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    from magflow.emag import ratelimit
+
+    monkeypatch.setattr(ratelimit, "_process_limiter", None)
+    first = process_rate_limiter()
+    assert isinstance(first, InMemoryRateLimiter)
+    assert process_rate_limiter() is first
