@@ -327,3 +327,20 @@ async def test_the_process_limiter_is_created_on_first_use(monkeypatch: pytest.M
     first = process_rate_limiter()
     assert isinstance(first, InMemoryRateLimiter)
     assert process_rate_limiter() is first
+
+
+@needs_redis
+async def test_closing_the_factory_made_limiter_closes_its_connections() -> None:
+    """The factory's limiter owns its connection pool: ``aclose()`` at shutdown leaves no
+    connection open to Redis."""
+    assert REDIS_URL is not None
+    prefix = f"magflow-test-{uuid.uuid4().hex[:12]}"
+    limiter = make_rate_limiter(REDIS_URL, prefix=prefix)
+    assert isinstance(limiter, RedisRateLimiter)
+    await limiter.acquire("a", Bucket.OTHER)
+    pool = limiter.redis.connection_pool
+    assert any(c.is_connected for c in pool._available_connections)
+    await limiter.aclose()
+    assert not any(c.is_connected for c in pool._available_connections)
+    async with Redis.from_url(REDIS_URL) as redis:
+        await redis.delete(*[k async for k in redis.scan_iter(f"{prefix}:*")])
