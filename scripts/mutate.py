@@ -183,8 +183,11 @@ def prepare(module: Module, incremental: bool) -> Path:
     return work
 
 
-def not_killed(work: Path, env: dict[str, str]) -> list[str]:
-    """The mutants of the last run in ``work`` that survived or that no test reached."""
+def not_killed(
+    work: Path, env: dict[str, str], statuses: tuple[str, ...] = ("survived", "no tests")
+) -> list[str]:
+    """The mutants of the last run in ``work`` whose status is one of ``statuses`` (by default
+    those that survived or that no test reached)."""
     listing = subprocess.run(
         [sys.executable, "-m", "mutmut", "results"],
         cwd=work,
@@ -195,7 +198,7 @@ def not_killed(work: Path, env: dict[str, str]) -> list[str]:
     names = []
     for line in listing.splitlines():
         name, _, status = line.strip().rpartition(": ")
-        if name and status in ("survived", "no tests"):
+        if name and status in statuses:
             names.append(name)
     return names
 
@@ -211,7 +214,8 @@ def run_module(
         if not (work / "mutants").exists():
             print(f"== {module.name}: no earlier run to re-test, running afresh", flush=True)
         else:
-            names = not_killed(work, env)
+            # ... and those an interrupted run did not reach.
+            names = not_killed(work, env, ("survived", "no tests", "suspicious", "not checked"))
             print(f"== {module.name}: re-testing the {len(names)} not killed", flush=True)
     print(f"== {module.name}: mutmut over {', '.join(module.sources)}", flush=True)
     if retest and (work / "mutants").exists() and not names:
