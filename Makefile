@@ -57,12 +57,13 @@ bench: $(STAMP)
 # Mutation score of the core modules (docs/testing.md), on demand and not in CI: mutmut runs per
 # module against that module's own tests, installed into the venv on first use (not a dev extra:
 # its UI toolkit would weigh on every install). Ends with one JSON line. MODULES="ratelimit auth"
-# measures only those.
+# measures only those; MUTATE_ARGS="--children 1 --survivors" is passed on (scripts/mutate.py -h).
+# Set MAGFLOW_TEST_REDIS_URL so the Redis variants (rate limiter, login throttle) are measured.
 MUTMUT_VERSION := 3.8.1
 mutate: $(STAMP)
 	$(BIN)/python -m pip show mutmut 2>/dev/null | grep -qx 'Version: $(MUTMUT_VERSION)' || \
 		$(BIN)/python -m pip install --quiet 'mutmut==$(MUTMUT_VERSION)'
-	$(BIN)/python scripts/mutate.py $(foreach m,$(MODULES),--module $(m))
+	$(BIN)/python scripts/mutate.py $(foreach m,$(MODULES),--module $(m)) $(MUTATE_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
