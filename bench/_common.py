@@ -15,6 +15,8 @@ import os
 import platform
 import secrets
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -221,3 +223,42 @@ async def add_viewer(settings: Settings, email: str, password: str) -> None:
             await session.commit()
     finally:
         await ctx.close()
+
+
+@contextmanager
+def app_server(env: dict[str, str]) -> Iterator[str]:
+    """``magflow.app:create_app`` under uvicorn in a subprocess with ``env`` added to this
+    process's environment, on a free loopback port; yields its base URL once /health answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "magflow.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env={**os.environ, **env},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code in (200, 503):
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the app did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -35,15 +35,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import secrets
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -54,8 +49,8 @@ import psycopg
 from _common import (
     add_sim_account,
     add_viewer,
+    app_server,
     bench_settings,
-    free_port,
     fresh_database,
     machine,
     machine_line,
@@ -347,43 +342,6 @@ async def bench_apply(url: str, tmp: Path, changes: int) -> dict[str, Any]:
 
 
 # -- 3. report ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def app_server(env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "magflow.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env={**os.environ, **env},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code in (200, 503):
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the app did not start")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 async def prepare_report(url: str, tmp: Path, lines: int) -> None:
