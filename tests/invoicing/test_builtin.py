@@ -50,6 +50,13 @@ async def test_an_order_gets_one_invoice_issued_served_and_attached_once(
     assert actions.count("orders.attachment") == 1
     listing = await clients.viewer.get("/api/v1/invoicing/orders/" + str(order.id))
     assert [i["state"] for i in listing.json()] == ["attached"]
+    # an invoice by URL on top of MagFlow's would be a second one on eMAG: refused, nothing sent
+    second = await clients.operator.post(
+        f"/api/v1/emag/orders/{order.id}/attachments",
+        json={"url": "https://billing.example/f/99.pdf", "name": "Factura EXT99"},
+    )
+    assert second.status_code == 422 and "one invoice per order" in second.text, second.text
+    assert "MFT000001" in second.text
     # two operators clicking at once on another order: one invoice, one number
     other = next(o for o in orders if o.id != order.id)
     path = f"/api/v1/invoicing/orders/{other.id}/invoice"

@@ -562,6 +562,29 @@ class OrderActions:
 
     # -- attachments ---------------------------------------------------------------------------
 
+    async def _refuse_a_second_invoice(self, order: EmagOrder, url: str) -> None:
+        """One invoice per order: once MagFlow's invoicing has asked its provider for the order's
+        invoice (issuing, issued or attached), an invoice by another URL would be a second one on
+        eMAG (its own PDF's URL, ``/invoices/files/<token>.pdf``, is how the invoicing attaches
+        it). A failed or never-started one leaves the seller free to attach one issued
+        elsewhere."""
+        from magflow.invoicing import repository as invoicing_repository
+        from magflow.invoicing.models import DocKind, InvoiceState
+
+        documents = await invoicing_repository.invoices_of_order(self.session, order.id)
+        if any(url.endswith(f"/invoices/files/{d.token}.pdf") for d in documents):
+            return  # one of MagFlow's own documents (its invoice or credit note) being attached
+        live = (InvoiceState.issuing.value, InvoiceState.issued.value, InvoiceState.attached.value)
+        invoice = next(
+            (d for d in documents if d.kind == DocKind.invoice.value and d.state in live), None
+        )
+        if invoice is not None:
+            number = f"{invoice.series or ''}{invoice.number or ''}" or "without a number yet"
+            raise ActionInputError(
+                f"MagFlow already issued this order's invoice ({number}, {invoice.state}): "
+                "one invoice per order"
+            )
+
     async def attach(self, order_id: int, request: dict[str, Any]) -> ActionResult:
         """``order/attachments/save`` (docs/emag-protocol.md, "Attachments and invoices"): a PDF by
         URL; invoices by order, warranties by order line (``order_product_id``). Allowed on FBE
@@ -574,6 +597,8 @@ class OrderActions:
             raise ActionInputError(f"unknown attachment type {kind!r}")
         if a_type == ATTACHMENT_TYPES["warranty"] and request.get("order_product_id") is None:
             raise ActionInputError("a warranty needs order_product_id (the order line id)")
+        if a_type == ATTACHMENT_TYPES["invoice"]:
+            await self._refuse_a_second_invoice(order, str(request.get("url") or ""))
         attachment: dict[str, Any] = {
             "order_id": order.emag_id,
             "order_type": order.order_type,
