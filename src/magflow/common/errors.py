@@ -53,6 +53,11 @@ class NotFoundError(LookupError):
     """A named thing (account, user, run...) does not exist: 404 with this error's text."""
 
 
+class InvalidInputError(ValueError):
+    """Input a service refuses after looking at the data (a floor above a max price, an unknown
+    category...): 422 with this error's text. Domain input errors derive from it."""
+
+
 def emag_error_detail(exc: EmagError) -> dict[str, Any]:
     """The ``detail`` of an answer about an eMAG failure: eMAG's own messages, never credentials
     (the client's error texts carry none)."""
@@ -77,6 +82,10 @@ def emag_error_status(exc: EmagError) -> int:
 
 async def _not_found(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=NOT_FOUND)
+
+
+async def _invalid_input(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=UNPROCESSABLE)
 
 
 async def _ambiguous_zone(_request: Request, exc: Exception) -> JSONResponse:
@@ -143,6 +152,7 @@ def install(app: FastAPI) -> None:
     """Register the handlers on ``app``: every not-found error derives from
     :class:`NotFoundError`, every eMAG failure from ``EmagError``."""
     app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(InvalidInputError, _invalid_input)
     app.add_exception_handler(AmbiguousZoneError, _ambiguous_zone)
     app.add_exception_handler(EmagError, _emag_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

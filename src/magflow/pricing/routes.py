@@ -108,8 +108,6 @@ async def _import(session: Session, account: Any, rows: list[dict[str, Any]]) ->
         raise HTTPException(
             UNPROCESSABLE, detail={"message": str(exc), "results": exc.results}
         ) from exc
-    except service.PricingInputError as exc:
-        raise _unprocessable(exc) from exc
     await session.commit()
     return {"imported": len(results), "results": results}
 
@@ -156,12 +154,9 @@ async def put_commissions(
     session: Session, _user: Operator, account: AccountByName, body: CommissionsIn
 ) -> Any:
     """eMAG's commission per category as the seller was invoiced (fractions: 0.15 = 15 %)."""
-    try:
-        count = await service.set_category_commissions(
-            session, account, [i.model_dump() for i in body.items]
-        )
-    except service.PricingInputError as exc:
-        raise _unprocessable(exc) from exc
+    count = await service.set_category_commissions(
+        session, account, [i.model_dump() for i in body.items]
+    )
     await session.commit()
     return {"saved": count}
 
@@ -186,10 +181,7 @@ async def put_settings(
     session: Session, _user: Operator, account: AccountByName, body: SettingsIn
 ) -> Any:
     """Fixed costs per order (without VAT, the account's currency) and a default commission."""
-    try:
-        view = await service.put_settings(session, account, body.model_dump(exclude_unset=True))
-    except service.PricingInputError as exc:
-        raise _unprocessable(exc) from exc
+    view = await service.put_settings(session, account, body.model_dump(exclude_unset=True))
     await session.commit()
     return view
 
@@ -245,12 +237,9 @@ async def profit_report(
     of highest profit."""
     end = date_to or datetime.now(UTC).date()
     start = date_from or end - timedelta(days=29)
-    try:
-        if limit is None:
-            limit = 10_000 if group == "day" else 100
-        rows = await service.profit_report(session, [account], group, start, end, limit)
-    except service.PricingInputError as exc:
-        raise _unprocessable(exc) from exc
+    if limit is None:
+        limit = 10_000 if group == "day" else 100
+    rows = await service.profit_report(session, [account], group, start, end, limit)
     if format == "json":
         return {"group": group, "date_from": start, "date_to": end, "rows": rows}
     table = [[r[group], *(r[h] for h in REPORT_HEADER[1:])] for r in rows]
@@ -305,10 +294,7 @@ async def create_rule(
 ) -> Any:
     """A repricing rule; refused (422, with why) when it cannot work, e.g. a floor above an
     offer's max_sale_price."""
-    try:
-        view = await rule_service.create_rule(session, account, body.model_dump())
-    except service.PricingInputError as exc:
-        raise _unprocessable(exc) from exc
+    view = await rule_service.create_rule(session, account, body.model_dump())
     await session.commit()
     return view
 
@@ -321,12 +307,9 @@ async def update_rule(
     body: RulePatch,
 ) -> Any:
     account = await rule_service.account_of_rule(session, rule_id)
-    try:
-        view = await rule_service.update_rule(
-            session, account, rule_id, body.model_dump(exclude_unset=True)
-        )
-    except service.PricingInputError as exc:
-        raise _unprocessable(exc) from exc
+    view = await rule_service.update_rule(
+        session, account, rule_id, body.model_dump(exclude_unset=True)
+    )
     await session.commit()
     return view
 

@@ -25,7 +25,7 @@ from magflow.accounts.models import EmagAccount
 from magflow.accounts.service import credentials
 from magflow.bulk.validation import blank
 from magflow.catalog import repository as catalog_repository
-from magflow.common.errors import NotFoundError
+from magflow.common.errors import InvalidInputError, NotFoundError
 from magflow.context import AppContext
 from magflow.pricing import commission, profit, repository
 from magflow.pricing.formulas import margin, unit_profit
@@ -49,8 +49,8 @@ class CostImportError(ValueError):
         self.results = results
 
 
-class PricingInputError(ValueError):
-    """Bad pricing input (a 422 with the message)."""
+class PricingInputError(InvalidInputError):
+    """Bad pricing input (a 422 with the message, ``common.errors``)."""
 
 
 def _money(value: Any, name: str, errors: list[str]) -> Decimal | None:
