@@ -835,8 +835,11 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             input="load-seller-pw\n", text=True, env=env, check=True, capture_output=True,
         )  # fmt: skip
         stack.callback(processes.stop_all)
+        # As deploy/ runs them (systemd ``Nice=10``, compose ``cpu_shares``): the workers yield
+        # the CPU to the APIs when both want it (deploy/README.md, "Giving the API priority").
+        niced = ["nice", "-n", str(args.worker_nice)] if args.worker_nice else []
         for i in range(workers):
-            processes.start(f"worker-{i}", [*magflow, "worker"], env)
+            processes.start(f"worker-{i}", [*niced, *magflow, "worker"], env)
         urls = []
         for i in range(apis):
             port = free_port()
@@ -1207,6 +1210,39 @@ STEP_KEYS = ("rps_achieved", "p50_ms", "p95_ms", "admitted_p95_ms", "shed", "she
              "timeouts", "errors", "error_kinds")  # fmt: skip
 
 
+def idle_capacity_search(
+    args: argparse.Namespace,
+    processes: Processes,
+    urls: list[str],
+    token: str,
+    run_id: int,
+    run_step: Any,
+    capacity_with_sync: float,
+) -> tuple[float, list[Any]]:
+    """The same capacity search with no sync running (issue 18, point 3: the read capacity with a
+    full-speed sync is compared to this one, on the same data in the same run). The orders sync is
+    cancelled through the API and the search waits until no run is active; it starts from the
+    capacity found with the sync (the idle capacity is at least about that), so it takes a few
+    steps. The WebSocket clients are gone by then: with no sync there is no progress to send."""
+    with httpx.Client(
+        base_url=urls[0], timeout=30, headers={"Authorization": f"Bearer {token}"}
+    ) as api:
+        api.post(f"/api/v1/emag/enhanced/sync/{run_id}/cancel").raise_for_status()
+        deadline = time.monotonic() + 120
+        while api.get(f"/api/v1/emag/sync-logs/{run_id}").json()["status"] in (
+            "queued",
+            "running",
+        ):
+            processes.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"sync run {run_id} still active 120 s after its cancel")
+            time.sleep(0.5)
+    time.sleep(3)  # the workers' last writes and the progress events settle
+    print("capacity search with no sync running:", flush=True)
+    start = max(args.start_rps, capacity_with_sync)
+    return capacity_search(run_step, start, args.idle_max_steps, args.step_retries)
+
+
 def goal_run(
     args: argparse.Namespace,
     processes: Processes,
@@ -1238,6 +1274,10 @@ def goal_run(
                       rps=2 * capacity, warmup=args.warmup, seconds=args.overload_seconds,
                       ws=ws, profile=args.profile)  # fmt: skip
     ws_result = collect_ws(ws)
+    idle_capacity, idle_steps = idle_capacity_search(
+        args, processes, urls, token, run_id, run_step, capacity
+    )
+    sync_ratio = capacity / idle_capacity if idle_capacity else 0.0
     ratio = overload["rps_achieved"] / capacity
     goals = {
         "throughput_ratio_ge_0.9": ratio >= 0.9,
@@ -1248,6 +1288,7 @@ def goal_run(
         and (args.clients == 0 or ws_result["ws_messages_window"] > 0),
         "memory_flat": overload["memory_flat"],
         "endpoint_cpu_within_2x_floor": costs["max_cpu_ratio_vs_floor"] <= 2,
+        "capacity_with_sync_ge_0.7_of_idle": sync_ratio >= 0.7,
     }
     return {
         "bench": "load",
@@ -1258,6 +1299,9 @@ def goal_run(
         "overload": overload | ws_result,
         "goals": goals,
         "capacity_rps": capacity,
+        "capacity_idle_steps": idle_steps,
+        "capacity_idle_rps": idle_capacity,
+        "capacity_ratio_sync_vs_idle": round(sync_ratio, 3),
         "overload_offered_rps": overload["rps_offered"],
         "overload_achieved_rps": overload["rps_achieved"],
         "overload_throughput_ratio": round(ratio, 3),
@@ -1364,6 +1408,10 @@ def report_goal(result: dict[str, Any]) -> None:
         f"{over['error_kinds']}"
     )
     print(
+        f"capacity with no sync (same run, after cancelling it): {result['capacity_idle_rps']} "
+        f"req/s; with the sync / without: {result['capacity_ratio_sync_vs_idle']}"
+    )
+    print(
         f"WebSocket: {over['ws_connected']}/{over['ws_clients']} connected, "
         f"{over['ws_disconnected']} disconnected, {over['ws_messages_window']} messages in the "
         f"overload window (delivery p50 {over['ws_delivery_p50_ms']} ms, p95 "
@@ -1416,6 +1464,12 @@ def main() -> None:
         "--step-retries", type=int, default=1, help="capacity search: retries of a failing rate"
     )
     parser.add_argument("--overload-seconds", type=float, default=60, help="the 2x window")
+    parser.add_argument(
+        "--idle-max-steps", type=int, default=6, help="capacity search with no sync: most steps"
+    )
+    parser.add_argument(
+        "--worker-nice", type=int, default=10, help="nice of the workers, as deploy/ (0: none)"
+    )
     parser.add_argument(
         "--costs-requests", type=int, default=150, help="endpoint costs of the default run: N"
     )
