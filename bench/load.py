@@ -13,7 +13,9 @@ With no ``--rps`` (the default) it runs issue 18's goal: (1) each path of READS 
 the rows with orjson), (2) a capacity search (:func:`capacity_search`: the highest rate whose
 window has p95 <= 300 ms, <= 1 % errors and no timeouts; a failing rate is tried once more),
 (3) twice that rate for
-``--overload-seconds``; its last JSON line carries ``capacity_rps``, ``overload_achieved_rps``,
+``--overload-seconds``, (4) the sync cancelled, the same capacity search with no sync
+(:func:`idle_capacity_search`); its last JSON line carries ``capacity_rps``,
+``capacity_idle_rps``, ``capacity_ratio_sync_vs_idle``, ``overload_achieved_rps``,
 ``overload_timeouts``, ``admitted_p95_ms``, ``shed_p95_ms``, ``max_cpu_ratio_vs_floor``, ``goals``
 and ``goal_met``. ``--rps N`` runs one window at N req/s instead (issue 8's run: ``--rps 200``).
 What follows describes the set-up and one window.
@@ -23,7 +25,7 @@ on several: a fresh PostgreSQL database (created on the server of ``MAGFLOW_BENC
 default ``postgresql://postgres@127.0.0.1:5432/test``, dropped at the end), Redis (bus, cache,
 shared rate limiter), ``--apis`` uvicorn API processes (``magflow serve``) on their own ports and
 ``--workers`` procrastinate workers (``magflow worker``, ``MAGFLOW_JOBS=procrastinate``) that run
-the sync. ``--topology single`` is the earlier set-up: one API process on SQLite whose in-process
+the sync, at ``--worker-nice`` (10, as deploy/'s units run them). ``--topology single`` is the earlier set-up: one API process on SQLite whose in-process
 job runner runs the sync (Redis bus/cache when Redis answers). In both, the eMAG simulator runs in
 its own process with eMAG's rate limits on.
 
