@@ -6,7 +6,7 @@ module ``repricing``); each asserts what an operator or eMAG sees."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal as D
 
 from magflow.pricing.formulas import (
@@ -19,7 +19,7 @@ from magflow.pricing.formulas import (
     unit_profit,
 )
 from magflow.pricing.models import PricingRule
-from magflow.pricing.rules import Rule, StateView, as_rule, decide, pick_rule
+from magflow.pricing.rules import Decision, OfferView, Rule, StateView, as_rule, decide, pick_rule
 from tests.pricing.test_formulas import BASIS, NOW, WIN, offer
 
 # 1 - 0.1 x 1 - 0.2 = 0.7: a floor of (c + F) / 0.7.
@@ -42,6 +42,15 @@ MATCH = Rule(
     offer_ids=frozenset({7}),
     stop_after_steps=2,
 )
+
+
+def decided(
+    rule: Rule, view: OfferView, basis: CostBasis | None, state: StateView, now: datetime
+) -> Decision:
+    """``decide``, and every decision says why (the operator reads it beside the reason)."""
+    d = decide(rule, view, basis, state, now)
+    assert d.detail, d
+    return d
 
 
 # -- formulas ----------------------------------------------------------------------------------
@@ -209,28 +218,28 @@ def test_a_stored_rule_is_read_as_written() -> None:
 
 def test_no_current_price_or_no_bounds_skips() -> None:
     for price in (None, D(0)):
-        d = decide(WIN, offer(sale_price=price), BASIS, StateView(), NOW)
+        d = decided(WIN, offer(sale_price=price), BASIS, StateView(), NOW)
         assert (d.action, d.reason, d.price_after) == ("skip", "no_price", None)
-    cheap = decide(WIN, offer(sale_price=D("0.50")), BASIS, StateView(), NOW)
+    cheap = decided(WIN, offer(sale_price=D("0.50")), BASIS, StateView(), NOW)
     assert (cheap.action, cheap.price_before, cheap.price_after) == (
         "change",
         D("0.50"),
         D("89.50"),
     )
-    d = decide(WIN, offer(min_sale_price=None), BASIS, StateView(), NOW)
+    d = decided(WIN, offer(min_sale_price=None), BASIS, StateView(), NOW)
     assert (d.action, d.reason, d.price_before) == ("skip", "no_bounds", D(100))
     unreachable = Rule(id=1, scope="account", strategy="win", step=D(1), min_margin=D("0.85"))
-    d = decide(unreachable, offer(), BASIS, StateView(), NOW)
+    d = decided(unreachable, offer(), BASIS, StateView(), NOW)
     assert (d.action, d.reason, d.floor, d.price_after) == ("skip", "no_floor", None, None)
 
 
 def test_a_floor_equal_to_the_ceiling_is_honoured() -> None:
-    at_max = decide(
+    at_max = decided(
         WIN, offer(max_sale_price=D("76.55"), best_offer_sale_price=D(40)), BASIS, StateView(), NOW
     )
     assert (at_max.action, at_max.price_after) == ("change", D("76.55"))
     # a cent under a recommended price of 76.56 is the floor too
-    under = decide(
+    under = decided(
         WIN,
         offer(recommended_price=D("76.56"), best_offer_sale_price=D(40)),
         BASIS,
@@ -241,33 +250,33 @@ def test_a_floor_equal_to_the_ceiling_is_honoured() -> None:
 
 
 def test_floor_above_max_says_which_bound_and_the_floor() -> None:
-    by_max = decide(WIN, offer(max_sale_price=D(70)), BASIS, StateView(), NOW)
+    by_max = decided(WIN, offer(max_sale_price=D(70)), BASIS, StateView(), NOW)
     assert (by_max.action, by_max.reason, by_max.floor) == ("skip", "floor_above_max", D("76.55"))
     assert "76.55" in by_max.detail and "max_sale_price 70" in by_max.detail
-    by_recommended = decide(WIN, offer(recommended_price=D(70)), BASIS, StateView(), NOW)
+    by_recommended = decided(WIN, offer(recommended_price=D(70)), BASIS, StateView(), NOW)
     assert by_recommended.reason == "floor_above_max"
     assert "recommended_price 70" in by_recommended.detail
 
 
 def test_min_sale_price_above_the_ceiling_skips_and_equal_bounds_set_that_price() -> None:
     # the floor (76.55) is under the ceiling (79.99) but eMAG's minimum (85) is not
-    d = decide(WIN, offer(min_sale_price=D(85), recommended_price=D(80)), BASIS, StateView(), NOW)
+    d = decided(WIN, offer(min_sale_price=D(85), recommended_price=D(80)), BASIS, StateView(), NOW)
     assert (d.action, d.reason, d.floor, d.price_after) == (
         "skip",
         "floor_above_max",
         D("76.55"),
         None,
     )
-    fixed = decide(WIN, offer(min_sale_price=D(95), max_sale_price=D(95)), BASIS, StateView(), NOW)
+    fixed = decided(WIN, offer(min_sale_price=D(95), max_sale_price=D(95)), BASIS, StateView(), NOW)
     assert (fixed.action, fixed.price_after) == ("change", D(95))
 
 
 def test_margin_strategy_ignores_the_competition() -> None:
-    d = decide(MARGIN, offer(best_offer_sale_price=None), BASIS, StateView(), NOW)
+    d = decided(MARGIN, offer(best_offer_sale_price=None), BASIS, StateView(), NOW)
     assert (d.action, d.reason, d.price_after) == ("change", "target", D("88.93"))
     # without a target margin it prices at the minimum margin: the floor, as its target
     plain = Rule(id=2, scope="account", strategy="margin", step=D(1), min_margin=D("0.1"))
-    d = decide(plain, offer(), BASIS, StateView(), NOW)
+    d = decided(plain, offer(), BASIS, StateView(), NOW)
     assert (d.action, d.reason, d.price_after) == ("change", "target", D("76.55"))
     # a target margin no price reaches: no change
     greedy = Rule(
@@ -278,13 +287,13 @@ def test_margin_strategy_ignores_the_competition() -> None:
         min_margin=D("0.1"),
         target_margin=D("0.85"),
     )
-    d = decide(greedy, offer(), BASIS, StateView(), NOW)
+    d = decided(greedy, offer(), BASIS, StateView(), NOW)
     assert (d.action, d.reason, d.floor, d.price_after) == ("skip", "no_floor", D("76.55"), None)
 
 
 def test_without_the_best_offer_price_win_and_match_hold() -> None:
     for rule in (WIN, MATCH):
-        d = decide(rule, offer(best_offer_sale_price=None), BASIS, StateView(), NOW)
+        d = decided(rule, offer(best_offer_sale_price=None), BASIS, StateView(), NOW)
         assert (d.action, d.reason, d.floor, d.price_after) == (
             "hold",
             "no_competition",
@@ -294,22 +303,22 @@ def test_without_the_best_offer_price_win_and_match_hold() -> None:
 
 
 def test_match_takes_the_best_price_and_is_never_paused_for_not_winning() -> None:
-    d = decide(MATCH, offer(), BASIS, StateView(), NOW)
+    d = decided(MATCH, offer(), BASIS, StateView(), NOW)
     assert (d.action, d.reason, d.price_after) == ("change", "target", D(90))
-    tired = decide(MATCH, offer(), BASIS, StateView(steps_without_win=5), NOW)
+    tired = decided(MATCH, offer(), BASIS, StateView(steps_without_win=5), NOW)
     assert (tired.action, tired.price_after, tired.pause) == ("change", D(90), None)
-    matched = decide(MATCH, offer(sale_price=D(90), buy_button_rank=1), BASIS, StateView(), NOW)
+    matched = decided(MATCH, offer(sale_price=D(90), buy_button_rank=1), BASIS, StateView(), NOW)
     assert (matched.action, matched.reason, matched.price_after) == ("hold", "unchanged", None)
 
 
 def test_a_target_exactly_at_the_floor_is_the_target() -> None:
     # 77.05 - 0.50 = 76.55, the floor itself
-    d = decide(WIN, offer(best_offer_sale_price=D("77.05")), BASIS, StateView(), NOW)
+    d = decided(WIN, offer(best_offer_sale_price=D("77.05")), BASIS, StateView(), NOW)
     assert (d.action, d.reason, d.price_after) == ("change", "target", D("76.55"))
 
 
 def test_the_current_price_is_kept_unchanged() -> None:
-    d = decide(WIN, offer(sale_price=D("89.50")), BASIS, StateView(), NOW)
+    d = decided(WIN, offer(sale_price=D("89.50")), BASIS, StateView(), NOW)
     assert (d.action, d.reason, d.price_after, d.profit_after, d.floor) == (
         "hold",
         "unchanged",
@@ -321,11 +330,11 @@ def test_the_current_price_is_kept_unchanged() -> None:
 
 def test_cooldown_ends_exactly_after_its_minutes() -> None:
     just = StateView(day=NOW.date(), changes_today=1, last_change_at=NOW - timedelta(minutes=30))
-    assert decide(WIN, offer(), BASIS, just, NOW).action == "change"
+    assert decided(WIN, offer(), BASIS, just, NOW).action == "change"
     almost = StateView(
         day=NOW.date(), changes_today=1, last_change_at=NOW - timedelta(minutes=29, seconds=59)
     )
-    d = decide(WIN, offer(), BASIS, almost, NOW)
+    d = decided(WIN, offer(), BASIS, almost, NOW)
     assert (d.action, d.reason, d.floor) == ("hold", "cooldown", D("76.55"))
 
 
@@ -338,18 +347,48 @@ def test_daily_limit_counts_todays_changes_only() -> None:
         min_margin=D("0.10"),
         max_changes_per_day=1,
     )
-    assert decide(once, offer(), BASIS, StateView(), NOW).action == "change"
+    assert decided(once, offer(), BASIS, StateView(), NOW).action == "change"
     under = StateView(day=NOW.date(), changes_today=2)
-    assert decide(WIN, offer(), BASIS, under, NOW).action == "change"
-    d = decide(WIN, offer(), BASIS, StateView(day=NOW.date(), changes_today=3), NOW)
+    assert decided(WIN, offer(), BASIS, under, NOW).action == "change"
+    d = decided(WIN, offer(), BASIS, StateView(day=NOW.date(), changes_today=3), NOW)
     assert (d.action, d.reason, d.floor) == ("hold", "daily_limit", D("76.55"))
 
 
 def test_win_pauses_only_after_its_steps_and_only_when_its_rank_is_known() -> None:
-    one = decide(WIN, offer(), BASIS, StateView(steps_without_win=1), NOW)
+    one = decided(WIN, offer(), BASIS, StateView(steps_without_win=1), NOW)
     assert (one.action, one.pause) == ("change", None)
-    unknown = decide(WIN, offer(buy_button_rank=None), BASIS, StateView(steps_without_win=2), NOW)
+    unknown = decided(WIN, offer(buy_button_rank=None), BASIS, StateView(steps_without_win=2), NOW)
     assert (unknown.action, unknown.price_after, unknown.pause) == ("change", D("89.50"), None)
-    d = decide(WIN, offer(), BASIS, StateView(steps_without_win=2), NOW)
+    d = decided(WIN, offer(), BASIS, StateView(steps_without_win=2), NOW)
     assert (d.action, d.reason, d.floor, d.price_after) == ("skip", "no_win", D("76.55"), None)
     assert d.pause is not None and "2" in d.pause
+
+
+def test_a_category_rule_applies_to_its_category() -> None:
+    category = Rule(
+        id=3, scope="category", strategy="match", step=D(1), min_margin=D(0), category_id=3
+    )
+    assert pick_rule([category], offer()) is category
+    assert pick_rule([category], offer(category_id=4)) is None
+
+
+def test_a_paused_offer_or_one_without_unit_cost_is_skipped_with_why() -> None:
+    paused = decided(WIN, offer(), BASIS, StateView(paused_reason="eMAG refused 89.50"), NOW)
+    assert (paused.action, paused.reason, paused.detail, paused.price_after) == (
+        "skip",
+        "paused",
+        "eMAG refused 89.50",
+        None,
+    )
+    no_cost = decided(WIN, offer(), None, StateView(), NOW)
+    assert (no_cost.action, no_cost.reason, no_cost.floor, no_cost.price_after) == (
+        "skip",
+        "no_floor",
+        None,
+        None,
+    )
+
+
+def test_win_holds_while_it_has_the_buy_button() -> None:
+    d = decided(WIN, offer(buy_button_rank=1), BASIS, StateView(), NOW)
+    assert (d.action, d.reason, d.floor, d.price_after) == ("hold", "winning", D("76.55"), None)
