@@ -392,3 +392,59 @@ def test_a_paused_offer_or_one_without_unit_cost_is_skipped_with_why() -> None:
 def test_win_holds_while_it_has_the_buy_button() -> None:
     d = decided(WIN, offer(buy_button_rank=1), BASIS, StateView(), NOW)
     assert (d.action, d.reason, d.floor, d.price_after) == ("hold", "winning", D("76.55"), None)
+
+
+def test_no_change_ever_crosses_the_floor_or_emags_bounds() -> None:
+    """Every price a rule sets, over a grid of competitors, bounds and strategies: at least the
+    floor (so at least the minimum margin), within [min_sale_price, max_sale_price] and under
+    recommended_price."""
+    rules = (
+        WIN,
+        MATCH,
+        MARGIN,
+        Rule(id=4, scope="account", strategy="margin", step=D(1), min_margin=D("0.1")),
+    )
+    bests = (
+        None,
+        D("0.01"),
+        D(40),
+        D("76.54"),
+        D("76.55"),
+        D("76.56"),
+        D("77.05"),
+        D("89.99"),
+        D(150),
+        D(500),
+    )
+    bounds = (
+        (D(1), D(500)),
+        (D(60), D(80)),
+        (D(80), D(90)),
+        (D("76.55"), D("76.55")),
+        (D(90), D(200)),
+    )
+    changes = 0
+    for rule in rules:
+        for best in bests:
+            for low, high in bounds:
+                for recommended in (None, D("85.00"), D("300")):
+                    for rank in (None, 1, 2):
+                        view = offer(
+                            best_offer_sale_price=best,
+                            min_sale_price=low,
+                            max_sale_price=high,
+                            recommended_price=recommended,
+                            buy_button_rank=rank,
+                        )
+                        d = decided(rule, view, BASIS, StateView(), NOW)
+                        if d.action != "change":
+                            assert d.price_after is None
+                            continue
+                        changes += 1
+                        price = d.price_after
+                        assert price is not None and d.floor == D("76.55")
+                        assert price >= d.floor and low <= price <= high, d
+                        assert recommended is None or price < recommended, d
+                        assert margin(price, BASIS) >= rule.min_margin, d  # type: ignore[operator]
+                        assert d.profit_after == unit_profit(price, BASIS)
+    assert changes > 100  # the grid does reach the changes it checks
