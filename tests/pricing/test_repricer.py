@@ -334,3 +334,36 @@ async def test_profit_lines_are_rebuilt_after_an_orders_sync(
         assert time.monotonic() < deadline, "no profit lines after the orders sync"
         await asyncio.sleep(0.1)
     assert sum(r["lines"] for r in report.json()["rows"]) > 0
+
+
+async def test_an_offer_without_a_known_vat_rate_gets_no_floor_and_no_change(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts, clients: Clients
+) -> None:
+    """eMAG's commission is charged on the price with VAT: with the VAT rate unknown (an offer
+    whose vat_id eMAG's vat/read did not list) a floor computed at 0 % VAT would be too low, so
+    the rule skips the offer and its profit is unknown rather than overstated."""
+    op = clients.operator
+    assert (await sync(ctx, accounts.main, SyncKind.offers)).status == "completed"
+    s = D(str((await sim_offer(sim, 9))["sale_price"]))
+    await sim_control(
+        sim,
+        "POST",
+        "/_sim/accounts/main/offers/9/competitors",
+        json=[{"strategy": "hold", "price": float(s * D("0.9"))}],
+    )
+    await setup(op, 9, (s * D("0.3")).quantize(D("0.01")), strategy="match")
+    async with ctx.db.session() as session:
+        await session.execute(
+            update(EmagOffer)
+            .where(EmagOffer.account_id == accounts.main.id, EmagOffer.emag_id == 9)
+            .values(vat_rate=None)
+        )
+        await session.commit()
+    decision = decision_of(await run(op, dry_run=False), 9)
+    assert (decision["action"], decision["reason"]) == ("skip", "no_floor"), decision
+    assert "VAT" in decision["detail"]
+    assert D(str((await sim_offer(sim, 9))["sale_price"])) == s  # nothing sent to eMAG
+    offer_9 = await local_id(ctx, accounts.main.id, 9)
+    profit = (await op.get(f"/api/v1/pricing/offers/{offer_9}/profit")).json()
+    assert profit["known"] is False and profit["vat_rate"] is None, profit
+    assert [point["profit"] for point in profit["at"]] == [None], profit

@@ -87,12 +87,15 @@ class Costs:
         vat_rate: Decimal | None,
         fbe: bool,
     ) -> CostBasis | None:
-        """The cost basis of an offer, ``None`` while its unit cost or commission is unknown."""
+        """The cost basis of an offer, ``None`` while its unit cost, commission or VAT rate is
+        unknown. eMAG's commission is charged on the price with VAT, so a VAT rate taken as 0
+        would understate it and put the floor too low (cost 50, fixed 5, commission 15 %,
+        margin 10 %: 73.34 instead of 76.55 at 21 %): no basis, no floor, no repricing."""
         unit_cost = self.unit_cost(emag_id)
         rate = self.commission_rate(emag_id, category_id)
-        if unit_cost is None or rate is None:
+        if unit_cost is None or rate is None or vat_rate is None:
             return None
-        return CostBasis(unit_cost, rate, vat_rate or ZERO, self.fixed_per_order(fbe))
+        return CostBasis(unit_cost, rate, vat_rate, self.fixed_per_order(fbe))
 
 
 async def load_costs(session: AsyncSession, account_id: int, offers: bool = True) -> Costs:

@@ -45,7 +45,7 @@ from magflow.bulk import service as bulk_service
 from magflow.bulk.models import ItemStatus, OperationStatus
 from magflow.context import AppContext
 from magflow.pricing import profit, repository
-from magflow.pricing.formulas import ZERO, CostBasis
+from magflow.pricing.formulas import CostBasis
 from magflow.pricing.models import PricingRun, RunStatus
 from magflow.pricing.rules import Decision, OfferView, StateView, as_rule, decide, pick_rule
 
@@ -90,11 +90,11 @@ async def evaluate(
         rule = pick_rule(rules, view)
         if rule is None:
             continue
-        # As Costs.basis, from the cost columns read with the offer.
+        # As Costs.basis, from the cost columns read with the offer (no basis without a VAT rate).
         rate = costs.rate_of(row.category_id, row.emag_commission_rate)
         basis = (
-            CostBasis(row.unit_cost, rate, row.vat_rate or ZERO, fixed)
-            if row.unit_cost is not None and rate is not None
+            CostBasis(row.unit_cost, rate, row.vat_rate, fixed)
+            if row.unit_cost is not None and rate is not None and row.vat_rate is not None
             else None
         )
         state = states.get(row.emag_id)

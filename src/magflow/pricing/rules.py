@@ -150,7 +150,9 @@ def decide(
     if offer.min_sale_price is None or offer.max_sale_price is None:
         return result("skip", "no_bounds", "min_sale_price/max_sale_price unknown")
     if basis is None:
-        return result("skip", "no_floor", "no unit cost or commission rate: the rule has no floor")
+        return result(
+            "skip", "no_floor", "no unit cost, commission rate or VAT rate: the rule has no floor"
+        )
     floor = floor_price(basis, rule.min_margin)
     if floor is None:
         return result("skip", "no_floor", "no price reaches the minimum margin")
