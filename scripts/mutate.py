@@ -36,7 +36,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -204,23 +206,97 @@ def not_killed(
     return names
 
 
+def exit_codes(work: Path) -> dict[str, int | None]:
+    """Every mutant of the work directory's last generation and its exit code (``None``: not
+    tested), from mutmut's per-file ``.meta`` records."""
+    codes: dict[str, int | None] = {}
+    for meta in sorted((work / "mutants").rglob("*.py.meta")):
+        codes.update(json.loads(meta.read_text())["exit_code_by_key"])
+    return codes
+
+
+def wilson_low(caught: int, tested: int, z: float = 1.96) -> float:
+    """The lower end of the 95 % Wilson interval of a killed share measured on a sample: what a
+    sampled score can claim of the whole module."""
+    if tested == 0:
+        return 0.0
+    share = caught / tested
+    centre = share + z * z / (2 * tested)
+    spread = z * math.sqrt(share * (1 - share) / tested + z * z / (4 * tested * tested))
+    return (centre - spread) / (1 + z * z / tested)
+
+
+def sample_of(work: Path, env: dict[str, str], size: int) -> list[str]:
+    """A fixed random sample (seed 19) of ``size`` of the module's mutants. mutmut generates the
+    mutants and measures which tests reach which function first; a filter that matches no
+    mutant then stops it before any mutant is tested (its "nothing matches" exit is expected)."""
+    subprocess.run(
+        [sys.executable, "-m", "mutmut", "run", "--max-children", "1", "no-such-mutant"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+    )
+    names = sorted(exit_codes(work))
+    if not names:
+        raise RuntimeError(f"mutmut generated no mutants in {work}")
+    return sorted(random.Random(19).sample(names, min(size, len(names))))
+
+
+def sampled_share(work: Path, names: list[str], module: str) -> tuple[float, float] | None:
+    """The killed share of the sampled mutants and the lower end of its 95 % interval (what
+    the goal is checked against); ``None`` when a sampled mutant was not tested (an
+    interrupted run)."""
+    from mutmut.stats import status_by_exit_code  # installed by ``make mutate``
+
+    codes = exit_codes(work)
+    statuses = [status_by_exit_code[codes.get(name)] for name in names]
+    counts = {status: statuses.count(status) for status in sorted(set(statuses))}
+    tested = len(statuses) - counts.get("skipped", 0)
+    caught = counts.get("killed", 0) + counts.get("timeout", 0)
+    if counts.get("not checked") or tested == 0:
+        print(f"== {module}: sample not fully tested ({counts}), no score", flush=True)
+        return None
+    share = caught / tested
+    print(
+        f"== {module}: sample of {len(names)} of {len(codes)} mutants: {caught}/{tested} killed "
+        f"({share:.1%}; 95 % interval from {wilson_low(caught, tested):.1%}); {counts}",
+        flush=True,
+    )
+    return share, wilson_low(caught, tested)
+
+
 def run_module(
-    module: Module, children: int, survivors: bool, incremental: bool, retest: bool = False
-) -> float | None:
+    module: Module,
+    children: int,
+    survivors: bool,
+    incremental: bool,
+    retest: bool = False,
+    sample: int = 0,
+) -> tuple[float, float] | None:
+    """The module's killed share and what it claims for the goal: the share itself for a full
+    run, the lower end of its 95 % interval for a sample."""
     work = prepare(module, incremental or retest)
     env = {k: v for k, v in os.environ.items() if k != "MAGFLOW_TEST_DATABASE_URL"}
     mutmut = [sys.executable, "-m", "mutmut"]
     names: list[str] = []
+    sampled: list[str] = []
+    if sample and not retest:
+        sampled = names = sample_of(work, env, sample)
+        print(f"== {module.name}: testing a sample of {len(names)} mutants", flush=True)
+    elif sample:
+        sampled = sample_of(work, env, sample)  # the same sample: the seed is fixed
     if retest:
         if not (work / "mutants").exists():
             print(f"== {module.name}: no earlier run to re-test, running afresh", flush=True)
         else:
             # ... and those an interrupted run did not reach.
             names = not_killed(work, env, ("survived", "no tests", "suspicious", "not checked"))
+            if sampled:
+                names = [name for name in names if name in set(sampled)]
             print(f"== {module.name}: re-testing the {len(names)} not killed", flush=True)
     print(f"== {module.name}: mutmut over {', '.join(module.sources)}", flush=True)
     if retest and (work / "mutants").exists() and not names:
-        run = subprocess.CompletedProcess([], 0)  # everything was killed already
+        run: subprocess.CompletedProcess[bytes] = subprocess.CompletedProcess([], 0)  # all killed
     else:
         run = subprocess.run(  # noqa: S603
             [*mutmut, "run", "--max-children", str(children), *names], cwd=work, env=env
@@ -230,6 +306,12 @@ def run_module(
         # no score rather than a wrong one.
         print(f"== {module.name}: mutmut failed (exit {run.returncode}), no score", flush=True)
         return None
+    if sampled:
+        share_of_sample = sampled_share(work, sampled, module.name)
+        if survivors:
+            for name in sorted(set(not_killed(work, env)) & set(sampled)):
+                subprocess.run([*mutmut, "show", name], cwd=work, env=env)  # noqa: S603
+        return share_of_sample
     subprocess.run([*mutmut, "export-cicd-stats"], cwd=work, env=env, check=True)  # noqa: S603
     stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
     tested = int(stats["total"]) - int(stats["skipped"])
@@ -247,7 +329,7 @@ def run_module(
     if survivors:
         for name in not_killed(work, env):
             subprocess.run([*mutmut, "show", name], cwd=work, env=env)  # noqa: S603
-    return share
+    return share, share
 
 
 def main() -> int:
@@ -266,6 +348,14 @@ def main() -> int:
         help="re-test only the mutants the last run did not kill, against the current tests "
         "(valid when only tests were added since: a killed mutant stays killed)",
     )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=0,
+        metavar="N",
+        help="test a fixed random sample of N mutants per module instead of all (the score is "
+        "the sample's killed share, printed with its 95 %% interval)",
+    )
     args = parser.parse_args()
     try:
         version("mutmut")
@@ -274,20 +364,30 @@ def main() -> int:
         return 2
     chosen = [m for m in MODULES if not args.module or m.name in args.module]
     scores: dict[str, float | None] = {}
+    claims: list[float] = []
     failed = []
     for module in chosen:
         if not present(module):
             print(f"== {module.name}: not in the tree ({', '.join(module.sources)})", flush=True)
             scores[module.name] = None
             continue
-        share = run_module(
-            module, args.children, args.survivors, args.incremental, args.retest_survivors
+        measured = run_module(
+            module,
+            args.children,
+            args.survivors,
+            args.incremental,
+            args.retest_survivors,
+            args.sample,
         )
-        scores[module.name] = None if share is None else round(share, 4)
-        if share is None:
+        if measured is None:
+            scores[module.name] = None
             failed.append(module.name)
-    measured = [s for s in scores.values() if s is not None]
-    goal_met = not failed and bool(measured) and all(s >= GOAL for s in measured)
+            continue
+        share, claimed = measured
+        scores[module.name] = round(share, 4)
+        claims.append(claimed)
+    # A sampled module meets the goal when its whole 95 % interval does.
+    goal_met = not failed and bool(claims) and all(c >= GOAL for c in claims)
     print(json.dumps({"mutation": scores, "goal_met": goal_met}))
     return 0
 
