@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, upda
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.catalog.models import EmagOffer
-from magflow.db.query import as_bigint, fetch_page, like_pattern
+from magflow.db.query import as_bigint, column_select, fetch_page, like_pattern
 from magflow.db.upsert import upsert
 
 # Columns a sync refreshes on an existing offer (everything but identity and created_at).
@@ -189,24 +189,23 @@ async def count_offers(session: AsyncSession, filters: OfferFilter) -> int:
 async def page_offers(
     session: AsyncSession,
     filters: OfferFilter,
+    columns: Collection[str],
     *,
     sort: str = "id",
     descending: bool = False,
     offset: int = 0,
     limit: int = 50,
-    columns: Collection[str] | None = None,
-) -> Sequence[Any]:
-    """One page, ``ORDER BY <sort>, id``: ``EmagOffer`` objects, or row mappings of ``columns``
-    (see :func:`magflow.db.query.fetch_page`)."""
+) -> list[dict[str, Any]]:
+    """One page, ``ORDER BY <sort>, id``: the ``columns`` of each offer, as plain dicts (see
+    :func:`magflow.db.query.fetch_page`)."""
     column = SORTABLE[sort]
     return await fetch_page(
         session,
         EmagOffer,
-        apply_filter(select(EmagOffer), filters),
+        apply_filter(column_select(EmagOffer, columns), filters),
         column.desc() if descending else column.asc(),
         offset=offset,
         limit=limit,
-        columns=columns,
     )
 
 

@@ -42,6 +42,9 @@ from magflow.orders.schemas import OrderOut, private_order
 router = APIRouter(prefix="/api/v1/admin/emag-customers", tags=["customers"])
 
 
+#: What a row of the customer's orders shows (OrderOut).
+ORDER_COLUMNS = tuple(OrderOut.model_fields)
+
 _FORMULAS = inspect.cleandoc(analytics.__doc__ or "").split("Defaults are", 1)[0]
 
 
@@ -133,6 +136,7 @@ async def get_customer(
     total, orders = await orders_repository.list_orders(
         session,
         orders_repository.OrderFilter(customer_key=customer.customer_key),
+        ORDER_COLUMNS,
         sort="order_date",
         descending=True,
         offset=skip,
