@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -189,7 +189,7 @@ async def count_offers(session: AsyncSession, filters: OfferFilter) -> int:
 async def page_offers(
     session: AsyncSession,
     filters: OfferFilter,
-    columns: Collection[str],
+    columns: tuple[str, ...],
     *,
     sort: str = "id",
     descending: bool = False,
@@ -198,15 +198,14 @@ async def page_offers(
 ) -> list[dict[str, Any]]:
     """One page, ``ORDER BY <sort>, id``: the ``columns`` of each offer, as plain dicts (see
     :func:`magflow.db.query.fetch_page`)."""
-    column = SORTABLE[sort]
-    return await fetch_page(
-        session,
-        EmagOffer,
-        apply_filter(column_select(EmagOffer, columns), filters),
-        column.desc() if descending else column.asc(),
-        offset=offset,
-        limit=limit,
-    )
+
+    def build() -> Select[Any]:
+        column = SORTABLE[sort]
+        query = apply_filter(column_select(EmagOffer, columns), filters)
+        return query.order_by(column.desc() if descending else column.asc(), EmagOffer.id)
+
+    key = ("offers", columns, repr(filters), sort, descending)
+    return await fetch_page(session, key, build, offset=offset, limit=limit)
 
 
 async def get_offer(session: AsyncSession, offer_id: int) -> EmagOffer | None:

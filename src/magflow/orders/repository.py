@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -135,7 +135,7 @@ async def count_orders(session: AsyncSession, filters: OrderFilter) -> int:
 async def page_orders(
     session: AsyncSession,
     filters: OrderFilter,
-    columns: Collection[str],
+    columns: tuple[str, ...],
     *,
     sort: str = "order_date",
     descending: bool = True,
@@ -144,21 +144,20 @@ async def page_orders(
 ) -> list[dict[str, Any]]:
     """One page, ``ORDER BY <sort>, id``: the ``columns`` of each order, as plain dicts (see
     :func:`magflow.db.query.fetch_page`)."""
-    column = SORTABLE[sort]
-    return await fetch_page(
-        session,
-        EmagOrder,
-        apply_filter(column_select(EmagOrder, columns), filters),
-        column.desc() if descending else column.asc(),
-        offset=offset,
-        limit=limit,
-    )
+
+    def build() -> Select[Any]:
+        column = SORTABLE[sort]
+        query = apply_filter(column_select(EmagOrder, columns), filters)
+        return query.order_by(column.desc() if descending else column.asc(), EmagOrder.id)
+
+    key = ("orders", columns, repr(filters), sort, descending)
+    return await fetch_page(session, key, build, offset=offset, limit=limit)
 
 
 async def list_orders(
     session: AsyncSession,
     filters: OrderFilter,
-    columns: Collection[str],
+    columns: tuple[str, ...],
     *,
     sort: str = "order_date",
     descending: bool = True,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from magflow.db.query import column_select, fetch_records, fetch_rows
+from magflow.db.query import column_select, fetch_page, fetch_records
 from magflow.sync.models import SyncLog, SyncStatus
 
 ACTIVE = (SyncStatus.queued.value, SyncStatus.running.value)
@@ -51,15 +51,19 @@ PROGRESS_COLUMNS = (
 )
 
 
+_runs = SyncLog.__table__.c
+_RUNNING = (
+    column_select(SyncLog, PROGRESS_COLUMNS).where(_runs.status.in_(ACTIVE)).order_by(_runs.id)
+)
+
+
 async def running_runs(session: AsyncSession) -> Sequence[SyncLog]:
     """Queued and running runs, oldest first: the :data:`PROGRESS_COLUMNS` of each, read without
     the ORM (:func:`magflow.db.query.fetch_records`; the progress poll is on the hot path, and
     a running run's checkpoint and errors are the bulk of its row). Each row reads like a
     ``SyncLog`` for those columns and is typed as one for the progress views; none is an ORM
     object."""
-    query = column_select(SyncLog, PROGRESS_COLUMNS).where(SyncLog.status.in_(ACTIVE))
-    rows = await fetch_records(session, query.order_by(SyncLog.id))
-    return cast("Sequence[SyncLog]", rows)
+    return cast("Sequence[SyncLog]", await fetch_records(session, _RUNNING))
 
 
 async def stalled_runs(session: AsyncSession, heartbeat_before: datetime) -> Sequence[SyncLog]:
@@ -165,7 +169,7 @@ async def count_runs(
 
 async def page_runs(
     session: AsyncSession,
-    columns: Collection[str],
+    columns: tuple[str, ...],
     *,
     account_id: int | None = None,
     kind: str | None = None,
@@ -174,9 +178,14 @@ async def page_runs(
     limit: int = 50,
 ) -> list[dict[str, Any]]:
     """Newest first: the ``columns`` of each run, as plain dicts (see
-    :func:`magflow.db.query.fetch_rows`)."""
-    query = column_select(SyncLog, columns).where(*_run_conditions(account_id, kind, status))
-    return await fetch_rows(session, query.order_by(SyncLog.id.desc()).offset(offset).limit(limit))
+    :func:`magflow.db.query.fetch_page`)."""
+
+    def build() -> Select[Any]:
+        conditions = _run_conditions(account_id, kind, status)
+        return column_select(SyncLog, columns).where(*conditions).order_by(SyncLog.id.desc())
+
+    key = ("sync-logs", columns, account_id, kind, status)
+    return await fetch_page(session, key, build, offset=offset, limit=limit)
 
 
 def add(session: AsyncSession, run: SyncLog) -> None:
