@@ -61,6 +61,11 @@ async def fetch_rows(
     (issue 18: the rows' validation cost as much as the query)."""
 
     def run(sync_session: Session) -> list[dict[str, Any]]:
+        # What the session's autoflush would do before a query (a listing has nothing pending).
+        if sync_session.autoflush and (
+            sync_session.new or sync_session.dirty or sync_session.deleted
+        ):
+            sync_session.flush()
         result = sync_session.connection().execute(statement, params)
         keys = tuple(result.keys())
         return [dict(zip(keys, row, strict=True)) for row in result.fetchall()]
