@@ -6,7 +6,7 @@ import httpx
 import jwt
 import pytest
 
-from magflow.auth.models import Role
+from magflow.auth.models import Role, User
 from magflow.auth.tokens import TokenService
 from magflow.context import AppContext
 from tests.factories import DEFAULT_PASSWORD, make_user
@@ -160,6 +160,34 @@ async def test_disabled_user_loses_access_with_a_valid_token(
         row.is_active = False
         await session.commit()
     assert (await client.get("/api/v1/auth/me", headers=headers)).status_code == 401
+
+
+@pytest.mark.parametrize("change", ["disabled", "revoked", "deleted"])
+async def test_a_listing_refuses_a_token_at_once_when_its_user_changes(
+    ctx: AppContext, client: httpx.AsyncClient, change: str
+) -> None:
+    """The listings (read-only routes) read their user by a statement of their own: a token of
+    a user disabled, whose tokens were revoked, or removed, is refused there on the next
+    request too, as on every other route."""
+    user = await make_user(ctx, email="reader@example.com")
+    token = (await login(client, "reader@example.com"))["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    listing = "/api/v1/emag/sync-logs"
+    assert (await client.get(listing, headers=headers)).status_code == 200
+    async with ctx.db.session() as session:
+        row = await session.get(User, user.id)
+        assert row is not None
+        if change == "disabled":
+            row.is_active = False
+        elif change == "revoked":
+            row.token_version += 1
+        else:
+            await session.delete(row)
+        await session.commit()
+    refused = await client.get(listing, headers=headers)
+    assert refused.status_code == 401
+    expected = "token has been revoked" if change == "revoked" else "user is unknown or disabled"
+    assert refused.json()["detail"] == expected
 
 
 async def test_logout_revokes_refresh_tokens(ctx: AppContext, client: httpx.AsyncClient) -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from pydantic import BaseModel
 
 from magflow.common.schemas import Money, UtcDateTime
@@ -43,6 +44,21 @@ def test_shared_types_write_utc_and_four_decimals() -> None:
     # The schema says what the answer holds.
     properties = OrderOut.model_json_schema(mode="serialization")["properties"]
     assert {"type": "string"} in properties["total_with_vat"]["anyOf"]
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        (Decimal("1E-7"), "0.0000"),
+        (Decimal("0.00016"), "0.0002"),
+        (Decimal("-0"), "-0.0000"),
+        (Decimal("12345678901234.56"), "12345678901234.5600"),
+        (Decimal("5E+12"), "5000000000000.0000"),
+        (7, "7.0000"),
+    ],
+)
+def test_amounts_never_show_an_exponent(amount: Decimal, text: str) -> None:
+    assert Sample(at=datetime(2026, 1, 1), price=amount).model_dump(mode="json")["price"] == text
 
 
 def _formats(order: dict[str, Any]) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 
 from magflow.auth import service
 from magflow.auth.models import Role, User
 from magflow.auth.tokens import InvalidTokenError
-from magflow.common.deps import Context, Session
+from magflow.common.deps import Session, get_context, is_read_only
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
 
@@ -23,12 +23,20 @@ def unauthorized(message: str) -> HTTPException:
 
 
 async def current_user(
-    ctx: Context, session: Session, token: Annotated[str | None, Depends(oauth2_scheme)]
+    request: Request,
+    session: Session,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User:
+    """The caller, checked against the database on every request. A route marked
+    :func:`~magflow.common.deps.read_only` gets the user detached, read by a lean statement
+    (:func:`service.user_from_token`): it only reads it."""
     if not token:
         raise unauthorized("not authenticated: send 'Authorization: Bearer <access token>'")
+    detached = is_read_only(request.scope.get("endpoint"))
     try:
-        return await service.user_from_token(session, ctx.tokens, token, "access")
+        return await service.user_from_token(
+            session, get_context(request).tokens, token, "access", detached=detached
+        )
     except InvalidTokenError as exc:
         raise unauthorized(str(exc)) from exc
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.auth.models import RefreshToken, User
+from magflow.db.query import fetch_rows
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
@@ -16,6 +17,22 @@ async def get_by_email(session: AsyncSession, email: str) -> User | None:
 
 async def get_by_id(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
+
+
+_users = User.__table__.c
+#: What a read-only request needs of its user: who, their role, and whether the token still
+#: holds (``is_active``, ``token_version``). Built once; the password hash is never read.
+_READER_BY_ID = select(
+    _users.id, _users.email, _users.role, _users.is_active, _users.token_version
+).where(_users.id == bindparam("user_id"))
+
+
+async def reader_by_id(session: AsyncSession, user_id: int) -> User | None:
+    """The user ``user_id`` as a read-only request sees it: a detached ``User`` (in no session,
+    so nothing set on it is ever written) holding only the columns of :data:`_READER_BY_ID`,
+    read by one Core statement instead of an ORM load."""
+    rows = await fetch_rows(session, _READER_BY_ID, {"user_id": user_id})
+    return User(**rows[0]) if rows else None
 
 
 async def list_users(session: AsyncSession) -> Sequence[User]:

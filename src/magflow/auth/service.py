@@ -79,14 +79,27 @@ async def complete_login(session: AsyncSession, user_id: int) -> User:
 
 
 async def user_from_token(
-    session: AsyncSession, tokens: TokenService, token: str, expected: str
+    session: AsyncSession,
+    tokens: TokenService,
+    token: str,
+    expected: str,
+    *,
+    detached: bool = False,
 ) -> User:
+    """The user a token names, checked on every call against the database (active, and the
+    token's version is the user's: a logout, a password change or a disabled user refuses the
+    token at once, in every process).
+
+    ``detached`` (the read-only routes): the user is read by a lean statement and returned
+    detached, holding what a read needs (:func:`repository.reader_by_id`); else it is loaded
+    into ``session``, for the routes that change it."""
     claims = tokens.decode(token, "access" if expected == "access" else "refresh")
-    return await _user_of(session, claims)
+    return await _user_of(session, claims, detached=detached)
 
 
-async def _user_of(session: AsyncSession, claims: TokenClaims) -> User:
-    user = await repository.get_by_id(session, claims.user_id)
+async def _user_of(session: AsyncSession, claims: TokenClaims, *, detached: bool = False) -> User:
+    read = repository.reader_by_id if detached else repository.get_by_id
+    user = await read(session, claims.user_id)
     if user is None or not user.is_active:
         raise InvalidTokenError("user is unknown or disabled")
     if claims.version != user.token_version:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, upda
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.catalog.models import EmagOffer
-from magflow.db.query import as_bigint, fetch_page, like_pattern
+from magflow.db.query import as_bigint, column_select, fetch_page, like_pattern
 from magflow.db.upsert import upsert
 
 # Columns a sync refreshes on an existing offer (everything but identity and created_at).
@@ -189,25 +189,23 @@ async def count_offers(session: AsyncSession, filters: OfferFilter) -> int:
 async def page_offers(
     session: AsyncSession,
     filters: OfferFilter,
+    columns: tuple[str, ...],
     *,
     sort: str = "id",
     descending: bool = False,
     offset: int = 0,
     limit: int = 50,
-    columns: Collection[str] | None = None,
-) -> Sequence[Any]:
-    """One page, ``ORDER BY <sort>, id``: ``EmagOffer`` objects, or row mappings of ``columns``
-    (see :func:`magflow.db.query.fetch_page`)."""
-    column = SORTABLE[sort]
-    return await fetch_page(
-        session,
-        EmagOffer,
-        apply_filter(select(EmagOffer), filters),
-        column.desc() if descending else column.asc(),
-        offset=offset,
-        limit=limit,
-        columns=columns,
-    )
+) -> list[dict[str, Any]]:
+    """One page, ``ORDER BY <sort>, id``: the ``columns`` of each offer, as plain dicts (see
+    :func:`magflow.db.query.fetch_page`)."""
+
+    def build() -> Select[Any]:
+        column = SORTABLE[sort]
+        query = apply_filter(column_select(EmagOffer, columns), filters)
+        return query.order_by(column.desc() if descending else column.asc(), EmagOffer.id)
+
+    key = ("offers", columns, repr(filters), sort, descending)
+    return await fetch_page(session, key, build, offset=offset, limit=limit)
 
 
 async def get_offer(session: AsyncSession, offer_id: int) -> EmagOffer | None:

@@ -9,7 +9,7 @@ from magflow.catalog import repository
 from magflow.catalog.schemas import OfferFilterQuery, OfferOut
 from magflow.common.deps import Context, Session, read_only
 from magflow.common.listing import COUNT_CACHE_TTL_SECONDS, listing_total
-from magflow.common.schemas import IdPath, Page, Skip
+from magflow.common.schemas import IdPath, Page, Skip, page_of
 
 router = APIRouter(prefix="/api/v1/emag/offers", tags=["offers"])
 
@@ -42,11 +42,11 @@ async def list_offers(
     rows = await repository.page_offers(
         session,
         filters,
+        LISTING_COLUMNS,
         sort=sort,
         descending=order == "desc",
         offset=skip,
         limit=limit,
-        columns=LISTING_COLUMNS,
     )
     total = await listing_total(
         ctx.cache,
@@ -57,9 +57,7 @@ async def list_offers(
         page_rows=len(rows),
         count=lambda: repository.count_offers(session, filters),
     )
-    return Page[OfferOut](
-        total=total, skip=skip, limit=limit, items=[OfferOut.model_validate(r) for r in rows]
-    )
+    return page_of(OfferOut, rows, total=total, skip=skip, limit=limit)
 
 
 @router.get("/{offer_id}", response_model=OfferOut)

@@ -41,11 +41,14 @@ def is_read_only(endpoint: object) -> bool:
     return bool(getattr(endpoint, _READ_ONLY, False))
 
 
-async def get_session(
-    request: Request, ctx: Annotated[AppContext, Depends(context_dependency)]
-) -> AsyncIterator[AsyncSession]:
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session per request. Routes commit explicitly; anything not committed is rolled back.
-    A route marked :func:`read_only` gets a session without a transaction instead."""
+    A route marked :func:`read_only` gets a session without a transaction instead.
+
+    The dependencies of every request read the app's context from the request, not through
+    :data:`Context`: FastAPI solves a dependency's own dependencies again at each use, cached or
+    not, about as much CPU as a short dependency itself costs (issue 18)."""
+    ctx = get_context(request)
     if is_read_only(request.scope.get("endpoint")):
         async with ctx.db.read_session() as session:
             yield session
@@ -75,11 +78,13 @@ async def optional_account(
     return None if account is None else await accounts_service.get_account(session, account)
 
 
-async def account_filter(
-    account: Annotated[EmagAccount | None, Depends(optional_account)],
-) -> list[int] | None:
-    """The ``account_ids`` filter of a listing: None (every account) when no account is named."""
-    return None if account is None else [account.id]
+async def account_filter(session: Session, account: AccountQuery | None = None) -> list[int] | None:
+    """The ``account_ids`` filter of a listing: None (every account) when no account is named.
+    (:func:`optional_account`'s lookup, without a dependency on it: one dependency less to solve
+    on every listing request.)"""
+    if account is None:
+        return None
+    return [(await accounts_service.get_account(session, account)).id]
 
 
 #: The account named by the ``account`` query parameter (required).

@@ -31,11 +31,29 @@ TOTALS_PREFIX = "listing-total:"
 
 
 def filter_key(filters: Any) -> str:
-    """A short stable key for a filter dataclass (the same filters give the same key)."""
-    is_instance = dataclasses.is_dataclass(filters) and not isinstance(filters, type)
-    values = dataclasses.asdict(filters) if is_instance else filters
-    text = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    """A short stable key for a filter dataclass (the same filters give the same key).
+
+    Remembered per process by the filters' ``repr`` (equal for equal filters: their fields are
+    numbers, text, enums, dates and lists of those): a listing polled with the same filters
+    does not encode and hash them again on every request."""
+    return _filter_key(repr(filters), filters)
+
+
+_filter_keys: dict[str, str] = {}
+_FILTER_KEYS_KEPT = 1024
+
+
+def _filter_key(text: str, filters: Any) -> str:
+    key = _filter_keys.get(text)
+    if key is None:
+        is_instance = dataclasses.is_dataclass(filters) and not isinstance(filters, type)
+        values = dataclasses.asdict(filters) if is_instance else filters
+        encoded = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
+        key = hashlib.sha256(encoded.encode()).hexdigest()[:32]
+        if len(_filter_keys) >= _FILTER_KEYS_KEPT:
+            _filter_keys.clear()
+        _filter_keys[text] = key
+    return key
 
 
 async def listing_total(

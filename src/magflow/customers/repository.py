@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -31,7 +31,7 @@ from magflow.customers.models import (
     EmagCustomerSpend,
 )
 from magflow.db.limits import fit_rows
-from magflow.db.query import as_bigint, like_pattern
+from magflow.db.query import as_bigint, fetch_records, like_pattern
 from magflow.db.upsert import cached_statement, pg_json_insert
 
 _COUNTERS = [
@@ -325,9 +325,13 @@ def customers_query(
     filters: CustomerFilter, *, sort: str = "spend", descending: bool = True
 ) -> Select[Any]:
     """``WHERE <filters> ORDER BY <sort>, id``: the listing pages it, the export streams it."""
-    return apply_filter(select(EmagCustomer), filters).order_by(
-        *ordering(filters, sort, descending)
-    )
+    return _ordered(select(EmagCustomer), filters, sort, descending)
+
+
+def _ordered(
+    query: Select[Any], filters: CustomerFilter, sort: str, descending: bool
+) -> Select[Any]:
+    return apply_filter(query, filters).order_by(*ordering(filters, sort, descending))
 
 
 def count_query(filters: CustomerFilter) -> Select[Any]:
@@ -343,12 +347,14 @@ async def page_customers(
     offset: int = 0,
     limit: int = 50,
 ) -> Sequence[EmagCustomer]:
-    """One page of :func:`customers_query`."""
-    rows = await session.execute(
-        customers_query(filters, sort=sort, descending=descending).offset(offset).limit(limit)
-    )
-    customers: Sequence[EmagCustomer] = rows.scalars().all()
-    return customers
+    """One page of :func:`customers_query`: rows of ``emag_customers``' columns, read without
+    the ORM (:func:`magflow.db.query.fetch_records`). Each reads like an ``EmagCustomer``, one
+    attribute per column, which is all :func:`magflow.customers.schemas.customer_out` and the
+    formulas use; they are typed as such for them (none is an ORM object: nothing to load or
+    change on them)."""
+    query = _ordered(select(EmagCustomer.__table__), filters, sort, descending)
+    rows = await fetch_records(session, query.offset(offset).limit(limit))
+    return cast("Sequence[EmagCustomer]", rows)
 
 
 async def list_customers(

@@ -42,15 +42,21 @@ from magflow.orders.schemas import OrderOut, private_order
 router = APIRouter(prefix="/api/v1/admin/emag-customers", tags=["customers"])
 
 
+#: What a row of the customer's orders shows (OrderOut).
+ORDER_COLUMNS = tuple(OrderOut.model_fields)
+
 _FORMULAS = inspect.cleandoc(analytics.__doc__ or "").split("Defaults are", 1)[0]
 
 
 def _private(user: User, out: CustomerOut) -> CustomerOut:
     """Viewers see initials and the phone's last digits (see common/privacy.py)."""
-    if not sees_personal_data(user):
-        out.name = mask_name(out.name)
-        out.phone = mask_phone(out.phone)
-        out.customer_key = mask_customer_key(out.customer_key) or out.customer_key
+    return out if sees_personal_data(user) else _masked(out)
+
+
+def _masked(out: CustomerOut) -> CustomerOut:
+    out.name = mask_name(out.name)
+    out.phone = mask_phone(out.phone)
+    out.customer_key = mask_customer_key(out.customer_key) or out.customer_key
     return out
 
 
@@ -100,7 +106,9 @@ async def list_customers(
         total=total,
         skip=skip,
         limit=limit,
-        items=[_private(user, customer_out(row, now, config)) for row in rows],
+        items=[customer_out(row, now, config) for row in rows]
+        if sees_personal_data(user)
+        else [_masked(customer_out(row, now, config)) for row in rows],
         summary=summary,
     )
 
@@ -133,6 +141,7 @@ async def get_customer(
     total, orders = await orders_repository.list_orders(
         session,
         orders_repository.OrderFilter(customer_key=customer.customer_key),
+        ORDER_COLUMNS,
         sort="order_date",
         descending=True,
         offset=skip,

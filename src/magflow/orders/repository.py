@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from magflow.db.query import as_bigint, fetch_page, like_pattern, one_of
+from magflow.db.query import as_bigint, column_select, fetch_page, like_pattern, one_of
 from magflow.db.upsert import upsert
 from magflow.emag.codes import OrderStatus
 from magflow.orders.models import EmagOrder
@@ -135,47 +135,45 @@ async def count_orders(session: AsyncSession, filters: OrderFilter) -> int:
 async def page_orders(
     session: AsyncSession,
     filters: OrderFilter,
+    columns: tuple[str, ...],
     *,
     sort: str = "order_date",
     descending: bool = True,
     offset: int = 0,
     limit: int = 50,
-    columns: Collection[str] | None = None,
-) -> Sequence[Any]:
-    """One page, ``ORDER BY <sort>, id``: ``EmagOrder`` objects, or row mappings of ``columns``
-    (see :func:`magflow.db.query.fetch_page`)."""
-    column = SORTABLE[sort]
-    return await fetch_page(
-        session,
-        EmagOrder,
-        apply_filter(select(EmagOrder), filters),
-        column.desc() if descending else column.asc(),
-        offset=offset,
-        limit=limit,
-        columns=columns,
-    )
+) -> list[dict[str, Any]]:
+    """One page, ``ORDER BY <sort>, id``: the ``columns`` of each order, as plain dicts (see
+    :func:`magflow.db.query.fetch_page`)."""
+
+    def build() -> Select[Any]:
+        column = SORTABLE[sort]
+        query = apply_filter(column_select(EmagOrder, columns), filters)
+        return query.order_by(column.desc() if descending else column.asc(), EmagOrder.id)
+
+    key = ("orders", columns, repr(filters), sort, descending)
+    return await fetch_page(session, key, build, offset=offset, limit=limit)
 
 
 async def list_orders(
     session: AsyncSession,
     filters: OrderFilter,
+    columns: tuple[str, ...],
     *,
     sort: str = "order_date",
     descending: bool = True,
     offset: int = 0,
     limit: int = 50,
-    columns: Collection[str] | None = None,
-) -> tuple[int, Sequence[EmagOrder]]:
+) -> tuple[int, list[dict[str, Any]]]:
     """How many orders match, and one page of them (see :func:`page_orders`)."""
     total = await count_orders(session, filters)
     rows = await page_orders(
         session,
         filters,
+        columns,
         sort=sort,
         descending=descending,
         offset=offset,
         limit=limit,
-        columns=columns,
     )
     return total, rows
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from magflow.auth.dependencies import CurrentUser
 from magflow.common.deps import AccountIds, Context, Session, read_only
 from magflow.common.listing import COUNT_CACHE_TTL_SECONDS, listing_total
-from magflow.common.schemas import IdPath, Page, Skip
+from magflow.common.schemas import IdPath, Page, Skip, page_of
 from magflow.orders import daily, repository
 from magflow.orders.schemas import (
     DailyOrdersOut,
@@ -48,11 +48,11 @@ async def list_orders(
     rows = await repository.page_orders(
         session,
         filters,
+        LISTING_COLUMNS,
         sort=sort,
         descending=order == "desc",
         offset=skip,
         limit=limit,
-        columns=LISTING_COLUMNS,
     )
     total = await listing_total(
         ctx.cache,
@@ -63,8 +63,10 @@ async def list_orders(
         page_rows=len(rows),
         count=lambda: repository.count_orders(session, filters),
     )
-    items = [private_order(user, OrderOut.model_validate(r)) for r in rows]
-    return Page[OrderOut](total=total, skip=skip, limit=limit, items=items)
+    page = page_of(OrderOut, rows, total=total, skip=skip, limit=limit)
+    for item in page.items:
+        private_order(user, item)
+    return page
 
 
 @router.get(

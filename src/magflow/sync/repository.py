@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from magflow.db.query import column_select, fetch_page, fetch_records
 from magflow.sync.models import SyncLog, SyncStatus
 
 ACTIVE = (SyncStatus.queued.value, SyncStatus.running.value)
@@ -27,11 +28,42 @@ async def active_run(session: AsyncSession, account_id: int, kind: str) -> SyncL
     return result.scalar_one_or_none()
 
 
+#: What a progress view of a run reads (``sync.service.progress_view``, ``warning_message``).
+PROGRESS_COLUMNS = (
+    "id",
+    "account_id",
+    "kind",
+    "mode",
+    "status",
+    "current_page",
+    "total_pages",
+    "processed_items",
+    "total_items",
+    "created_items",
+    "updated_items",
+    "failed_items",
+    "throughput",
+    "eta_seconds",
+    "started_at",
+    "finished_at",
+    "warning",
+    "missing_confirmed_at",
+)
+
+
+_runs = SyncLog.__table__.c
+_RUNNING = (
+    column_select(SyncLog, PROGRESS_COLUMNS).where(_runs.status.in_(ACTIVE)).order_by(_runs.id)
+)
+
+
 async def running_runs(session: AsyncSession) -> Sequence[SyncLog]:
-    result = await session.execute(
-        select(SyncLog).where(SyncLog.status.in_(ACTIVE)).order_by(SyncLog.id)
-    )
-    return result.scalars().all()
+    """Queued and running runs, oldest first: the :data:`PROGRESS_COLUMNS` of each, read without
+    the ORM (:func:`magflow.db.query.fetch_records`; the progress poll is on the hot path, and
+    a running run's checkpoint and errors are the bulk of its row). Each row reads like a
+    ``SyncLog`` for those columns and is typed as one for the progress views; none is an ORM
+    object."""
+    return cast("Sequence[SyncLog]", await fetch_records(session, _RUNNING))
 
 
 async def stalled_runs(session: AsyncSession, heartbeat_before: datetime) -> Sequence[SyncLog]:
@@ -137,35 +169,23 @@ async def count_runs(
 
 async def page_runs(
     session: AsyncSession,
+    columns: tuple[str, ...],
     *,
     account_id: int | None = None,
     kind: str | None = None,
     status: str | None = None,
     offset: int = 0,
     limit: int = 50,
-) -> Sequence[SyncLog]:
-    """Newest first."""
-    conditions = _run_conditions(account_id, kind, status)
-    rows = await session.execute(
-        select(SyncLog).where(*conditions).order_by(SyncLog.id.desc()).offset(offset).limit(limit)
-    )
-    return rows.scalars().all()
+) -> list[dict[str, Any]]:
+    """Newest first: the ``columns`` of each run, as plain dicts (see
+    :func:`magflow.db.query.fetch_page`)."""
 
+    def build() -> Select[Any]:
+        conditions = _run_conditions(account_id, kind, status)
+        return column_select(SyncLog, columns).where(*conditions).order_by(SyncLog.id.desc())
 
-async def list_runs(
-    session: AsyncSession,
-    *,
-    account_id: int | None = None,
-    kind: str | None = None,
-    status: str | None = None,
-    offset: int = 0,
-    limit: int = 50,
-) -> tuple[int, Sequence[SyncLog]]:
-    total = await count_runs(session, account_id=account_id, kind=kind, status=status)
-    rows = await page_runs(
-        session, account_id=account_id, kind=kind, status=status, offset=offset, limit=limit
-    )
-    return total, rows
+    key = ("sync-logs", columns, account_id, kind, status)
+    return await fetch_page(session, key, build, offset=offset, limit=limit)
 
 
 def add(session: AsyncSession, run: SyncLog) -> None:

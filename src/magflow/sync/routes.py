@@ -12,7 +12,7 @@ from magflow.auth.dependencies import CurrentUser, Operator
 from magflow.common.deps import Context, OptionalAccount, Session, read_only
 from magflow.common.errors import UNPROCESSABLE
 from magflow.common.listing import listing_total
-from magflow.common.schemas import IdPath, Page, Skip
+from magflow.common.schemas import IdPath, Page, Skip, page_of
 from magflow.sync import repository, service
 from magflow.sync.models import SyncKind, SyncStatus
 from magflow.sync.schemas import MissingConfirmedOut, SyncRequest, SyncRunOut, SyncStarted
@@ -116,6 +116,10 @@ async def confirm_missing(ctx: Context, session: Session, user: Operator, run_id
     )
 
 
+#: What a row of the sync logs shows (SyncRunOut): the checkpoint and params stay in the database.
+LOG_COLUMNS = tuple(SyncRunOut.model_fields)
+
+
 @router.get("/api/v1/emag/sync-logs", response_model=Page[SyncRunOut])
 @read_only
 async def sync_logs(
@@ -132,6 +136,7 @@ async def sync_logs(
     status_value = status_filter.value if status_filter else None
     runs = await repository.page_runs(
         session,
+        LOG_COLUMNS,
         account_id=account_id,
         kind=kind_value,
         status=status_value,
@@ -150,9 +155,7 @@ async def sync_logs(
             session, account_id=account_id, kind=kind_value, status=status_value
         ),
     )
-    return Page[SyncRunOut](
-        total=total, skip=skip, limit=limit, items=[SyncRunOut.model_validate(r) for r in runs]
-    )
+    return page_of(SyncRunOut, runs, total=total, skip=skip, limit=limit)
 
 
 @router.get("/api/v1/emag/sync-logs/{run_id}", response_model=SyncRunOut)
