@@ -407,9 +407,7 @@ async def an_operation(ctx: AppContext, *statuses: str, op_status: str, **values
 
 async def retry(ctx: AppContext, op_id: int, stale_seconds: float = 60) -> BulkOperation:
     async with ctx.db.session() as session:
-        op = await service.prepare_retry(
-            session, op_id, actor=RETRIER, stale_seconds=stale_seconds
-        )
+        op = await service.prepare_retry(session, op_id, actor=RETRIER, stale_seconds=stale_seconds)
         await session.commit()
         return op
 
@@ -429,7 +427,12 @@ async def test_a_retry_queues_the_failed_items_again(ctx: AppContext) -> None:
         heartbeat_at=now,
     )
     op = await retry(ctx, op_id)
-    assert (op.status, op.finished_at, op.worker_id, op.heartbeat_at) == ("queued", None, None, None)
+    assert (op.status, op.finished_at, op.worker_id, op.heartbeat_at) == (
+        "queued",
+        None,
+        None,
+        None,
+    )
     assert (op.requested_by_id, op.requested_by_email) == (12, "retrier@example.com")
     assert (op.created_by_email, op.total_items) == ("creator@example.com", 4)
     assert (op.pending_items, op.failed_items, op.succeeded_items, op.invalid_items) == (2, 0, 1, 1)
@@ -476,6 +479,32 @@ async def test_a_running_operation_is_queued_again_only_once_its_holder_went_qui
     op = await retry(ctx, op_id, stale_seconds=20)
     assert (op.status, op.worker_id) == ("queued", None)
     assert (op.pending_items, op.succeeded_items, op.invalid_items, op.total_items) == (2, 1, 1, 4)
+
+
+@pytest.mark.parametrize("unanswered", ["pending", "sending"])
+async def test_an_operation_left_with_unanswered_items_only_is_queued_again(
+    ctx: AppContext, unanswered: str
+) -> None:
+    """Its process died with items not sent (``pending``) or not answered (``sending``), none
+    failed: a retry takes them up."""
+    quiet_since = datetime.now(UTC) - timedelta(seconds=120)
+    op_id = await an_operation(
+        ctx,
+        "succeeded",
+        unanswered,
+        "invalid",
+        op_status="running",
+        worker_id="w-1",
+        heartbeat_at=quiet_since,
+    )
+    op = await retry(ctx, op_id)
+    assert (op.status, op.pending_items, op.succeeded_items, op.invalid_items) == (
+        "queued",
+        1,
+        1,
+        1,
+    )
+    assert [i.status for i in await items_of(ctx, op_id)] == ["succeeded", unanswered, "invalid"]
 
 
 # --- stock -------------------------------------------------------------------------------------
@@ -561,4 +590,3 @@ async def test_a_stock_update_publishes_the_stock_minus_the_buffer(
     async with ctx.db.session() as session:
         with pytest.raises(service.OfferNotFoundError, match="no offer 999999"):
             await service.update_stock(ctx, session, user, 999_999, 1)
-
