@@ -273,6 +273,10 @@ async def test_at_most_ten_thousand_items(ctx: AppContext) -> None:
     assert created and (op.total_items, op.invalid_items) == (10_000, 10_000)
 
 
+# The 409's detail, as the client reads it.
+CONFLICT = "this Idempotency-Key was used for a different request"
+
+
 async def test_an_idempotency_key_names_one_request(ctx: AppContext) -> None:
     main = await make_account(ctx, name="main")
     await make_account(ctx, name="other")
@@ -288,12 +292,12 @@ async def test_an_idempotency_key_names_one_request(ctx: AppContext) -> None:
     assert (again.id, created) == (first.id, False)
     # Another request with that key is refused: other items, or the same for another account.
     for other_items, account in (([{"offer_id": 1, "stock": 6}], "main"), (items, "other")):
-        with pytest.raises(service.IdempotencyConflictError, match="different request"):
+        with pytest.raises(service.IdempotencyConflictError, match=f"^{CONFLICT}$"):
             await create(ctx, other_items, default_account=account, idempotency_key="k-1")
     # An upload passes its own fingerprint, which decides the same way.
     upload, created = await create(ctx, items, idempotency_key="k-2", fingerprint="f" * 64)
     assert created and upload.request_hash == "f" * 64
-    with pytest.raises(service.IdempotencyConflictError):
+    with pytest.raises(service.IdempotencyConflictError, match=f"^{CONFLICT}$"):
         await create(ctx, items, idempotency_key="k-2", fingerprint="e" * 64)
     same, created = await create(ctx, [], idempotency_key="k-2", fingerprint="f" * 64)
     assert (same.id, created) == (upload.id, False)
