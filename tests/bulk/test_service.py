@@ -121,9 +121,9 @@ async def test_each_item_is_stored_with_its_payload_or_its_reasons(ctx: AppConte
         {"offer_id": "2", "handling_time": 3},  # the request's account
         {"offer_id": 1, "account": f" {second.id} ", "stock": 1, "status": "0", "vat_id": 4},
         {"offer_id": 1, "account": "main", "stock": 4},  # offer 1 of main again
-        {"offer_id": 999, "account": "main", "stock": 4},
+        {"offer_id": 999, "account": "main", "stock": "4", "sale_price": "1,5"},
         {"offer_id": 2, "account": "nobody", "stock": 1},
-        {"account": "main", "stock": 1},
+        {"account": "main", "stock": "abc"},
         {"offer_id": "x", "account": "main", "stock": 1},
         {"offer_id": 3, "account": "main", "sale_price": "30", "stock": "", "status": None},
         {"offer_id": 0, "account": long_name, "stock": 1},
@@ -150,7 +150,7 @@ async def test_each_item_is_stored_with_its_payload_or_its_reasons(ctx: AppConte
         ["offer 1 of account main is already changed by item 0"],
         ["offer 999 does not exist locally for account main"],
         ["no eMAG account named or numbered 'nobody'"],
-        ["offer_id is missing"],
+        ["offer_id is missing", "stock must be a whole number (no decimals), got 'abc'"],
         ["offer_id must be a whole number (no decimals), got 'x'"],
         ["sale_price 30 is lower than min_sale_price 40.0000"],
         [
@@ -165,15 +165,16 @@ async def test_each_item_is_stored_with_its_payload_or_its_reasons(ctx: AppConte
         {"id": 1, "stock": [{"warehouse_id": 1, "value": 1}], "status": 0, "vat_id": 4},
         *[None] * 7,
     ]
-    # What was asked: normalised when valid, the given (non-blank) cells when not.
+    # What was asked: normalised when valid, the given (non-blank) cells as given when not (the
+    # user reads what to correct).
     assert [i.changes for i in stored] == [
         {"sale_price": "55.5", "stock": 10},
         {"handling_time": 3},
         {"stock": 1, "status": 0, "vat_id": 4},
         {"stock": 4},
-        {"stock": 4},
+        {"sale_price": "1,5", "stock": "4"},
         {"stock": 1},
-        {"stock": 1},
+        {"stock": "abc"},
         {"stock": 1},
         {"sale_price": "30"},
         {"stock": 1},
