@@ -16,7 +16,7 @@ from magflow.bulk import service
 from magflow.bulk.runner import BulkRunner
 from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
-from magflow.emag_sim import SimConfig, SimulatorServer
+from magflow.emag_sim import FaultConfig, SimConfig, SimulatorServer
 from magflow.settings import Settings
 from tests.bulk.conftest import wait_done
 from tests.conftest import Backend
@@ -91,27 +91,37 @@ async def test_faults_mid_bulk_leave_no_item_unaccounted_and_retry_sends_only_fa
 ) -> None:
     api = clients.operator
     before = await local_offers(ctx, synced_offers.main.id)
+    # Once the first chunk (50 items) is written on eMAG, the chunks after it meet faults. Set
+    # from within the simulator, as the 50th write lands: the chunks of one account go one after
+    # the other, so the second is drawn with the faults on however fast the first was answered.
+    assert sim.simulator is not None
+    faults = sim.simulator.faults
+    state = sim.state.account("main")
+    assert state is not None
+    put_offer = state.put_offer
+    written = 0
+
+    def put_then_fault(offer: dict[str, Any]) -> None:
+        nonlocal written
+        put_offer(offer)
+        written += 1
+        if written == 50:
+            faults.configure(
+                FaultConfig().updated(
+                    {
+                        "is_error": 0.4,
+                        "502": 0.2,
+                        "malformed": 0.1,
+                        "seed": 4,
+                        "routes": ["offer/save"],
+                    }
+                )
+            )
+
+    state.put_offer = put_then_fault  # type: ignore[method-assign]
     items = [{"offer_id": n, "account": "main", "stock": 100 + n} for n in range(1, 301)]
     response = await api.post("/api/v1/emag/bulk/offers", json={"items": items})
     op_id = response.json()["id"]
-    for _ in range(1000):  # until the first chunk is in
-        progress = (await api.get(f"/api/v1/emag/bulk/operations/{op_id}")).json()
-        if progress["succeeded_items"]:
-            break
-        await asyncio.sleep(0.02)
-    await sim_control(
-        sim,
-        "POST",
-        "/_sim/faults",
-        json={
-            "replace": True,
-            "is_error": 0.4,
-            "502": 0.2,
-            "malformed": 0.1,
-            "seed": 4,
-            "routes": ["offer/save"],
-        },
-    )
     op = await wait_done(api, op_id)
     assert op["pending_items"] == 0
     assert op["succeeded_items"] + op["failed_items"] == 300

@@ -6,6 +6,7 @@ on the bulk item, so the messages are asserted whole.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -227,6 +228,11 @@ def test_the_offer_save_item() -> None:
     assert payload == {"id": 5, "stock": [{"warehouse_id": 1, "value": 3}]}
     assert isinstance(payload["stock"][0]["value"], int)
     assert offer_payload(5, {"status": "0"}, 0) == {"id": 5, "status": 0}
+    # What eMAG reads: a whole price as a whole JSON number, without a trailing ".0".
+    prices = {"sale_price": Decimal("20.00"), "max_sale_price": Decimal("20.5")}
+    assert json.dumps(offer_payload(5, prices, 0)) == (
+        '{"id": 5, "sale_price": 20, "max_sale_price": 20.5}'
+    )
     assert jsonable({"sale_price": Decimal("12.50"), "stock": 3}) == {
         "sale_price": "12.50",
         "stock": 3,
