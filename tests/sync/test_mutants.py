@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -35,6 +36,7 @@ from magflow.sync.engine import (
 from magflow.sync.models import SyncKind, SyncLog, SyncMode
 from magflow.sync.plan import ORDER_WINDOW, order_windows
 from magflow.sync.wiring import build_engine
+from tests.factories import make_account
 from tests.support.simulation import Accounts, set_faults, sync
 
 
@@ -144,6 +146,7 @@ class _Shaped:
         self.recount = recount
         self.counted: list[tuple[str, dict[str, Any]]] = []
         self.read: list[int] = []
+        self.returned: list[int] = []
 
     async def count(self, resource: str, filters: dict[str, Any]) -> CountResult:
         self.counted.append((resource, dict(filters)))
@@ -156,7 +159,9 @@ class _Shaped:
         self.read.append(page)
         if self.before_read is not None:
             await self.before_read(page)
-        return await self.inner.read_rows(resource, filters, page, items_per_page)
+        rows = await self.inner.read_rows(resource, filters, page, items_per_page)
+        self.returned.append(page)
+        return rows
 
     async def vat_rates(self) -> dict[int, Decimal]:
         return await self.inner.vat_rates()
@@ -165,11 +170,17 @@ class _Shaped:
 class _Events:
     """A publisher keeping what each event showed: (type, status, processed, eta, data)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_progress: Callable[[], Awaitable[None]] | None = None) -> None:
         self.seen: list[tuple[str, str, int, float | None, dict[str, Any]]] = []
+        #: The progress each event showed (as the screens do), and when it was published.
+        self.views: list[tuple[str, dict[str, Any], float]] = []
+        self.on_progress = on_progress
 
     async def __call__(self, event_type: str, run: SyncLog, data: dict[str, Any]) -> None:
         self.seen.append((event_type, run.status, run.processed_items, run.eta_seconds, data))
+        self.views.append((event_type, service.progress_view(run), time.monotonic()))
+        if event_type == "sync.progress" and self.on_progress is not None:
+            await self.on_progress()
 
     def types(self) -> list[str]:
         return [seen[0] for seen in self.seen]
@@ -448,18 +459,40 @@ async def test_a_page_refused_every_time_is_tried_in_three_rounds(
     ctx: AppContext, sim: SimulatorServer, accounts: Accounts
 ) -> None:
     """By default a failing page is read in 3 rounds before the run gives up: 3 pages x 3
-    rounds refused, each error recorded with its page."""
+    rounds refused, each error recorded with its page, the run beating meanwhile (no page is
+    written, the error records beat). The partial run's event gives eMAG's messages of the last
+    error."""
+    run_id = await queue(ctx, accounts.main, SyncKind.offers)
+    beats: list[SyncLog] = []
 
     async def refuse(page: int) -> None:
-        raise refusal(f"page {page} refused")
+        if len(sources[0].read) > 3:  # rounds 2 and 3: what the first round left behind
+            beats.append(await load(ctx, run_id))
+        raise EmagValidationError(
+            "refused",
+            route="product_offer/read",
+            status_code=200,
+            messages=[f"page {page} refused", "Please try again later."],
+        )
 
-    engine, sources = shaped_engine(ctx, before_read=refuse)
-    run_id = await queue(ctx, accounts.main, SyncKind.offers)
+    events = _Events()
+    engine, sources = shaped_engine(ctx, before_read=refuse, publish=events)
     assert await engine.execute(run_id) == "partial"
     run = await load(ctx, run_id)
     assert sorted(sources[0].read) == [1, 1, 1, 2, 2, 2, 3, 3, 3]
     assert sorted(error["page"] for error in run.errors) == [1, 1, 1, 2, 2, 2, 3, 3, 3]
-    assert all(error["messages"] == [f"page {error['page']} refused"] for error in run.errors)
+    assert all(
+        error["messages"] == [f"page {error['page']} refused", "Please try again later."]
+        for error in run.errors
+    )
+    last = run.errors[-1]["page"]
+    assert events.seen[-1][4] == {"message": f"page {last} refused; Please try again later."}
+    assert beats and all(
+        beat.heartbeat_at is not None
+        and beat.started_at is not None
+        and beat.heartbeat_at > beat.started_at
+        for beat in beats
+    )
 
 
 @pytest.mark.parametrize(("rounds", "status"), [(34, "partial"), (35, "failed")])
@@ -550,7 +583,9 @@ async def test_a_run_beats_while_it_waits_for_a_slow_page(
     assert len(beats) == 2
 
 
-@pytest.mark.parametrize(("counted", "reason"), [(-5, "count_unknown"), (0, None), (50, None)])
+@pytest.mark.parametrize(
+    ("counted", "reason"), [(-5, "count_unknown"), (0, None), (50, None), (240, "count_short")]
+)
 async def test_the_pages_not_the_count_decide_what_is_read(
     ctx: AppContext, sim: SimulatorServer, accounts: Accounts, counted: int, reason: str | None
 ) -> None:
@@ -571,6 +606,7 @@ async def test_the_pages_not_the_count_decide_what_is_read(
     run = await load(ctx, run_id)
     assert sorted(sources[0].read) == [1, 2, 3]
     assert (run.processed_items, run.total_items, run.total_pages) == (230, 230, 3)
+    assert run.current_page == 3 and run.failed_items == 0
     assert run.checkpoint is not None
     assert run.checkpoint["segments"][0]["counted"] == (None if counted < 0 else counted)
     offers = await stored_offers(ctx, accounts.main.id)
@@ -698,6 +734,16 @@ async def test_orders_are_read_since_the_last_watermark_less_the_overlap(
     assert sources[-1].counted == order_filters(
         "modifiedAfter", "modifiedBefore", upper - timedelta(days=30), upper, tz
     )
+    # Each page read once, each order created once (some windows hold none: an empty page).
+    async with ctx.db.session() as session:
+        stored = (
+            await session.execute(
+                select(EmagOrder.emag_id).where(EmagOrder.account_id == accounts.main.id)
+            )
+        ).all()
+    assert first.created_items == first.processed_items == first.total_items == len(stored) > 0
+    assert first.updated_items == 0
+    assert len(sources[-1].read) == first.total_pages == first.current_page
 
     second_id = await queue(ctx, accounts.main, SyncKind.orders, SyncMode.incremental)
     assert await engine.execute(second_id) == "completed"
@@ -734,3 +780,62 @@ async def test_a_partial_orders_run_does_not_move_the_watermark(
     run = await load(ctx, run_id)
     assert run.watermark is None
     assert [resource for resource, _ in sources[0].counted] == ["order", "order"]
+
+
+async def test_a_source_that_cannot_be_opened_fails_the_run(ctx: AppContext) -> None:
+    """The eMAG client cannot even be set up: the run fails with a reference (the worker goes
+    on), having made no eMAG call."""
+    account = await make_account(ctx)
+
+    @asynccontextmanager
+    async def broken(credentials: AccountCredentials) -> AsyncIterator[EmagSource]:
+        raise RuntimeError("no client for you")
+        yield  # pragma: no cover
+
+    events = _Events()
+    run_id = await queue(ctx, account, SyncKind.offers)
+    assert await SyncEngine(ctx, broken, events, EngineOptions()).execute(run_id) == "failed"
+    run = await load(ctx, run_id)
+    [entry] = run.errors
+    assert entry["kind"] == "internal" and "no client" not in entry["message"]
+    assert (run.api_calls, run.processed_items) == (0, 0)
+    assert [seen[0] for seen in events.seen] == ["sync.started", "sync.failed"]
+
+
+async def test_progress_counts_against_the_true_total_and_busy_writes_share_a_transaction(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    """Page 3 (the last: 30 of 230 offers) is written first: the progress shows 30 of 230 at
+    once, with an ETA for the 200 left at the run's pace. Pages 1 and 2 come back while that
+    write is still busy: they are written together, in one transaction (one progress event)."""
+    run_id = await queue(ctx, accounts.main, SyncKind.offers)
+
+    async def after_page_3(page: int) -> None:
+        if page != 3:
+            await until(ctx, run_id, lambda run: run.processed_items == 30)
+
+    async def hold_the_write() -> None:
+        if len(events.views) == 2:  # started, then page 3's progress: wait for pages 1 and 2
+            async with asyncio.timeout(60):
+                while True:
+                    if sorted(sources[0].returned) == [1, 2, 3]:
+                        return
+                    await asyncio.sleep(0.01)
+
+    events = _Events(on_progress=hold_the_write)
+    engine, sources = shaped_engine(ctx, before_read=after_page_3, publish=events)
+    before = time.monotonic()
+    assert await engine.execute(run_id) == "completed"
+    progress = [(view, at) for kind, view, at in events.views if kind == "sync.progress"]
+    assert [(v["processed_items"], v["total_items"]) for v, _ in progress] == [
+        (30, 230),
+        (230, 230),
+    ]
+    first, at = progress[0]
+    assert first["percentage"] == 13.0
+    # The pace: offers per second of this run so far (not less than over the whole wait)...
+    pace = first["throughput_per_second"]
+    assert pace >= 30 / (at - before) - 0.01
+    # ... and the time left at that pace.
+    assert abs(first["eta_seconds"] - 200 / pace) <= 0.06 + 200 * 0.005 / pace**2
+    assert progress[-1][0]["eta_seconds"] == 0
