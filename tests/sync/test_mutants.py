@@ -673,20 +673,27 @@ async def test_a_withheld_run_says_what_it_withheld_and_why(
 
 
 def test_the_withheld_message_says_how_many_and_why() -> None:
-    """The warning an operator reads (run, status page, dashboard) for each reason."""
+    """The decision and the warning an operator reads (run, status page, dashboard) for each
+    reason: the reason code the screens and the API key on, and the message."""
     one = judge_missing(unseen=1, seen=5, counted=None, present=10, share=0.2)
-    assert one.message == (
+    assert one == MissingDecision(
+        False,
+        "count_unknown",
         "eMAG's count of offers could not be read, so the run cannot show it read every "
-        "offer: 1 offer it did not see was not marked missing"
+        "offer: 1 offer it did not see was not marked missing",
     )
     short = judge_missing(unseen=2, seen=5, counted=6, present=10, share=0.2)
-    assert short.message == (
-        "the run read 5 offers but eMAG counted 6: 2 offers it did not see were not marked missing"
+    assert short == MissingDecision(
+        False,
+        "count_short",
+        "the run read 5 offers but eMAG counted 6: 2 offers it did not see were not marked missing",
     )
     share = judge_missing(unseen=3, seen=7, counted=7, present=10, share=0.25)
-    assert share.message == (
+    assert share == MissingDecision(
+        False,
+        "share",
         "3 of the account's 10 offers (30.0 %) were not returned by eMAG, more than the 25 % "
-        "one run may mark missing: they were not marked missing"
+        "one run may mark missing: they were not marked missing",
     )
     assert judge_missing(unseen=0, seen=0, counted=5, present=10, share=0.0) == MissingDecision(
         True
