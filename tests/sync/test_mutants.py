@@ -25,6 +25,7 @@ from magflow.emag.platforms import platform_info
 from magflow.emag.schemas import CountResult
 from magflow.emag_sim import SimulatorServer
 from magflow.orders.models import EmagOrder
+from magflow.pricing.models import OfferHistory
 from magflow.sync import service
 from magflow.sync.engine import (
     EmagSource,
@@ -147,6 +148,7 @@ class _Shaped:
         self.counted: list[tuple[str, dict[str, Any]]] = []
         self.read: list[int] = []
         self.returned: list[int] = []
+        self.reshape: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     async def count(self, resource: str, filters: dict[str, Any]) -> CountResult:
         self.counted.append((resource, dict(filters)))
@@ -161,7 +163,7 @@ class _Shaped:
             await self.before_read(page)
         rows = await self.inner.read_rows(resource, filters, page, items_per_page)
         self.returned.append(page)
-        return rows
+        return [self.reshape(row) for row in rows] if self.reshape is not None else rows
 
     async def vat_rates(self) -> dict[int, Decimal]:
         return await self.inner.vat_rates()
@@ -192,6 +194,7 @@ def shaped_engine(
     before_read: Callable[[int], Awaitable[None]] | None = None,
     recount: Callable[[CountResult], CountResult] | None = None,
     publish: _Events | None = None,
+    reshape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     **options: Any,
 ) -> tuple[SyncEngine, list[_Shaped]]:
     """An engine whose source is the shaped client; the sources it opened, one per attempt."""
@@ -201,6 +204,7 @@ def shaped_engine(
     async def factory(credentials: AccountCredentials) -> AsyncIterator[EmagSource]:
         async with ctx.emag_client(credentials) as client:
             sources.append(_Shaped(client, before_read, recount))
+            sources[-1].reshape = reshape
             yield sources[-1]
 
     settings = {"writers": 1, "round_backoff_seconds": 0.0, **options}
@@ -846,3 +850,28 @@ async def test_progress_counts_against_the_true_total_and_busy_writes_share_a_tr
     # ... and the time left at that pace.
     assert abs(first["eta_seconds"] - 200 / pace) <= 0.06 + 200 * 0.005 / pace**2
     assert progress[-1][0]["eta_seconds"] == 0
+
+
+async def test_offers_without_their_own_currency_get_the_platforms_and_a_history_entry(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    """eMAG's offers read without a ``currency`` are stored in the platform's (RON on eMAG.ro);
+    each offer seen for the first time starts its price history, and a run that finds nothing
+    changed adds none."""
+
+    def without_currency(row: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in row.items() if key != "currency"}
+
+    engine, _ = shaped_engine(ctx, reshape=without_currency)
+    for _ in range(2):
+        run_id = await queue(ctx, accounts.main, SyncKind.offers)
+        assert await engine.execute(run_id) == "completed"
+        offers = await stored_offers(ctx, accounts.main.id)
+        assert len(offers) == 230 and {offer.currency for offer in offers.values()} == {"RON"}
+        async with ctx.db.session() as session:
+            history = (
+                await session.execute(
+                    select(OfferHistory.emag_id).where(OfferHistory.account_id == accounts.main.id)
+                )
+            ).scalars()
+            assert sorted(history) == sorted(offers)
