@@ -749,10 +749,13 @@ async def test_orders_are_read_since_the_last_watermark_less_the_overlap(
     async with ctx.db.session() as session:
         stored = (
             await session.execute(
-                select(EmagOrder.emag_id).where(EmagOrder.account_id == accounts.main.id)
+                select(EmagOrder.emag_id, EmagOrder.last_seen_run_id).where(
+                    EmagOrder.account_id == accounts.main.id
+                )
             )
         ).all()
     assert first.created_items == first.processed_items == first.total_items == len(stored) > 0
+    assert {order.last_seen_run_id for order in stored} == {first_id}  # the run that read them
     assert first.updated_items == 0
     assert len(sources[-1].read) == first.total_pages == first.current_page
 
