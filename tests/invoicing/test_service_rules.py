@@ -6,6 +6,8 @@ stops before eMAG (``attach`` fails with its message), so no server is needed.""
 from __future__ import annotations
 
 import itertools
+import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,7 +20,7 @@ from magflow.audit.models import AuditLog
 from magflow.common.errors import NotFoundError
 from magflow.context import AppContext
 from magflow.emag.errors import EmagIpNotWhitelistedError, EmagValidationError
-from magflow.invoicing import repository
+from magflow.invoicing import cui, repository
 from magflow.invoicing.document import DocumentError
 from magflow.invoicing.models import DocKind, Invoice, InvoicingSettings
 from magflow.invoicing.service import (
@@ -34,8 +36,10 @@ from magflow.invoicing.service import (
     public_url,
     reference_of,
 )
+from magflow.invoicing.sims import PDF, ProviderSim, oblio_app, smartbill_app
 from magflow.orders.models import EmagOrder
 from tests.factories import make_account
+from tests.support.servers import UvicornThread
 
 _emag_ids = itertools.count(9001)
 NO_URL = (
@@ -57,14 +61,16 @@ async def _account(ctx: AppContext, **settings: Any) -> EmagAccount:
     async with ctx.db.session() as session:
         session.add(
             InvoicingSettings(
-                account_id=account.id,
-                provider="builtin",
-                series="MFT",
-                seller_name="Vânzător SRL",
-                seller_cui="RO18547290",
-                seller_country="RO",
-                vat_payer=True,
-                **settings,
+                **{
+                    "account_id": account.id,
+                    "provider": "builtin",
+                    "series": "MFT",
+                    "seller_name": "Vânzător SRL",
+                    "seller_cui": "RO18547290",
+                    "seller_country": "RO",
+                    "vat_payer": True,
+                    **settings,
+                }
             )
         )
         await session.commit()
@@ -178,11 +184,15 @@ async def test_requests_that_cannot_be_done_are_refused_and_leave_no_row(ctx: Ap
     order = await _order(ctx, account)
     with pytest.raises(InvoicingError, match="the order has no issued invoice to reverse"):
         await service.request(order.id, DocKind.credit_note)
+    unnumbered = await _order(ctx, account, customer={})
+    assert (await service.request(unnumbered.id)).failed_step == "document"
+    with pytest.raises(InvoicingError, match="the order has no issued invoice to reverse"):
+        await service.request(unnumbered.id, DocKind.credit_note)
     elsewhere = await _order(ctx, account, has_invoice=True)
     with pytest.raises(InvoicingError) as refused:
         await service.request(elsewhere.id)
     assert str(refused.value) == ELSEWHERE
-    assert await _rows(ctx) == []
+    assert [(r.order_id, r.kind) for r in await _rows(ctx)] == [(unnumbered.id, "invoice")]
     with pytest.raises(NotFoundError):
         await service.get(424242)
 
@@ -204,10 +214,12 @@ async def test_the_builtin_provider_numbers_each_series_and_keeps_the_row(
     assert invoice.pdf is not None and invoice.pdf.startswith(b"%PDF")
     assert invoice.xml is not None and "<cbc:ID>MFT000001</cbc:ID>" in invoice.xml
     assert invoice.document is not None and invoice.document["totals"]["gross"] == "109.00"
-    assert len(invoice.token) >= 43
-    # asked again: the same row, nothing issued again
+    assert len(invoice.token) == 43  # 32 random bytes
+    # asked again (the order changed meanwhile): the same row and document, nothing issued again
+    await _set(ctx, EmagOrder, first.id, customer={**CUSTOMER, "billing_name": "Alt Nume"})
     again = await service.request(first.id)
     assert (again.id, again.number, again.attempts) == (invoice.id, "000001", 1)
+    assert again.document == invoice.document
     assert (await service.request(second.id)).number == "000002"
     # the order returned: its credit note, in the invoice series (no credit series set)
     await _set(ctx, EmagOrder, first.id, status=5)
@@ -307,36 +319,41 @@ async def test_a_held_invoice_is_left_alone_until_its_lease_is_stale(ctx: AppCon
 
 async def test_the_tick_creates_invoices_and_the_credit_notes_due(ctx: AppContext) -> None:
     account = await _account(ctx, trigger="finalized")
-    kept, returned, stornoed, lowered = [await _order(ctx, account) for _ in range(4)]
+    kept, returned, cancelled, stornoed, lowered = [await _order(ctx, account) for _ in range(5)]
     other = await _order(ctx, account, raw={"products": [{**BOOK, "part_number": "PN2"}]})
     elsewhere = await _order(ctx, account, has_invoice=True)
     service = InvoicingService(ctx)
     moved = await service.tick()
     rows = await _rows(ctx)
     assert sorted(moved) == [r.id for r in rows]
-    assert {r.order_id for r in rows} == {o.id for o in (kept, returned, stornoed, lowered, other)}
+    assert {r.order_id for r in rows} == {
+        o.id for o in (kept, returned, cancelled, stornoed, lowered, other)
+    }
     assert {(r.kind, r.state, r.failed_step) for r in rows} == {("invoice", "failed", "attach")}
-    assert sorted(r.number for r in rows) == [f"00000{i}" for i in range(1, 6)]
+    assert sorted(r.number for r in rows) == [f"00000{i}" for i in range(1, 7)]
     assert elsewhere.id not in {r.order_id for r in rows}
     for row in rows:  # as if eMAG had taken them
         await _set(ctx, Invoice, row.id, state="attached", failed_step=None, message=None)
     # the next sync: one returned, one stornoed (a line gone, the total lower), and one whose
     # total is lower but whose lines are all there (VAT rounding): no credit note for it
     await _set(ctx, EmagOrder, returned.id, status=5)
+    await _set(ctx, EmagOrder, cancelled.id, status=0)
     raw = {"products": [{**BOOK, "quantity": 1}]}
     await _set(ctx, EmagOrder, stornoed.id, raw=raw, products=raw["products"])
     for order in (returned, stornoed, lowered):
         await _set(ctx, EmagOrder, order.id, total_with_vat=Decimal("50.00"))
     await service.tick()
     notes = {r.order_id: r for r in await _rows(ctx) if r.kind == "credit_note"}
-    assert set(notes) == {returned.id, stornoed.id}
-    assert notes[returned.id].document is not None
-    assert notes[returned.id].document["full"] is True
+    assert set(notes) == {returned.id, cancelled.id, stornoed.id}
+    for full in (notes[returned.id], notes[cancelled.id]):  # every line given back
+        assert full.document is not None and full.document["full"] is True
+        assert full.total == Decimal("-109.00")
     assert notes[stornoed.id].document is not None
     assert [x["quantity"] for x in notes[stornoed.id].document["lines"]] == ["-1"]
-    assert len(await _rows(ctx)) == 7
+    assert notes[stornoed.id].document["full"] is False
+    assert len(await _rows(ctx)) == 9
     await service.tick()  # a repeated tick: nothing new
-    assert len(await _rows(ctx)) == 7
+    assert len(await _rows(ctx)) == 9
 
 
 async def test_demo_settings_issue_with_the_builtin_provider_and_are_kept(
@@ -358,6 +375,77 @@ async def test_demo_settings_issue_with_the_builtin_provider_and_are_kept(
             "http://127.0.0.1:8000",
         )
         assert settings.vat_payer is True and settings.series == f"DEMO{account.id}"
+        # what a Romanian invoice (CIUS-RO) states of the seller: a valid CUI, the trade
+        # register number, the address with city and county
+        assert cui.is_valid(settings.seller_cui)
+        seller = (settings.seller_name, settings.seller_reg_no, settings.seller_address)
+        assert all(seller) and settings.seller_city and settings.seller_county
     assert await InvoicingService(ctx).tick() == []  # no trigger: nothing issued by the job
     invoice = await InvoicingService(ctx).request(order.id, wait=False)
     assert invoice.state == "pending"
+
+
+# --- external providers --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def oblio() -> Iterator[tuple[ProviderSim, str]]:
+    state = ProviderSim()
+    with UvicornThread(oblio_app(state)) as server:
+        yield state, server.url
+
+
+@pytest.fixture
+def smartbill() -> Iterator[tuple[ProviderSim, str]]:
+    state = ProviderSim()
+    with UvicornThread(smartbill_app(state)) as server:
+        yield state, server.url
+
+
+async def test_the_tick_issues_through_one_provider_per_account(
+    ctx: AppContext, oblio: tuple[ProviderSim, str]
+) -> None:
+    state, url = oblio
+    secret = {"email": state.username, "secret": state.token}
+    account = await _account(
+        ctx,
+        provider="oblio",
+        trigger="finalized",
+        provider_base_url=url,
+        credentials_encrypted=ctx.cipher.encrypt(json.dumps(secret)),
+    )
+    orders = [await _order(ctx, account) for _ in range(3)]
+    await InvoicingService(ctx).tick()
+    rows = await _rows(ctx)
+    assert {r.order_id for r in rows} == {o.id for o in orders}
+    assert {(r.state, r.failed_step, r.attempts, r.pdf) for r in rows} == {
+        ("failed", "attach", 1, PDF)
+    }
+    assert sorted(r.number or "" for r in rows) == ["0001", "0002", "0003"]
+    assert len(state.issued) == 3
+
+
+async def test_a_provider_refusal_is_a_failed_issue_in_the_audit_log(
+    ctx: AppContext, oblio: tuple[ProviderSim, str]
+) -> None:
+    state, url = oblio
+    secret = {"email": state.username, "secret": state.token}
+    account = await _account(
+        ctx,
+        provider="oblio",
+        series="NOPE",
+        provider_base_url=url,
+        credentials_encrypted=ctx.cipher.encrypt(json.dumps(secret)),
+    )
+    order = await _order(ctx, account)
+    refused = await InvoicingService(ctx).request(order.id)
+    assert (refused.state, refused.failed_step, refused.number) == ("failed", "issue", None)
+    assert refused.message is not None and refused.message.startswith("oblio: ")
+    async with ctx.db.session() as session:
+        (entry,) = (
+            await session.execute(select(AuditLog).where(AuditLog.action == "invoicing.issue"))
+        ).scalars()
+    assert (entry.success, entry.status_code, entry.emag_route) == (False, 422, "oblio:invoice")
+    assert entry.messages and entry.messages[0] in refused.message
+    assert entry.response == {"series": None, "number": None}
+    assert state.issued == []
