@@ -295,6 +295,13 @@ async def test_a_failed_document_is_retried_once_the_data_is_fixed(ctx: AppConte
     stopped = await service.request(other.id)
     assert (stopped.state, stopped.failed_step, stopped.number) == ("failed", "issue", None)
     assert stopped.message == ELSEWHERE
+    # a message is kept to 2,000 characters (here eMAG's CUI field holding a whole paragraph)
+    pasted = await _order(
+        ctx, account, customer={**CUSTOMER, "legal_entity": 1, "code": "9" * 3000}
+    )
+    message = (await service.request(pasted.id)).message
+    assert message is not None and len(message) == 2000
+    assert message.startswith("the buyer's CUI '999")
 
 
 async def test_a_held_invoice_is_left_alone_until_its_lease_is_stale(ctx: AppContext) -> None:
@@ -306,6 +313,7 @@ async def test_a_held_invoice_is_left_alone_until_its_lease_is_stale(ctx: AppCon
     held_at = datetime.now(UTC) - timedelta(seconds=LEASE_SECONDS - 30)
     await _set(ctx, Invoice, pending.id, claimed_by="other", claimed_at=held_at)
     assert await service.process(pending.id) == "busy"
+    assert await service.tick() == []  # the job leaves it too
     assert (await service.request(order.id)).state == "pending"  # a click answers the state
     stale = datetime.now(UTC) - timedelta(seconds=LEASE_SECONDS + 1)
     await _set(ctx, Invoice, pending.id, claimed_at=stale)

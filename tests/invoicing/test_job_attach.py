@@ -1,0 +1,73 @@
+"""The job's attachment (``InvoicingService.tick``): one ``order/attachments/save`` per invoice, no
+re-read of the order. What eMAG receives, the audit entry, and the local copy of the order (its
+other attachments kept, off the invoicing queue at once)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from magflow.audit.models import AuditLog
+from magflow.context import AppContext
+from magflow.emag_sim import SimulatorServer
+from magflow.invoicing.models import InvoicingSettings
+from magflow.invoicing.service import InvoicingService
+from magflow.orders.models import EmagOrder
+from tests.invoicing.support import SELLER, finalized_orders, invoice_attachments, invoices
+from tests.orders.support import sim_order
+from tests.support.simulation import Accounts
+
+BASE = "https://magflow.example/"
+WARRANTY = {"name": "Garanție", "url": "https://shop.example/g.pdf", "type": 3}
+
+
+async def test_the_job_attaches_each_invoice_once_and_records_it(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    order = (await finalized_orders(ctx, sim, accounts))[0]
+    async with ctx.db.session() as session:
+        session.add(
+            InvoicingSettings(
+                account_id=accounts.main.id,
+                provider="builtin",
+                trigger="finalized",
+                series="MFJ",
+                public_base_url=BASE,
+                **SELLER,
+            )
+        )
+        row = await session.get(EmagOrder, order.id)
+        assert row is not None
+        row.attachments = [WARRANTY]  # another document MagFlow knows of on the order
+        await session.commit()
+    await InvoicingService(ctx).tick()
+    (invoice,) = [i for i in await invoices(ctx) if i.order_id == order.id]
+    assert (invoice.state, invoice.failed_step, invoice.message) == ("attached", None, None)
+    assert invoice.attached_at is not None
+    url = f"https://magflow.example/invoices/files/{invoice.token}.pdf"
+    sent = {"name": f"Factura MFJ{invoice.number}", "url": url, "type": 1}
+    (remote,) = invoice_attachments(await sim_order(sim, order.emag_id))
+    assert {k: remote[k] for k in sent} == sent and remote["force_download"] == 0
+    async with ctx.db.session() as session:
+        stored = await session.get(EmagOrder, order.id)
+        assert stored is not None and stored.has_invoice is True
+        assert stored.attachments is not None
+        assert stored.attachments[0] == WARRANTY
+        (local,) = [a for a in stored.attachments if a.get("url") == url]
+        assert {k: local[k] for k in sent} == sent
+        assert (local["order_id"], local["visibility"]) == (order.emag_id, 1)
+        entries = (
+            await session.execute(
+                select(AuditLog).where(
+                    AuditLog.action == "orders.attachment",
+                    AuditLog.target == f"order:{order.emag_id}",
+                )
+            )
+        ).scalars()
+        (entry,) = entries
+    assert (entry.emag_route, entry.success, entry.account_id, entry.account_name) == (
+        "order/attachments/save",
+        True,
+        accounts.main.id,
+        accounts.main.name,
+    )
+    assert url in str(entry.request["data"])
