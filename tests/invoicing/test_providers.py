@@ -74,6 +74,9 @@ async def test_smartbill_refusals_outages_and_a_lost_answer_never_issue_twice(
     path = f"/api/v1/invoicing/orders/{second.id}/invoice"
     answer = (await clients.operator.post(path)).json()
     assert answer["state"] == "failed" and answer["failed_step"] == "verify"
+    assert answer["message"].endswith(
+        "; MagFlow checks whether the document exists before issuing again"
+    )
     state.drop_after_issue = False
     answer = (await clients.operator.post(path)).json()
     assert answer["failed_step"] == "verify" and "moved from 0002 to 0003" in answer["message"]

@@ -385,7 +385,7 @@ async def test_demo_settings_issue_with_the_builtin_provider_and_are_kept(
         assert settings.vat_payer is True and settings.series == f"DEMO{account.id}"
         # what a Romanian invoice (CIUS-RO) states of the seller: a valid CUI, the trade
         # register number, the address with city and county
-        assert cui.is_valid(settings.seller_cui)
+        assert cui.is_valid(settings.seller_cui) and settings.seller_country == "RO"
         seller = (settings.seller_name, settings.seller_reg_no, settings.seller_address)
         assert all(seller) and settings.seller_city and settings.seller_county
     assert await InvoicingService(ctx).tick() == []  # no trigger: nothing issued by the job
@@ -457,3 +457,55 @@ async def test_a_provider_refusal_is_a_failed_issue_in_the_audit_log(
     assert entry.messages and entry.messages[0] in refused.message
     assert entry.response == {"series": None, "number": None}
     assert state.issued == []
+
+
+class _NotYetFiled(list[dict[str, Any]]):
+    """SmartBill's documents as its PDF endpoint sees them: one just issued is not there yet
+    (its PDF is generated a moment later)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: list[dict[str, Any]] = []
+
+    def append(self, item: dict[str, Any]) -> None:
+        self.pending.append(item)
+
+    def file(self) -> None:
+        self.extend(self.pending)
+
+
+async def test_a_pdf_not_yet_available_is_fetched_again_without_issuing_again(
+    ctx: AppContext, smartbill: tuple[ProviderSim, str]
+) -> None:
+    state, url = smartbill
+    state.issued = filed = _NotYetFiled()
+    secret = {"username": state.username, "token": state.token}
+    account = await _account(
+        ctx,
+        provider="smartbill",
+        provider_base_url=url,
+        credentials_encrypted=ctx.cipher.encrypt(json.dumps(secret)),
+    )
+    order = await _order(ctx, account)
+    service = InvoicingService(ctx)
+    failed = await service.request(order.id)
+    assert (failed.state, failed.failed_step, failed.series, failed.number) == (
+        "failed",
+        "pdf",
+        "MFT",
+        "0001",
+    )
+    assert failed.message == "smartbill: PDF not available: Documentul nu exista"
+    assert (failed.pdf, failed.attempts, len(filed.pending)) == (None, 1, 1)
+    async with ctx.db.session() as session:
+        (entry,) = (
+            await session.execute(select(AuditLog).where(AuditLog.action == "invoicing.issue"))
+        ).scalars()
+    assert (entry.success, entry.response) == (True, {"series": "MFT", "number": "0001"})
+    again = await service.request(order.id)  # still not there: the same state, nothing issued
+    assert (again.failed_step, again.message, len(filed.pending)) == ("pdf", failed.message, 1)
+    filed.file()
+    fetched = await service.request(order.id)
+    assert (fetched.number, fetched.pdf, fetched.attempts) == ("0001", PDF, 1)
+    assert (fetched.failed_step, fetched.message) == ("attach", NO_URL)
+    assert len(filed.pending) == 1  # nothing issued again
