@@ -332,6 +332,14 @@ def test_shipping_without_vat_is_at_the_highest_rate_of_the_lines() -> None:
         "shipping_tax": "23.80",
     }
     assert _rows(raw)[-1] == ("shipping", "Transport", "SHIP", "1", "20.00", "19")
+    # a small shipping cost is still a line: 1.09 with VAT at 9 %
+    assert _rows({"products": [BOOK], "shipping_tax": "1.09"})[-1][4] == "1.00"
+
+
+def test_one_bottle_has_its_deposit_line() -> None:
+    sgr = {"quantity": 1, "sale_price": "0.50", "vat_rate": "0.21", "product_name": "SGR 0.5"}
+    raw = {"products": [{**BOOK, "recycle_warranties": [sgr]}]}
+    assert _rows(raw)[-1] == ("deposit", "SGR 0.5", "SGR", "1", "0.50", "21")
 
 
 # --- what a credit note gives back --------------------------------------------------------------

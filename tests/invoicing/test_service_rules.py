@@ -178,8 +178,11 @@ async def test_requests_that_cannot_be_done_are_refused_and_leave_no_row(ctx: Ap
     with pytest.raises(NotFoundError):
         await service.request(424242)
     bare = await make_account(ctx)
-    with pytest.raises(NotConfiguredError, match="invoicing is not configured"):
+    with pytest.raises(NotConfiguredError) as unconfigured:
         await service.request((await _order(ctx, bare)).id)
+    assert str(unconfigured.value) == (
+        "invoicing is not configured for this account (PUT /api/v1/invoicing/settings)"
+    )
     account = await _account(ctx)
     order = await _order(ctx, account)
     with pytest.raises(InvoicingError, match="the order has no issued invoice to reverse"):
@@ -214,6 +217,7 @@ async def test_the_builtin_provider_numbers_each_series_and_keeps_the_row(
     assert invoice.pdf is not None and invoice.pdf.startswith(b"%PDF")
     assert invoice.xml is not None and "<cbc:ID>MFT000001</cbc:ID>" in invoice.xml
     assert invoice.document is not None and invoice.document["totals"]["gross"] == "109.00"
+    assert "reverses" not in invoice.document and "full" not in invoice.document
     assert len(invoice.token) == 43  # 32 random bytes
     # asked again (the order changed meanwhile): the same row and document, nothing issued again
     await _set(ctx, EmagOrder, first.id, customer={**CUSTOMER, "billing_name": "Alt Nume"})
@@ -320,6 +324,30 @@ async def test_a_held_invoice_is_left_alone_until_its_lease_is_stale(ctx: AppCon
     assert await service.process(pending.id) == "failed"  # taken over: issued, no address
     row = await service.get(pending.id)
     assert (row.number, row.claimed_by, row.claimed_at) == ("000001", None, None)
+    # the job takes a stale lease over too
+    other = await _order(ctx, account)
+    left = await service.request(other.id, wait=False)
+    await _set(ctx, Invoice, left.id, claimed_by="dead", claimed_at=stale)
+    assert await service.tick() == [left.id]
+    assert (await service.get(left.id)).number == "000002"
+
+
+async def test_the_job_holds_each_invoice_while_it_works_on_it(ctx: AppContext) -> None:
+    account = await _account(ctx, trigger="finalized")
+    order = await _order(ctx, account)
+    job = InvoicingService(ctx, worker="job")
+    seen: list[tuple[str | None, str | None, bool, str]] = []
+
+    async def meanwhile(invoice_id: int) -> None:  # between "issued" and "attached"
+        row = await job.get(invoice_id)
+        busy = await InvoicingService(ctx, worker="click").process(invoice_id)
+        seen.append((row.number, row.claimed_by, row.claimed_at is not None, busy))
+
+    job.steps.after_issue = meanwhile
+    (moved,) = await job.tick()
+    assert seen == [("000001", "job", True, "busy")]
+    row = await job.get(moved)
+    assert (row.order_id, row.claimed_by, row.failed_step) == (order.id, None, "attach")
 
 
 # --- the job -------------------------------------------------------------------------------------
