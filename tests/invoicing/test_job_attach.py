@@ -13,7 +13,7 @@ from magflow.invoicing.models import Invoice, InvoicingSettings
 from magflow.invoicing.service import InvoicingService
 from magflow.orders.models import EmagOrder
 from tests.invoicing.support import SELLER, finalized_orders, invoice_attachments, invoices
-from tests.orders.support import sim_order
+from tests.orders.support import sim_control, sim_order
 from tests.support.simulation import Accounts
 
 BASE = "https://magflow.example/"
@@ -94,3 +94,32 @@ async def test_the_job_attaches_each_invoice_once_and_records_it(
     )
     assert url in str(entry.request["data"])
     assert {i.order_id: i.state for i in await invoices(ctx)}[again.id] == "attached"
+
+
+async def test_an_operators_invoice_shows_emags_own_view_of_the_order(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    """Issued on an operator's request, the order is read again from eMAG after the attachment:
+    the order page shows what eMAG holds (here a document attached on eMAG since the last
+    sync), not only what MagFlow sent."""
+    order = (await finalized_orders(ctx, sim, accounts))[0]
+    await sim_control(
+        sim,
+        "POST",
+        f"/_sim/accounts/main/orders/{order.emag_id}/edit",
+        json={"attachments": [WARRANTY]},
+    )
+    async with ctx.db.session() as session:
+        session.add(
+            InvoicingSettings(
+                account_id=accounts.main.id, provider="builtin", public_base_url=BASE, **SELLER
+            )
+        )
+        await session.commit()
+    invoice = await InvoicingService(ctx).request(order.id)
+    assert invoice.state == "attached"
+    async with ctx.db.session() as session:
+        stored = await session.get(EmagOrder, order.id)
+        assert stored is not None and stored.attachments is not None
+        urls = {a.get("url") for a in stored.attachments}
+    assert urls == {WARRANTY["url"], f"{BASE}invoices/files/{invoice.token}.pdf"}

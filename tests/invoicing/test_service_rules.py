@@ -114,6 +114,8 @@ def test_reference_and_public_url() -> None:
     assert reference_of(3, 4567, DocKind.credit_note) == "MF-3-4567-S"
     settings = InvoicingSettings(public_base_url="https://shop.example/mf/")
     assert public_url(settings, "tok") == "https://shop.example/mf/invoices/files/tok.pdf"
+    settings = InvoicingSettings(public_base_url="https://SHOP.example/MFX")  # only "/" trimmed
+    assert public_url(settings, "tok") == "https://SHOP.example/MFX/invoices/files/tok.pdf"
 
 
 def test_a_partial_storno_by_line_takes_only_what_was_invoiced() -> None:
@@ -336,16 +338,19 @@ async def test_the_job_holds_each_invoice_while_it_works_on_it(ctx: AppContext) 
     account = await _account(ctx, trigger="finalized")
     order = await _order(ctx, account)
     job = InvoicingService(ctx, worker="job")
-    seen: list[tuple[str | None, str | None, bool, str]] = []
+    seen: list[tuple[Any, ...]] = []
 
     async def meanwhile(invoice_id: int) -> None:  # between "issued" and "attached"
         row = await job.get(invoice_id)
         busy = await InvoicingService(ctx, worker="click").process(invoice_id)
-        seen.append((row.number, row.claimed_by, row.claimed_at is not None, busy))
+        held = row.claimed_at is not None
+        seen.append(
+            (row.state, row.failed_step, row.message, row.number, row.claimed_by, held, busy)
+        )
 
     job.steps.after_issue = meanwhile
     (moved,) = await job.tick()
-    assert seen == [("000001", "job", True, "busy")]
+    assert seen == [("issued", None, None, "000001", "job", True, "busy")]
     row = await job.get(moved)
     assert (row.order_id, row.claimed_by, row.failed_step) == (order.id, None, "attach")
 
