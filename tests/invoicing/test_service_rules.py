@@ -542,3 +542,27 @@ async def test_a_pdf_not_yet_available_is_fetched_again_without_issuing_again(
     assert (fetched.number, fetched.pdf, fetched.attempts) == ("0001", PDF, 1)
     assert (fetched.failed_step, fetched.message) == ("attach", NO_URL)
     assert len(filed.pending) == 1  # nothing issued again
+
+
+async def test_a_provider_silent_when_asked_what_it_issued_issues_nothing(
+    ctx: AppContext, smartbill: tuple[ProviderSim, str]
+) -> None:
+    state, url = smartbill
+    secret = {"username": state.username, "token": state.token}
+    account = await _account(
+        ctx,
+        provider="smartbill",
+        provider_base_url=url,
+        credentials_encrypted=ctx.cipher.encrypt(json.dumps(secret)),
+    )
+    order = await _order(ctx, account)
+    service = InvoicingService(ctx)
+    state.drop_after_issue = True  # SmartBill issues 0001, the answer is lost
+    lost = await service.request(order.id)
+    assert (lost.state, lost.failed_step, lost.expected_number) == ("failed", "verify", "0001")
+    assert lost.message is not None and lost.message.startswith("smartbill did not answer (")
+    state.drop_after_issue = False
+    state.outage = True  # the retry cannot ask SmartBill what it issued
+    silent = await service.request(order.id)
+    assert (silent.failed_step, silent.message) == ("verify", "smartbill did not answer: HTTP 503")
+    assert (silent.number, len(state.issued)) == (None, 1)
