@@ -83,12 +83,11 @@ async def _order(ctx: AppContext, account: EmagAccount, **values: Any) -> EmagOr
     order = EmagOrder(
         account_id=account.id,
         emag_id=next(_emag_ids),
-        status=4,
         currency="RON",
         products=raw.get("products"),
         raw=raw,
         last_seen_at=datetime.now(UTC),
-        **{"customer": CUSTOMER, **values},
+        **{"customer": CUSTOMER, "status": 4, **values},
     )
     async with ctx.db.session() as session:
         session.add(order)
@@ -374,6 +373,7 @@ async def test_the_tick_creates_invoices_and_the_credit_notes_due(ctx: AppContex
     kept, returned, cancelled, stornoed, lowered = [await _order(ctx, account) for _ in range(5)]
     other = await _order(ctx, account, raw={"products": [{**BOOK, "part_number": "PN2"}]})
     elsewhere = await _order(ctx, account, has_invoice=True)
+    shipping = await _order(ctx, account, status=3, awb_number="AWB1")  # not finalized yet
     service = InvoicingService(ctx)
     moved = await service.tick()
     rows = await _rows(ctx)
@@ -384,6 +384,7 @@ async def test_the_tick_creates_invoices_and_the_credit_notes_due(ctx: AppContex
     assert {(r.kind, r.state, r.failed_step) for r in rows} == {("invoice", "failed", "attach")}
     assert sorted(r.number for r in rows) == [f"00000{i}" for i in range(1, 7)]
     assert elsewhere.id not in {r.order_id for r in rows}
+    assert shipping.id not in {r.order_id for r in rows}  # the trigger is "finalized", not "awb"
     for row in rows:  # as if eMAG had taken them
         await _set(ctx, Invoice, row.id, state="attached", failed_step=None, message=None)
     # the next sync: one returned, one stornoed (a line gone, the total lower), and one whose
