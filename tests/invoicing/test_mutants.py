@@ -347,7 +347,8 @@ def test_one_bottle_has_its_deposit_line() -> None:
 
 
 def test_a_partial_storno_gives_back_each_removed_unit_once() -> None:
-    other = {**BOOK, "part_number": "PN2", "sale_price": "5.00"}
+    sgr = {"quantity": 1, "sale_price": "0.50", "vat_rate": "0.21"}
+    other = {**BOOK, "part_number": "PN2", "sale_price": "5.00", "recycle_warranties": [sgr]}
     # the same product on two lines, and another one; a voucher
     raw = {
         "products": [BOOK, BOOK, other],
@@ -360,6 +361,7 @@ def test_a_partial_storno_gives_back_each_removed_unit_once() -> None:
     assert [(x["code"], x["quantity"], x["unit_price"]) for x in back] == [
         ("PN9", "1", "100.00"),
         ("PN2", "1", "5.00"),
+        ("SGR", "1", "0.50"),  # its deposit (listed after the voucher) goes back with it
     ]  # the discount stays as granted
     assert reversed_lines(invoiced, raw, full=False) == []
     assert reversed_lines(invoiced, now, full=True) == invoiced
