@@ -137,6 +137,13 @@ MODULES = (
             "src/magflow/invoicing/service.py",
         ),
         ("tests/invoicing",),
+        # The worker killed between "issued" and "attached" issues in a subprocess (the unmutated
+        # package); its in-process rest (a held lease left alone, a stale one taken over by the
+        # tick) is asserted in small by test_service_rules.py.
+        deselect=(
+            "tests/invoicing/test_kill.py::"
+            "test_a_worker_killed_between_issued_and_attached_leaves_one_invoice_attached_once",
+        ),
     ),
     Module(
         "callbacks",

@@ -53,6 +53,7 @@ async def test_smartbill_refusals_outages_and_a_lost_answer_never_issue_twice(
     path = f"/api/v1/invoicing/orders/{first.id}/invoice"
     answer = (await clients.operator.post(path)).json()
     assert answer["state"] == "failed" and "series 'NOPE' does not exist" in answer["message"]
+    assert (answer["failed_step"], answer["attempts"]) == ("issue", 0)  # refused before issuing
     await configure(clients, "main", api, provider="smartbill", provider_base_url=url, series="MFT")
     state.token_expired = True
     answer = (await clients.operator.post(path)).json()
@@ -61,16 +62,21 @@ async def test_smartbill_refusals_outages_and_a_lost_answer_never_issue_twice(
     state.outage = True
     answer = (await clients.operator.post(path)).json()
     assert answer["state"] == "failed" and "HTTP 503" in answer["message"]
+    assert answer["failed_step"] == "issue"
     state.outage = False
     assert state.issued == []
     answer = (await clients.operator.post(path)).json()
     assert (answer["state"], answer["series"], answer["number"]) == ("attached", "MFT", "0001")
+    assert answer["attempts"] == 1  # the refusals and the outage came before any issue
     # the second order: SmartBill issues, the answer is lost; the retry sees the series moved
     # and asks a person instead of issuing again
     state.drop_after_issue = True
     path = f"/api/v1/invoicing/orders/{second.id}/invoice"
     answer = (await clients.operator.post(path)).json()
     assert answer["state"] == "failed" and answer["failed_step"] == "verify"
+    assert answer["message"].endswith(
+        "; MagFlow checks whether the document exists before issuing again"
+    )
     state.drop_after_issue = False
     answer = (await clients.operator.post(path)).json()
     assert answer["failed_step"] == "verify" and "moved from 0002 to 0003" in answer["message"]
@@ -115,6 +121,9 @@ async def test_oblio_token_renewal_and_a_lost_answer_resolved_by_the_idempotency
     assert len(state.issued) == 1
     (row,) = await invoices(ctx)
     assert row.pdf is not None and row.pdf.startswith(b"%PDF")
+    # three asks to issue: the refused one, the lost one, and the retry that the idempotency
+    # key answered with the lost one's document
+    assert row.attempts == 3
     # the access token expires: a new one is asked for once, and the storno goes through
     state.token_expired = True
     note = (
