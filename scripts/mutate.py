@@ -123,6 +123,7 @@ MODULES = (
             "tests/intake/test_logging.py",
             "tests/intake/test_callback_kinds.py",
             "tests/intake/test_refusals_and_types.py",
+            "tests/intake/test_mutants.py",
         ),
     ),
 )

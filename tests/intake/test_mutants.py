@@ -1,0 +1,299 @@
+"""Callback intake behaviour the mutation run found unasserted (issue 19): what one callback
+records and whether it asks for the account's job (``service.receive``, every state an order's
+intake row can be in), the account's secret and URLs, the limit on unknown secrets (on a clock of
+the test's own), and which stored orders are acknowledged (``IntakeWorker._decide``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from magflow.accounts import service as accounts_service
+from magflow.accounts.models import EmagAccount
+from magflow.accounts.schemas import AccountUpdate
+from magflow.context import AppContext
+from magflow.intake import repository, service, throttle
+from magflow.intake.models import RETURNS_DUE, IntakeState, OrderIntake
+from magflow.intake.service import CallbackKind, Received
+from magflow.intake.throttle import CallbackLimits, UnknownSecretThrottle
+from magflow.intake.work import IntakeWorker
+from tests.factories import make_account
+
+ORDER = 7001
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+# -- receive: what a callback records, and whether it asks for a job ------------------------------
+# One transaction per callback, as the endpoint does.
+
+
+async def receive(
+    ctx: AppContext, account: EmagAccount, kind: CallbackKind, when: datetime, order: int = ORDER
+) -> Received:
+    async with ctx.db.session() as session:
+        got = await service.receive(session, account, kind, order, when)
+        await session.commit()
+    return got
+
+
+async def row_of(ctx: AppContext, account: EmagAccount, order: int = ORDER) -> OrderIntake:
+    async with ctx.db.session() as session:
+        return (await repository.states(session, account.id, [order]))[order]
+
+
+async def finish(ctx: AppContext, account: EmagAccount, state: IntakeState, outcome: str) -> None:
+    async with ctx.db.session() as session:
+        await repository.finish(session, account.id, ORDER, state=state, outcome=outcome, now=NOW)
+        await session.commit()
+
+
+QUEUED = Received(recorded=True, enqueue=True)
+WAITS = Received(recorded=True, enqueue=False)  # recorded; no job asked for
+HANDLED = Received(recorded=False, enqueue=False)  # "already handled"
+
+
+async def test_a_new_order_is_recorded_once_and_its_repeats_ask_for_a_job_only_when_due(
+    ctx: AppContext,
+) -> None:
+    account = await make_account(ctx)
+    assert await receive(ctx, account, CallbackKind.order, NOW) == QUEUED
+    row = await row_of(ctx, account)
+    assert (row.state, row.source, row.outcome) == ("pending", "callback:order", None)
+    # eMAG's repeat at the same instant: the order is due now and nobody works on it (the job
+    # asked for may have been lost), so the job is asked for again.
+    assert await receive(ctx, account, CallbackKind.order, NOW) == QUEUED
+    # Before it is due (a retry waits), a repeat asks for nothing: the timer dispatches it.
+    early = NOW - timedelta(seconds=1)
+    assert await receive(ctx, account, CallbackKind.order, early) == WAITS
+    # Claimed by a job: that job reads it; repeats and other events ask for nothing.
+    async with ctx.db.session() as session:
+        stale = NOW - timedelta(hours=1)
+        assert await repository.claim(session, account.id, "w1", NOW, stale, 10) == [ORDER]
+        await session.commit()
+    for kind in (CallbackKind.order, CallbackKind.cancellation, CallbackKind.awb):
+        assert await receive(ctx, account, kind, NOW) == WAITS, kind
+    row = await row_of(ctx, account)
+    assert (row.state, row.claimed_by, row.outcome) == ("pending", "w1", None)
+    # Handled: the repeats that come until eMAG sees the acknowledgement change nothing.
+    await finish(ctx, account, IntakeState.done, "acknowledged")
+    for when in (early, NOW, NOW + timedelta(hours=1)):
+        assert await receive(ctx, account, CallbackKind.order, when) == HANDLED
+    row = await row_of(ctx, account)
+    assert (row.state, row.outcome) == ("done", "acknowledged")
+    # so are those of an order eMAG did not know
+    await finish(ctx, account, IntakeState.unknown, "unknown")
+    assert await receive(ctx, account, CallbackKind.order, NOW) == HANDLED
+    assert (await row_of(ctx, account)).state == "unknown"
+
+
+@pytest.mark.parametrize("kind", [CallbackKind.cancellation, CallbackKind.awb])
+async def test_an_event_of_a_handled_order_makes_it_read_again(
+    ctx: AppContext, kind: CallbackKind
+) -> None:
+    account = await make_account(ctx)
+    await receive(ctx, account, CallbackKind.order, NOW)
+    await finish(ctx, account, IntakeState.done, "stored")
+    later = NOW + timedelta(minutes=5)
+    assert await receive(ctx, account, kind, later) == QUEUED
+    row = await row_of(ctx, account)
+    assert (row.state, row.outcome, row.next_attempt_at) == ("pending", None, later)
+    # an order eMAG did not know, named again by an event: read again too
+    await finish(ctx, account, IntakeState.unknown, "unknown")
+    assert await receive(ctx, account, kind, later) == QUEUED
+    assert (await row_of(ctx, account)).state == "pending"
+
+
+async def test_an_event_of_a_pending_order_asks_for_a_job_only_when_it_is_due(
+    ctx: AppContext,
+) -> None:
+    account = await make_account(ctx)
+    await receive(ctx, account, CallbackKind.order, NOW)
+    early = NOW - timedelta(seconds=30)
+    for kind in (CallbackKind.cancellation, CallbackKind.awb):
+        assert await receive(ctx, account, kind, early) == WAITS, kind
+        assert await receive(ctx, account, kind, NOW) == QUEUED, kind
+    row = await row_of(ctx, account)
+    assert (row.state, row.next_attempt_at, row.outcome) == ("pending", NOW, None)
+
+
+async def test_a_return_callback_has_the_orders_returns_read_once_per_event(
+    ctx: AppContext,
+) -> None:
+    account = await make_account(ctx)
+    # A return of an order MagFlow never saw: a pending row marked for its returns.
+    assert await receive(ctx, account, CallbackKind.return_, NOW) == QUEUED
+    row = await row_of(ctx, account)
+    assert (row.state, row.outcome, row.source) == ("pending", RETURNS_DUE, "callback:return")
+    # eMAG's repeats while it is pending and marked: nothing more
+    assert await receive(ctx, account, CallbackKind.return_, NOW) == WAITS
+    # Handled; then the return's status changes: pending, marked and the job asked for.
+    await finish(ctx, account, IntakeState.done, "stored")
+    later = NOW + timedelta(minutes=1)
+    assert await receive(ctx, account, CallbackKind.return_, later) == QUEUED
+    row = await row_of(ctx, account)
+    assert (row.state, row.outcome, row.next_attempt_at) == ("pending", RETURNS_DUE, later)
+
+    # A return callback for a pending order not yet marked (its new-order callback came first):
+    # marked, and the job asked for when the order is due and free.
+    other, third = ORDER + 1, ORDER + 2
+    await receive(ctx, account, CallbackKind.order, NOW, other)
+    assert await receive(ctx, account, CallbackKind.return_, NOW, other) == QUEUED
+    assert (await row_of(ctx, account, other)).outcome == RETURNS_DUE
+    await receive(ctx, account, CallbackKind.order, NOW, third)
+    early = NOW - timedelta(seconds=5)
+    assert await receive(ctx, account, CallbackKind.return_, early, third) == WAITS
+    row = await row_of(ctx, account, third)
+    assert (row.state, row.outcome) == ("pending", RETURNS_DUE)
+
+
+async def test_a_disabled_accounts_callbacks_are_recorded_but_ask_for_no_job(
+    ctx: AppContext,
+) -> None:
+    account = await make_account(ctx)
+    async with ctx.db.session() as session:
+        account = await accounts_service.update_account(
+            session, account.id, AccountUpdate(is_active=False)
+        )
+        await session.commit()
+    assert await receive(ctx, account, CallbackKind.order, NOW) == WAITS
+    assert await receive(ctx, account, CallbackKind.order, NOW) == WAITS
+    await finish(ctx, account, IntakeState.done, "stored")
+    assert await receive(ctx, account, CallbackKind.cancellation, NOW) == WAITS
+    assert (await row_of(ctx, account)).state == "pending"
+    await finish(ctx, account, IntakeState.done, "stored")
+    assert await receive(ctx, account, CallbackKind.return_, NOW) == WAITS
+    assert (await row_of(ctx, account)).outcome == RETURNS_DUE
+    assert await receive(ctx, account, CallbackKind.return_, NOW, ORDER + 1) == WAITS
+
+
+# -- the account's secret and its URLs ------------------------------------------------------------
+
+
+async def test_the_secret_stays_until_rotated_and_only_the_current_one_names_the_account(
+    ctx: AppContext,
+) -> None:
+    account = await make_account(ctx)
+    other = await make_account(ctx)
+    async with ctx.db.session() as session:
+        mine = await accounts_service.get_account(session, account.id)
+        secret = await service.ensure_secret(session, ctx.cipher, mine)
+        theirs = await accounts_service.get_account(session, other.id)
+        assert await service.ensure_secret(session, ctx.cipher, theirs) != secret
+        await session.commit()
+    async with ctx.db.session() as session:
+        mine = await accounts_service.get_account(session, account.id)
+        # shown again (the account page, the CLI): the same URLs
+        assert await service.ensure_secret(session, ctx.cipher, mine) == secret
+        found = await service.account_for_secret(session, secret)
+        assert found is not None and found.id == account.id
+        rotated = await service.rotate_secret(session, ctx.cipher, mine)
+        await session.commit()
+    assert rotated != secret and len(rotated) >= 32  # 24 random bytes, URL-safe
+    async with ctx.db.session() as session:
+        assert await service.account_for_secret(session, secret) is None
+        found = await service.account_for_secret(session, rotated)
+        assert found is not None and found.id == account.id
+        mine = await accounts_service.get_account(session, account.id)
+        assert await service.ensure_secret(session, ctx.cipher, mine) == rotated
+        assert await service.account_for_secret(session, rotated + "x") is None
+
+
+def test_the_callback_urls_name_each_kind_under_the_public_url() -> None:
+    urls = service.callback_urls("https://magflow.example.com", "s3cr3t")
+    assert urls == {
+        kind: f"https://magflow.example.com/callbacks/emag/s3cr3t/{kind}"
+        for kind in ("order", "cancellation", "return", "awb", "documentation")
+    }
+    for missing in (None, ""):
+        with pytest.raises(service.PublicUrlMissingError, match="MAGFLOW_PUBLIC_URL"):
+            service.callback_urls(missing, "s3cr3t")
+
+
+# -- the limit on unknown secrets, on a clock of the test's own -----------------------------------
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(throttle, "time", fake)
+    return fake
+
+
+def test_unknown_secrets_are_refused_for_the_rest_of_the_minute(clock: Clock) -> None:
+    limit = UnknownSecretThrottle(3)
+    for _ in range(2):
+        limit.hit("10.0.0.1")
+        assert limit.retry_after("10.0.0.1") is None
+        clock.now += 10
+    limit.hit("10.0.0.1")  # at 1020: the third in a minute
+    assert limit.retry_after("10.0.0.2") is None  # per address
+    # refused until the first of the three is a minute old (at 1060), Retry-After rounded up
+    assert limit.retry_after("10.0.0.1") == 41
+    clock.now = 1059.5
+    assert limit.retry_after("10.0.0.1") == 1
+    clock.now = 1060.0
+    assert limit.retry_after("10.0.0.1") is None
+    limit.hit("10.0.0.1")  # 1010, 1020, 1060: three in the minute again
+    assert limit.retry_after("10.0.0.1") == 11
+    clock.now = 1200.0
+    assert limit.retry_after("10.0.0.1") is None
+    limit.hit("10.0.0.1")  # the old ones forgotten: one in this minute
+    assert limit.retry_after("10.0.0.1") is None
+
+
+def test_the_throttle_keeps_the_addresses_that_guessed_last(clock: Clock) -> None:
+    limit = UnknownSecretThrottle(1, max_addresses=2)
+    for address in ("a", "b"):
+        limit.hit(address)
+    assert limit.retry_after("a") == 61 and limit.retry_after("b") == 61
+    clock.now += 1
+    limit.hit("a")  # "a" guesses again: "b" is now the one guessed longest ago
+    limit.hit("c")  # a third address: the oldest ("b") is forgotten
+    assert limit.retry_after("b") is None
+    assert limit.retry_after("a") == 60 and limit.retry_after("c") == 61
+
+
+async def test_the_process_limits_bound_callbacks_at_once_and_unknown_secrets(
+    clock: Clock,
+) -> None:
+    limits = CallbackLimits(concurrency=2, unknown_per_minute=4)
+    for taken in range(2):
+        assert not limits.slots.locked(), taken
+        await limits.slots.acquire()
+    assert limits.slots.locked()  # a third callback waits for a slot
+    for _ in range(3):
+        limits.unknown.hit("x")
+    assert limits.unknown.retry_after("x") is None
+    limits.unknown.hit("x")
+    assert limits.unknown.retry_after("x") == 61
+
+
+# -- which stored orders are acknowledged ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("auto", "order_type", "status", "outcome"),
+    [
+        (True, 3, 1, "acknowledge"),
+        (False, 3, 1, "stored"),
+        (True, 2, 1, "fbe"),
+        (False, 2, 1, "fbe"),
+        (True, 2, 4, "fbe"),
+        (True, 3, 2, "not-new"),
+        (True, 3, 0, "not-new"),
+        (False, 3, 4, "not-new"),
+    ],
+)
+def test_only_new_seller_fulfilled_orders_of_an_auto_acknowledging_account_are_acknowledged(
+    auto: bool, order_type: int, status: int, outcome: str
+) -> None:
+    account = EmagAccount(name="shop", auto_acknowledge=auto)
+    assert IntakeWorker._decide(account, order_type, status) == outcome  # noqa: SLF001
