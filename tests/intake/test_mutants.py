@@ -296,4 +296,4 @@ def test_only_new_seller_fulfilled_orders_of_an_auto_acknowledging_account_are_a
     auto: bool, order_type: int, status: int, outcome: str
 ) -> None:
     account = EmagAccount(name="shop", auto_acknowledge=auto)
-    assert IntakeWorker._decide(account, order_type, status) == outcome  # noqa: SLF001
+    assert IntakeWorker._decide(account, order_type, status) == outcome
