@@ -6,19 +6,28 @@ the test's own), and which stored orders are acknowledged (``IntakeWorker._decid
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import delete, func, select, update
 
 from magflow.accounts import service as accounts_service
 from magflow.accounts.models import EmagAccount
 from magflow.accounts.schemas import AccountUpdate
+from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
+from magflow.emag_sim import SimulatorServer
 from magflow.intake import repository, service, throttle
 from magflow.intake.models import RETURNS_DUE, IntakeState, OrderIntake
 from magflow.intake.service import CallbackKind, Received
 from magflow.intake.throttle import CallbackLimits, UnknownSecretThrottle
-from magflow.intake.work import IntakeWorker
+from magflow.intake.work import IntakeWorker, refresh_offer
+from magflow.pricing.models import OfferHistory
+from magflow.sync import service as sync_service
+from magflow.sync.models import SyncKind, SyncMode
 from tests.factories import make_account
+from tests.orders.support import route_count, sim_control, sim_stats
+from tests.support.simulation import Accounts, set_faults
 
 ORDER = 7001
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -297,3 +306,112 @@ def test_only_new_seller_fulfilled_orders_of_an_auto_acknowledging_account_are_a
 ) -> None:
     account = EmagAccount(name="shop", auto_acknowledge=auto)
     assert IntakeWorker._decide(account, order_type, status) == outcome
+
+
+# -- a documentation callback's re-read of one offer (``work.refresh_offer``) ----------------------
+
+
+async def _offer(ctx: AppContext, account: EmagAccount, emag_id: int) -> EmagOffer | None:
+    async with ctx.db.session() as session:
+        return await session.scalar(
+            select(EmagOffer).where(
+                EmagOffer.account_id == account.id, EmagOffer.emag_id == emag_id
+            )
+        )
+
+
+async def _pending_offer(sim: SimulatorServer) -> dict[str, Any]:
+    """An offer whose documentation the simulator can approve (validation status 1-4 or 11)."""
+    offer_id = 1
+    while True:
+        offer = await sim_control(sim, "GET", f"/_sim/accounts/main/offers/{offer_id}")
+        if offer["validation_status"][0]["value"] in (1, 2, 3, 4, 11):
+            return dict(offer)
+        offer_id += 1
+
+
+#: What the offers sync stores of an offer (and so a re-read).
+STORED = (
+    "part_number_key", "currency", "sale_price", "sale_price_with_vat", "vat_id", "vat_rate",
+    "offer_validation_status", "validation_status", "stock_total", "last_seen_run_id",
+)  # fmt: skip
+
+
+def _stored(offer: EmagOffer) -> dict[str, Any]:
+    return {name: getattr(offer, name) for name in STORED}
+
+
+async def test_a_documentation_callback_stores_the_offer_as_the_offers_sync_does(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    offer = await _pending_offer(sim)
+    offer_id, pnk = int(offer["id"]), offer["part_number_key"]
+    assert await refresh_offer(ctx, accounts.main.id, offer_id) == "stored"
+    first = await _offer(ctx, accounts.main, offer_id)
+    assert first is not None and first.last_seen_run_id is None  # no sync run saw it
+    assert first.created_at is not None and first.currency == "RON"
+    assert first.vat_rate is not None and first.sale_price_with_vat is not None
+    assert await _offer(ctx, accounts.fbe, offer_id) is None  # the one account's offer only
+    # an offers sync saw it since (what it stores of its run, without its cost)
+    async with ctx.db.session() as session:
+        run = await sync_service.request_run(
+            session,
+            account_id=accounts.main.id,
+            kind=SyncKind.offers,
+            mode=SyncMode.full,
+            trigger="test",
+            requested_by=None,
+        )
+        await session.execute(
+            update(EmagOffer).where(EmagOffer.id == first.id).values(last_seen_run_id=run.id)
+        )
+        await session.commit()
+    # approved: the new validation status stored and written to the offer's history, the run
+    # that saw the offer last kept (this read is no sync run)
+    await sim_control(sim, "POST", f"/_sim/accounts/main/offers/{offer_id}/approve-documentation")
+    before = datetime.now(UTC)
+    assert await refresh_offer(ctx, accounts.main.id, offer_id) == "stored"
+    approved = await _offer(ctx, accounts.main, offer_id)
+    assert approved is not None and approved.validation_status == 9
+    assert approved.last_seen_run_id == run.id and approved.created_at == first.created_at
+    async with ctx.db.session() as session:
+        history = (
+            await session.execute(
+                select(OfferHistory.offer_validation_status, OfferHistory.recorded_at)
+                .where(OfferHistory.account_id == accounts.main.id)
+                .where(OfferHistory.emag_id == offer_id)
+                .order_by(OfferHistory.recorded_at)
+            )
+        ).all()
+    assert len(history) == 2 and history[-1].recorded_at >= before - timedelta(seconds=1)
+    assert history[-1].offer_validation_status == approved.offer_validation_status
+    # a callback that names the part number key only: the same offer, read by that key
+    async with ctx.db.session() as session:
+        await session.execute(delete(EmagOffer))
+        await session.commit()
+    assert pnk
+    assert await refresh_offer(ctx, accounts.main.id, pnk) == "stored"
+    by_pnk = await _offer(ctx, accounts.main, offer_id)
+    assert by_pnk is not None
+    assert _stored(by_pnk) == {**_stored(approved), "last_seen_run_id": None}
+
+
+async def test_an_offer_refresh_that_cannot_read_the_offer_says_why(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    main = accounts.main.id
+    assert await refresh_offer(ctx, main, 987654) == "unknown"
+    assert await refresh_offer(ctx, main, "NOSUCHPNK1") == "unknown"
+    await set_faults(sim, vendor_ip_refused=[accounts.main.username])
+    assert await refresh_offer(ctx, main, 1) == "held"
+    await set_faults(sim, is_error=1.0, routes=["product_offer/"])
+    assert await refresh_offer(ctx, main, 1) == "failed"
+    await set_faults(sim)
+    async with ctx.db.session() as session:
+        await accounts_service.update_account(session, main, AccountUpdate(is_active=False))
+        await session.commit()
+    before = route_count(await sim_stats(sim), "product_offer/read")
+    assert await refresh_offer(ctx, main, 1) == "disabled"
+    assert route_count(await sim_stats(sim), "product_offer/read") == before
+    async with ctx.db.session() as session:
+        assert (await session.scalar(select(func.count()).select_from(EmagOffer))) == 0
