@@ -21,13 +21,13 @@ from magflow.intake import repository, service, throttle
 from magflow.intake.models import RETURNS_DUE, IntakeState, OrderIntake
 from magflow.intake.service import CallbackKind, Received
 from magflow.intake.throttle import CallbackLimits, UnknownSecretThrottle
-from magflow.intake.work import IntakeWorker, refresh_offer
+from magflow.intake.work import IntakeWorker, read_new_orders, read_orders, refresh_offer
 from magflow.pricing.models import OfferHistory
 from magflow.sync import service as sync_service
 from magflow.sync.models import SyncKind, SyncMode
 from tests.factories import make_account
 from tests.orders.support import route_count, sim_control, sim_stats
-from tests.support.simulation import Accounts, set_faults
+from tests.support.simulation import Accounts, creds, set_faults
 
 ORDER = 7001
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -415,3 +415,55 @@ async def test_an_offer_refresh_that_cannot_read_the_offer_says_why(
     assert route_count(await sim_stats(sim), "product_offer/read") == before
     async with ctx.db.session() as session:
         assert (await session.scalar(select(func.count()).select_from(EmagOffer))) == 0
+
+
+# -- reading the announced orders: as few requests as eMAG's order budget allows -------------------
+
+
+async def test_announced_orders_are_read_with_as_few_requests_as_they_need(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    new = (await sim_control(sim, "POST", "/_sim/accounts/main/orders/new", json={"count": 120}))[
+        "created"
+    ]
+    (fbe,) = (
+        await sim_control(
+            sim, "POST", "/_sim/accounts/main/orders/new", json={"count": 1, "type": 2}
+        )
+    )["created"]
+    async with ctx.emag_client(creds(ctx, accounts.main)) as client:
+        first = [int(r["id"]) for r in await client.read_rows("order", NEW_ORDERS, 1, 100)]
+        second = [int(r["id"]) for r in await client.read_rows("order", NEW_ORDERS, 2, 100)]
+        assert len(first) == 100 and second and set(new) <= set(first + second)
+        past = await _order_not_new(sim, client)
+
+        async def reads(order_ids: list[int]) -> tuple[set[int], int]:
+            before = route_count(await sim_stats(sim), "order/read")
+            found = await read_orders(client, accounts.main, order_ids)
+            assert all(int(found[i]["id"]) == i for i in found)
+            return set(found), route_count(await sim_stats(sim), "order/read") - before
+
+        # one order: one read by id, whatever its status; an FBE order is looked for as type 2
+        assert await reads([first[0]]) == ({first[0]}, 1)
+        assert await reads([past]) == ({past}, 1)
+        assert await reads([fbe]) == ({fbe}, 2)
+        assert await reads([987654321]) == (set(), 2)
+        # several: the first page of new orders holds them all
+        assert await reads([first[0], first[-1]]) == ({first[0], first[-1]}, 1)
+        # on the next page too: two pages
+        assert await reads([first[0], second[0]]) == ({first[0], second[0]}, 2)
+        # not among the new ones: read by id after the pages
+        assert await reads([first[1], past]) == ({first[1], past}, 3)
+        assert await reads([first[1], fbe, 987654321]) == ({first[1], fbe}, 6)
+        # every new seller-fulfilled order, by id, in two pages after a count
+        assert set(await read_new_orders(client)) == set(first + second)
+
+
+NEW_ORDERS = {"status": 1, "type": 3}
+
+
+async def _order_not_new(sim: SimulatorServer, client: Any) -> int:
+    """An order of the simulator's history past status 1 (seller-fulfilled)."""
+    rows = await client.read_rows("order", {"status": 4, "type": 3}, 1, 10)
+    assert rows
+    return int(rows[0]["id"])
