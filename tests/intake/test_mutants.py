@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select, update
 from magflow.accounts import service as accounts_service
 from magflow.accounts.models import EmagAccount
 from magflow.accounts.schemas import AccountUpdate
+from magflow.audit.models import AuditLog
 from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
@@ -22,10 +23,12 @@ from magflow.intake.models import RETURNS_DUE, IntakeState, OrderIntake
 from magflow.intake.service import CallbackKind, Received
 from magflow.intake.throttle import CallbackLimits, UnknownSecretThrottle
 from magflow.intake.work import IntakeWorker, read_new_orders, read_orders, refresh_offer
+from magflow.orders.models import EmagOrder
 from magflow.pricing.models import OfferHistory
 from magflow.sync import service as sync_service
 from magflow.sync.models import SyncKind, SyncMode
 from tests.factories import make_account
+from tests.intake.support import intake_rows
 from tests.orders.support import route_count, sim_control, sim_stats
 from tests.support.simulation import Accounts, creds, set_faults
 
@@ -467,3 +470,83 @@ async def _order_not_new(sim: SimulatorServer, client: Any) -> int:
     rows = await client.read_rows("order", {"status": 4, "type": 3}, 1, 10)
     assert rows
     return int(rows[0]["id"])
+
+
+# -- the acknowledgement: audited, retried when eMAG refuses it ------------------------------------
+
+
+async def _announce(ctx: AppContext, account_id: int, ids: list[int]) -> None:
+    """What a callback does: a pending intake row per order."""
+    async with ctx.db.session() as session:
+        await repository.add_if_absent(session, account_id, ids, "callback", datetime.now(UTC))
+        await session.commit()
+
+
+async def test_a_refused_acknowledgement_is_audited_and_retried_until_emag_takes_it(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    main = accounts.main
+    async with ctx.db.session() as session:
+        await accounts_service.update_account(
+            session, main.id, AccountUpdate(auto_acknowledge=True)
+        )
+        await session.commit()
+    created = (await sim_control(sim, "POST", "/_sim/accounts/main/orders/new", json={"count": 2}))[
+        "created"
+    ]
+    await _announce(ctx, main.id, created)
+    await set_faults(sim, is_error=1.0, routes=["order/acknowledge"])
+    start = datetime.now(UTC)
+    refused = await IntakeWorker(ctx).execute(main.id)
+    assert (refused.stored, refused.acknowledged, refused.postponed) == (2, 0, 2)
+    assert not refused.outcomes
+    rows = await intake_rows(ctx, main.id)
+    for order_id in created:
+        row = rows[order_id]
+        assert (row.state, row.attempts, row.claimed_by) == ("pending", 1, None)
+        assert (row.last_error or "").startswith("acknowledging failed: ")
+        assert row.next_attempt_at >= start + timedelta(seconds=29)
+        on_emag = await sim_control(sim, "GET", f"/_sim/accounts/main/orders/{order_id}")
+        assert on_emag["status"] == 1
+    # not due yet: nothing is sent again
+    assert (await IntakeWorker(ctx).execute(main.id)).stored == 0
+    await set_faults(sim)
+    async with ctx.db.session() as session:  # the retry comes due
+        await session.execute(update(OrderIntake).values(next_attempt_at=start))
+        await session.commit()
+    done = await IntakeWorker(ctx).execute(main.id)
+    assert (done.stored, done.acknowledged, done.postponed) == (2, 2, 0)
+    assert done.outcomes == dict.fromkeys(created, "acknowledged")
+    rows = await intake_rows(ctx, main.id)
+    async with ctx.db.session() as session:
+        orders = {
+            o.emag_id: o
+            for o in (
+                await session.execute(select(EmagOrder).where(EmagOrder.emag_id.in_(created)))
+            ).scalars()
+        }
+        audit = (
+            await session.execute(
+                select(AuditLog)
+                .where(AuditLog.action == "orders.acknowledge")
+                .order_by(AuditLog.id)
+            )
+        ).scalars()
+        entries = [
+            (a.target, a.emag_route, a.account_id, a.account_name, a.success, a.user_email)
+            for a in audit
+        ]
+    for order_id in created:
+        assert (rows[order_id].state, rows[order_id].outcome) == ("done", "acknowledged")
+        assert rows[order_id].acknowledged_at is not None
+        assert orders[order_id].status == 2 and orders[order_id].acknowledged_at is not None
+        on_emag = await sim_control(sim, "GET", f"/_sim/accounts/main/orders/{order_id}")
+        assert on_emag["status"] == 2
+    # one entry per order and attempt, the refused ones too, by the system (no user), each
+    # naming the order and the account
+    expected = [
+        (f"order:{i}", f"order/acknowledge/{i}", main.id, "main", ok, "system")
+        for ok in (False, True)
+        for i in created
+    ]
+    assert sorted(entries, key=str) == sorted(expected, key=str)
