@@ -5,6 +5,7 @@ the test's own), and which stored orders are acknowledged (``IntakeWorker._decid
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,10 +20,17 @@ from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
 from magflow.intake import repository, service, throttle
-from magflow.intake.models import RETURNS_DUE, IntakeState, OrderIntake
+from magflow.intake.models import RETURNS_DUE, IntakePoll, IntakeState, OrderIntake
 from magflow.intake.service import CallbackKind, Received
 from magflow.intake.throttle import CallbackLimits, UnknownSecretThrottle
-from magflow.intake.work import IntakeWorker, read_new_orders, read_orders, refresh_offer
+from magflow.intake.work import (
+    IntakeWorker,
+    accounts_to_poll,
+    due_accounts,
+    read_new_orders,
+    read_orders,
+    refresh_offer,
+)
 from magflow.orders.models import EmagOrder
 from magflow.pricing.models import OfferHistory
 from magflow.sync import service as sync_service
@@ -550,3 +558,118 @@ async def test_a_refused_acknowledgement_is_audited_and_retried_until_emag_takes
         for i in created
     ]
     assert sorted(entries, key=str) == sorted(expected, key=str)
+
+
+# -- the maintenance timer's choices: whose poll is due, whose pending orders nobody works on ------
+
+
+async def _set_polled(ctx: AppContext, account_id: int, polled_at: datetime) -> None:
+    async with ctx.db.session() as session:
+        await session.execute(
+            update(IntakePoll)
+            .where(IntakePoll.account_id == account_id)
+            .values(polled_at=polled_at)
+        )
+        await session.commit()
+
+
+async def test_each_active_accounts_poll_is_due_once_per_interval(
+    ctx: AppContext, make_ctx: Callable[..., AppContext]
+) -> None:
+    first, second, disabled = [await make_account(ctx) for _ in range(3)]
+    async with ctx.db.session() as session:
+        await accounts_service.update_account(session, disabled.id, AccountUpdate(is_active=False))
+        await session.commit()
+    assert sorted(await accounts_to_poll(ctx)) == sorted([first.id, second.id])
+    assert await accounts_to_poll(ctx) == []  # taken: not due again within the interval
+    now = datetime.now(UTC)
+    await _set_polled(ctx, first.id, now - timedelta(seconds=58))  # 60 s, less the tick's slack
+    await _set_polled(ctx, second.id, now - timedelta(seconds=50))
+    assert await accounts_to_poll(ctx) == [first.id]
+    # held for an IP refusal (its poll turn moved past the hold): not due until then
+    async with ctx.db.session() as session:
+        await repository.hold(session, second.id, "w", now + timedelta(hours=1), "refused")
+        await session.commit()
+    await _set_polled(ctx, first.id, now - timedelta(minutes=5))
+    assert await accounts_to_poll(ctx) == [first.id]
+    # a poll interval of 0 turns the catch-up poll off; a short one polls at every tick
+    assert await accounts_to_poll(make_ctx(intake_poll_seconds=0)) == []
+    every_tick = make_ctx(intake_poll_seconds=1)
+    assert await accounts_to_poll(every_tick) == [first.id]
+    assert await accounts_to_poll(every_tick) == [first.id]
+
+
+async def test_the_timer_finds_the_pending_orders_nobody_works_on(ctx: AppContext) -> None:
+    account, other, disabled = [await make_account(ctx) for _ in range(3)]
+    now = datetime.now(UTC)
+    async with ctx.db.session() as session:
+        for each in (account, other, disabled):
+            await repository.add_if_absent(session, each.id, [ORDER], "callback", now)
+        await accounts_service.update_account(session, disabled.id, AccountUpdate(is_active=False))
+        # another worker holds the other account's order since a moment
+        assert await repository.claim(session, other.id, "w", now, now, 10) == [ORDER]
+        await session.commit()
+    assert await due_accounts(ctx) == [account.id]
+    # a claim older than MAGFLOW_SYNC_STALE_SECONDS (60) is a worker that died: taken over
+    async with ctx.db.session() as session:
+        await session.execute(
+            update(OrderIntake)
+            .where(OrderIntake.account_id == other.id)
+            .values(claimed_at=now - timedelta(seconds=61))
+        )
+        await session.commit()
+    assert sorted(await due_accounts(ctx)) == sorted([account.id, other.id])
+    # a retry not due yet waits
+    async with ctx.db.session() as session:
+        await repository.postpone(
+            session, account.id, [ORDER], error="x", retry_at=now + timedelta(seconds=30)
+        )
+        await session.commit()
+    assert await due_accounts(ctx) == [other.id]
+
+
+# -- the catch-up poll: an acknowledgement eMAG lost is sent again ---------------------------------
+
+
+async def test_the_poll_acknowledges_again_an_order_emag_still_shows_as_new(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    main = accounts.main
+    lost, recent, stored = (
+        await sim_control(sim, "POST", "/_sim/accounts/main/orders/new", json={"count": 3})
+    )["created"]
+    now = datetime.now(UTC)
+    async with ctx.db.session() as session:
+        await repository.add_if_absent(session, main.id, [lost, recent, stored], "callback", now)
+        # acknowledged here long ago (eMAG lost it), a moment ago (eMAG's list may predate it),
+        # and stored without acknowledging (auto_acknowledge was off)
+        for order_id, when in ((lost, now - timedelta(minutes=10)), (recent, now)):
+            await repository.finish(
+                session,
+                main.id,
+                order_id,
+                state=IntakeState.done,
+                outcome="acknowledged",
+                now=when,
+                acknowledged=True,
+            )
+        await repository.finish(
+            session, main.id, stored, state=IntakeState.done, outcome="stored", now=now
+        )
+        await session.commit()
+    # auto_acknowledge off: the poll leaves finished orders alone
+    report = await IntakeWorker(ctx).execute(main.id, poll=True)
+    assert report.polled >= 3 and report.stored == 0 and report.outcomes == {}
+    async with ctx.db.session() as session:
+        await accounts_service.update_account(
+            session, main.id, AccountUpdate(auto_acknowledge=True)
+        )
+        await session.commit()
+    report = await IntakeWorker(ctx).execute(main.id, poll=True)
+    assert report.outcomes == {lost: "acknowledged", stored: "acknowledged"}
+    rows = await intake_rows(ctx, main.id)
+    assert (rows[recent].state, rows[recent].outcome) == ("done", "acknowledged")
+    assert rows[recent].acknowledged_at == now
+    for order_id in (lost, stored):
+        on_emag = await sim_control(sim, "GET", f"/_sim/accounts/main/orders/{order_id}")
+        assert on_emag["status"] == 2
