@@ -19,6 +19,7 @@ from magflow.audit.models import AuditLog
 from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
+from magflow.emag_sim.state import ORDER_ID_BASE, RMA_ID_BASE
 from magflow.intake import repository, service, throttle
 from magflow.intake.models import RETURNS_DUE, IntakePoll, IntakeState, OrderIntake
 from magflow.intake.service import CallbackKind, Received
@@ -33,6 +34,7 @@ from magflow.intake.work import (
 )
 from magflow.orders.models import EmagOrder
 from magflow.pricing.models import OfferHistory
+from magflow.returns.models import EmagReturn
 from magflow.sync import service as sync_service
 from magflow.sync.models import SyncKind, SyncMode
 from tests.factories import make_account
@@ -543,6 +545,8 @@ async def test_a_refused_acknowledgement_is_audited_and_retried_until_emag_takes
         entries = [
             (a.target, a.emag_route, a.account_id, a.account_name, a.success, a.user_email)
             for a in audit
+            if a.success is False
+            or (a.status_code, a.messages, a.error_kind) == (200, [], None)  # as eMAG answered
         ]
     for order_id in created:
         assert (rows[order_id].state, rows[order_id].outcome) == ("done", "acknowledged")
@@ -673,3 +677,54 @@ async def test_the_poll_acknowledges_again_an_order_emag_still_shows_as_new(
     for order_id in (lost, stored):
         on_emag = await sim_control(sim, "GET", f"/_sim/accounts/main/orders/{order_id}")
         assert on_emag["status"] == 2
+
+
+# -- a return callback: the order's returns read with it, again when reading them failed ----------
+
+
+async def test_returns_that_could_not_be_read_are_read_on_the_retry(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    main = accounts.main
+    idx = 0
+    while (await sim_control(sim, "GET", f"/_sim/accounts/main/orders/{ORDER_ID_BASE + idx}"))[
+        "status"
+    ] == 5:
+        idx += 1
+    order_id, rma_id = ORDER_ID_BASE + idx, RMA_ID_BASE + idx  # "main" is the first account
+    await sim_control(
+        sim, "POST", f"/_sim/accounts/main/orders/{order_id}/edit", json={"status": 5}
+    )
+    start = datetime.now(UTC)
+    assert await receive(ctx, main, CallbackKind.return_, start, order_id) == QUEUED
+    await set_faults(sim, is_error=1.0, routes=["rma/"])
+    failed = await IntakeWorker(ctx).execute(main.id)
+    assert (failed.postponed, failed.stored, failed.returns, failed.outcomes) == (1, 0, 0, {})
+    row = await row_of(ctx, main, order_id)
+    assert (row.state, row.outcome, row.attempts) == ("pending", RETURNS_DUE, 1)
+    assert row.last_error == "reading its returns from eMAG failed"
+    assert row.next_attempt_at >= start + timedelta(seconds=29)
+    await set_faults(sim)
+    async with ctx.db.session() as session:  # the retry comes due
+        await session.execute(update(OrderIntake).values(next_attempt_at=start))
+        await session.commit()
+    read = await IntakeWorker(ctx).execute(main.id)
+    assert (read.postponed, read.stored, read.returns) == (0, 1, 1)
+    assert read.outcomes == {order_id: "not-new"}
+    row = await row_of(ctx, main, order_id)
+    assert (row.state, row.outcome) == ("done", "not-new")
+    async with ctx.db.session() as session:
+        stored = await session.scalar(
+            select(EmagReturn).where(EmagReturn.account_id == main.id, EmagReturn.emag_id == rma_id)
+        )
+    assert stored is not None and stored.order_emag_id == order_id
+
+
+async def test_a_return_callback_for_an_order_emag_does_not_know_ends_unknown(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    await receive(ctx, accounts.main, CallbackKind.return_, datetime.now(UTC), 987654321)
+    report = await IntakeWorker(ctx).execute(accounts.main.id)
+    assert (report.unknown, report.returns, report.outcomes) == (1, 0, {987654321: "unknown"})
+    row = await row_of(ctx, accounts.main, 987654321)
+    assert (row.state, row.outcome, row.claimed_by) == ("unknown", "unknown", None)
