@@ -18,6 +18,7 @@ from magflow.accounts.schemas import AccountUpdate
 from magflow.audit.models import AuditLog
 from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
+from magflow.emag.errors import IP_WHITELIST_HINT
 from magflow.emag_sim import SimulatorServer
 from magflow.emag_sim.state import ORDER_ID_BASE, RMA_ID_BASE
 from magflow.intake import repository, service, throttle
@@ -32,6 +33,7 @@ from magflow.intake.work import (
     read_orders,
     refresh_offer,
 )
+from magflow.jobs.schedule import IP_REFUSAL_PAUSE
 from magflow.orders.models import EmagOrder
 from magflow.pricing.models import OfferHistory
 from magflow.returns.models import EmagReturn
@@ -728,3 +730,23 @@ async def test_a_return_callback_for_an_order_emag_does_not_know_ends_unknown(
     assert (report.unknown, report.returns, report.outcomes) == (1, 0, {987654321: "unknown"})
     row = await row_of(ctx, accounts.main, 987654321)
     assert (row.state, row.outcome, row.claimed_by) == ("unknown", "unknown", None)
+
+
+async def test_an_ip_refusal_while_reading_holds_the_orders_with_emags_message_and_the_hint(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    main = accounts.main
+    (order_id,) = (
+        await sim_control(sim, "POST", "/_sim/accounts/main/orders/new", json={"count": 1})
+    )["created"]
+    await _announce(ctx, main.id, [order_id])
+    await set_faults(sim, vendor_ip_refused=[main.username])
+    start = datetime.now(UTC)
+    report = await IntakeWorker(ctx).execute(main.id)
+    assert report.held_until is not None and report.held_until >= start + IP_REFUSAL_PAUSE
+    assert (report.stored, report.postponed, report.outcomes) == (0, 0, {})
+    row = await row_of(ctx, main, order_id)
+    assert (row.state, row.claimed_by, row.attempts) == ("pending", None, 0)
+    assert row.next_attempt_at == report.held_until
+    # what eMAG said (the address it saw) and what the seller is to do
+    assert row.last_error == f"ERROR: Invalid vendor ip [127.0.0.1] ({IP_WHITELIST_HINT})"
