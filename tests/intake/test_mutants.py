@@ -641,8 +641,8 @@ async def test_the_poll_acknowledges_again_an_order_emag_still_shows_as_new(
     ctx: AppContext, sim: SimulatorServer, accounts: Accounts
 ) -> None:
     main = accounts.main
-    lost, recent, stored = (
-        await sim_control(sim, "POST", "/_sim/accounts/main/orders/new", json={"count": 3})
+    lost, recent, stored, unannounced = (
+        await sim_control(sim, "POST", "/_sim/accounts/main/orders/new", json={"count": 4})
     )["created"]
     now = datetime.now(UTC)
     async with ctx.db.session() as session:
@@ -663,20 +663,24 @@ async def test_the_poll_acknowledges_again_an_order_emag_still_shows_as_new(
             session, main.id, stored, state=IntakeState.done, outcome="stored", now=now
         )
         await session.commit()
-    # auto_acknowledge off: the poll leaves finished orders alone
+    # auto_acknowledge off: the poll leaves finished orders alone, and stores the one no
+    # callback announced
     report = await IntakeWorker(ctx).execute(main.id, poll=True)
-    assert report.polled >= 3 and report.stored == 0 and report.outcomes == {}
+    assert report.polled >= 4 and report.stored == 1
+    assert report.outcomes == {unannounced: "stored"}
+    row = (await intake_rows(ctx, main.id))[unannounced]
+    assert (row.source, row.state, row.outcome) == ("poll", "done", "stored")
     async with ctx.db.session() as session:
         await accounts_service.update_account(
             session, main.id, AccountUpdate(auto_acknowledge=True)
         )
         await session.commit()
     report = await IntakeWorker(ctx).execute(main.id, poll=True)
-    assert report.outcomes == {lost: "acknowledged", stored: "acknowledged"}
+    assert report.outcomes == dict.fromkeys([lost, stored, unannounced], "acknowledged")
     rows = await intake_rows(ctx, main.id)
     assert (rows[recent].state, rows[recent].outcome) == ("done", "acknowledged")
     assert rows[recent].acknowledged_at == now
-    for order_id in (lost, stored):
+    for order_id in (lost, stored, unannounced):
         on_emag = await sim_control(sim, "GET", f"/_sim/accounts/main/orders/{order_id}")
         assert on_emag["status"] == 2
 
