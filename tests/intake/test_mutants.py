@@ -5,6 +5,7 @@ the test's own), and which stored orders are acknowledged (``IntakeWorker._decid
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from magflow.audit.models import AuditLog
 from magflow.catalog.models import EmagOffer
 from magflow.context import AppContext
 from magflow.emag.errors import IP_WHITELIST_HINT
-from magflow.emag_sim import SimulatorServer
+from magflow.emag_sim import SimAccount, SimConfig, SimulatorServer
 from magflow.emag_sim.state import ORDER_ID_BASE, RMA_ID_BASE
 from magflow.intake import repository, service, throttle
 from magflow.intake.models import RETURNS_DUE, IntakePoll, IntakeState, OrderIntake
@@ -754,3 +755,36 @@ async def test_an_ip_refusal_while_reading_holds_the_orders_with_emags_message_a
     assert row.next_attempt_at == report.held_until
     # what eMAG said (the address it saw) and what the seller is to do
     assert row.last_error == f"ERROR: Invalid vendor ip [127.0.0.1] ({IP_WHITELIST_HINT})"
+
+
+def _catalog_of_two_pages() -> SimConfig:
+    """The intake tests' simulator with 110 offers on "main": some beyond a first page."""
+    tag = uuid.uuid4().hex[:8]
+    return SimConfig(
+        seed=29,
+        offers=110,
+        orders=10,
+        history_days=5,
+        accounts=[
+            SimAccount(name="main", account_type="main", username=f"main-{tag}", password="pw-m"),
+            SimAccount(name="fbe", account_type="fbe", username=f"fbe-{tag}", password="pw-f"),
+        ],
+    )
+
+
+@pytest.mark.parametrize("sim_config", [_catalog_of_two_pages()])
+async def test_a_documentation_callback_reads_just_the_offer_it_names(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    offer = await sim_control(sim, "GET", "/_sim/accounts/main/offers/105")
+    pnk = offer["part_number_key"]
+    assert pnk
+    for named in (105, pnk):
+        async with ctx.db.session() as session:
+            await session.execute(delete(EmagOffer))
+            await session.commit()
+        before = route_count(await sim_stats(sim), "product_offer/read")
+        assert await refresh_offer(ctx, accounts.main.id, named) == "stored", named
+        assert route_count(await sim_stats(sim), "product_offer/read") == before + 1
+        stored = await _offer(ctx, accounts.main, 105)
+        assert stored is not None and stored.part_number_key == pnk
