@@ -788,3 +788,20 @@ async def test_a_documentation_callback_reads_just_the_offer_it_names(
         assert route_count(await sim_stats(sim), "product_offer/read") == before + 1
         stored = await _offer(ctx, accounts.main, 105)
         assert stored is not None and stored.part_number_key == pnk
+
+
+async def test_an_offer_refresh_never_raises(ctx: AppContext) -> None:
+    """The re-read runs after the callback was answered: whatever goes wrong (here the account
+    is gone) it ends "failed", for the next offers sync to make good."""
+    assert await refresh_offer(ctx, 987654, 1) == "failed"
+
+
+async def test_a_poll_reads_at_most_ten_pages_of_new_orders(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    await sim_control(sim, "POST", "/_sim/accounts/main/orders/new", json={"count": 1010})
+    async with ctx.emag_client(creds(ctx, accounts.main)) as client:
+        before = route_count(await sim_stats(sim), "order/read")
+        found = await read_new_orders(client)
+        assert route_count(await sim_stats(sim), "order/read") == before + 10
+    assert len(found) == 1000  # the rest: the next poll, once these are handled
