@@ -1,0 +1,297 @@
+"""The ``awb/save`` object MagFlow builds for an order (docs/emag-protocol.md, "AWBs and
+couriers"), checked whole without eMAG: what the courier is told (receiver, sender, cash on
+delivery, parcels, options) and what is refused before anything is sent. The same payload goes
+to eMAG as built (tests/orders/test_awb_labels.py shows that over HTTP)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from magflow.audit.service import SYSTEM
+from magflow.context import AppContext
+from magflow.emag.codes import OrderStatus, OrderType, PaymentMode
+from magflow.orders.actions import ActionInputError, OrderActions, enforced_courier
+from magflow.orders.models import EmagOrder
+
+CUSTOMER: dict[str, Any] = {
+    "name": "Ion Client",
+    "phone_1": "0700 000 001",
+    "legal_entity": 0,
+    "shipping_contact": "Maria Livrare",
+    "shipping_phone": "0722 111 222",
+    "shipping_locality_id": 8801,
+    "shipping_street": "Strada Lunga 5",
+    "shipping_postal_code": "010101",
+}
+SENDER = {"name": "Firma SRL", "contact": "Depozit", "phone1": "0744 555 666", "address_id": 77}
+
+
+def order(**changes: Any) -> EmagOrder:
+    fields: dict[str, Any] = {
+        "emag_id": 5001,
+        "order_type": OrderType.SELLER,
+        "status": OrderStatus.PREPARED,
+        "payment_mode_id": PaymentMode.COD,
+        "total_with_vat": Decimal("123.45"),
+        "customer": CUSTOMER,
+        "details": {},
+        "raw": {"id": 5001},
+    }
+    fields.update(changes)
+    return EmagOrder(**fields)
+
+
+@pytest.fixture
+async def actions(ctx: AppContext) -> AsyncIterator[OrderActions]:
+    async with ctx.db.session() as session:
+        yield OrderActions(ctx, session, SYSTEM)
+
+
+async def test_receiver_is_the_shipping_contact_and_cod_the_total_of_a_cod_order(
+    actions: OrderActions,
+) -> None:
+    payload = actions.awb_payload(order(), {"sender": SENDER})
+    assert payload == {
+        "order_id": 5001,
+        "sender": {
+            "name": "Firma SRL",
+            "contact": "Depozit",
+            "phone1": "0744555666",
+            "address_id": 77,
+        },
+        "receiver": {
+            "name": "Maria Livrare",
+            "contact": "Maria Livrare",
+            "phone1": "0722111222",
+            "legal_entity": 0,
+            "locality_id": 8801,
+            "street": "Strada Lunga 5",
+            "zipcode": "010101",
+        },
+        "is_oversize": 0,
+        "envelope_number": 0,
+        "parcel_number": 0,
+        "cod": Decimal("123.45"),
+    }
+
+
+async def test_receiver_falls_back_to_the_billing_name_and_phone(actions: OrderActions) -> None:
+    """Without shipping contact and phone, the customer's name and first phone are the
+    receiver's; a company (``legal_entity``, as eMAG sends it: a string) is flagged; empty
+    fields are left out rather than sent empty."""
+    customer = {
+        "name": "Client Firma SRL",
+        "phone_1": "0700 000 001",
+        "legal_entity": "1",
+        "shipping_locality_id": 8801,
+        "shipping_street": "Strada Lunga 5",
+        "shipping_postal_code": "",
+    }
+    payload = actions.awb_payload(order(customer=customer), {"sender": SENDER})
+    assert payload["receiver"] == {
+        "name": "Client Firma SRL",
+        "contact": "Client Firma SRL",
+        "phone1": "0700000001",
+        "legal_entity": 1,
+        "locality_id": 8801,
+        "street": "Strada Lunga 5",
+    }
+    no_flag = {k: v for k, v in customer.items() if k != "legal_entity"}
+    assert (
+        actions.awb_payload(order(customer=no_flag), {"sender": SENDER})["receiver"]["legal_entity"]
+        == 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("payment", "total", "asked", "cod"),
+    [
+        (PaymentMode.CARD_ONLINE, Decimal("99.90"), None, Decimal(0)),  # paid already
+        (PaymentMode.BANK_TRANSFER, Decimal("99.90"), None, Decimal(0)),
+        (PaymentMode.COD, None, None, Decimal(0)),  # no total known: nothing to collect
+        (PaymentMode.COD, Decimal("99.90"), Decimal(0), Decimal(0)),  # the user's 0 stands
+        (PaymentMode.CARD_ONLINE, Decimal("99.90"), Decimal("10.5"), Decimal("10.5")),
+    ],
+)
+async def test_cash_on_delivery(
+    actions: OrderActions,
+    payment: int,
+    total: Decimal | None,
+    asked: Decimal | None,
+    cod: Decimal,
+) -> None:
+    request: dict[str, Any] = {"sender": SENDER}
+    if asked is not None:
+        request["cod"] = asked
+    payload = actions.awb_payload(order(payment_mode_id=payment, total_with_vat=total), request)
+    assert payload["cod"] == cod
+
+
+async def test_request_options_are_sent_as_emag_takes_them(actions: OrderActions) -> None:
+    """Flags go as 0/1, counts as integers, the receiver's given fields replace the order's
+    (a null one does not), and a locker delivery names its locker."""
+    request: dict[str, Any] = {
+        "sender": SENDER,
+        "receiver": {"name": "Alt Primitor", "phone1": None, "street": "Strada Noua 1"},
+        "is_oversize": True,
+        "envelope_number": "2",
+        "parcel_number": 3,
+        "weight": 1.5,
+        "insured_value": 200,
+        "observation": "Fragil",
+        "pickup_and_return": False,
+        "saturday_delivery": True,
+        "courier_account_id": 12,
+    }
+    payload = actions.awb_payload(order(details={"locker_id": "LCK-9"}), request)
+    assert payload["receiver"] == {
+        "name": "Alt Primitor",
+        "contact": "Maria Livrare",
+        "phone1": "0722111222",
+        "legal_entity": 0,
+        "locality_id": 8801,
+        "street": "Strada Noua 1",
+        "zipcode": "010101",
+    }
+    options = {k: v for k, v in payload.items() if k not in ("sender", "receiver")}
+    assert options == {
+        "order_id": 5001,
+        "is_oversize": 1,
+        "envelope_number": 2,
+        "parcel_number": 3,
+        "cod": Decimal("123.45"),
+        "courier_account_id": 12,
+        "weight": 1.5,
+        "insured_value": 200,
+        "observation": "Fragil",
+        "pickup_and_return": 0,
+        "saturday_delivery": 1,
+        "locker_id": "LCK-9",
+    }
+
+
+@pytest.mark.parametrize(
+    ("defaults", "asked", "sent"),
+    [
+        # a full address asked replaces the default pickup address id
+        (
+            SENDER,
+            {"locality_id": 8802, "street": "Strada Depozit 2", "contact": ""},
+            {
+                "name": "Firma SRL",
+                "contact": "Depozit",
+                "phone1": "0744555666",
+                "locality_id": 8802,
+                "street": "Strada Depozit 2",
+            },
+        ),
+        # a zipcode alone is an address too
+        (
+            SENDER,
+            {"zipcode": "020202"},
+            {
+                "name": "Firma SRL",
+                "contact": "Depozit",
+                "phone1": "0744555666",
+                "zipcode": "020202",
+            },
+        ),
+        # an address id asked replaces the default address fields
+        (
+            {"name": "Firma SRL", "locality_id": 8801, "street": "Str. 1", "zipcode": "010101"},
+            {"address_id": 78, "name": None},
+            {"name": "Firma SRL", "address_id": 78},
+        ),
+        # no defaults: the request's sender as given
+        (None, {"name": "Alta Firma", "address_id": 5}, {"name": "Alta Firma", "address_id": 5}),
+        # defaults alone; an empty second phone is no phone to check
+        ({**SENDER, "phone2": ""}, None, {**SENDER, "phone1": "0744555666", "phone2": ""}),
+    ],
+)
+async def test_sender_is_the_request_over_the_account_defaults(
+    actions: OrderActions,
+    defaults: dict[str, Any] | None,
+    asked: dict[str, Any] | None,
+    sent: dict[str, Any],
+) -> None:
+    request = {} if asked is None else {"sender": asked}
+    payload = actions.awb_payload(order(), request, sender_defaults=defaults)
+    assert payload["sender"] == sent
+
+
+async def test_no_sender_is_refused(actions: OrderActions) -> None:
+    with pytest.raises(ActionInputError, match="no AWB sender"):
+        actions.awb_payload(order(), {"sender": {"name": "", "contact": None}})
+    with pytest.raises(ActionInputError, match="no AWB sender"):
+        actions.awb_payload(order(), {}, sender_defaults={})
+
+
+async def test_phones_are_written_for_the_platform_or_refused_naming_the_party(
+    actions: OrderActions,
+) -> None:
+    """A Bulgarian number written internationally is too long for eMAG: on a Bulgarian account it
+    is sent the national way, both phones of both parties."""
+    bg = "+359 88 123 4567"
+    sender = {"name": "Firma EOOD", "address_id": 3, "phone1": bg, "phone2": "00359881234567"}
+    receiver = {"phone1": bg, "phone2": "+359 88 765 4321"}
+    payload = actions.awb_payload(order(), {"sender": sender, "receiver": receiver}, platform="bg")
+    assert (payload["sender"]["phone1"], payload["sender"]["phone2"]) == (
+        "0881234567",
+        "0881234567",
+    )
+    assert (payload["receiver"]["phone1"], payload["receiver"]["phone2"]) == (
+        "0881234567",
+        "0887654321",
+    )
+    with pytest.raises(ActionInputError, match=r"^receiver\.phone2: "):
+        actions.awb_payload(order(), {"sender": SENDER, "receiver": {"phone2": "12"}})
+    with pytest.raises(ActionInputError, match=r"^sender\.phone1: "):
+        actions.awb_payload(order(), {"sender": {**SENDER, "phone1": "phone"}})
+
+
+def _enforced(accounts: Any) -> EmagOrder:
+    return order(raw={"id": 5001, "enforced_vendor_courier_accounts": accounts})
+
+
+def test_any_courier_when_none_is_enforced() -> None:
+    assert enforced_courier(order(), 12) == 12
+    assert enforced_courier(order(), None) is None
+    assert enforced_courier(_enforced(None), 12) == 12
+    assert enforced_courier(order(raw=None), 12) == 12
+
+
+@pytest.mark.parametrize(
+    "accounts",
+    [
+        [{"account_id": 4}, {"courier_account_id": "7"}, {"id": 9}, 11],
+        {"a": {"account_id": 4}, "b": 7, "c": {"id": "9"}, "d": "11"},
+    ],
+)
+def test_enforced_couriers_in_every_shape(accounts: Any) -> None:
+    """The shape of ``enforced_vendor_courier_accounts`` items is uncertain: ids, or objects by
+    ``account_id``, ``courier_account_id`` or ``id``, in a list or keyed."""
+    order_ = _enforced(accounts)
+    assert enforced_courier(order_, None) == 4  # with none asked, the first allowed one
+    assert [enforced_courier(order_, asked) for asked in (4, 7, 9, 11)] == [4, 7, 9, 11]
+    with pytest.raises(ActionInputError) as refused:
+        enforced_courier(order_, 5)
+    assert "4, 7, 9, 11" in str(refused.value)
+
+
+def test_a_single_enforced_courier_not_in_a_list() -> None:
+    assert enforced_courier(_enforced(6), None) == 6
+    assert enforced_courier(_enforced({"account_id": 6}), None) == 6
+    with pytest.raises(ActionInputError, match="courier accounts 6 "):
+        enforced_courier(_enforced(6), 5)
+
+
+@pytest.mark.parametrize("accounts", [[], {}, [None, "x", {"name": "no id"}]])
+def test_no_awb_from_the_marketplace(accounts: Any) -> None:
+    with pytest.raises(ActionInputError, match="does not allow an AWB"):
+        enforced_courier(_enforced(accounts), None)
+    with pytest.raises(ActionInputError, match="does not allow an AWB"):
+        enforced_courier(_enforced(accounts), 4)
