@@ -14,7 +14,15 @@ import pytest
 from magflow.audit.service import SYSTEM
 from magflow.context import AppContext
 from magflow.emag.codes import OrderStatus, OrderType, PaymentMode
-from magflow.orders.actions import ActionInputError, OrderActions, enforced_courier
+from magflow.orders.actions import (
+    ActionInputError,
+    FbeOrderError,
+    OrderActions,
+    OrderNotFoundError,
+    enforced_courier,
+    require_seller_fulfilled,
+    status_reached,
+)
 from magflow.orders.models import EmagOrder
 
 CUSTOMER: dict[str, Any] = {
@@ -295,3 +303,62 @@ def test_no_awb_from_the_marketplace(accounts: Any) -> None:
         enforced_courier(_enforced(accounts), None)
     with pytest.raises(ActionInputError, match="does not allow an AWB"):
         enforced_courier(_enforced(accounts), 4)
+
+
+# The refusals' texts are the API's answer (the ``detail`` of a 409/422, a bulk answer's
+# ``error``): what the user reads to know what to do, checked whole.
+
+
+def test_an_fbe_order_is_refused_saying_why_and_that_nothing_was_sent() -> None:
+    with pytest.raises(FbeOrderError) as refused:
+        require_seller_fulfilled(order(order_type=OrderType.FBE), "acknowledge")
+    assert str(refused.value) == (
+        "order 5001 is fulfilled by eMAG (FBE, type 2): eMAG acknowledges it, sets its status "
+        "and issues its AWB, so MagFlow does not acknowledge it (only documents can be "
+        "attached); nothing was sent to eMAG"
+    )
+    require_seller_fulfilled(order(), "acknowledge")  # seller-fulfilled: allowed
+
+
+def test_courier_refusals_say_what_emag_enforces() -> None:
+    with pytest.raises(ActionInputError) as refused:
+        enforced_courier(_enforced([]), None)
+    assert str(refused.value) == (
+        "eMAG does not allow an AWB from the marketplace for order 5001 "
+        "(enforced_vendor_courier_accounts is empty)"
+    )
+    with pytest.raises(ActionInputError) as refused:
+        enforced_courier(_enforced([1, 3]), 2)
+    assert str(refused.value) == (
+        "order 5001 must use one of the courier accounts 1, 3 "
+        "(eMAG's enforced_vendor_courier_accounts)"
+    )
+
+
+async def test_local_refusals_say_what_to_do(actions: OrderActions) -> None:
+    with pytest.raises(ActionInputError) as refused:
+        actions.awb_payload(order(), {})
+    assert str(refused.value) == (
+        "no AWB sender: give one, or set the account's sender defaults "
+        "(PATCH /api/v1/accounts/{name})"
+    )
+    # status checks come before the order is even looked up
+    for status in (OrderStatus.NEW, OrderStatus.IN_PROGRESS, OrderStatus.RETURNED):
+        with pytest.raises(ActionInputError) as refused:
+            await actions.change_status(987654, status)
+        assert str(refused.value) == (
+            "status must be 3 (prepared), 4 (finalized) or 0 (cancelled); "
+            "1 → 2 is done by acknowledging"
+        )
+    with pytest.raises(ActionInputError) as refused:
+        await actions.change_status(987654, OrderStatus.CANCELLED)
+    assert str(refused.value) == "a cancellation needs a reason (eMAG reason_cancellation code)"
+    with pytest.raises(OrderNotFoundError, match=r"^no order 987654$"):
+        await actions.change_status(987654, OrderStatus.CANCELLED, reason=1)
+
+
+def test_why_nothing_is_sent_for_an_order_emag_cancelled_since() -> None:
+    assert status_reached(OrderStatus.IN_PROGRESS, OrderStatus.CANCELLED, 3) == (
+        "eMAG cancelled it since MagFlow last read it; ask again to reactivate it "
+        "(eMAG allows that within 48 hours)"
+    )
