@@ -28,7 +28,13 @@ from magflow.orders.actions import (
     acknowledge_many,
 )
 from magflow.orders.models import EmagOrder
-from tests.orders.support import route_count, sim_order, sim_stats, small_sim_config
+from tests.orders.support import (
+    route_count,
+    sim_control,
+    sim_order,
+    sim_stats,
+    small_sim_config,
+)
 from tests.orders.test_actions import SENDER, local_orders, new_orders
 from tests.support.simulation import Accounts, set_faults
 
@@ -147,8 +153,12 @@ async def test_an_awb_number_read_back_at_once(
     assert (row.awb_number, row.awb_emag_id) == (number, emag_id)
     assert row.awb_reservation_id == awb.extra["reservation_id"]
     [sent] = await audit_rows(ctx, "orders.awb")
-    assert sent.success and sent.target == f"order:{order.emag_id}"
-    assert sent.emag_route == "awb/save" and sent.request["data"]["cod"] == 0
+    assert (sent.success, sent.status_code, sent.messages) == (True, 200, [])
+    assert sent.target == f"order:{order.emag_id}" and sent.emag_route == "awb/save"
+    assert sent.request["data"]["cod"] == 0
+    assert sent.response["reservation_id"] == awb.extra["reservation_id"]
+    [ack] = await audit_rows(ctx, "orders.acknowledge")
+    assert (ack.success, ack.status_code, ack.messages) == (True, 200, [])
 
 
 async def test_a_status_change_of_an_order_emag_does_not_return_sends_nothing(
@@ -182,6 +192,30 @@ async def test_a_reason_is_sent_only_with_a_cancellation(
     [sent] = save.request["data"]
     assert sent["status"] == OrderStatus.PREPARED and sent.get("reason_cancellation") is None
     assert (save.status_code, save.success, save.error_kind) == (200, True, None)
+
+    # asked again: eMAG already has it, nothing is sent and the answer says why
+    again = await act(ctx, lambda a: a.change_status(order.id, OrderStatus.PREPARED))
+    assert (again.sent, again.refreshed) == (False, True)
+    assert again.note == "nothing sent: eMAG already has it prepared"
+    assert len(await audit_rows(ctx, "orders.status")) == 1
+
+
+async def test_fbe_refusals_name_the_action(
+    ctx: AppContext, sim: SimulatorServer, accounts: Accounts
+) -> None:
+    created = await sim_control(
+        sim, "POST", "/_sim/accounts/main/orders/new", json={"count": 1, "type": 2}
+    )
+    await new_orders(ctx, sim, accounts, 1)  # syncs the FBE one too
+    fbe = (await local_orders(ctx, accounts.main.id))[created["created"][0]]
+    for call, action in (
+        (lambda a: a.acknowledge(fbe.id), "acknowledge"),
+        (lambda a: a.change_status(fbe.id, OrderStatus.PREPARED), "change the status of"),
+        (lambda a: a.create_awb(fbe.id, {"sender": SENDER}), "issue an AWB for"),
+    ):
+        with pytest.raises(ActionConflictError) as refused:
+            await act(ctx, call)
+        assert f"so MagFlow does not {action} it (only documents" in str(refused.value)
 
 
 async def test_a_refused_attachment_is_audited_with_emags_answer(

@@ -5,20 +5,25 @@ to eMAG as built (tests/orders/test_awb_labels.py shows that over HTTP)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
 from magflow.audit.service import SYSTEM
 from magflow.context import AppContext
+from magflow.emag import EmagClient, InMemoryRateLimiter, RetryPolicy, Window
 from magflow.emag.codes import OrderStatus, OrderType, PaymentMode
+from magflow.emag.ratelimit import Bucket
 from magflow.orders.actions import (
     ActionInputError,
     FbeOrderError,
     OrderActions,
     OrderNotFoundError,
+    _read_back,
     enforced_courier,
     require_seller_fulfilled,
     status_reached,
@@ -362,3 +367,64 @@ def test_why_nothing_is_sent_for_an_order_emag_cancelled_since() -> None:
         "eMAG cancelled it since MagFlow last read it; ask again to reactivate it "
         "(eMAG allows that within 48 hours)"
     )
+
+
+# ``awb/read``'s answer has an uncertain shape (docs/emag-protocol.md, "AWBs and couriers",
+# "Uncertainties"): the number read back after an ``awb/save`` that gave only the reservation.
+# A client edge case, so eMAG is an httpx MockTransport here.
+
+
+def _awb_read_client(answer: httpx.Response) -> EmagClient:
+    def handle(request: httpx.Request) -> httpx.Response:
+        assert request.url.path.endswith("/awb/read")
+        assert json.loads(request.content) == {"reservation_id": 41}
+        return answer
+
+    limits = {bucket: (Window(10_000, 1.0),) for bucket in Bucket}
+    return EmagClient(
+        "https://emag.test/api-3",
+        "seller@example.com",
+        "pw",
+        platform="ro",
+        rate_limiter=InMemoryRateLimiter(limits, margin=0),
+        account_key="orders-test",
+        retry=RetryPolicy(max_attempts=1),
+        transport=httpx.MockTransport(handle),
+    )
+
+
+def _rows(results: Any) -> httpx.Response:
+    return httpx.Response(200, json={"isError": False, "messages": [], "results": results})
+
+
+@pytest.mark.parametrize(
+    ("results", "found"),
+    [
+        # the record's own emag_id, the number in its awb list
+        ([{"emag_id": 77, "awb": [{"awb_number": "4EMG1"}]}], ("4EMG1", 77)),
+        # both in the awb list
+        ([{"reservation_id": 41, "awb": [{"emag_id": 78, "awb_number": "4EMG2"}]}], ("4EMG2", 78)),
+        # the record's emag_id first
+        ([{"emag_id": 79, "awb": [{"emag_id": 1, "awb_number": "4EMG3"}]}], ("4EMG3", 79)),
+        # a number without an id, an id without a number: either is worth keeping
+        ([{"awb": [{"awb_number": "4EMG4"}]}], ("4EMG4", None)),
+        ([{"emag_id": "80", "awb": None}], (None, 80)),
+        # records with neither are passed over
+        ([{"reservation_id": 41, "awb": []}, {"emag_id": 81, "awb": []}], (None, 81)),
+        ([{"reservation_id": 41}], (None, None)),
+        ([], (None, None)),
+    ],
+)
+async def test_the_awb_number_is_read_back_from_any_known_shape(
+    results: Any, found: tuple[str | None, int | None]
+) -> None:
+    async with _awb_read_client(_rows(results)) as client:
+        assert await _read_back(client, reservation_id=41) == found
+
+
+async def test_a_failed_read_back_leaves_the_awb_without_its_number() -> None:
+    refused = httpx.Response(
+        200, json={"isError": True, "messages": ["Reservation not found"], "results": []}
+    )
+    async with _awb_read_client(refused) as client:
+        assert await _read_back(client, reservation_id=41) == (None, None)
