@@ -102,22 +102,23 @@ async def test_without_emags_re_read_the_order_keeps_what_was_sent(
     assert str(missing.value) == f"eMAG has no AWB for reservation {reservation} yet"
 
     url = f"https://files.example.com/invoices/{order.emag_id}.pdf"
-    attached = await act(
-        ctx, lambda a: a.attach(order.id, {"url": url, "name": "Factura", "force_download": True})
-    )
+    attached = await act(ctx, lambda a: a.attach(order.id, {"url": url, "name": "Factura"}))
     assert attached.refreshed is False
-    expected = {
+    invoice = {
         "order_id": order.emag_id,
         "order_type": order.order_type,
         "name": "Factura",
         "url": url,
         "type": 1,
-        "force_download": 1,
+        "force_download": 0,
     }
-    # attached again under another name: replaced, not listed twice
-    await act(ctx, lambda a: a.attach(order.id, {"url": url, "name": "Factura 2"}))
+    manual = {**invoice, "url": url.replace(".pdf", "-manual.pdf"), "name": "Manual", "type": 4}
+    await attach(ctx, order.id, {"url": manual["url"], "name": "Manual", "type": "user_manual"})
+    # attached again under another name: replaced, not listed twice; the other one stays
+    again = {"url": url, "name": "Factura 2", "force_download": True}
+    await attach(ctx, order.id, again)
     row = await stored(ctx, accounts, order)
-    assert row.attachments == [{**expected, "name": "Factura 2", "force_download": 0}]
+    assert row.attachments == [manual, {**invoice, "name": "Factura 2", "force_download": 1}]
     assert row.has_invoice is True
     # the status was kept through the attachments' fallback
     assert row.status == OrderStatus.FINALIZED
