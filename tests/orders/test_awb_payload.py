@@ -213,11 +213,22 @@ async def test_request_options_are_sent_as_emag_takes_them(actions: OrderActions
                 "zipcode": "020202",
             },
         ),
-        # an address id asked replaces the default address fields
+        # an address id asked replaces the default address fields (whichever are set)
         (
-            {"name": "Firma SRL", "locality_id": 8801, "street": "Str. 1", "zipcode": "010101"},
+            {"name": "Firma SRL", "locality_id": 8801, "street": "Str. 1"},
             {"address_id": 78, "name": None},
             {"name": "Firma SRL", "address_id": 78},
+        ),
+        # defaults without an address id take the address asked as it is
+        (
+            {"name": "Firma SRL"},
+            {"locality_id": 8802, "street": "Strada Depozit 2", "zipcode": "020202"},
+            {
+                "name": "Firma SRL",
+                "locality_id": 8802,
+                "street": "Strada Depozit 2",
+                "zipcode": "020202",
+            },
         ),
         # no defaults: the request's sender as given
         (None, {"name": "Alta Firma", "address_id": 5}, {"name": "Alta Firma", "address_id": 5}),
