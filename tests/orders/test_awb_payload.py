@@ -17,13 +17,16 @@ from magflow.audit.service import SYSTEM
 from magflow.context import AppContext
 from magflow.emag import EmagClient, InMemoryRateLimiter, RetryPolicy, Window
 from magflow.emag.codes import OrderStatus, OrderType, PaymentMode
+from magflow.emag.errors import EmagValidationError
 from magflow.emag.ratelimit import Bucket
+from magflow.emag.results import ChunkResult, SaveResult
 from magflow.orders.actions import (
     ActionInputError,
     FbeOrderError,
     OrderActions,
     OrderNotFoundError,
     _read_back,
+    _save_outcome,
     enforced_courier,
     require_seller_fulfilled,
     status_reached,
@@ -439,3 +442,25 @@ async def test_a_failed_read_back_leaves_the_awb_without_its_number() -> None:
     )
     async with _awb_read_client(refused) as client:
         assert await _read_back(client, reservation_id=41) == (None, None)
+
+
+def test_a_save_refused_in_one_chunk_is_audited_with_that_chunks_answer() -> None:
+    """``order/save`` and ``order/attachments/save`` answer per chunk: the audit row takes the
+    refused chunk's HTTP status and kind (eMAG may refuse with a 4xx), every chunk's messages
+    and answers."""
+    refusal = EmagValidationError(
+        "eMAG refused", route="order/save", status_code=400, messages=["Invalid status"]
+    )
+    result = SaveResult(
+        "order/save",
+        [
+            ChunkResult(0, [1], True, ["Saved 1"], raw={"isError": False}),
+            ChunkResult(1, [2], False, ["Invalid status"], refusal, raw={"isError": True}),
+        ],
+    )
+    outcome = _save_outcome(result)
+    assert (outcome.status_code, outcome.success, outcome.error_kind) == (400, False, "validation")
+    assert outcome.messages == ["Saved 1", "Invalid status"]
+    assert outcome.response == [{"isError": False}, {"isError": True}]
+    saved = _save_outcome(SaveResult("order/save", [ChunkResult(0, [1], True, ["Saved 1"])]))
+    assert (saved.status_code, saved.success, saved.error_kind) == (200, True, None)
