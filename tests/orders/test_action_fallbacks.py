@@ -231,6 +231,10 @@ async def test_a_refused_attachment_is_audited_with_emags_answer(
     assert row.status_code == 200  # eMAG refuses in a 200 answer
     assert any("Only PDF" in m for m in row.messages or [])
     assert row.response and row.response[0]["isError"] is True
+    # what was sent, to which route, for which order
+    assert (row.emag_route, row.target) == ("order/attachments/save", f"order:{order.emag_id}")
+    sent = {"order_id": order.emag_id, "order_type": 3, "name": "Factura", "url": url}
+    assert row.request == {"data": [{**sent, "type": 1, "force_download": 0}]}
     assert (await stored(ctx, accounts, order)).attachments in (None, [])
 
 
