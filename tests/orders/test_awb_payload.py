@@ -161,6 +161,7 @@ async def test_request_options_are_sent_as_emag_takes_them(actions: OrderActions
         "observation": "Fragil",
         "pickup_and_return": False,
         "saturday_delivery": True,
+        "sameday_delivery": 2,
         "courier_account_id": 12,
     }
     payload = actions.awb_payload(order(details={"locker_id": "LCK-9"}), request)
@@ -186,6 +187,7 @@ async def test_request_options_are_sent_as_emag_takes_them(actions: OrderActions
         "observation": "Fragil",
         "pickup_and_return": 0,
         "saturday_delivery": 1,
+        "sameday_delivery": 1,
         "locker_id": "LCK-9",
     }
 
