@@ -33,5 +33,7 @@ async def test_an_ip_refusal_is_shown_with_its_hint_and_stops_a_bulk_acknowledge
     assert [o["ok"] for o in outcomes] == [False, False, False]
     assert IP_WHITELIST_HINT in outcomes[0]["error"]
     assert all(o["error"].startswith("not sent: ") for o in outcomes[1:])
+    # each answer carries eMAG's refusal, the ones not sent too
+    assert [o["emag_messages"] for o in outcomes] == [detail["emag_messages"]] * 3
     # One call for the single acknowledgement, one for the bulk: none after the first refusal.
     assert route_count(await sim_stats(sim), "order/acknowledge") == before + 2
