@@ -148,9 +148,14 @@ MODULES = (
         # The worker killed between "issued" and "attached" issues in a subprocess (the unmutated
         # package); its in-process rest (a held lease left alone, a stale one taken over by the
         # tick) is asserted in small by test_service_rules.py.
+        # The triggers' end-to-end test looks for a shipped order without an invoice while the
+        # API's own invoicing timer runs: slowed by mutmut's coverage tracing it finds none (the
+        # timer was first); test_service_rules.py asserts the triggers' choices directly.
         deselect=(
             "tests/invoicing/test_kill.py::"
             "test_a_worker_killed_between_issued_and_attached_leaves_one_invoice_attached_once",
+            "tests/invoicing/test_integration.py::"
+            "test_triggers_reach_fbe_orders_and_awbs_however_issued_and_agree_with_the_todo",
         ),
     ),
     Module(
