@@ -25,9 +25,10 @@ on several: a fresh PostgreSQL database (created on the server of ``MAGFLOW_BENC
 default ``postgresql://postgres@127.0.0.1:5432/test``, dropped at the end), Redis (bus, cache,
 shared rate limiter), ``--apis`` uvicorn API processes (``magflow serve``) on their own ports and
 ``--workers`` procrastinate workers (``magflow worker``, ``MAGFLOW_JOBS=procrastinate``) that run
-the sync, at ``--worker-nice`` (10, as deploy/'s units run them). ``--topology single`` is the earlier set-up: one API process on SQLite whose in-process
-job runner runs the sync (Redis bus/cache when Redis answers). In both, the eMAG simulator runs in
-its own process with eMAG's rate limits on.
+the sync, at ``--worker-nice`` (10, as deploy/'s units run them). ``--topology single`` is the
+earlier set-up: one API process on SQLite whose in-process job runner runs the sync (Redis
+bus/cache when Redis answers). In both, the eMAG simulator runs in its own process with eMAG's
+rate limits on.
 
 A full offers sync runs first, then a full orders sync (``--orders`` orders, sized by default to
 last beyond the measured window); once it is writing, two generator processes start, so that the
