@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, upda
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.catalog.models import EmagOffer
-from magflow.db.query import as_bigint, column_select, fetch_page, like_pattern
+from magflow.db.query import as_bigint, fetch_sorted_page, like_pattern
 from magflow.db.upsert import upsert
 
 # Columns a sync refreshes on an existing offer (everything but identity and created_at).
@@ -197,15 +197,19 @@ async def page_offers(
     limit: int = 50,
 ) -> list[dict[str, Any]]:
     """One page, ``ORDER BY <sort>, id``: the ``columns`` of each offer, as plain dicts (see
-    :func:`magflow.db.query.fetch_page`)."""
+    :func:`magflow.db.query.fetch_sorted_page`)."""
 
-    def build() -> Select[Any]:
-        column = SORTABLE[sort]
-        query = apply_filter(column_select(EmagOffer, columns), filters)
-        return query.order_by(column.desc() if descending else column.asc(), EmagOffer.id)
-
-    key = ("offers", columns, repr(filters), sort, descending)
-    return await fetch_page(session, key, build, offset=offset, limit=limit)
+    return await fetch_sorted_page(
+        session,
+        EmagOffer,
+        filters,
+        columns,
+        apply_filter,
+        SORTABLE[sort],
+        descending=descending,
+        offset=offset,
+        limit=limit,
+    )
 
 
 async def get_offer(session: AsyncSession, offer_id: int) -> EmagOffer | None:

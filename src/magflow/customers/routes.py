@@ -50,13 +50,10 @@ _FORMULAS = inspect.cleandoc(analytics.__doc__ or "").split("Defaults are", 1)[0
 
 def _private(user: User, out: CustomerOut) -> CustomerOut:
     """Viewers see initials and the phone's last digits (see common/privacy.py)."""
-    return out if sees_personal_data(user) else _masked(out)
-
-
-def _masked(out: CustomerOut) -> CustomerOut:
-    out.name = mask_name(out.name)
-    out.phone = mask_phone(out.phone)
-    out.customer_key = mask_customer_key(out.customer_key) or out.customer_key
+    if not sees_personal_data(user):
+        out.name = mask_name(out.name)
+        out.phone = mask_phone(out.phone)
+        out.customer_key = mask_customer_key(out.customer_key) or out.customer_key
     return out
 
 
@@ -106,9 +103,7 @@ async def list_customers(
         total=total,
         skip=skip,
         limit=limit,
-        items=[customer_out(row, now, config) for row in rows]
-        if sees_personal_data(user)
-        else [_masked(customer_out(row, now, config)) for row in rows],
+        items=[_private(user, customer_out(row, now, config)) for row in rows],
         summary=summary,
     )
 

@@ -144,3 +144,28 @@ async def fetch_page(
     turned into JSON (BENCHMARKS.md, "load")."""
     statement = page_statement(key, build)
     return await fetch_rows(session, statement, {"page_offset": offset, "page_limit": limit})
+
+
+async def fetch_sorted_page(
+    session: AsyncSession,
+    model: Any,
+    filters: Any,
+    columns: tuple[str, ...],
+    apply_filter: Callable[[Select[Any], Any], Select[Any]],
+    sort_column: Any,
+    *,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """One page of a listing of ``model``, ``ORDER BY <sort_column>, id``: the ``columns`` of
+    each row matching ``apply_filter(query, filters)``, as plain dicts (:func:`fetch_page`; the
+    statement is kept per table, columns, filters and sort)."""
+
+    def build() -> Select[Any]:
+        query = apply_filter(column_select(model, columns), filters)
+        order = sort_column.desc() if descending else sort_column.asc()
+        return query.order_by(order, model.id)
+
+    key = (model.__tablename__, columns, repr(filters), sort_column.key, descending)
+    return await fetch_page(session, key, build, offset=offset, limit=limit)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from magflow.db.query import as_bigint, column_select, fetch_page, like_pattern, one_of
+from magflow.db.query import as_bigint, fetch_sorted_page, like_pattern, one_of
 from magflow.db.upsert import upsert
 from magflow.emag.codes import OrderStatus
 from magflow.orders.models import EmagOrder
@@ -143,15 +143,19 @@ async def page_orders(
     limit: int = 50,
 ) -> list[dict[str, Any]]:
     """One page, ``ORDER BY <sort>, id``: the ``columns`` of each order, as plain dicts (see
-    :func:`magflow.db.query.fetch_page`)."""
+    :func:`magflow.db.query.fetch_sorted_page`)."""
 
-    def build() -> Select[Any]:
-        column = SORTABLE[sort]
-        query = apply_filter(column_select(EmagOrder, columns), filters)
-        return query.order_by(column.desc() if descending else column.asc(), EmagOrder.id)
-
-    key = ("orders", columns, repr(filters), sort, descending)
-    return await fetch_page(session, key, build, offset=offset, limit=limit)
+    return await fetch_sorted_page(
+        session,
+        EmagOrder,
+        filters,
+        columns,
+        apply_filter,
+        SORTABLE[sort],
+        descending=descending,
+        offset=offset,
+        limit=limit,
+    )
 
 
 async def list_orders(
