@@ -8,6 +8,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from magflow.accounts.service import AccountCredentials
 from magflow.auth.gate import VerificationGate
+from magflow.auth.readers import ReaderCache
 from magflow.auth.throttle import LoginThrottle, MemoryLoginThrottle, RedisLoginThrottle
 from magflow.auth.tokens import TokenService
 from magflow.cache import Cache, build_cache
@@ -34,6 +35,8 @@ class AppContext:
     bus: EventBus
     cache: Cache
     login_gate: VerificationGate
+    #: The users the read-only routes checked, kept for a second (auth/readers.py).
+    readers: ReaderCache
     runner: JobRunner | None = None
 
     @property
@@ -93,6 +96,7 @@ class AppContext:
             bus=build_event_bus(settings, redis),
             cache=build_cache(settings, redis),
             login_gate=VerificationGate(settings.login_verify_threads, settings.login_max_pending),
+            readers=ReaderCache(settings.auth_cache_seconds),
         )
 
     def emag_client(self, credentials: AccountCredentials) -> EmagClient:

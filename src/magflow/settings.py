@@ -200,8 +200,17 @@ class Settings(BaseSettings):
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
     # Admission control (common/admission.py): HTTP requests running at once per API process, and
     # how long one arriving beyond them may wait for a slot before it is answered 503.
-    max_in_flight: Annotated[int, Field(ge=1)] = 16
+    # 6 (issue 18, BENCHMARKS.md): more requests at once only lengthen each turn of the event loop,
+    # and every request, the refused ones included, waits through it. The wait absorbs bursts;
+    # once one ends in a refusal, excess requests are refused without it for a second.
+    max_in_flight: Annotated[int, Field(ge=1)] = 6
     admission_queue_wait_seconds: Annotated[float, Field(ge=0)] = 0.025
+    # The hot read routes' common case answered without FastAPI's per-request machinery
+    # (common/fastlane.py); the same answers either way.
+    fast_lane: bool = True
+    # Seconds a read-only route's user check is kept per process (auth/readers.py); a change to
+    # a user made by another process is seen within it. 0: checked against the database each time.
+    auth_cache_seconds: Annotated[float, Field(ge=0, le=10)] = 1.0
     # Database pool per process (db/engine.py), PostgreSQL and SQLite files alike. A request that
     # finds no connection free within the pool timeout is answered 503 (common/errors.py).
     db_pool_size: Annotated[int, Field(ge=1)] = 10

@@ -28,15 +28,15 @@ async def current_user(
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User:
     """The caller, checked against the database on every request. A route marked
-    :func:`~magflow.common.deps.read_only` gets the user detached, read by a lean statement
-    (:func:`service.user_from_token`): it only reads it."""
+    :func:`~magflow.common.deps.read_only` gets the user detached, read by a lean statement and
+    kept per process for a second (:func:`service.user_from_token`, ``auth/readers.py``): it
+    only reads it."""
     if not token:
         raise unauthorized("not authenticated: send 'Authorization: Bearer <access token>'")
-    detached = is_read_only(request.scope.get("endpoint"))
+    ctx = get_context(request)
+    readers = ctx.readers if is_read_only(request.scope.get("endpoint")) else None
     try:
-        return await service.user_from_token(
-            session, get_context(request).tokens, token, "access", detached=detached
-        )
+        return await service.user_from_token(session, ctx.tokens, token, "access", readers=readers)
     except InvalidTokenError as exc:
         raise unauthorized(str(exc)) from exc
 

@@ -17,6 +17,7 @@ from magflow.auth.passwords import (
     generate_password,
     hash_password,
 )
+from magflow.auth.readers import ReaderCache
 from magflow.auth.throttle import LoginThrottle
 from magflow.auth.tokens import InvalidTokenError, TokenClaims, TokenService
 from magflow.common.errors import NotFoundError
@@ -84,22 +85,28 @@ async def user_from_token(
     token: str,
     expected: str,
     *,
-    detached: bool = False,
+    readers: ReaderCache | None = None,
 ) -> User:
-    """The user a token names, checked on every call against the database (active, and the
-    token's version is the user's: a logout, a password change or a disabled user refuses the
-    token at once, in every process).
+    """The user a token names, checked on every call (active, and the token's version is the
+    user's: a logout, a password change or a disabled user refuses the token).
 
-    ``detached`` (the read-only routes): the user is read by a lean statement and returned
-    detached, holding what a read needs (:func:`repository.reader_by_id`); else it is loaded
-    into ``session``, for the routes that change it."""
+    With ``readers`` (the read-only routes): the user is read by a lean statement and returned
+    detached, holding what a read needs (:func:`repository.reader_by_id`), kept per process for
+    a second (``auth/readers.py`` says how fresh that is); else it is loaded into ``session``,
+    for the routes that change it, and checked against the database at once."""
     claims = tokens.decode(token, "access" if expected == "access" else "refresh")
-    return await _user_of(session, claims, detached=detached)
+    return await _user_of(session, claims, readers=readers)
 
 
-async def _user_of(session: AsyncSession, claims: TokenClaims, *, detached: bool = False) -> User:
-    read = repository.reader_by_id if detached else repository.get_by_id
-    user = await read(session, claims.user_id)
+async def _user_of(
+    session: AsyncSession, claims: TokenClaims, *, readers: ReaderCache | None = None
+) -> User:
+    if readers is None:
+        user = await repository.get_by_id(session, claims.user_id)
+    else:
+        user = await readers.get(
+            claims.user_id, lambda user_id: repository.reader_by_id(session, user_id)
+        )
     if user is None or not user.is_active:
         raise InvalidTokenError("user is unknown or disabled")
     if claims.version != user.token_version:

@@ -99,6 +99,12 @@ async def _emag_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _pool_timeout(_request: Request, _exc: Exception) -> JSONResponse:
+    return pool_timeout_response()
+
+
+def pool_timeout_response() -> JSONResponse:
+    """``503`` + ``Retry-After``: no database connection was free in time (the pool's bounded
+    wait, ``db/engine.py``)."""
     return JSONResponse(
         {
             "detail": "the server is busy: no database connection was free in time; "
