@@ -89,6 +89,56 @@ async def test_get_or_compute_computes_once_for_concurrent_misses(cache: Cache) 
     assert counts(cache.name) == (1.0, 5.0)
 
 
+class Model:
+    """Stands for a model a near value is loaded into (counts its loads)."""
+
+    loads = 0
+
+    def __init__(self, raw: dict[str, int]) -> None:
+        Model.loads += 1
+        self.raw = raw
+
+
+async def test_near_keeps_the_loaded_value_in_the_process_for_a_while(
+    cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``near``: one read of the shared cache and one load per key per ``seconds``; the same
+    object meanwhile; dropped at once by an invalidation in this process, not by one elsewhere
+    (another process's deletion is seen when the near copy expires)."""
+    clock = Clock()
+    monkeypatch.setattr("magflow.cache.base.time.monotonic", clock)
+    Model.loads = 0
+    computed = 0
+
+    async def compute() -> dict[str, int]:
+        nonlocal computed
+        computed += 1
+        return {"n": computed}
+
+    first = await cache.near("status:x", 60, compute, Model, seconds=1.0)
+    assert first.raw == {"n": 1} and Model.loads == 1
+    clock.now += 0.9
+    assert await cache.near("status:x", 60, compute, Model, seconds=1.0) is first
+    assert Model.loads == 1
+    # Another process clears the shared entry: this one keeps its near copy until it expires...
+    await cache._delete("status:x")
+    assert await cache.near("status:x", 60, compute, Model, seconds=1.0) is first
+    clock.now += 0.2
+    second = await cache.near("status:x", 60, compute, Model, seconds=1.0)
+    assert second.raw == {"n": 2} and Model.loads == 2
+    # ... while an invalidation here drops it at once.
+    await cache.invalidate_prefix("status:")
+    assert (await cache.near("status:x", 60, compute, Model, seconds=1.0)).raw == {"n": 3}
+    await cache.delete("status:x")
+    assert (await cache.near("status:x", 60, compute, Model, seconds=1.0)).raw == {"n": 4}
+    await cache.clear()
+    assert (await cache.near("status:x", 60, compute, Model, seconds=1.0)).raw == {"n": 5}
+    # A value still in the shared cache is read from it, not computed again.
+    clock.now += 5
+    assert (await cache.near("status:x", 60, compute, Model, seconds=1.0)).raw == {"n": 5}
+    assert computed == 5 and Model.loads == 6
+
+
 async def test_a_failing_compute_caches_nothing(cache: Cache) -> None:
     async def boom() -> int:
         raise RuntimeError("eMAG is down")

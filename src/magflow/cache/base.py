@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from enum import Enum
@@ -24,6 +25,12 @@ CACHE_MISSES = Counter(
 )
 
 T = TypeVar("T")
+V = TypeVar("V")
+
+#: How long :meth:`Cache.near` keeps a value in the process (seconds).
+NEAR_SECONDS = 1.0
+#: At most this many near values per cache (all dropped when full: they are re-read in a second).
+NEAR_KEPT = 1024
 
 
 class _DefaultTTL(Enum):
@@ -45,6 +52,8 @@ class Cache(ABC):
         self._hits = CACHE_HITS.labels(name)
         self._misses = CACHE_MISSES.labels(name)
         self._inflight: dict[str, asyncio.Future[Any]] = {}
+        # key -> (monotonic expiry, loaded value): see near().
+        self._near: dict[str, tuple[float, Any]] = {}
 
     # Backend primitives: raw JSON text in, raw JSON text out.
     @abstractmethod
@@ -54,15 +63,24 @@ class Cache(ABC):
     async def _set_raw(self, key: str, raw: str, ttl: float | None) -> None: ...
 
     @abstractmethod
-    async def delete(self, key: str) -> bool:
-        """Remove ``key``; True when it was there."""
+    async def _delete(self, key: str) -> bool: ...
 
     @abstractmethod
+    async def _invalidate_prefix(self, prefix: str) -> int: ...
+
+    async def delete(self, key: str) -> bool:
+        """Remove ``key``; True when it was there."""
+        self._near.pop(key, None)
+        return await self._delete(key)
+
     async def invalidate_prefix(self, prefix: str) -> int:
         """Remove every key starting with ``prefix`` (``""``: all of this cache); returns how many.
 
         Keys are best structured as ``"<what>:<id>:..."`` so that a prefix is a natural tag,
         e.g. ``invalidate_prefix("account:7:")`` after account 7 synced."""
+        for key in [key for key in self._near if key.startswith(prefix)]:
+            del self._near[key]
+        return await self._invalidate_prefix(prefix)
 
     async def aclose(self) -> None:  # noqa: B027 - nothing to release by default
         """Release what the backend holds."""
@@ -115,3 +133,31 @@ class Cache(ABC):
             return value
         finally:
             del self._inflight[key]
+
+    async def near(
+        self,
+        key: str,
+        ttl: TTL,
+        compute: Callable[[], Awaitable[Any]],
+        load: Callable[[Any], V],
+        seconds: float = NEAR_SECONDS,
+    ) -> V:
+        """:meth:`get_or_compute`'s value passed through ``load`` (a model's ``model_validate``,
+        say), then kept in this process for ``seconds`` more: a value read on every request
+        (the enhanced status, the customers' summary, a listing's total) costs one read of the
+        shared cache and one ``load`` per second per process instead of one per request.
+
+        The price: a value invalidated by another process (a sync run ending in a worker) is
+        still served here for up to ``seconds``, and a value may be served up to ``seconds``
+        past its ``ttl``. An invalidation in this process drops its near values at once. The
+        value is shared by every caller until then: never change it."""
+        now = time.monotonic()
+        entry = self._near.get(key)
+        if entry is not None and entry[0] > now:
+            self._hits.inc()
+            return cast(V, entry[1])
+        value = load(await self.get_or_compute(key, ttl, compute))
+        if len(self._near) >= NEAR_KEPT:
+            self._near.clear()
+        self._near[key] = (now + seconds, value)
+        return value

@@ -53,10 +53,10 @@ class MemoryCache(Cache):
         for key in [k for k, (exp, _) in self._entries.items() if exp is not None and now >= exp]:
             del self._entries[key]
 
-    async def delete(self, key: str) -> bool:
+    async def _delete(self, key: str) -> bool:
         return self._entries.pop(key, None) is not None
 
-    async def invalidate_prefix(self, prefix: str) -> int:
+    async def _invalidate_prefix(self, prefix: str) -> int:
         keys = [key for key in self._entries if key.startswith(prefix)]
         for key in keys:
             del self._entries[key]

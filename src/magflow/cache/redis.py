@@ -45,11 +45,11 @@ class RedisCache(Cache):
         px = None if ttl is None else max(1, round(ttl * 1000))
         await self.redis.set(self.namespace + key, raw, px=px)
 
-    async def delete(self, key: str) -> bool:
+    async def _delete(self, key: str) -> bool:
         removed: int = await self.redis.unlink(self.namespace + key)
         return removed > 0
 
-    async def invalidate_prefix(self, prefix: str) -> int:
+    async def _invalidate_prefix(self, prefix: str) -> int:
         pattern = _GLOB_SPECIAL.sub(r"\\\1", self.namespace + prefix) + "*"
         removed = 0
         batch: list[Any] = []

@@ -11,7 +11,8 @@ gives the same ``total`` in two cheaper ways:
   entry per listing and filter (shared by every API process with Redis), never less than
   ``skip + len(page)`` for a non-empty page. Sync and bulk runs clear the cache when they end
   and the write-back routes call :func:`invalidate_totals`, so a cached total lags only while a
-  sync is writing, by at most the TTL.
+  sync is writing, by at most the TTL (and each API process keeps a total it read for up to a
+  second more: ``Cache.near``).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ async def listing_total(
     if cache is None:
         return await count()
     key = f"{TOTALS_PREFIX}{listing}:{filter_key(filters)}"
-    total = int(await cache.get_or_compute(key, COUNT_CACHE_TTL_SECONDS, count))
+    total = await cache.near(key, COUNT_CACHE_TTL_SECONDS, count, int)
     return max(total, skip + page_rows) if page_rows else total
 
 

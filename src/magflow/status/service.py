@@ -422,8 +422,10 @@ async def cached_status(
 
     if cache is None:
         return EnhancedStatus.model_validate(await compute())
-    return EnhancedStatus.model_validate(
-        await cache.get_or_compute(
-            f"status:enhanced:{account_type}", STATUS_CACHE_TTL_SECONDS, compute
-        )
+    # Kept validated in the process for a second (Cache.near): read on every dashboard poll.
+    return await cache.near(
+        f"status:enhanced:{account_type}",
+        STATUS_CACHE_TTL_SECONDS,
+        compute,
+        EnhancedStatus.model_validate,
     )
