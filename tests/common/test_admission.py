@@ -30,6 +30,7 @@ from tests.support.auth import auth_headers
 from tests.support.servers import UvicornThread
 
 LOGIN = "/api/v1/auth/login"
+WEB_LOGIN = "/login"
 OFFERS = "/api/v1/emag/offers?limit=5"
 WS_PATH = "/api/v1/emag/enhanced/ws/sync-progress"
 #: Enough attempts for the server to have taken in requests sent just before; never reached when
@@ -38,19 +39,21 @@ ATTEMPTS = 200
 
 
 class HeldRequest:
-    """A ``POST /api/v1/auth/login`` whose body is sent in two parts: the server admits the request
-    on its headers and holds it (reading the body) until :meth:`finish` sends the rest."""
+    """A ``POST /login`` (the dashboard's sign-in: ``303`` when it works) whose body is sent in
+    two parts: the server admits the request on its headers and holds it (reading the body) until
+    :meth:`finish` sends the rest. (Not the API's login, which admission control leaves to its own
+    gate.)"""
 
     def __init__(self, port: int, email: str) -> None:
         self.port = port
-        self.body = f"username={email}&password={DEFAULT_PASSWORD}".replace(" ", "+").encode()
+        self.body = f"email={email}&password={DEFAULT_PASSWORD}".replace(" ", "+").encode()
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
     async def start(self) -> None:
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         head = (
-            f"POST {LOGIN} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+            f"POST {WEB_LOGIN} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
             "Content-Type: application/x-www-form-urlencoded\r\n"
             f"Content-Length: {len(self.body)}\r\nConnection: close\r\n\r\n"
         )
@@ -136,14 +139,38 @@ async def test_excess_requests_are_refused_at_once_while_health_and_websockets_w
             assert (await client.get("/metrics")).status_code == 200
             assert (await client.get("/static/app.css")).status_code in (200, 404)
             assert (await ws_hello(server.port, token))["type"] == "hello"
-            # Nor are eMAG's callbacks (they wait for their own slots instead: intake.throttle).
+            # Nor are eMAG's callbacks (they wait for their own slots instead: intake.throttle),
+            # nor the API's login (its own gate answers a flood with 429: auth/gate.py).
             assert (await client.get("/callbacks/emag/unknown/order")).status_code == 404
+            login = await client.post(
+                "/api/v1/auth/login", data={"username": user_email, "password": DEFAULT_PASSWORD}
+            )
+            assert login.status_code == 200
 
-            assert [await request.finish() for request in held] == [200, 200]
+            assert [await request.finish() for request in held] == [303, 303]
             # The slots are free again.
             assert (await client.get(OFFERS, headers=headers)).status_code == 200
             page = await client.get("/login", headers={"Accept": "text/html,*/*"})
             assert page.status_code == 200
+
+
+async def test_the_dashboards_own_api_calls_are_part_of_its_admitted_request(
+    settings: Settings, user_email: str
+) -> None:
+    """A dashboard page calls the API in-process (``web/client.py``) while it holds its slot:
+    with one slot and no queue, the login and the overview page still work, and only the page
+    requests count as admitted."""
+    limited = settings.model_copy(update={"max_in_flight": 1, "admission_queue_wait_seconds": 0})
+    with serving(limited) as (server, admission):
+        async with httpx.AsyncClient(base_url=server.url, follow_redirects=False) as client:
+            admitted = admission.admitted
+            login = await client.post(
+                "/login", data={"email": user_email, "password": DEFAULT_PASSWORD}
+            )
+            assert login.status_code == 303, login.text
+            overview = await client.get("/")
+            assert overview.status_code == 200, overview.text
+            assert admission.admitted == admitted + 2 and admission.refused == 0
 
 
 async def test_a_waiting_request_gets_the_next_free_slot_and_the_queue_is_bounded(
@@ -163,10 +190,37 @@ async def test_a_waiting_request_gets_the_next_free_slot_and_the_queue_is_bounde
             # Beyond the queue's one place: refused at once, whatever the wait allowed.
             assert_busy(await client.get(OFFERS, headers=headers), "1 requests in flight")
             assert not queued.done()
-            assert await held.finish() == 200
+            assert await held.finish() == 303
             # The freed slot went to the queued request.
             assert (await queued).status_code == 200
             await until(lambda: admission.in_flight == 0 and admission.waiting == 0)
+
+
+async def test_once_a_wait_ends_in_a_refusal_excess_requests_are_refused_without_one(
+    settings: Settings, user_email: str
+) -> None:
+    """A wait that ends in a 503 means an overload, not a burst: for ``strict_seconds`` after
+    it, a request finding every slot taken is refused on arrival (``refused_after_wait`` does not
+    move); once that period is over, such a request may wait again."""
+    limited = settings.model_copy(update={"max_in_flight": 1, "admission_queue_wait_seconds": 0.05})
+    with serving(limited) as (server, admission):
+        admission.strict_seconds = 3600  # the test decides when the strict period ends
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            headers = await auth_headers(client, user_email)
+            await until(lambda: admission.in_flight == 0)
+            held = HeldRequest(server.port, user_email)
+            await held.start()
+            await until(lambda: admission.in_flight == 1)
+            assert_busy(await client.get(OFFERS, headers=headers), "in flight")
+            assert admission.refused_after_wait == 1
+            for _ in range(3):
+                assert_busy(await client.get(OFFERS, headers=headers), "in flight")
+            assert admission.refused_after_wait == 1  # refused on arrival
+            admission._strict_until = float("-inf")  # the strict period is over
+            assert_busy(await client.get(OFFERS, headers=headers), "in flight")
+            assert admission.refused_after_wait == 2
+            assert await held.finish() == 303
+            assert (await client.get(OFFERS, headers=headers)).status_code == 200
 
 
 @contextlib.asynccontextmanager

@@ -17,9 +17,19 @@ requests fast and tells the others, cheaply, to come back: ``503`` with ``Retry-
   ``max_in_flight`` waiting; a short wait absorbs the bursts of an open-loop arrival (requests
   never arrive evenly) without letting a queue build up. Beyond the wait, or when the queue is
   full, the answer is ``503`` at once;
+- once a wait has ended in a refusal (or the queue was full), the process is overloaded rather
+  than hit by a burst: for :data:`STRICT_SECONDS` after that, a request finding every slot taken
+  is refused at once, without the wait (which would only delay its ``503``: at 2x capacity, shed
+  requests' p95 was 57 ms with every one of them allowed to wait, 18 ms refused at once);
 - never held back: WebSocket and lifespan scopes, ``/health`` and ``/metrics`` (a load balancer
-  must see a busy process as alive, not dead) and the dashboard's static files (no database, a few
-  kilobytes from the page cache: a page whose fragments were refused should still render).
+  must see a busy process as alive, not dead), the dashboard's static files (no database, a few
+  kilobytes from the page cache: a page whose fragments were refused should still render) and the
+  dashboard's own calls to the API (``web/client.py`` marks their scope with
+  :data:`IN_PROCESS`): the page that makes them holds a slot already, and refusing its calls
+  would turn an admitted page load into an error page (with every slot held by pages waiting for
+  their own API calls, no page could finish at all); and the paths given as ``also_exempt``, which
+  have a gate of their own (the login: ``auth/gate.py`` answers a flood with ``429``, and its
+  password checks run in threads, not on the event loop).
 
 A browser loading a dashboard page gets the ``503`` as a small page that reloads itself after
 ``Retry-After`` instead of the JSON answer: a logged-in user's page load is answered at once and
@@ -34,10 +44,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Iterable
 
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+#: Set in the scope of a request the app makes to itself (the dashboard's API calls): such a
+#: request is part of one already admitted. Only code in the process can set it.
+IN_PROCESS = "magflow.in_process"
+#: After a wait ended in a refusal, how long excess requests are refused without waiting.
+STRICT_SECONDS = 1.0
 #: Seconds a refused client is asked to wait before trying again.
 RETRY_AFTER_SECONDS = 1
 #: Paths never refused: exact paths, and prefixes.
@@ -88,23 +104,36 @@ def busy_response_parts(detail: str, html: bool = False) -> tuple[dict[str, obje
 class AdmissionMiddleware:
     """Bounds the HTTP requests in flight in this process; the excess gets ``503`` at once."""
 
-    def __init__(self, app: ASGIApp, max_in_flight: int, queue_wait: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_in_flight: int,
+        queue_wait: float,
+        also_exempt: Iterable[str] = (),
+        strict_seconds: float = STRICT_SECONDS,
+    ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self.app = app
+        self.exempt_paths = EXEMPT_PATHS | frozenset(also_exempt)
         self.max_in_flight = max_in_flight
         self.queue_wait = max(0.0, queue_wait)
         self.max_waiting = max_in_flight
+        self.strict_seconds = strict_seconds
         self.in_flight = 0
         self.admitted = 0
         self.refused = 0
+        #: Refusals that waited for a slot first (the others were refused on arrival).
+        self.refused_after_wait = 0
+        # Loop time until which excess requests are refused without waiting.
+        self._strict_until = float("-inf")
         # Futures of the requests waiting for a slot, oldest first. A slot freed while some wait
         # is handed to the oldest one (its future resolves True) rather than released, so that a
         # newcomer cannot overtake the queue.
         self._waiting: deque[asyncio.Future[bool]] = deque()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._exempt(scope["path"]):
+        if scope["type"] != "http" or IN_PROCESS in scope or self._exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
         if not await self._acquire():
@@ -122,17 +151,19 @@ class AdmissionMiddleware:
         """Requests waiting for a slot now."""
         return sum(1 for waiter in self._waiting if not waiter.done())
 
-    @staticmethod
-    def _exempt(path: str) -> bool:
-        return path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
+    def _exempt(self, path: str) -> bool:
+        return path in self.exempt_paths or path.startswith(EXEMPT_PREFIXES)
 
     async def _acquire(self) -> bool:
         if self.in_flight < self.max_in_flight and not self._waiting:
             self.in_flight += 1
             return True
-        if self.queue_wait <= 0 or len(self._waiting) >= self.max_waiting:
-            return False
         loop = asyncio.get_running_loop()
+        if self.queue_wait <= 0 or loop.time() < self._strict_until:
+            return False
+        if len(self._waiting) >= self.max_waiting:
+            self._strict_until = loop.time() + self.strict_seconds
+            return False
         waiter: asyncio.Future[bool] = loop.create_future()
         self._waiting.append(waiter)
         expiry = loop.call_later(self.queue_wait, self._expire, waiter)
@@ -153,6 +184,8 @@ class AdmissionMiddleware:
         if not waiter.done():
             waiter.set_result(False)
             self._waiting.remove(waiter)
+            self.refused_after_wait += 1
+            self._strict_until = asyncio.get_running_loop().time() + self.strict_seconds
 
     def _release(self) -> None:
         while self._waiting:

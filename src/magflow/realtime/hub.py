@@ -256,6 +256,37 @@ def _dumps(event: Event) -> str:
     return json.dumps(event, separators=(",", ":"), default=str)
 
 
+#: Clients an event is queued for per turn of the event loop (see :meth:`Hub.dispatch`).
+FANOUT_BATCH = 50
+
+
+class _Fanout:
+    """An event on its way to the clients connected when it arrived."""
+
+    def __init__(self, event: Event, clients: list[Client]) -> None:
+        self.event = event
+        self.clients = clients
+        self.next = 0
+        self.text: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.next >= len(self.clients)
+
+    def deliver(self, budget: int) -> int:
+        """Queue the event for up to ``budget`` more clients; returns the budget left."""
+        end = min(len(self.clients), self.next + budget)
+        event_type = self.event["type"]
+        for client in self.clients[self.next : end]:
+            if client.route.wants(event_type):
+                if self.text is None:
+                    self.text = _dumps(self.event)
+                client.queue.put(Item(self.event, self.text))
+        budget -= end - self.next
+        self.next = end
+        return budget
+
+
 class Hub:
     """Connected WebSocket clients of this process and the bus listener that feeds them."""
 
@@ -281,6 +312,7 @@ class Hub:
         # Set by the sync engine's wiring: the running runs, as the REST sync-progress shows them.
         self.snapshot_provider: SnapshotProvider = snapshot_provider
         self._clients: set[Client] = set()
+        self._fanout: deque[_Fanout] = deque()
         self._remove_listener: Callable[[], None] | None = None
         self._rechecker: asyncio.Task[None] | None = None
         #: The routes' authenticator, made once per hub (see ``realtime.routes._serve``).
@@ -312,13 +344,27 @@ class Hub:
                     await client.websocket.close(CLOSE_GOING_AWAY, "server shutting down")
 
     def dispatch(self, event: Event) -> None:
-        """The bus listener: queue ``event`` for every client that wants it. Never blocks."""
-        text: str | None = None
-        for client in self._clients:
-            if client.route.wants(event["type"]):
-                if text is None:
-                    text = _dumps(event)
-                client.queue.put(Item(event, text))
+        """The bus listener: queue ``event`` for every client that wants it. Never blocks.
+
+        :data:`FANOUT_BATCH` clients at a time, one batch per turn of the event loop (the
+        first one at once): queueing an event wakes the client's sender, and a thousand senders
+        woken in one turn held the loop for tens of milliseconds, which every HTTP request
+        arriving then waited through (``bench/load.py`` at 2x its capacity: shed requests' p95
+        47 ms with 1,000 clients, 13 ms with none). Events reach each client in order: a batch
+        of one event ends before the next event's first."""
+        self._fanout.append(_Fanout(event, list(self._clients)))
+        if len(self._fanout) == 1:
+            self._pump()
+
+    def _pump(self) -> None:
+        budget = FANOUT_BATCH
+        while self._fanout and budget > 0:
+            fanout = self._fanout[0]
+            budget = fanout.deliver(budget)
+            if fanout.done:
+                self._fanout.popleft()
+        if self._fanout:
+            asyncio.get_running_loop().call_soon(self._pump)
 
     async def serve(
         self,

@@ -11,6 +11,9 @@ from typing import Any
 
 import httpx
 from fastapi import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from magflow.common.admission import IN_PROCESS
 
 
 class ApiError(Exception):
@@ -46,13 +49,25 @@ def _detail(response: httpx.Response) -> Any:
     return body.get("detail", body) if isinstance(body, dict) else body
 
 
+def _in_process(app: ASGIApp) -> ASGIApp:
+    """``app``, its requests marked as made from inside the process: admission control lets
+    them through, as part of the page request already admitted (``common/admission.py``)."""
+
+    async def call(scope: Scope, receive: Receive, send: Send) -> None:
+        await app({**scope, IN_PROCESS: True}, receive, send)
+
+    return call
+
+
 class ApiClient:
     """One request's view of the API, authenticated with ``token`` (or anonymous)."""
 
     def __init__(self, request: Request, token: str | None) -> None:
         # The browser's address, so that the API's login throttle counts per real client.
         client = (request.client.host, request.client.port) if request.client else None
-        self._transport = httpx.ASGITransport(app=request.app, client=client or ("127.0.0.1", 123))
+        self._transport = httpx.ASGITransport(
+            app=_in_process(request.app), client=client or ("127.0.0.1", 123)
+        )
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     async def call(
