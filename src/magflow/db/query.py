@@ -50,11 +50,7 @@ def one_of(session: AsyncSession, column: Any, values: list[int]) -> ColumnEleme
 
 
 async def fetch_rows(
-    session: AsyncSession,
-    statement: Executable,
-    params: dict[str, Any] | None = None,
-    *,
-    kept: bool = False,
+    session: AsyncSession, statement: Executable, params: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     """The rows of a statement that selects columns, as plain dicts (column name → value).
 
@@ -62,17 +58,7 @@ async def fetch_rows(
     execution layer (its per-statement state, loading and row objects) for rows that are only
     read. Plain dicts, because validating them into a pydantic model is the cheap path: a row
     mapping goes through pydantic's generic ``Mapping`` path, one ``get`` per field per row
-    (issue 18: the rows' validation cost as much as the query).
-
-    ``kept``: the statement object is used again and again (a module's constant, a statement
-    of :func:`page_statement`); on PostgreSQL it is then compiled once and run on psycopg
-    directly (:class:`_DirectStatement`). A statement built per call is better left to
-    SQLAlchemy's own compiled cache."""
-    dialect = session.get_bind().dialect
-    if kept and dialect.driver == "psycopg":
-        direct = _direct_statement(statement, dialect)
-        if direct is not None:
-            return await direct.fetch(session, params or {})
+    (issue 18: the rows' validation cost as much as the query)."""
 
     def run(sync_session: Session) -> list[dict[str, Any]]:
         # What the session's autoflush would do before a query (a listing has nothing pending).
@@ -87,98 +73,6 @@ async def fetch_rows(
     return await session.run_sync(run)
 
 
-class _DirectStatement:
-    """A statement compiled once for PostgreSQL and run on the session's psycopg connection
-    itself, doing what SQLAlchemy's execution does for it (bind processors and escaped names on
-    the way in, the result types' processors on the way out) without its per-execution layers.
-
-    Why (issue 18): for a read-only listing, SQLAlchemy's execution (the compiled cache's key,
-    the execution context, the cursor result, two switches into its greenlet) cost several times
-    what psycopg itself spends on the statement. Only for statements SQLAlchemy sends as they
-    are compiled (no expanding ``IN`` or literal parameters rendered at execution, no schema
-    translation): :func:`_direct_statement` says which."""
-
-    def __init__(self, compiled: Any) -> None:
-        self.compiled = compiled
-        self.sql: str = compiled.string
-        self.bind_processors: dict[str, Any] = dict(compiled._bind_processors)
-        self.escaped: dict[str, str] = dict(compiled.escaped_bind_names or {})
-        self.columns = [(entry[0], entry[3]) for entry in compiled._result_columns]
-        self.keys = tuple(key for key, _ in self.columns)
-        # Result processors by the column types psycopg reports (SQLAlchemy picks them by
-        # those too): computed at the first execution, kept while the types stay the same.
-        self._processors: tuple[tuple[int, ...], list[Any]] | None = None
-
-    def bind(self, values: dict[str, Any]) -> dict[str, Any]:
-        params = self.compiled.construct_params(values, escape_names=False)
-        return {
-            self.escaped.get(name, name): (
-                self.bind_processors[name](value) if name in self.bind_processors else value
-            )
-            for name, value in params.items()
-        }
-
-    def processors(self, description: Any, dialect: Any) -> list[Any]:
-        type_codes = tuple(column.type_code for column in description)
-        if self._processors is None or self._processors[0] != type_codes:
-            processors = [
-                type_._cached_result_processor(dialect, code)
-                for (_, type_), code in zip(self.columns, type_codes, strict=True)
-            ]
-            self._processors = (type_codes, processors)
-        return self._processors[1]
-
-    async def fetch(self, session: AsyncSession, values: dict[str, Any]) -> list[dict[str, Any]]:
-        sync_session = session.sync_session
-        if sync_session.autoflush and (
-            sync_session.new or sync_session.dirty or sync_session.deleted
-        ):
-            await session.flush()
-        connection = await session.connection()
-        raw = await connection.get_raw_connection()
-        driver = raw.driver_connection
-        assert driver is not None
-        async with driver.cursor() as cursor:
-            await cursor.execute(self.sql, self.bind(values))
-            rows = await cursor.fetchall()
-            processors = self.processors(cursor.description, session.get_bind().dialect)
-        keys = self.keys
-        if not any(processors):
-            return [dict(zip(keys, row, strict=True)) for row in rows]
-        return [
-            {
-                key: (process(value) if process is not None else value)
-                for key, process, value in zip(keys, processors, row, strict=True)
-            }
-            for row in rows
-        ]
-
-
-#: Statements compiled for the direct path (all forgotten when that many are kept): by the
-#: statement object, which the listings keep (:func:`page_statement`) and the lookups share.
-DIRECT_STATEMENTS_KEPT = 512
-_direct_statements: dict[int, tuple[Executable, _DirectStatement | None]] = {}
-
-
-def _direct_statement(statement: Executable, dialect: Any) -> _DirectStatement | None:
-    entry = _direct_statements.get(id(statement))
-    if entry is not None and entry[0] is statement:
-        return entry[1]
-    compiled: Any = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
-    simple = not (
-        compiled.literal_execute_params
-        or compiled.post_compile_params
-        or compiled.positional
-        or compiled.schema_translate_map
-        or not compiled._result_columns
-    )
-    direct = _DirectStatement(compiled) if simple else None
-    if len(_direct_statements) >= DIRECT_STATEMENTS_KEPT:
-        _direct_statements.clear()
-    _direct_statements[id(statement)] = (statement, direct)
-    return direct
-
-
 class Record(SimpleNamespace):
     """A row read by :func:`fetch_records`: one attribute per column, a plain attribute read (a
     SQLAlchemy ``Row`` resolves each attribute by name through its key map, about ten times
@@ -187,16 +81,12 @@ class Record(SimpleNamespace):
 
 
 async def fetch_records(
-    session: AsyncSession,
-    statement: Executable,
-    params: dict[str, Any] | None = None,
-    *,
-    kept: bool = False,
+    session: AsyncSession, statement: Executable, params: dict[str, Any] | None = None
 ) -> list[Record]:
     """The rows of a statement that selects columns, as :class:`Record` objects (a value per
     column by attribute, as an ORM object would give it), executed like :func:`fetch_rows`: for
     code that reads rows attribute by attribute."""
-    return [Record(**row) for row in await fetch_rows(session, statement, params, kept=kept)]
+    return [Record(**row) for row in await fetch_rows(session, statement, params)]
 
 
 def column_select(model: Any, columns: Iterable[str]) -> Select[Any]:
@@ -253,9 +143,7 @@ async def fetch_page(
     cost about as much API CPU as the rest of the request, for rows that are only read and
     turned into JSON (BENCHMARKS.md, "load")."""
     statement = page_statement(key, build)
-    return await fetch_rows(
-        session, statement, {"page_offset": offset, "page_limit": limit}, kept=True
-    )
+    return await fetch_rows(session, statement, {"page_offset": offset, "page_limit": limit})
 
 
 async def fetch_sorted_page(

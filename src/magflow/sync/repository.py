@@ -63,7 +63,7 @@ async def running_runs(session: AsyncSession) -> Sequence[SyncLog]:
     a running run's checkpoint and errors are the bulk of its row). Each row reads like a
     ``SyncLog`` for those columns and is typed as one for the progress views; none is an ORM
     object."""
-    return cast("Sequence[SyncLog]", await fetch_records(session, _RUNNING, kept=True))
+    return cast("Sequence[SyncLog]", await fetch_records(session, _RUNNING))
 
 
 async def stalled_runs(session: AsyncSession, heartbeat_before: datetime) -> Sequence[SyncLog]:
