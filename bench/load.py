@@ -470,7 +470,9 @@ def _epoch(ts: str) -> float:
 async def capture_sql(token: str, paths: list[str]) -> dict[str, list[tuple[str, Any]]]:
     """The SQL each path runs in the API, captured by running the app itself in this process
     (same settings, same database) under SQLAlchemy's ``before_cursor_execute``: the second call's
-    statements (the steady state: caches warm), or the first call's when the second ran none."""
+    statements (the steady state: caches warm). A path whose steady state runs no SQL (the
+    enhanced status, served from the process's copy of the cache: ``Cache.near``) gets a floor
+    that runs none either and writes an empty list: what answering costs at all."""
     from sqlalchemy import event
 
     from magflow.app import create_app
@@ -495,7 +497,7 @@ async def capture_sql(token: str, paths: list[str]) -> dict[str, list[tuple[str,
                     statements.clear()
                     (await client.get(path, headers=headers)).raise_for_status()
                     calls.append(list(statements))
-                captured[path] = calls[1] or calls[0]
+                captured[path] = calls[1]
         event.remove(engine, "before_cursor_execute", record)
     return captured
 

@@ -31,7 +31,7 @@ async def reader_by_id(session: AsyncSession, user_id: int) -> User | None:
     """The user ``user_id`` as a read-only request sees it: a detached ``User`` (in no session,
     so nothing set on it is ever written) holding only the columns of :data:`_READER_BY_ID`,
     read by one Core statement instead of an ORM load."""
-    rows = await fetch_rows(session, _READER_BY_ID, {"user_id": user_id}, kept=True)
+    rows = await fetch_rows(session, _READER_BY_ID, {"user_id": user_id})
     return User(**rows[0]) if rows else None
 
 
