@@ -196,30 +196,34 @@ async def test_a_waiting_request_gets_the_next_free_slot_and_the_queue_is_bounde
             await until(lambda: admission.in_flight == 0 and admission.waiting == 0)
 
 
-async def test_once_a_wait_ends_in_a_refusal_excess_requests_are_refused_without_one(
+async def test_repeated_refusals_after_a_wait_make_excess_requests_refused_without_one(
     settings: Settings, user_email: str
 ) -> None:
-    """A wait that ends in a 503 means an overload, not a burst: for ``strict_seconds`` after
-    it, a request finding every slot taken is refused on arrival (``refused_after_wait`` does not
-    move); once that period is over, such a request may wait again."""
-    limited = settings.model_copy(update={"max_in_flight": 1, "admission_queue_wait_seconds": 0.05})
+    """``max_in_flight`` waits ending in a 503 within ``strict_seconds`` mean an overload, not a
+    burst: for ``strict_seconds`` after them, a request finding every slot taken is refused on
+    arrival (``refused_after_wait`` does not move). A lone refusal does not do that, and once the
+    strict period is over, such a request may wait again."""
+    limited = settings.model_copy(update={"max_in_flight": 2, "admission_queue_wait_seconds": 0.05})
     with serving(limited) as (server, admission):
         admission.strict_seconds = 3600  # the test decides when the strict period ends
         async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
             headers = await auth_headers(client, user_email)
             await until(lambda: admission.in_flight == 0)
-            held = HeldRequest(server.port, user_email)
-            await held.start()
-            await until(lambda: admission.in_flight == 1)
+            held = [HeldRequest(server.port, user_email) for _ in range(2)]
+            for request in held:
+                await request.start()
+            await until(lambda: admission.in_flight == 2)
             assert_busy(await client.get(OFFERS, headers=headers), "in flight")
-            assert admission.refused_after_wait == 1
+            assert admission.refused_after_wait == 1  # waited: one refusal is a burst's tail
+            assert_busy(await client.get(OFFERS, headers=headers), "in flight")
+            assert admission.refused_after_wait == 2  # waited too; now the process is strict
             for _ in range(3):
                 assert_busy(await client.get(OFFERS, headers=headers), "in flight")
-            assert admission.refused_after_wait == 1  # refused on arrival
+            assert admission.refused_after_wait == 2  # refused on arrival
             admission._strict_until = float("-inf")  # the strict period is over
             assert_busy(await client.get(OFFERS, headers=headers), "in flight")
-            assert admission.refused_after_wait == 2
-            assert await held.finish() == 303
+            assert admission.refused_after_wait == 3
+            assert [await request.finish() for request in held] == [303, 303]
             assert (await client.get(OFFERS, headers=headers)).status_code == 200
 
 

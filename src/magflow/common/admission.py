@@ -17,10 +17,13 @@ requests fast and tells the others, cheaply, to come back: ``503`` with ``Retry-
   ``max_in_flight`` waiting; a short wait absorbs the bursts of an open-loop arrival (requests
   never arrive evenly) without letting a queue build up. Beyond the wait, or when the queue is
   full, the answer is ``503`` at once;
-- once a wait has ended in a refusal (or the queue was full), the process is overloaded rather
-  than hit by a burst: for :data:`STRICT_SECONDS` after that, a request finding every slot taken
-  is refused at once, without the wait (which would only delay its ``503``: at 2x capacity, shed
-  requests' p95 was 57 ms with every one of them allowed to wait, 18 ms refused at once);
+- once ``max_in_flight`` waits have ended in a refusal (or found the queue full) within
+  :data:`STRICT_SECONDS`, the process is overloaded rather than hit by a burst: for
+  :data:`STRICT_SECONDS` after that, a request finding every slot taken is refused at once,
+  without the wait (which would only delay its ``503``: at 2x capacity, shed requests' p95 was
+  57 ms with every one of them allowed to wait, 18 ms refused at once). A lone refusal, the
+  tail of a burst, does not make the process strict (a strict second after every burst refused
+  more than 1 % of the requests at two thirds of the capacity);
 - never held back: WebSocket and lifespan scopes, ``/health`` and ``/metrics`` (a load balancer
   must see a busy process as alive, not dead), the dashboard's static files (no database, a few
   kilobytes from the page cache: a page whose fragments were refused should still render) and the
@@ -125,8 +128,10 @@ class AdmissionMiddleware:
         self.refused = 0
         #: Refusals that waited for a slot first (the others were refused on arrival).
         self.refused_after_wait = 0
-        # Loop time until which excess requests are refused without waiting.
+        # Loop time until which excess requests are refused without waiting, and the loop times
+        # of the refusals of the last strict_seconds that decide it.
         self._strict_until = float("-inf")
+        self._recent_refusals: deque[float] = deque()
         # Futures of the requests waiting for a slot, oldest first. A slot freed while some wait
         # is handed to the oldest one (its future resolves True) rather than released, so that a
         # newcomer cannot overtake the queue.
@@ -162,7 +167,7 @@ class AdmissionMiddleware:
         if self.queue_wait <= 0 or loop.time() < self._strict_until:
             return False
         if len(self._waiting) >= self.max_waiting:
-            self._strict_until = loop.time() + self.strict_seconds
+            self._note_refusal(loop.time())
             return False
         waiter: asyncio.Future[bool] = loop.create_future()
         self._waiting.append(waiter)
@@ -185,7 +190,18 @@ class AdmissionMiddleware:
             waiter.set_result(False)
             self._waiting.remove(waiter)
             self.refused_after_wait += 1
-            self._strict_until = asyncio.get_running_loop().time() + self.strict_seconds
+            self._note_refusal(asyncio.get_running_loop().time())
+
+    def _note_refusal(self, now: float) -> None:
+        """A wait ended in a refusal, or found the queue full: enough of them within
+        ``strict_seconds`` make the process strict for ``strict_seconds``."""
+        recent = self._recent_refusals
+        recent.append(now)
+        while recent and recent[0] < now - self.strict_seconds:
+            recent.popleft()
+        if len(recent) >= self.max_waiting:
+            self._strict_until = now + self.strict_seconds
+            recent.clear()
 
     def _release(self) -> None:
         while self._waiting:
