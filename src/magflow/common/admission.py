@@ -55,7 +55,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 #: Set in the scope of a request the app makes to itself (the dashboard's API calls): such a
 #: request is part of one already admitted. Only code in the process can set it.
 IN_PROCESS = "magflow.in_process"
-#: After a wait ended in a refusal, how long excess requests are refused without waiting.
+#: The window in which ``max_in_flight`` refused waits make the process strict, and how long
+#: excess requests are then refused without waiting.
 STRICT_SECONDS = 1.0
 #: Seconds a refused client is asked to wait before trying again.
 RETRY_AFTER_SECONDS = 1
