@@ -23,10 +23,15 @@ from magflow.settings import private_sqlite_file, sqlite_path
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets readers (dashboards, progress polls) run beside a sync's writes; the busy timeout
     makes concurrent writers wait instead of failing with "database is locked". The timeout goes
-    first: switching to WAL takes a lock, which another connection may hold at that moment."""
+    first: switching to WAL takes a lock, which another connection may hold at that moment. WAL
+    is kept in the file, so it is only switched on when the file is not in WAL yet: asking again
+    on every new connection still took that lock, and a connection opened while another one
+    wrote failed with "database is locked" despite the timeout (seen once in CI)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
