@@ -85,7 +85,7 @@ def _fast_lane(app: FastAPI) -> FastLaneMiddleware:
 
 
 def _answered(app: FastAPI) -> int:
-    return sum(bound.hits for bound in _fast_lane(app)._bound.values())
+    return sum(plan.hits for plan in _fast_lane(app)._plans.values())
 
 
 #: What changes with the instant an answer is computed at: each server computes its own status
@@ -174,12 +174,14 @@ async def test_the_fast_lane_refuses_a_disabled_user_as_the_routes_do(
         assert refused.json()["detail"] == "user is unknown or disabled"
 
 
-def test_every_fast_read_has_its_route() -> None:
-    """A fast read whose path no ``GET`` route has is refused when the app is built."""
-    from magflow.common.fastlane import FastRead
+def test_every_fast_read_has_its_route_and_only_reads() -> None:
+    """A path no ``GET`` route has, or a route that is not read-only (the fast lane runs it in
+    a session without a transaction), is refused when the app is built."""
+    from magflow.app import ROUTERS
+    from magflow.auth.routes import router as auth_router
 
-    async def handle(_call: Any) -> Any:
-        return None
-
+    routes = [route for router in ROUTERS for route in router.routes]
     with pytest.raises(RuntimeError, match="without a GET route"):
-        FastLaneMiddleware(app=None, reads=[FastRead("/api/v1/nowhere", handle)], routes=[])  # type: ignore[arg-type]
+        FastLaneMiddleware(app=None, paths=["/api/v1/nowhere"], routes=routes)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="read-only routes only"):
+        FastLaneMiddleware(app=None, paths=[auth_router.prefix + "/me"], routes=routes)  # type: ignore[arg-type]

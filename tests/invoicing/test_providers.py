@@ -3,31 +3,12 @@ answer lost after the provider issued (no second document)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from magflow.context import AppContext
 from magflow.emag_sim import SimulatorServer
-from magflow.invoicing.sims import ProviderSim, oblio_app, smartbill_app
+from magflow.invoicing.sims import ProviderSim
 from tests.invoicing.support import configure, finalized_orders, invoices
 from tests.orders.support import Clients
-from tests.support.servers import UvicornThread
 from tests.support.simulation import Accounts
-
-
-@pytest.fixture
-def smartbill() -> Iterator[tuple[ProviderSim, str]]:
-    state = ProviderSim()
-    with UvicornThread(smartbill_app(state)) as server:
-        yield state, server.url
-
-
-@pytest.fixture
-def oblio() -> Iterator[tuple[ProviderSim, str]]:
-    state = ProviderSim()
-    with UvicornThread(oblio_app(state)) as server:
-        yield state, server.url
 
 
 async def test_smartbill_refusals_outages_and_a_lost_answer_never_issue_twice(

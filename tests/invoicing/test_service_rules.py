@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -37,10 +36,9 @@ from magflow.invoicing.service import (
     public_url,
     reference_of,
 )
-from magflow.invoicing.sims import PDF, ProviderSim, oblio_app, smartbill_app
+from magflow.invoicing.sims import PDF, ProviderSim
 from magflow.orders.models import EmagOrder
 from tests.factories import make_account
-from tests.support.servers import UvicornThread
 
 _emag_ids = itertools.count(9001)
 NO_URL = (
@@ -441,32 +439,30 @@ async def test_demo_settings_issue_with_the_builtin_provider_and_are_kept(
 # --- external providers --------------------------------------------------------------------------
 
 
-@pytest.fixture
-def oblio() -> Iterator[tuple[ProviderSim, str]]:
-    state = ProviderSim()
-    with UvicornThread(oblio_app(state)) as server:
-        yield state, server.url
-
-
-@pytest.fixture
-def smartbill() -> Iterator[tuple[ProviderSim, str]]:
-    state = ProviderSim()
-    with UvicornThread(smartbill_app(state)) as server:
-        yield state, server.url
+async def _provider_account(
+    ctx: AppContext, provider: str, sim: tuple[ProviderSim, str], **settings: Any
+) -> EmagAccount:
+    """An account invoicing through ``provider``'s simulator, with its credentials."""
+    state, url = sim
+    secret = (
+        {"email": state.username, "secret": state.token}
+        if provider == "oblio"
+        else {"username": state.username, "token": state.token}
+    )
+    return await _account(
+        ctx,
+        provider=provider,
+        provider_base_url=url,
+        credentials_encrypted=ctx.cipher.encrypt(json.dumps(secret)),
+        **settings,
+    )
 
 
 async def test_the_tick_issues_through_one_provider_per_account(
     ctx: AppContext, oblio: tuple[ProviderSim, str]
 ) -> None:
-    state, url = oblio
-    secret = {"email": state.username, "secret": state.token}
-    account = await _account(
-        ctx,
-        provider="oblio",
-        trigger="finalized",
-        provider_base_url=url,
-        credentials_encrypted=ctx.cipher.encrypt(json.dumps(secret)),
-    )
+    state, _ = oblio
+    account = await _provider_account(ctx, "oblio", oblio, trigger="finalized")
     orders = [await _order(ctx, account) for _ in range(3)]
     await InvoicingService(ctx).tick()
     rows = await _rows(ctx)
@@ -481,15 +477,8 @@ async def test_the_tick_issues_through_one_provider_per_account(
 async def test_a_provider_refusal_is_a_failed_issue_in_the_audit_log(
     ctx: AppContext, oblio: tuple[ProviderSim, str]
 ) -> None:
-    state, url = oblio
-    secret = {"email": state.username, "secret": state.token}
-    account = await _account(
-        ctx,
-        provider="oblio",
-        series="NOPE",
-        provider_base_url=url,
-        credentials_encrypted=ctx.cipher.encrypt(json.dumps(secret)),
-    )
+    state, _ = oblio
+    account = await _provider_account(ctx, "oblio", oblio, series="NOPE")
     order = await _order(ctx, account)
     refused = await InvoicingService(ctx).request(order.id)
     assert (refused.state, refused.failed_step, refused.number) == ("failed", "issue", None)
@@ -522,15 +511,9 @@ class _NotYetFiled(list[dict[str, Any]]):
 async def test_a_pdf_not_yet_available_is_fetched_again_without_issuing_again(
     ctx: AppContext, smartbill: tuple[ProviderSim, str]
 ) -> None:
-    state, url = smartbill
+    state, _ = smartbill
     state.issued = filed = _NotYetFiled()
-    secret = {"username": state.username, "token": state.token}
-    account = await _account(
-        ctx,
-        provider="smartbill",
-        provider_base_url=url,
-        credentials_encrypted=ctx.cipher.encrypt(json.dumps(secret)),
-    )
+    account = await _provider_account(ctx, "smartbill", smartbill)
     order = await _order(ctx, account)
     service = InvoicingService(ctx)
     failed = await service.request(order.id)
@@ -559,14 +542,8 @@ async def test_a_pdf_not_yet_available_is_fetched_again_without_issuing_again(
 async def test_a_provider_silent_when_asked_what_it_issued_issues_nothing(
     ctx: AppContext, smartbill: tuple[ProviderSim, str]
 ) -> None:
-    state, url = smartbill
-    secret = {"username": state.username, "token": state.token}
-    account = await _account(
-        ctx,
-        provider="smartbill",
-        provider_base_url=url,
-        credentials_encrypted=ctx.cipher.encrypt(json.dumps(secret)),
-    )
+    state, _ = smartbill
+    account = await _provider_account(ctx, "smartbill", smartbill)
     order = await _order(ctx, account)
     service = InvoicingService(ctx)
     state.drop_after_issue = True  # SmartBill issues 0001, the answer is lost

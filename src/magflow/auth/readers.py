@@ -6,8 +6,8 @@ every request, the largest part of their cost left once the framework's was gone
 detached, read-only ``User`` those routes see (:func:`magflow.auth.repository.reader_by_id`).
 
 How fresh: a change to a user (logout, password change or reset, disabled, role changed,
-deleted) committed **in this process** drops every kept reader at once (a SQLAlchemy session
-event: any ``User`` flushed as changed or deleted, then committed); a change made by another
+deleted) committed **in this process** drops every kept reader at once (SQLAlchemy events: a
+``User`` row updated or deleted, then its session committed); a change made by another
 process (another API process, a worker, the CLI) is seen here within
 ``MAGFLOW_AUTH_CACHE_SECONDS`` (1 s by default; 0 turns the cache off), the same kind of bound the
 WebSocket hub has for open sockets (``MAGFLOW_WS_RECHECK_SECONDS``). Routes that change things
@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from magflow.auth.models import User
 
@@ -60,9 +60,12 @@ class ReaderCache:
 _CHANGED = "magflow_users_changed"
 
 
-@event.listens_for(Session, "after_flush")
-def _note_user_changes(session: Session, _flush_context: Any) -> None:
-    if any(isinstance(obj, User) for obj in (*session.dirty, *session.deleted)):
+@event.listens_for(User, "after_update")
+@event.listens_for(User, "after_delete")
+def _note_user_change(_mapper: Any, _connection: Any, user: User) -> None:
+    """A ``User`` row was written (a mapper event: no other flush pays for it)."""
+    session = object_session(user)
+    if session is not None:
         session.info[_CHANGED] = True
 
 

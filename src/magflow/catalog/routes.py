@@ -6,9 +6,8 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from magflow.auth.dependencies import CurrentUser
 from magflow.catalog import repository
-from magflow.catalog.schemas import OfferFilterQuery, OfferOut, offer_filter
-from magflow.common.deps import Context, Session, account_filter, read_only
-from magflow.common.fastlane import FastCall, FastRead
+from magflow.catalog.schemas import OfferFilterQuery, OfferOut
+from magflow.common.deps import Context, Session, read_only
 from magflow.common.listing import COUNT_CACHE_TTL_SECONDS, listing_total
 from magflow.common.schemas import IdPath, Page, Skip, page_of
 
@@ -59,31 +58,6 @@ async def list_offers(
         count=lambda: repository.count_offers(session, filters),
     )
     return page_of(OfferOut, rows, total=total, skip=skip, limit=limit)
-
-
-async def _fast_list_offers(call: FastCall) -> Any:
-    """:func:`list_offers` in the fast lane (``common/fastlane.py``): its dependencies, then it."""
-    p = call.params
-    filters = await offer_filter(
-        await account_filter(call.session, p["account"]),
-        search=p["search"],
-        offer_status=p["offer_status"],
-        in_stock=p["in_stock"],
-        include_missing=p["include_missing"],
-    )
-    return await list_offers(
-        call.ctx,
-        call.session,
-        call.user,
-        filters,
-        sort=p["sort"],
-        order=p["order"],
-        skip=p["skip"],
-        limit=p["limit"],
-    )
-
-
-FAST_READS = [FastRead(router.prefix, _fast_list_offers)]
 
 
 @router.get("/{offer_id}", response_model=OfferOut)

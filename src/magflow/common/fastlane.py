@@ -6,15 +6,17 @@ through some 250 routes, solving the route's dependency graph (about ten depende
 coroutine with its own parameter validation), re-validating the returned page against the response
 model and a session generator per request.
 
-:class:`FastLaneMiddleware` (pure ASGI) answers ``GET`` on the paths registered with a
-:class:`FastRead` by doing the same work directly:
+:class:`FastLaneMiddleware` (pure ASGI) answers ``GET`` on the paths it is given by doing the same
+work directly, planned once per route from the route's own dependency graph (:func:`_plan`):
 
-1. the bearer token and the query string are checked exactly as the route checks them: the query
-   parameters are validated by a model built from the route's own parameters (same names,
-   aliases, defaults and constraints: :func:`query_model`), the token and the user by
-   :func:`magflow.auth.service.user_from_token`;
-2. the route's own functions run (the :class:`FastRead` handler only wires them: it calls the
-   route's dependencies and endpoint with the validated values) in a read-only session;
+1. the query string is validated by a model built from the route's own query parameters (same
+   names, aliases, defaults and constraints: :class:`_Plan`), the bearer token and the user by
+   :func:`magflow.auth.service.user_from_token`, as :func:`magflow.auth.dependencies.current_user`
+   checks them;
+2. the route's own dependencies and endpoint are called with those values, in a read-only session
+   (the route must be :func:`~magflow.common.deps.read_only`): the app's context, the session and
+   the user are provided here, every other dependency (an account lookup, the filters, a role
+   check) is called as FastAPI would call it;
 3. the result is serialized once by the response model's ``TypeAdapter``, as FastAPI writes it.
 
 Anything but the common case goes to FastAPI unchanged: no token, a token or user that fails, a
@@ -22,7 +24,9 @@ role too low, a query the model refuses, a repeated parameter, text the request 
 refuse, a CORS request, an unknown account or any other error the app answers itself (404, 422,
 401, 403 keep FastAPI's exact shape, since FastAPI produces them). The fast lane never answers
 differently from the route; ``tests/common/test_fastlane.py`` compares the two answer by answer.
-``MAGFLOW_FAST_LANE=false`` turns it off.
+``MAGFLOW_FAST_LANE=false`` turns it off. A route whose dependencies need more than a query
+string and a request (a header, a body, a generator of their own) is refused when the app is
+built.
 
 It sits inside the admission control and the security headers (its answers count as in flight
 and carry the same headers) and outside the request guard, which it does not need for a
@@ -31,55 +35,54 @@ and carry the same headers) and outside the request guard, which it does not nee
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi._compat import field_annotation_is_sequence
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from magflow.auth import service as auth_service
-from magflow.auth.models import Role, User
+from magflow.auth.dependencies import current_user
 from magflow.auth.tokens import InvalidTokenError
+from magflow.common.deps import context_dependency, get_session, is_read_only
 from magflow.common.errors import pool_timeout_response
 from magflow.common.security import text_problem
 from magflow.context import AppContext
 
-
-@dataclass(frozen=True)
-class FastCall:
-    """What a :class:`FastRead` handler gets: the request, the app's context, a read-only
-    session, the checked user and the route's query parameters, validated, by parameter name."""
-
-    request: Request
-    ctx: AppContext
-    session: AsyncSession
-    user: User
-    params: dict[str, Any]
+#: The dependencies the fast lane provides itself (what FastAPI would call → what it provides).
+PROVIDED: dict[Callable[..., Any], str] = {
+    context_dependency: "ctx",
+    get_session: "session",
+    current_user: "user",
+}
 
 
 @dataclass(frozen=True)
-class FastRead:
-    """A ``GET`` route answered by the fast lane: its path and the handler that calls the
-    route's own dependencies and endpoint (and returns what the endpoint returns)."""
+class _Step:
+    """One dependency (or the endpoint) to call: each argument is a query parameter, the
+    request, a provided value or the result of another step."""
 
-    path: str
-    handle: Callable[[FastCall], Awaitable[Any]]
-    #: The least role the route lets through (its ``require_role`` dependency, if any).
-    min_role: Role = Role.viewer
+    call: Callable[..., Any]
+    is_coroutine: bool
+    #: (argument, "query" | "request" | "provided" | "step", what)
+    arguments: tuple[tuple[str, str, Any], ...]
+    #: Called once per request however many steps use it, as FastAPI caches a dependency.
+    cached: bool
 
 
 @dataclass
-class _Bound:
-    read: FastRead
+class _Plan:
+    endpoint: _Step
     query: type[BaseModel]
     #: Query-string names (aliases) the route reads; those in ``repeatable`` are lists.
     names: frozenset[str]
@@ -89,64 +92,124 @@ class _Bound:
     hits: int = 0
 
 
-def query_model(route: APIRoute) -> tuple[type[BaseModel], frozenset[str], frozenset[str]]:
-    """A model of the route's query parameters, its dependencies' included, built from the very
-    ``FieldInfo`` FastAPI validates them with (type, alias, default, constraints); the names the
-    query string uses for them; those of them that are lists (``?status=1&status=3``). Unknown
-    parameters are ignored, as FastAPI does."""
-    fields: dict[str, Any] = {}
-    names: set[str] = set()
-    repeatable: set[str] = set()
-    for param in _query_params(route.dependant):
-        info = param.field_info
-        fields[param.name] = (info.annotation, info)
-        names.add(param.alias)
-        if field_annotation_is_sequence(info.annotation):
-            repeatable.add(param.alias)
-    model = create_model(  # type: ignore[call-overload]
+@dataclass
+class _Collected:
+    fields: dict[str, Any] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+
+def _step(dependant: Dependant, collected: _Collected) -> _Step:
+    """The call plan of ``dependant``, collecting its query parameters' fields on the way."""
+    call = dependant.call
+    unsupported = (
+        dependant.path_params
+        or dependant.header_params
+        or dependant.cookie_params
+        or dependant.body_params
+        or dependant.websocket_param_name
+        or dependant.http_connection_param_name
+        or dependant.response_param_name
+        or dependant.background_tasks_param_name
+        or dependant.security_scopes_param_name
+    )
+    generator = inspect.isasyncgenfunction(call) or inspect.isgeneratorfunction(call)
+    if call is None or unsupported or generator:
+        raise RuntimeError(f"the fast lane cannot call {call!r}: it needs more than a query")
+    arguments: list[tuple[str, str, Any]] = []
+    for param in dependant.query_params:
+        if collected.aliases.setdefault(param.name, param.alias) != param.alias:
+            raise RuntimeError(f"query parameter {param.name!r} has two aliases")
+        collected.fields[param.name] = (param.field_info.annotation, param.field_info)
+        arguments.append((param.name, "query", param.name))
+    if dependant.request_param_name:
+        arguments.append((dependant.request_param_name, "request", None))
+    for sub in dependant.dependencies:
+        assert sub.name is not None
+        provided = PROVIDED.get(sub.call) if sub.call is not None else None
+        if provided is not None:
+            arguments.append((sub.name, "provided", provided))
+        else:
+            arguments.append((sub.name, "step", _step(sub, collected)))
+    return _Step(call, inspect.iscoroutinefunction(call), tuple(arguments), dependant.use_cache)
+
+
+def _plan(route: APIRoute) -> _Plan:
+    if not is_read_only(route.endpoint):
+        raise RuntimeError(f"{route.path}: the fast lane answers read-only routes only")
+    collected = _Collected()
+    endpoint = _step(route.dependant, collected)
+    # Unknown parameters are ignored, as FastAPI does.
+    query = create_model(  # type: ignore[call-overload]
         f"{route.name}_query",
         __config__=ConfigDict(extra="ignore", validate_by_alias=True, validate_by_name=False),
-        **fields,
+        **collected.fields,
     )
-    return model, frozenset(names), frozenset(repeatable)
+    repeatable = frozenset(
+        collected.aliases[name]
+        for name, (annotation, _) in collected.fields.items()
+        if field_annotation_is_sequence(annotation)
+    )
+    response = TypeAdapter(route.response_model if route.response_model else Any)
+    return _Plan(endpoint, query, frozenset(collected.aliases.values()), repeatable, response)
 
 
-def _query_params(dependant: Dependant) -> list[Any]:
-    """The query parameters of a dependant and of its dependencies, each name once."""
-    params = {param.name: param for param in dependant.query_params}
-    for sub in dependant.dependencies:
-        for param in _query_params(sub):
-            params.setdefault(param.name, param)
-    return list(params.values())
+@dataclass
+class _Call:
+    """One request's values: the validated query parameters, the request, the provided values
+    and the results of the cached steps already run."""
+
+    params: dict[str, Any]
+    request: Request
+    provided: dict[str, Any]
+    results: dict[Callable[..., Any], Any] = field(default_factory=dict)
+
+    async def run(self, step: _Step) -> Any:
+        if step.cached and step.call in self.results:
+            return self.results[step.call]
+        kwargs: dict[str, Any] = {}
+        for argument, kind, what in step.arguments:
+            if kind == "query":
+                kwargs[argument] = self.params[what]
+            elif kind == "request":
+                kwargs[argument] = self.request
+            elif kind == "provided":
+                kwargs[argument] = self.provided[what]
+            else:
+                kwargs[argument] = await self.run(what)
+        result = step.call(**kwargs)
+        if step.is_coroutine:
+            result = await result
+        if step.cached:
+            self.results[step.call] = result
+        return result
 
 
 class FastLaneMiddleware:
-    def __init__(self, app: ASGIApp, reads: Iterable[FastRead], routes: Iterable[Any]) -> None:
+    def __init__(self, app: ASGIApp, paths: Iterable[str], routes: Iterable[Any]) -> None:
         """``routes``: the app's routes (those of its routers, which carry their full paths);
-        each of ``reads`` is bound to the ``GET`` route of its path, the first one as routing
-        would pick it."""
+        each of ``paths`` is bound to its ``GET`` route, the first one as routing would pick
+        it."""
         self.app = app
-        self._bound: dict[str, _Bound] = {}
-        by_path = {read.path: read for read in reads}
+        wanted = set(paths)
+        self._plans: dict[str, _Plan] = {}
         for route in routes:
-            if not isinstance(route, APIRoute) or "GET" not in (route.methods or ()):
-                continue
-            read = by_path.get(route.path)
-            if read is None or read.path in self._bound:
-                continue
-            model, names, repeatable = query_model(route)
-            response = TypeAdapter(route.response_model if route.response_model else Any)
-            self._bound[read.path] = _Bound(read, model, names, repeatable, response)
-        missing = set(by_path) - set(self._bound)
+            if (
+                isinstance(route, APIRoute)
+                and "GET" in (route.methods or ())
+                and route.path in wanted
+                and route.path not in self._plans
+            ):
+                self._plans[route.path] = _plan(route)
+        missing = wanted - set(self._plans)
         if missing:
             raise RuntimeError(f"fast reads without a GET route: {sorted(missing)}")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
-            bound = self._bound.get(scope["path"])
-            if bound is not None:
+            plan = self._plans.get(scope["path"])
+            if plan is not None:
                 try:
-                    body = await self._answer(bound, scope)
+                    body = await self._answer(plan, scope)
                 except PoolTimeoutError:
                     await pool_timeout_response()(scope, receive, send)
                     return
@@ -155,19 +218,19 @@ class FastLaneMiddleware:
                     return
         await self.app(scope, receive, send)
 
-    async def _answer(self, bound: _Bound, scope: Scope) -> bytes | None:
+    async def _answer(self, plan: _Plan, scope: Scope) -> bytes | None:
         """The response body, or None to let FastAPI answer."""
         token = None
         for name, value in scope["headers"]:
             if name == b"authorization":
-                scheme, _, credentials = value.decode("latin-1").partition(" ")
+                scheme, credentials = get_authorization_scheme_param(value.decode("latin-1"))
                 if scheme.lower() == "bearer" and credentials:
                     token = credentials
             elif name == b"origin":
                 return None  # CORS: the CORS middleware's answer
         if token is None:
             return None
-        params = self._params(bound, scope["query_string"])
+        params = self._params(plan, scope["query_string"])
         if params is None:
             return None
         app = scope["app"]
@@ -180,10 +243,8 @@ class FastLaneMiddleware:
                     )
                 except InvalidTokenError:
                     return None
-                if Role(user.role).rank < bound.read.min_role.rank:
-                    return None
-                call = FastCall(Request(scope), ctx, session, user, params)
-                result = await bound.read.handle(call)
+                provided = {"ctx": ctx, "session": session, "user": user}
+                result = await _Call(params, Request(scope), provided).run(plan.endpoint)
         except HTTPException:
             return None
         except Exception as exc:
@@ -192,11 +253,11 @@ class FastLaneMiddleware:
             if isinstance(exc, PoolTimeoutError) or not _handled(app, exc):
                 raise
             return None
-        bound.hits += 1
-        return bound.response.dump_json(result, by_alias=True)
+        plan.hits += 1
+        return plan.response.dump_json(result, by_alias=True)
 
     @staticmethod
-    def _params(bound: _Bound, query_string: bytes) -> dict[str, Any] | None:
+    def _params(plan: _Plan, query_string: bytes) -> dict[str, Any] | None:
         """The validated parameters, or None: a value the model refuses, a parameter given twice
         that is not a list, or text the request guard refuses (``common/security.py``)."""
         raw: dict[str, Any] = {}
@@ -205,16 +266,16 @@ class FastLaneMiddleware:
             for key, value in pairs:
                 if text_problem(value) or text_problem(key):
                     return None
-                if key not in bound.names:
+                if key not in plan.names:
                     continue
-                if key in bound.repeatable:
+                if key in plan.repeatable:
                     raw.setdefault(key, []).append(value)
                 elif key in raw:
                     return None
                 else:
                     raw[key] = value
         try:
-            model = bound.query.model_validate(raw)
+            model = plan.query.model_validate(raw)
         except ValidationError:
             return None
         return dict(model)

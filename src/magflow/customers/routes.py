@@ -21,12 +21,11 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from magflow.auth.dependencies import CurrentUser
 from magflow.auth.models import User
-from magflow.common.deps import Context, Session, account_filter, read_only
-from magflow.common.fastlane import FastCall, FastRead
+from magflow.common.deps import Context, Session, read_only
 from magflow.common.privacy import mask_customer_key, mask_name, mask_phone, sees_personal_data
 from magflow.common.schemas import IdPath, Page, Skip
 from magflow.customers import analytics, repository
-from magflow.customers.filters import CustomerFilterQuery, analytics_config, customer_filter
+from magflow.customers.filters import CustomerFilterQuery, analytics_config
 from magflow.customers.models import NO_CURRENCY
 from magflow.customers.schemas import (
     CustomerAccountOut,
@@ -107,37 +106,6 @@ async def list_customers(
         items=[_private(user, customer_out(row, now, config)) for row in rows],
         summary=summary,
     )
-
-
-async def _fast_list_customers(call: FastCall) -> Any:
-    """:func:`list_customers` in the fast lane (``common/fastlane.py``): its dependencies, then
-    it."""
-    p = call.params
-    filters = await customer_filter(
-        call.request,
-        await account_filter(call.session, p["account"]),
-        search=p["search"],
-        tier=p["tier"],
-        risk=p["risk"],
-        channel=p["channel"],
-        loyalty_min=p["loyalty_min"],
-        loyalty_max=p["loyalty_max"],
-        min_orders=p["min_orders"],
-    )
-    return await list_customers(
-        call.ctx,
-        call.session,
-        call.user,
-        filters,
-        skip=p["skip"],
-        limit=p["limit"],
-        sort=p["sort"],
-        order=p["order"],
-        with_summary=p["with_summary"],
-    )
-
-
-FAST_READS = [FastRead(router.prefix, _fast_list_customers)]
 
 
 @router.get(

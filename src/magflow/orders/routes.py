@@ -5,8 +5,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 
 from magflow.auth.dependencies import CurrentUser
-from magflow.common.deps import AccountIds, Context, Session, account_filter, read_only
-from magflow.common.fastlane import FastCall, FastRead
+from magflow.common.deps import AccountIds, Context, Session, read_only
 from magflow.common.listing import COUNT_CACHE_TTL_SECONDS, listing_total
 from magflow.common.schemas import IdPath, Page, Skip, page_of
 from magflow.orders import daily, repository
@@ -15,7 +14,6 @@ from magflow.orders.schemas import (
     OrderDetailOut,
     OrderFilterQuery,
     OrderOut,
-    order_filter,
     private_order,
 )
 
@@ -69,33 +67,6 @@ async def list_orders(
     for item in page.items:
         private_order(user, item)
     return page
-
-
-async def _fast_list_orders(call: FastCall) -> Any:
-    """:func:`list_orders` in the fast lane (``common/fastlane.py``): its dependencies, then it."""
-    p = call.params
-    filters = await order_filter(
-        call.session,
-        await account_filter(call.session, p["account"]),
-        order_status=p["order_status"],
-        order_type=p["order_type"],
-        search=p["search"],
-        date_from=p["date_from"],
-        date_to=p["date_to"],
-    )
-    return await list_orders(
-        call.ctx,
-        call.session,
-        call.user,
-        filters,
-        sort=p["sort"],
-        order=p["order"],
-        skip=p["skip"],
-        limit=p["limit"],
-    )
-
-
-FAST_READS = [FastRead(router.prefix, _fast_list_orders)]
 
 
 @router.get(

@@ -21,7 +21,6 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from magflow.auth.dependencies import CurrentUser
 from magflow.common.deps import Context, Session, read_only
-from magflow.common.fastlane import FastCall, FastRead
 from magflow.status import health_score, service
 from magflow.status import metrics as status_metrics
 from magflow.status.schemas import AccountType, EnhancedStatus
@@ -65,16 +64,6 @@ async def enhanced_status(
     return await service.cached_status(
         session, ctx.settings, account_type, datetime.now(UTC), ctx.cache
     )
-
-
-async def _fast_enhanced_status(call: FastCall) -> Any:
-    """:func:`enhanced_status` in the fast lane (``common/fastlane.py``)."""
-    return await enhanced_status(
-        call.ctx, call.session, call.user, account_type=call.params["account_type"]
-    )
-
-
-FAST_READS = [FastRead("/api/v1/emag/enhanced/status", _fast_enhanced_status)]
 
 
 @router.get(

@@ -9,9 +9,8 @@ from fastapi.responses import JSONResponse
 from magflow.accounts import service as accounts_service
 from magflow.audit.service import Actor
 from magflow.auth.dependencies import CurrentUser, Operator
-from magflow.common.deps import Context, OptionalAccount, Session, optional_account, read_only
+from magflow.common.deps import Context, OptionalAccount, Session, read_only
 from magflow.common.errors import UNPROCESSABLE
-from magflow.common.fastlane import FastCall, FastRead
 from magflow.common.listing import listing_total
 from magflow.common.schemas import IdPath, Page, Skip, page_of
 from magflow.sync import repository, service
@@ -173,27 +172,3 @@ async def sync_progress(session: Session, _user: CurrentUser) -> dict[str, Any]:
     """Running and queued syncs (offers and orders) with page, items, %, throughput and ETA."""
     runs = await service.running(session)
     return {"running": [service.progress_view(run) for run in runs], "count": len(runs)}
-
-
-async def _fast_sync_logs(call: FastCall) -> Any:
-    """:func:`sync_logs` in the fast lane (``common/fastlane.py``): its dependencies, then it."""
-    p = call.params
-    return await sync_logs(
-        call.session,
-        call.user,
-        await optional_account(call.session, p["account"]),
-        kind=p["kind"],
-        status_filter=p["status_filter"],
-        skip=p["skip"],
-        limit=p["limit"],
-    )
-
-
-async def _fast_sync_progress(call: FastCall) -> Any:
-    return await sync_progress(call.session, call.user)
-
-
-FAST_READS = [
-    FastRead("/api/v1/emag/sync-logs", _fast_sync_logs),
-    FastRead("/api/v1/emag/enhanced/products/sync-progress", _fast_sync_progress),
-]
