@@ -576,6 +576,18 @@ def proc_cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime (fields 14 and 15 of stat)
 
 
+def proc_cpu_seconds(pid: int) -> float:
+    """CPU time of every thread of ``pid`` so far, in seconds, to the nanosecond
+    (``/proc/<pid>/task/*/schedstat``): the endpoint costs divide a few hundred milliseconds by
+    the requests, where ``stat``'s 10 ms ticks would be a tenth of the figure."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError):
+                total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
+
+
 def all_proc_ticks() -> dict[int, tuple[str, int]]:
     """Every process: (command name, CPU ticks so far)."""
     found = {}
@@ -906,66 +918,67 @@ def endpoint_costs(
     token: str,
     api_pids: list[int],
     state: RunState | None = None,
+    paths: list[str] = READS,
 ) -> dict[str, Any]:
-    """Each of READS alone: ``n`` requests one at a time, round robin over the APIs, while the
-    sync runs; the API processes' CPU per request (minus what they use without requests over the
-    same time, measured first) and the latency. Then the same ``n`` requests to the floor (the
-    same SQL run by a minimal ASGI handler with psycopg, rows written with orjson: see
-    :func:`floor_app`), its CPU per request, and the ratio API / floor. PostgreSQL's CPU per
-    request is given too, but the sync's writes make it noisy."""
+    """Each of ``paths`` (READS unless told) alone, while the sync runs: ``n`` requests one at a
+    time, round robin over the APIs, each followed by the same request to the floor (the same SQL
+    run by a minimal ASGI handler with psycopg, rows written with orjson: see :func:`floor_app`).
+    The API processes' CPU per request and the floor's (each minus what it uses without requests
+    over the same time, measured first), their ratio, and the latencies.
+
+    Paired, not one window after the other: on a 2-CPU machine the sync's phases change how much
+    CPU the same work takes (the other CPU busy or not) by up to 2x from one second to the next,
+    so two windows measured apart compare two machines; interleaved, the API and its floor run
+    under the same load. CPU time is read to the nanosecond (``schedstat``). PostgreSQL's CPU is
+    given per pair (both requests' statements), but the sync's writes make it noisy."""
     floor_url, floor_pid = start_floor(processes, token)
 
-    def ticks() -> tuple[float, float, float]:
-        api = sum(proc_cpu_ticks(pid) for pid in api_pids) / CLK_TCK
-        pg = sum(proc_cpu_ticks(pid) for pid in procs_named("postgres")) / CLK_TCK
-        return api, pg, proc_cpu_ticks(floor_pid) / CLK_TCK
+    def cpu() -> tuple[float, float, float]:
+        api = sum(proc_cpu_seconds(pid) for pid in api_pids)
+        pg = sum(proc_cpu_seconds(pid) for pid in procs_named("postgres"))
+        return api, pg, proc_cpu_seconds(floor_pid)
 
-    api0, pg0, floor0 = ticks()
+    api0, pg0, floor0 = cpu()
     time.sleep(5)
-    api1, pg1, floor1 = ticks()
+    api1, pg1, floor1 = cpu()
     idle_api, idle_pg, idle_floor = (api1 - api0) / 5, (pg1 - pg0) / 5, (floor1 - floor0) / 5
 
-    def run(client: httpx.Client, targets: list[str], path: str) -> dict[str, float]:
-        for i in range(10):
-            client.get(targets[i % len(targets)] + path).raise_for_status()
-        latencies = []
-        a0, p0, f0 = ticks()
-        started = time.perf_counter()
-        for i in range(n):
-            sent = time.perf_counter()
-            client.get(targets[i % len(targets)] + path).raise_for_status()
-            latencies.append(time.perf_counter() - sent)
-        elapsed = time.perf_counter() - started
-        a1, p1, f1 = ticks()
-        return {
-            "api_cpu_ms": round(1000 * (a1 - a0 - idle_api * elapsed) / n, 2),
-            "floor_cpu_ms": round(1000 * (f1 - f0 - idle_floor * elapsed) / n, 2),
-            "pg_cpu_ms": round(1000 * (p1 - p0 - idle_pg * elapsed) / n, 2),
-            "p50_ms": ms(percentile(latencies, 50)),
-            "p95_ms": ms(percentile(latencies, 95)),
-        }
+    def timed(client: httpx.Client, url: str, latencies: list[float]) -> None:
+        sent = time.perf_counter()
+        client.get(url).raise_for_status()
+        latencies.append(time.perf_counter() - sent)
 
     costs: dict[str, Any] = {}
     with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
-        for path in READS:
+        for path in paths:
             if state is not None:
                 state.analyze_every(30)
-            api = run(client, urls, path)
-            floor = run(client, [floor_url], path)
-            api_ms, floor_ms = api["api_cpu_ms"], max(0.01, floor["floor_cpu_ms"])
+            for i in range(10):
+                client.get(urls[i % len(urls)] + path).raise_for_status()
+                client.get(floor_url + path).raise_for_status()
+            api_latencies: list[float] = []
+            floor_latencies: list[float] = []
+            a0, p0, f0 = cpu()
+            started = time.perf_counter()
+            for i in range(n):
+                timed(client, urls[i % len(urls)] + path, api_latencies)
+                timed(client, floor_url + path, floor_latencies)
+            elapsed = time.perf_counter() - started
+            a1, p1, f1 = cpu()
+            api_ms = round(1000 * (a1 - a0 - idle_api * elapsed) / n, 2)
+            floor_ms = round(1000 * (f1 - f0 - idle_floor * elapsed) / n, 2)
             costs[path] = {
                 "api_cpu_ms": api_ms,
-                "floor_cpu_ms": floor["floor_cpu_ms"],
-                "ratio": round(api_ms / floor_ms, 2),
-                "api_pg_cpu_ms": api["pg_cpu_ms"],
-                "floor_pg_cpu_ms": floor["pg_cpu_ms"],
-                "api_p50_ms": api["p50_ms"],
-                "floor_p50_ms": floor["p50_ms"],
+                "floor_cpu_ms": floor_ms,
+                "ratio": round(api_ms / max(0.01, floor_ms), 2),
+                "pg_cpu_ms_per_pair": round(1000 * (p1 - p0 - idle_pg * elapsed) / n, 2),
+                "api_p50_ms": ms(percentile(api_latencies, 50)),
+                "floor_p50_ms": ms(percentile(floor_latencies, 50)),
             }
             print(
-                f"  {path}: API {api_ms} ms CPU/request, floor {floor['floor_cpu_ms']} ms, "
-                f"ratio {costs[path]['ratio']} (PostgreSQL {api['pg_cpu_ms']} / "
-                f"{floor['pg_cpu_ms']} ms; p50 {api['p50_ms']} / {floor['p50_ms']} ms)",
+                f"  {path}: API {api_ms} ms CPU/request, floor {floor_ms} ms, ratio "
+                f"{costs[path]['ratio']} (PostgreSQL {costs[path]['pg_cpu_ms_per_pair']} ms per "
+                f"pair; p50 {costs[path]['api_p50_ms']} / {costs[path]['floor_p50_ms']} ms)",
                 flush=True,
             )
     processes.named.pop("floor").terminate()
@@ -1330,7 +1343,10 @@ def measure(
 ) -> dict[str, Any]:
     api_pids = [p.pid for name, p in processes.named.items() if name.startswith("api-")]
     if args.endpoint_costs:
-        costs = endpoint_costs(args.endpoint_costs, processes, urls, token, api_pids, state)
+        paths = [READS[i] for i in map(int, args.reads.split(","))] if args.reads else READS
+        costs = endpoint_costs(
+            args.endpoint_costs, processes, urls, token, api_pids, state, paths=paths
+        )
         return {"bench": "load-endpoint-costs", **costs, "loadavg_after": loadavg()}
     if args.rps is None:
         return goal_run(args, processes, urls, token, sim_pid, run_id, state, machine_info)
@@ -1484,7 +1500,7 @@ def main() -> None:
     parser.add_argument("--connect-interval", type=float, default=0.003, help="between WS opens")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument(
-        "--reads", default="", help="indexes into READS to draw from (default: all), e.g. 2,3"
+        "--reads", default="", help="READS to draw from or cost (default: all), e.g. 2,3"
     )
     parser.add_argument(
         "--endpoint-costs",

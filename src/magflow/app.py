@@ -10,6 +10,7 @@ from functools import partial
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from fastapi.telemetry import TelemetryConfig
 
 from magflow import __version__
 from magflow.accounts.routes import router as accounts_router
@@ -87,6 +88,9 @@ ROUTERS: list[APIRouter] = [
 
 #: The hot read routes whose common case the fast lane answers (common/fastlane.py): the
 #: listings and status a dashboard polls (bench/load.py's mix).
+#: FastAPI's OpenTelemetry bridge, off (``MAGFLOW_OPENTELEMETRY``).
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
 FAST_READ_PATHS = [
     offers_router.prefix,
     orders_router.prefix,
@@ -135,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
+        telemetry=None if settings.opentelemetry else NO_TELEMETRY,
     )
     if settings.cors_origins:
         app.add_middleware(

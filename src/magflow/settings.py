@@ -211,6 +211,10 @@ class Settings(BaseSettings):
     # Seconds a read-only route's user check is kept per process (auth/readers.py); a change to
     # a user made by another process is seen within it. 0: checked against the database each time.
     auth_cache_seconds: Annotated[float, Field(ge=0, le=10)] = 1.0
+    # FastAPI's own OpenTelemetry bridge (spans, metrics and logs to the OpenTelemetry SDK the
+    # operator configures). Off: MagFlow's metrics are at /metrics, and the bridge looked up the
+    # global OpenTelemetry providers (the environment included) on every request.
+    opentelemetry: bool = False
     # Database pool per process (db/engine.py), PostgreSQL and SQLite files alike. A request that
     # finds no connection free within the pool timeout is answered 503 (common/errors.py).
     db_pool_size: Annotated[int, Field(ge=1)] = 10

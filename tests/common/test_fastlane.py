@@ -9,14 +9,16 @@ repeated parameter, a NUL) is FastAPI's answer on both."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI, Query
 
 from magflow.app import create_app
 from magflow.auth.models import Role
+from magflow.common.deps import read_only
 from magflow.common.fastlane import FastLaneMiddleware
 from magflow.context import AppContext
 from magflow.settings import Settings
@@ -130,20 +132,24 @@ async def test_the_fast_lane_answers_as_the_routes_do(
                 before = _answered(fast_app)
                 expected = await slow.get(url, headers=headers)
                 got = await fast.get(url, headers=headers)
+                # Asked again: its parameters' validation is kept, its session reused.
+                again = await fast.get(url, headers=headers)
                 assert expected.status_code == 200, (url, expected.text)
-                assert got.status_code == 200, (url, got.text)
+                assert got.status_code == again.status_code == 200, (url, got.text)
                 assert _without_times(got.json()) == _without_times(expected.json()), url
+                assert _without_times(again.json()) == _without_times(expected.json()), url
                 assert got.headers["content-type"] == "application/json"
                 assert got.headers["x-content-type-options"] == "nosniff"
-                assert _answered(fast_app) == before + 1, f"{url}: not answered by the fast lane"
+                assert _answered(fast_app) == before + 2, f"{url}: not answered by the fast lane"
 
         for path, query, status in PASSED_ON:
             url = f"{path}?{query}"
             before = _answered(fast_app)
             expected = await slow.get(url, headers=headers)
-            got = await fast.get(url, headers=headers)
-            assert (got.status_code, got.json()) == (expected.status_code, expected.json()), url
-            assert got.status_code == status, (url, got.text)
+            for _ in range(2):  # a refused query string is kept refused
+                got = await fast.get(url, headers=headers)
+                assert (got.status_code, got.json()) == (expected.status_code, expected.json())
+                assert got.status_code == status, (url, got.text)
             assert _answered(fast_app) == before, f"{url}: the fast lane answered"
 
         for path in ANSWERED:
@@ -155,12 +161,15 @@ async def test_the_fast_lane_answers_as_the_routes_do(
                 assert got.json() == expected.json()
             assert _answered(fast_app) == before
 
+    # One request at a time: the sessions were taken back and reused, not one built per request.
+    assert 1 <= len(_fast_lane(fast_app)._sessions) <= 2
+
 
 async def test_the_fast_lane_refuses_a_disabled_user_as_the_routes_do(
     ctx: AppContext, servers: tuple[FastAPI, str, str]
 ) -> None:
     user = await make_user(ctx)
-    _, fast_url, _ = servers
+    fast_app, fast_url, _ = servers
     async with httpx.AsyncClient(base_url=fast_url, timeout=30) as fast:
         headers = await auth_headers(fast, user.email)
         assert (await fast.get("/api/v1/emag/sync-logs", headers=headers)).status_code == 200
@@ -172,6 +181,8 @@ async def test_the_fast_lane_refuses_a_disabled_user_as_the_routes_do(
         refused = await fast.get("/api/v1/emag/sync-logs", headers=headers)
         assert refused.status_code == 401
         assert refused.json()["detail"] == "user is unknown or disabled"
+    # The fast lane read the user, then let FastAPI answer: its session gave its connection back.
+    assert fast_app.state.ctx.db.engine.sync_engine.pool.checkedout() == 0
 
 
 def test_every_fast_read_has_its_route_and_only_reads() -> None:
@@ -185,3 +196,19 @@ def test_every_fast_read_has_its_route_and_only_reads() -> None:
         FastLaneMiddleware(app=None, paths=["/api/v1/nowhere"], routes=routes)  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="read-only routes only"):
         FastLaneMiddleware(app=None, paths=[auth_router.prefix + "/me"], routes=routes)  # type: ignore[arg-type]
+
+
+def test_a_query_parameter_with_a_default_factory_is_refused() -> None:
+    """Validated parameters are kept per query string: a default computed per request (a
+    time, a new list) would be kept too, so such a route is refused when the app is built."""
+    router = APIRouter()
+
+    @router.get("/made-each-time")
+    @read_only
+    async def made_each_time(
+        at: Annotated[datetime, Query(default_factory=lambda: datetime.now(UTC))],
+    ) -> str:
+        return at.isoformat()
+
+    with pytest.raises(RuntimeError, match="'at' has a default factory"):
+        FastLaneMiddleware(app=None, paths=["/made-each-time"], routes=router.routes)  # type: ignore[arg-type]

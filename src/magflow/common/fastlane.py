@@ -47,6 +47,7 @@ from fastapi.routing import APIRoute
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -58,6 +59,7 @@ from magflow.common.deps import context_dependency, get_session, is_read_only
 from magflow.common.errors import pool_timeout_response
 from magflow.common.security import text_problem
 from magflow.context import AppContext
+from magflow.db.engine import Database
 
 #: The dependencies the fast lane provides itself (what FastAPI would call → what it provides).
 PROVIDED: dict[Callable[..., Any], str] = {
@@ -90,6 +92,8 @@ class _Plan:
     response: TypeAdapter[Any]
     #: Requests the fast lane answered itself.
     hits: int = 0
+    #: Validated parameters by query string (see :meth:`FastLaneMiddleware._params`).
+    known_queries: dict[bytes, dict[str, Any] | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -119,6 +123,9 @@ def _step(dependant: Dependant, collected: _Collected) -> _Step:
     for param in dependant.query_params:
         if collected.aliases.setdefault(param.name, param.alias) != param.alias:
             raise RuntimeError(f"query parameter {param.name!r} has two aliases")
+        if param.field_info.default_factory is not None:
+            # Its validated value could differ from one request to the next: it cannot be kept.
+            raise RuntimeError(f"query parameter {param.name!r} has a default factory")
         collected.fields[param.name] = (param.field_info.annotation, param.field_info)
         arguments.append((param.name, "query", param.name))
     if dependant.request_param_name:
@@ -184,6 +191,13 @@ class _Call:
         return result
 
 
+#: Query strings whose validation each route keeps (all forgotten when that many are kept): a
+#: screen polls the same few, and validating one costs as much as a page's SQL round trip.
+QUERIES_KEPT = 256
+#: Closed read sessions kept for the next requests (about the requests in flight at once).
+SESSIONS_KEPT = 32
+
+
 class FastLaneMiddleware:
     def __init__(self, app: ASGIApp, paths: Iterable[str], routes: Iterable[Any]) -> None:
         """``routes``: the app's routes (those of its routers, which carry their full paths);
@@ -203,6 +217,11 @@ class FastLaneMiddleware:
         missing = wanted - set(self._plans)
         if missing:
             raise RuntimeError(f"fast reads without a GET route: {sorted(missing)}")
+        # Read sessions of ``_sessions_of``'s database, closed, for reuse: a session is a
+        # dozen objects to build, and a request whose user and answer are cached (the status,
+        # polled) needs nothing else from it.
+        self._sessions: list[AsyncSession] = []
+        self._sessions_of: Database | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
@@ -235,17 +254,14 @@ class FastLaneMiddleware:
             return None
         app = scope["app"]
         ctx: AppContext = app.state.ctx
+        session = self._take_session(ctx.db)
         try:
-            async with ctx.db.read_session() as session:
-                try:
-                    user = await auth_service.user_from_token(
-                        session, ctx.tokens, token, "access", readers=ctx.readers
-                    )
-                except InvalidTokenError:
-                    return None
-                provided = {"ctx": ctx, "session": session, "user": user}
-                result = await _Call(params, Request(scope), provided).run(plan.endpoint)
-        except HTTPException:
+            user = await auth_service.user_from_token(
+                session, ctx.tokens, token, "access", readers=ctx.readers
+            )
+            provided = {"ctx": ctx, "session": session, "user": user}
+            result = await _Call(params, Request(scope), provided).run(plan.endpoint)
+        except (InvalidTokenError, HTTPException):
             return None
         except Exception as exc:
             # An error the app answers itself (an unknown account: 404, an ambiguous zone:
@@ -253,13 +269,44 @@ class FastLaneMiddleware:
             if isinstance(exc, PoolTimeoutError) or not _handled(app, exc):
                 raise
             return None
+        finally:
+            await self._put_back(session)
         plan.hits += 1
         return plan.response.dump_json(result, by_alias=True)
+
+    def _take_session(self, db: Database) -> AsyncSession:
+        if self._sessions_of is not db:  # the app's context was rebuilt (a restarted lifespan)
+            self._sessions, self._sessions_of = [], db
+        return self._sessions.pop() if self._sessions else db.read_sessionmaker()
+
+    async def _put_back(self, session: AsyncSession) -> None:
+        """Close ``session`` (its connection back to the pool) and keep it for another request.
+        A session that began nothing and holds nothing has nothing to close."""
+        if session.in_transaction() or session.sync_session.identity_map or session.info:
+            await session.close()
+            session.info.clear()
+        if len(self._sessions) < SESSIONS_KEPT:
+            self._sessions.append(session)
 
     @staticmethod
     def _params(plan: _Plan, query_string: bytes) -> dict[str, Any] | None:
         """The validated parameters, or None: a value the model refuses, a parameter given twice
-        that is not a list, or text the request guard refuses (``common/security.py``)."""
+        that is not a list, or text the request guard refuses (``common/security.py``).
+
+        Kept per query string (:data:`QUERIES_KEPT`): the same text always validates the same
+        way. Each request gets its own copy, lists included."""
+        known = plan.known_queries.get(query_string, _UNKNOWN)
+        if known is _UNKNOWN:
+            known = FastLaneMiddleware._validate(plan, query_string)
+            if len(plan.known_queries) >= QUERIES_KEPT:
+                plan.known_queries.clear()
+            plan.known_queries[query_string] = known
+        if known is None:
+            return None
+        return {k: list(v) if isinstance(v, list) else v for k, v in known.items()}
+
+    @staticmethod
+    def _validate(plan: _Plan, query_string: bytes) -> dict[str, Any] | None:
         raw: dict[str, Any] = {}
         if query_string:
             pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
@@ -279,6 +326,9 @@ class FastLaneMiddleware:
         except ValidationError:
             return None
         return dict(model)
+
+
+_UNKNOWN: Any = object()
 
 
 def _handled(app: Any, exc: Exception) -> bool:

@@ -44,7 +44,13 @@ BIGINT_MAX = 2**63 - 1
 
 
 def _utc_text(value: datetime) -> str:
-    """ISO 8601 in UTC with ``Z``. A naive value is taken as UTC (every stored time is UTC)."""
+    """ISO 8601 in UTC with ``Z``. A naive value is taken as UTC (every stored time is UTC).
+
+    A time read from the database is already in UTC (``db.base.UTCDateTime``): its ISO text
+    ends in ``+00:00``, which becomes ``Z`` without a conversion (this runs for every time of
+    every listing row)."""
+    if value.tzinfo is UTC:
+        return value.isoformat()[:-6] + "Z"
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

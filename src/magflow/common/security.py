@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -302,6 +302,13 @@ COMMON_HEADERS = {
 
 HSTS = "max-age=31536000; includeSubDomains"
 
+# The same as raw ASGI header pairs (lower-case names), encoded once.
+_COMMON_RAW = tuple(
+    (name.lower().encode("latin-1"), value.encode("latin-1"))
+    for name, value in COMMON_HEADERS.items()
+)
+_HSTS_RAW = (b"strict-transport-security", HSTS.encode("latin-1"))
+
 
 class SecurityHeadersMiddleware:
     """Adds :data:`COMMON_HEADERS` and a Content-Security-Policy to every HTTP response, and
@@ -346,16 +353,18 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if https and "strict-transport-security" not in headers:
-                    headers["Strict-Transport-Security"] = HSTS
-                for name, value in COMMON_HEADERS.items():
-                    if name not in headers:
-                        headers[name] = value
-                if "content-security-policy" not in headers:
-                    headers["Content-Security-Policy"] = self.policy_for(
-                        path, headers.get("content-type", "")
-                    )
+                # On the raw pairs: one pass to see which headers the response set itself
+                # (those it sets win), then the missing ones appended (every response pays this).
+                headers = list(message.get("headers", ()))
+                present = {name.lower(): value for name, value in headers}
+                if https and _HSTS_RAW[0] not in present:
+                    headers.append(_HSTS_RAW)
+                headers.extend(pair for pair in _COMMON_RAW if pair[0] not in present)
+                if b"content-security-policy" not in present:
+                    content_type = present.get(b"content-type", b"").decode("latin-1")
+                    policy = self.policy_for(path, content_type)
+                    headers.append((b"content-security-policy", policy.encode("latin-1")))
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
