@@ -212,3 +212,49 @@ def test_a_query_parameter_with_a_default_factory_is_refused() -> None:
 
     with pytest.raises(RuntimeError, match="'at' has a default factory"):
         FastLaneMiddleware(app=None, paths=["/made-each-time"], routes=router.routes)  # type: ignore[arg-type]
+
+
+class CountingAdapter:
+    """A response adapter that counts its serializations (and delegates them)."""
+
+    def __init__(self, adapter: Any) -> None:
+        self.adapter = adapter
+        self.dumps = 0
+
+    def dump_json(self, value: Any, **kwargs: Any) -> bytes:
+        self.dumps += 1
+        return bytes(self.adapter.dump_json(value, **kwargs))
+
+
+async def test_a_value_kept_for_every_caller_is_serialized_once(
+    ctx: AppContext, servers: tuple[FastAPI, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The status comes from a cache that hands every caller the same value: the fast lane
+    writes it once and answers the same body until the value changes."""
+    from magflow.status import service
+
+    user = await make_user(ctx)
+    fast_app, fast_url, slow_url = servers
+    async with (
+        httpx.AsyncClient(base_url=fast_url, timeout=30) as fast,
+        httpx.AsyncClient(base_url=slow_url, timeout=30) as slow,
+    ):
+        headers = await auth_headers(slow, user.email)
+        path = "/api/v1/emag/enhanced/status"
+        kept = (await slow.get(path, headers=headers)).json()
+        changed = {**kept, "schedules_enabled": not kept["schedules_enabled"]}
+        first = service.EnhancedStatus.model_validate(kept)
+        second = service.EnhancedStatus.model_validate(changed)
+        values = iter([first, first, first, second, second])
+
+        async def cached_status(*_args: Any) -> Any:
+            return next(values)
+
+        monkeypatch.setattr(service, "cached_status", cached_status)
+        plan = _fast_lane(fast_app)._plans[path]
+        counting = CountingAdapter(plan.response)
+        monkeypatch.setattr(plan, "response", counting)
+        bodies = [(await fast.get(path, headers=headers)).json() for _ in range(5)]
+    assert counting.dumps == 2  # one per value
+    assert bodies[:3] == [kept] * 3
+    assert bodies[3:] == [changed] * 2

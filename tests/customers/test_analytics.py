@@ -227,3 +227,14 @@ def test_summarize_folds_segments() -> None:
     assert summary["spend_by_currency"] == {"HUF": Decimal("100.00"), "RON": Decimal("7500.50")}
     empty = analytics.summarize([], NOW)
     assert empty["repeat_customer_rate"] == 0.0 and empty["total_customers"] == 0
+
+
+def test_a_config_fingerprint_names_its_parameters_and_is_kept() -> None:
+    """The summary's cache key holds it: equal parameters, equal fingerprints; any parameter
+    changed, another one; asked again (it is computed once), the same."""
+    default = analytics.DEFAULT_CONFIG.fingerprint()
+    assert analytics.AnalyticsConfig().fingerprint() == default
+    other = analytics.AnalyticsConfig(active_days=7)
+    assert other.fingerprint() != default
+    assert other.fingerprint() == analytics.AnalyticsConfig(active_days=7).fingerprint()
+    assert analytics.DEFAULT_CONFIG.fingerprint() == default

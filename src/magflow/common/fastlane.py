@@ -17,7 +17,8 @@ work directly, planned once per route from the route's own dependency graph (:fu
    (the route must be :func:`~magflow.common.deps.read_only`): the app's context, the session and
    the user are provided here, every other dependency (an account lookup, the filters, a role
    check) is called as FastAPI would call it;
-3. the result is serialized once by the response model's ``TypeAdapter``, as FastAPI writes it.
+3. the result is serialized once by the response model's ``TypeAdapter``, as FastAPI writes it
+   (and once per value: the same kept value returned again gets the same body).
 
 Anything but the common case goes to FastAPI unchanged: no token, a token or user that fails, a
 role too low, a query the model refuses, a repeated parameter, text the request guard would
@@ -94,6 +95,9 @@ class _Plan:
     hits: int = 0
     #: Validated parameters by query string (see :meth:`FastLaneMiddleware._params`).
     known_queries: dict[bytes, dict[str, Any] | None] = field(default_factory=dict)
+    #: The last answer and its body: a route that returns a value kept for every caller (the
+    #: status, from ``Cache.near``, which no caller may change) is serialized once per value.
+    last_answer: tuple[Any, bytes] | None = None
 
 
 @dataclass
@@ -272,7 +276,12 @@ class FastLaneMiddleware:
         finally:
             await self._put_back(session)
         plan.hits += 1
-        return plan.response.dump_json(result, by_alias=True)
+        last = plan.last_answer
+        if last is not None and last[0] is result:
+            return last[1]
+        body = plan.response.dump_json(result, by_alias=True)
+        plan.last_answer = (result, body)
+        return body
 
     def _take_session(self, db: Database) -> AsyncSession:
         if self._sessions_of is not db:  # the app's context was rebuilt (a restarted lifespan)

@@ -59,7 +59,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from magflow.customers.models import EmagCustomer
 
@@ -184,7 +184,15 @@ class AnalyticsConfig:
         return self.monetary_half.get(currency or "", self.monetary_half[self.fallback_currency])
 
     def fingerprint(self) -> str:
-        """A short digest of the parameters, part of cache keys so two configs never share."""
+        """A short digest of the parameters, part of cache keys so two configs never share.
+        Computed once per config (the parameters never change; every listing asks for it)."""
+        known: str | None = self.__dict__.get("_fingerprint")
+        if known is None:
+            known = self._digest()
+            object.__setattr__(self, "_fingerprint", known)
+        return known
+
+    def _digest(self) -> str:
         text = repr(
             (
                 sorted(self.tier_thresholds.items()),
@@ -192,7 +200,7 @@ class AnalyticsConfig:
                 {
                     k: v
                     for k, v in vars(self).items()
-                    if k not in ("tier_thresholds", "monetary_half")
+                    if k not in ("tier_thresholds", "monetary_half", "_fingerprint")
                 },
             )
         )
@@ -283,6 +291,18 @@ def loyalty_raw(
 ) -> float:
     """The unrounded loyalty score in [0, 100]."""
     kept = kept_orders(orders, cancelled, returned)
+    return _loyalty_of_kept(kept, total_spent, currency, last_order_at, now, config)
+
+
+def _loyalty_of_kept(
+    kept: int,
+    total_spent: Decimal,
+    currency: str | None,
+    last_order_at: datetime | None,
+    now: datetime,
+    config: AnalyticsConfig,
+) -> float:
+    """:func:`loyalty_raw` of ``kept`` orders (positional: :func:`insight` runs per listed row)."""
     return 100.0 * (
         config.weight_recency * recency_score(last_order_at, now, config)
         + config.weight_frequency * frequency_score(kept, config)
@@ -360,9 +380,9 @@ def active_since(now: datetime, config: AnalyticsConfig = DEFAULT_CONFIG) -> dat
     return now - timedelta(days=config.active_days)
 
 
-@dataclass(frozen=True)
-class CustomerInsight:
-    """What the formulas say about one customer."""
+class CustomerInsight(NamedTuple):
+    """What the formulas say about one customer (a tuple: built for every listed row, and a
+    frozen dataclass takes as long to build as the formulas take to compute)."""
 
     kept_orders: int
     average_order_value: Decimal | None
@@ -384,15 +404,8 @@ def insight(
     n, c, r = customer.orders_count, customer.cancelled_count, customer.returned_count
     spent = Decimal(customer.total_spent or 0)
     kept = kept_orders(n, c, r)
-    score = loyalty_score(
-        orders=n,
-        cancelled=c,
-        returned=r,
-        total_spent=spent,
-        currency=customer.currency,
-        last_order_at=customer.last_order_at,
-        now=now,
-        config=config,
+    score = round_score(
+        _loyalty_of_kept(kept, spent, customer.currency, customer.last_order_at, now, config)
     )
     risk = risk_score(n, c, r, customer.cod_count, config)
     return CustomerInsight(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -110,41 +111,49 @@ class CustomerDetail(BaseModel):
     orders: Page[OrderOut] = Field(description="The customer's orders, newest first")
 
 
+def customer_fields(
+    customer: EmagCustomer, now: datetime, config: AnalyticsConfig = DEFAULT_CONFIG
+) -> dict[str, Any]:
+    """The fields of :class:`CustomerOut`: the stored counters of ``customer`` and what the
+    formulas say of them at ``now`` (a listing validates a page of these at once)."""
+    facts = analytics.insight(customer, now, config)
+    return {
+        "id": customer.id,
+        "customer_key": customer.customer_key,
+        "platform": customer.platform,
+        "emag_customer_id": customer.emag_customer_id,
+        "name": customer.name,
+        "email_hash": customer.email_hash,
+        "phone": customer.phone,
+        "currency": customer.currency,
+        "orders_count": customer.orders_count,
+        "kept_orders": facts.kept_orders,
+        "cancelled_count": customer.cancelled_count,
+        "returned_count": customer.returned_count,
+        "cod_count": customer.cod_count,
+        "main_orders": customer.main_orders,
+        "fbe_orders": customer.fbe_orders,
+        "total_spent": customer.total_spent,
+        "orders_in_other_currencies": facts.kept_orders
+        - analytics.spent_orders(facts.kept_orders, customer.spent_orders),
+        "average_order_value": facts.average_order_value,
+        "first_order_at": customer.first_order_at,
+        "last_order_at": customer.last_order_at,
+        "tier": facts.tier,
+        "loyalty_score": facts.loyalty_score,
+        "loyalty_band": facts.loyalty_band,
+        "risk_level": facts.risk_level,
+        "risk_score": facts.risk_score,
+        "cancellation_rate": facts.cancellation_rate,
+        "return_rate": facts.return_rate,
+        "cod_share": facts.cod_share,
+        "preferred_channel": facts.preferred_channel,
+        "is_repeat": facts.is_repeat,
+    }
+
+
 def customer_out(
     customer: EmagCustomer, now: datetime, config: AnalyticsConfig = DEFAULT_CONFIG
 ) -> CustomerOut:
     """The stored counters of ``customer`` and what the formulas say of them at ``now``."""
-    facts = analytics.insight(customer, now, config)
-    return CustomerOut(
-        id=customer.id,
-        customer_key=customer.customer_key,
-        platform=customer.platform,
-        emag_customer_id=customer.emag_customer_id,
-        name=customer.name,
-        email_hash=customer.email_hash,
-        phone=customer.phone,
-        currency=customer.currency,
-        orders_count=customer.orders_count,
-        kept_orders=facts.kept_orders,
-        cancelled_count=customer.cancelled_count,
-        returned_count=customer.returned_count,
-        cod_count=customer.cod_count,
-        main_orders=customer.main_orders,
-        fbe_orders=customer.fbe_orders,
-        total_spent=customer.total_spent,
-        orders_in_other_currencies=facts.kept_orders
-        - analytics.spent_orders(facts.kept_orders, customer.spent_orders),
-        average_order_value=facts.average_order_value,
-        first_order_at=customer.first_order_at,
-        last_order_at=customer.last_order_at,
-        tier=facts.tier,
-        loyalty_score=facts.loyalty_score,
-        loyalty_band=facts.loyalty_band,
-        risk_level=facts.risk_level,
-        risk_score=facts.risk_score,
-        cancellation_rate=facts.cancellation_rate,
-        return_rate=facts.return_rate,
-        cod_share=facts.cod_share,
-        preferred_channel=facts.preferred_channel,
-        is_repeat=facts.is_repeat,
-    )
+    return CustomerOut.model_validate(customer_fields(customer, now, config))
