@@ -48,7 +48,6 @@ from fastapi.routing import APIRoute
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -60,7 +59,6 @@ from magflow.common.deps import context_dependency, get_session, is_read_only
 from magflow.common.errors import pool_timeout_response
 from magflow.common.security import text_problem
 from magflow.context import AppContext
-from magflow.db.engine import Database
 
 #: The dependencies the fast lane provides itself (what FastAPI would call → what it provides).
 PROVIDED: dict[Callable[..., Any], str] = {
@@ -198,8 +196,6 @@ class _Call:
 #: Query strings whose validation each route keeps (all forgotten when that many are kept): a
 #: screen polls the same few, and validating one costs as much as a page's SQL round trip.
 QUERIES_KEPT = 256
-#: Closed read sessions kept for the next requests (about the requests in flight at once).
-SESSIONS_KEPT = 32
 
 
 class FastLaneMiddleware:
@@ -221,11 +217,6 @@ class FastLaneMiddleware:
         missing = wanted - set(self._plans)
         if missing:
             raise RuntimeError(f"fast reads without a GET route: {sorted(missing)}")
-        # Read sessions of ``_sessions_of``'s database, closed, for reuse: a session is a
-        # dozen objects to build, and a request whose user and answer are cached (the status,
-        # polled) needs nothing else from it.
-        self._sessions: list[AsyncSession] = []
-        self._sessions_of: Database | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
@@ -258,13 +249,13 @@ class FastLaneMiddleware:
             return None
         app = scope["app"]
         ctx: AppContext = app.state.ctx
-        session = self._take_session(ctx.db)
         try:
-            user = await auth_service.user_from_token(
-                session, ctx.tokens, token, "access", readers=ctx.readers
-            )
-            provided = {"ctx": ctx, "session": session, "user": user}
-            result = await _Call(params, Request(scope), provided).run(plan.endpoint)
+            async with ctx.db.read_session() as session:
+                user = await auth_service.user_from_token(
+                    session, ctx.tokens, token, "access", readers=ctx.readers
+                )
+                provided = {"ctx": ctx, "session": session, "user": user}
+                result = await _Call(params, Request(scope), provided).run(plan.endpoint)
         except (InvalidTokenError, HTTPException):
             return None
         except Exception as exc:
@@ -273,8 +264,6 @@ class FastLaneMiddleware:
             if isinstance(exc, PoolTimeoutError) or not _handled(app, exc):
                 raise
             return None
-        finally:
-            await self._put_back(session)
         plan.hits += 1
         last = plan.last_answer
         if last is not None and last[0] is result:
@@ -282,20 +271,6 @@ class FastLaneMiddleware:
         body = plan.response.dump_json(result, by_alias=True)
         plan.last_answer = (result, body)
         return body
-
-    def _take_session(self, db: Database) -> AsyncSession:
-        if self._sessions_of is not db:  # the app's context was rebuilt (a restarted lifespan)
-            self._sessions, self._sessions_of = [], db
-        return self._sessions.pop() if self._sessions else db.read_sessionmaker()
-
-    async def _put_back(self, session: AsyncSession) -> None:
-        """Close ``session`` (its connection back to the pool) and keep it for another request.
-        A session that began nothing and holds nothing has nothing to close."""
-        if session.in_transaction() or session.sync_session.identity_map or session.info:
-            await session.close()
-            session.info.clear()
-        if len(self._sessions) < SESSIONS_KEPT:
-            self._sessions.append(session)
 
     @staticmethod
     def _params(plan: _Plan, query_string: bytes) -> dict[str, Any] | None:

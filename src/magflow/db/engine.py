@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -120,6 +121,20 @@ def ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
     event.listen(pool, "checkout", checkout)
 
 
+#: Read sessions a process keeps on connections of their own (PostgreSQL), at most: half the pool,
+#: so that a small pool keeps connections free for writes (a pool of one keeps none).
+KEPT_READ_SESSIONS = 8
+
+
+@dataclass
+class _KeptRead:
+    """A read session bound to a connection it keeps between requests."""
+
+    connection: AsyncConnection
+    session: AsyncSession
+    idle_since: float = field(default_factory=time.monotonic)
+
+
 class Database:
     """One engine and its session factory; owned by the app or the CLI command that made it."""
 
@@ -127,6 +142,11 @@ class Database:
         self.url = url
         self.engine = create_engine(url, pool)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Kept read sessions (see read_session): idle ones, and how many exist.
+        self._kept_idle: list[_KeptRead] = []
+        self._kept_count = 0
+        self._kept_most = min(KEPT_READ_SESSIONS, (pool or PoolLimits()).size // 2)
+        self._disposed = False
         # Reads that need no transaction (the listings, see ``common/deps.read_only``): on
         # PostgreSQL the connection is in autocommit for the request, so psycopg sends no
         # ``BEGIN`` before the first statement and no ``ROLLBACK`` when the session closes: two
@@ -134,14 +154,17 @@ class Database:
         # PostgreSQL (BENCHMARKS.md, "load.py"). Each statement then sees its own snapshot,
         # which a listing's page and its (cached, approximate anyway) total can afford. SQLite
         # starts no transaction for a SELECT anyway: it keeps the ordinary factory.
+        postgresql = self.engine.dialect.name == "postgresql"
+        self.read_engine = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT") if postgresql else None
+        )
         self.read_sessionmaker = (
-            async_sessionmaker(
-                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
-                expire_on_commit=False,
-            )
-            if self.engine.dialect.name == "postgresql"
+            async_sessionmaker(self.read_engine, expire_on_commit=False)
+            if self.read_engine is not None
             else self.sessionmaker
         )
+        if not postgresql:
+            self._kept_most = 0  # SQLite: a read session starts no transaction anyway
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -152,9 +175,71 @@ class Database:
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
         """A session for reads only: no transaction on PostgreSQL (every statement commits on
-        its own), so a write through it would not be rolled back. Never commit through it."""
-        async with self.read_sessionmaker() as session:
-            yield session
+        its own), so a write through it would not be rolled back. Never commit through it.
+
+        On PostgreSQL the session and its connection are kept for the next read (up to
+        :data:`KEPT_READ_SESSIONS`, beyond that an ordinary pooled one): a pooled session
+        checks a connection out of the pool, wraps it, switches it to autocommit and back and
+        checks it in again on every request, a sixth of a short listing's CPU (issue 18,
+        BENCHMARKS.md "load.py"). A kept connection idle for :data:`PING_AFTER_IDLE_SECONDS` is
+        pinged before use, as the pool does, and one that failed is given back to the pool
+        (which replaces it) instead of being kept."""
+        kept = await self._take_kept_read() if self._kept_most else None
+        if kept is None:
+            async with self.read_sessionmaker() as session:
+                yield session
+            return
+        try:
+            yield kept.session
+        finally:
+            await self._keep_read(kept)
+
+    async def _take_kept_read(self) -> _KeptRead | None:
+        while self._kept_idle:
+            kept = self._kept_idle.pop()
+            if time.monotonic() - kept.idle_since < PING_AFTER_IDLE_SECONDS:
+                return kept
+            try:
+                await kept.connection.exec_driver_sql("SELECT 1")
+                return kept
+            except exc.DBAPIError:
+                await self._drop_kept_read(kept)  # a dead connection: the pool replaces it
+        if self._kept_count >= self._kept_most or self._disposed or self.read_engine is None:
+            return None
+        connection = await self.read_engine.connect()
+        self._kept_count += 1
+        return _KeptRead(connection, AsyncSession(bind=connection, expire_on_commit=False))
+
+    async def _keep_read(self, kept: _KeptRead) -> None:
+        session, connection = kept.session, kept.connection
+        try:
+            # Nothing begun and nothing loaded (a request answered from caches): nothing to end.
+            if session.in_transaction() or session.sync_session.identity_map or session.info:
+                await session.close()
+                session.info.clear()
+        except BaseException:
+            await self._drop_kept_read(kept)
+            raise
+        if self._disposed or connection.invalidated or connection.in_transaction():
+            await self._drop_kept_read(kept)
+            return
+        kept.idle_since = time.monotonic()
+        self._kept_idle.append(kept)
+
+    async def _drop_kept_read(self, kept: _KeptRead) -> None:
+        self._kept_count -= 1
+        try:
+            await kept.session.close()
+        finally:
+            await kept.connection.close()
+
+    def kept_reads(self) -> tuple[int, int]:
+        """Kept read sessions: (idle, in use)."""
+        idle = len(self._kept_idle)
+        return idle, self._kept_count - idle
 
     async def dispose(self) -> None:
+        self._disposed = True
+        while self._kept_idle:
+            await self._drop_kept_read(self._kept_idle.pop())
         await self.engine.dispose()
