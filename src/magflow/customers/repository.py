@@ -31,7 +31,7 @@ from magflow.customers.models import (
     EmagCustomerSpend,
 )
 from magflow.db.limits import fit_rows
-from magflow.db.query import as_bigint, fetch_records, like_pattern
+from magflow.db.query import as_bigint, column_select, fetch_records, like_pattern
 from magflow.db.upsert import cached_statement, pg_json_insert
 
 _COUNTERS = [
@@ -338,6 +338,30 @@ def count_query(filters: CustomerFilter) -> Select[Any]:
     return apply_filter(select(func.count()).select_from(EmagCustomer), filters)
 
 
+#: The columns a listing row is made of (``customers.schemas.customer_fields`` and the
+#: formulas): not the row's own timestamps, two more times to parse per row for nothing.
+LISTING_COLUMNS = (
+    "id",
+    "customer_key",
+    "platform",
+    "emag_customer_id",
+    "name",
+    "email_hash",
+    "phone",
+    "currency",
+    "orders_count",
+    "total_spent",
+    "spent_orders",
+    "cancelled_count",
+    "returned_count",
+    "cod_count",
+    "main_orders",
+    "fbe_orders",
+    "first_order_at",
+    "last_order_at",
+)
+
+
 async def page_customers(
     session: AsyncSession,
     filters: CustomerFilter,
@@ -347,12 +371,12 @@ async def page_customers(
     offset: int = 0,
     limit: int = 50,
 ) -> Sequence[EmagCustomer]:
-    """One page of :func:`customers_query`: rows of ``emag_customers``' columns, read without
+    """One page of :func:`customers_query`: the :data:`LISTING_COLUMNS` of each, read without
     the ORM (:func:`magflow.db.query.fetch_records`). Each reads like an ``EmagCustomer``, one
     attribute per column, which is all :func:`magflow.customers.schemas.customer_out` and the
     formulas use; they are typed as such for them (none is an ORM object: nothing to load or
     change on them)."""
-    query = _ordered(select(EmagCustomer.__table__), filters, sort, descending)
+    query = _ordered(column_select(EmagCustomer, LISTING_COLUMNS), filters, sort, descending)
     rows = await fetch_records(session, query.offset(offset).limit(limit))
     return cast("Sequence[EmagCustomer]", rows)
 
