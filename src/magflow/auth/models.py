@@ -20,7 +20,10 @@ class Role(StrEnum):
 
     @property
     def rank(self) -> int:
-        return {Role.admin: 3, Role.operator: 2, Role.viewer: 1}[self]
+        return _RANKS[self]
+
+
+_RANKS = {Role.admin: 3, Role.operator: 2, Role.viewer: 1}
 
 
 class User(TimestampMixin, Base):
