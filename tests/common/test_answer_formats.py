@@ -39,8 +39,20 @@ def test_shared_types_write_utc_and_four_decimals() -> None:
         "at": "2026-03-01T12:30:00.005000Z",  # naive: every stored time is UTC
         "price": "1000.0000",
     }
-    # Python values are untouched: only the JSON text is normalised.
+    # An amount keeps its Python value (only its JSON text is normalised); a time is in UTC.
     assert sample.model_dump()["price"] == Decimal("1E+3")
+    assert sample.model_dump()["at"] == datetime(2026, 3, 1, 12, 30, 0, 5000, tzinfo=UTC)
+    # Written from pydantic's own code (a time at offset 0 needs no conversion), the same text.
+    at = datetime(2026, 3, 1, 12, 30, 0, 7, tzinfo=UTC)
+    assert Sample(at=at, price=Decimal(1)).model_dump_json() == (
+        '{"at":"2026-03-01T12:30:00.000007Z","price":"1.0000"}'
+    )
+    assert Sample(at="2026-03-01T14:30:00+02:00", price=1).at == datetime(
+        2026, 3, 1, 12, 30, tzinfo=UTC
+    )
+    # The schema of a time is a date-time string, as before.
+    at_schema = Sample.model_json_schema(mode="serialization")["properties"]["at"]
+    assert at_schema == {"format": "date-time", "title": "At", "type": "string"}
     # The schema says what the answer holds.
     properties = OrderOut.model_json_schema(mode="serialization")["properties"]
     assert {"type": "string"} in properties["total_with_vat"]["anyOf"]
