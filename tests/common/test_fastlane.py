@@ -264,3 +264,24 @@ async def test_a_value_kept_for_every_caller_is_serialized_once(
     assert counting.dumps == 2  # one per value
     assert bodies[:3] == [kept] * 3
     assert bodies[3:] == [changed] * 2
+
+
+def test_kept_query_validations_are_bounded() -> None:
+    """A client sending ever new query strings cannot grow the kept validations: at most
+    QUERIES_KEPT per route, each of at most QUERY_KEPT_BYTES (longer ones are validated each
+    time and not kept)."""
+    from magflow.app import ROUTERS
+    from magflow.common import fastlane
+
+    routes = [route for router in ROUTERS for route in router.routes]
+    lane = FastLaneMiddleware(app=None, paths=["/api/v1/emag/offers"], routes=routes)  # type: ignore[arg-type]
+    plan = lane._plans["/api/v1/emag/offers"]
+    long_query = b"limit=5&ignored=" + b"a" * fastlane.QUERY_KEPT_BYTES
+    params = lane._params(plan, long_query)
+    assert params is not None and params["limit"] == 5
+    assert long_query not in plan.known_queries
+    for skip in range(fastlane.QUERIES_KEPT + 10):
+        assert lane._params(plan, b"skip=%d" % skip) is not None
+    assert 0 < len(plan.known_queries) <= fastlane.QUERIES_KEPT
+    assert lane._params(plan, b"limit=0") is None  # refused, and kept refused
+    assert plan.known_queries[b"limit=0"] is None

@@ -194,8 +194,10 @@ class _Call:
 
 
 #: Query strings whose validation each route keeps (all forgotten when that many are kept): a
-#: screen polls the same few, and validating one costs as much as a page's SQL round trip.
+#: screen polls the same few, and validating one costs as much as a page's SQL round trip. Only
+#: short ones: at most QUERIES_KEPT x QUERY_KEPT_BYTES per route, whatever a client sends.
 QUERIES_KEPT = 256
+QUERY_KEPT_BYTES = 512
 
 
 class FastLaneMiddleware:
@@ -282,9 +284,10 @@ class FastLaneMiddleware:
         known = plan.known_queries.get(query_string, _UNKNOWN)
         if known is _UNKNOWN:
             known = FastLaneMiddleware._validate(plan, query_string)
-            if len(plan.known_queries) >= QUERIES_KEPT:
-                plan.known_queries.clear()
-            plan.known_queries[query_string] = known
+            if len(query_string) <= QUERY_KEPT_BYTES:
+                if len(plan.known_queries) >= QUERIES_KEPT:
+                    plan.known_queries.clear()
+                plan.known_queries[query_string] = known
         if known is None:
             return None
         return {k: list(v) if isinstance(v, list) else v for k, v in known.items()}
