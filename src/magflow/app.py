@@ -86,11 +86,11 @@ ROUTERS: list[APIRouter] = [
     web_router,  # the dashboard's pages at /: last, so that no page can shadow an API path
 ]
 
-#: The hot read routes whose common case the fast lane answers (common/fastlane.py): the
-#: listings and status a dashboard polls (bench/load.py's mix).
 #: FastAPI's OpenTelemetry bridge, off (``MAGFLOW_OPENTELEMETRY``).
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
+#: The hot read routes whose common case the fast lane answers (common/fastlane.py): the
+#: listings and status a dashboard polls (bench/load.py's mix).
 FAST_READ_PATHS = [
     offers_router.prefix,
     orders_router.prefix,
