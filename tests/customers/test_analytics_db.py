@@ -6,6 +6,7 @@ tests import them."""
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -87,6 +88,23 @@ async def insert_orders(ctx: AppContext, rows: list[dict[str, Any]]) -> None:
 # -- tests --------------------------------------------------------------------------------------
 
 NOW = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
+
+
+def search_matches(customer: EmagCustomer, text: str) -> bool:
+    """The listing's search, as its description says: the name (substring), the customer key
+    or email hash (prefix, or the whole key), the phone (3+ digits of the text, anywhere) or
+    the eMAG customer id. Other customers than the one looked for match too (a key's digits
+    in someone's phone): which ones depends on the ids the rows got."""
+    low = text.strip().lower()
+    digits = re.sub(r"\D", "", text)
+    return bool(
+        (customer.name and low in customer.name.lower())
+        or customer.customer_key == text.strip()
+        or customer.customer_key.lower().startswith(low)
+        or (customer.email_hash and customer.email_hash.lower().startswith(low))
+        or (len(digits) >= 3 and customer.phone and digits in customer.phone)
+        or (text.strip().isdigit() and customer.emag_customer_id == int(text.strip()))
+    )
 
 
 def population() -> list[dict[str, Any]]:
@@ -252,13 +270,11 @@ async def test_filters_match_the_formulas(ctx: AppContext) -> None:
             i for i, f in facts.items() if 40 <= f.loyalty_score <= 59
         }
         one = customers[3]
-        assert one.name and one.phone
-        assert await ids(search=one.name.upper()) == {
-            c.id for c in customers if c.name and one.name.lower() in c.name.lower()
-        }
-        assert one.id in await ids(search=one.phone[-4:])
-        assert await ids(search=one.email_hash) == {one.id}
-        assert await ids(search=one.customer_key) == {one.id}
+        assert one.name and one.phone and one.email_hash
+        for text in (one.name.upper(), one.phone[-4:], one.email_hash, one.customer_key):
+            found = await ids(search=text)
+            assert one.id in found, text
+            assert found == {c.id for c in customers if search_matches(c, text)}, text
 
         # Sorting by loyalty follows the displayed score.
         _, page = await repository.list_customers(
@@ -267,3 +283,30 @@ async def test_filters_match_the_formulas(ctx: AppContext) -> None:
         scores = [facts[c.id].loyalty_score for c in page]
         assert scores == sorted(scores, reverse=True)
         assert scores[0] == max(f.loyalty_score for f in facts.values())
+
+
+async def test_a_page_statement_is_kept_only_when_it_holds_no_time(ctx: AppContext) -> None:
+    """The listing's statement is kept per filters and sort, except when it holds the request's
+    time (the loyalty score, in a loyalty filter or sort): kept, it would answer at the time of
+    the first request."""
+    from magflow.db import query
+
+    await insert_customers(ctx, population())
+
+    def kept() -> list[Any]:
+        return [key for key in query._page_statements if key[0] == "emag_customers"]
+
+    query._page_statements.clear()
+    async with ctx.db.read_session() as session:
+        for sort, kwargs in (("loyalty", {}), ("spend", {"loyalty_min": 10}), ("risk", {})):
+            for now in (NOW, NOW + timedelta(days=90)):
+                flt = repository.CustomerFilter(now=now, **kwargs)
+                await repository.page_customers(session, flt, sort=sort, limit=5)
+        assert [key[1] for key in kept()] == ["risk"]  # one statement for both times
+        # Ninety days on, the loyalty order is the one of that day's scores, not a kept one's.
+        later = NOW + timedelta(days=90)
+        page = await repository.page_customers(
+            session, repository.CustomerFilter(now=later), sort="loyalty", limit=80
+        )
+        scores = [analytics.insight(row, later).loyalty_score for row in page]
+        assert scores == sorted(scores, reverse=True)

@@ -31,7 +31,14 @@ from magflow.customers.models import (
     EmagCustomerSpend,
 )
 from magflow.db.limits import fit_rows
-from magflow.db.query import as_bigint, column_select, fetch_records, like_pattern
+from magflow.db.query import (
+    Record,
+    as_bigint,
+    column_select,
+    fetch_page,
+    fetch_records,
+    like_pattern,
+)
 from magflow.db.upsert import cached_statement, pg_json_insert
 
 _COUNTERS = [
@@ -376,9 +383,37 @@ async def page_customers(
     attribute per column, which is all :func:`magflow.customers.schemas.customer_out` and the
     formulas use; they are typed as such for them (none is an ORM object: nothing to load or
     change on them)."""
-    query = _ordered(column_select(EmagCustomer, LISTING_COLUMNS), filters, sort, descending)
-    rows = await fetch_records(session, query.offset(offset).limit(limit))
+
+    def build() -> Select[Any]:
+        return _ordered(column_select(EmagCustomer, LISTING_COLUMNS), filters, sort, descending)
+
+    if not depends_on_now(filters, sort):
+        # The statement is kept per filters and sort (``db.query.page_statement``): building it
+        # and deriving its cache key were a tenth of the listing's CPU.
+        key = ("emag_customers", sort, descending, _key_without_now(filters))
+        found = await fetch_page(session, key, build, offset=offset, limit=limit)
+        return cast("Sequence[EmagCustomer]", [Record(**row) for row in found])
+    rows = await fetch_records(session, build().offset(offset).limit(limit))
     return cast("Sequence[EmagCustomer]", rows)
+
+
+def depends_on_now(filters: CustomerFilter, sort: str) -> bool:
+    """Whether the listing's SQL holds the request's time: the loyalty score (its recency part)
+    does, in a loyalty filter or sort. Such a statement is built for each request."""
+    return sort == "loyalty" or filters.loyalty_min is not None or filters.loyalty_max is not None
+
+
+def _key_without_now(f: CustomerFilter) -> tuple[Any, ...]:
+    """Everything the statement of :func:`page_customers` depends on, but the time."""
+    return (
+        f.config.fingerprint(),
+        None if f.account_ids is None else tuple(f.account_ids),
+        f.search,
+        tuple(f.tiers),
+        tuple(f.risks),
+        tuple(f.channels),
+        f.min_orders,
+    )
 
 
 async def list_customers(
