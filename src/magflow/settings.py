@@ -202,7 +202,8 @@ class Settings(BaseSettings):
     # how long one arriving beyond them may wait for a slot before it is answered 503.
     # 6 (issue 18, BENCHMARKS.md): more requests at once only lengthen each turn of the event loop,
     # and every request, the refused ones included, waits through it. The wait absorbs bursts;
-    # once one ends in a refusal, excess requests are refused without it for a second.
+    # once max_in_flight waits within a second end in a refusal, excess requests are refused
+    # without it for a second.
     max_in_flight: Annotated[int, Field(ge=1)] = 6
     admission_queue_wait_seconds: Annotated[float, Field(ge=0)] = 0.025
     # The hot read routes' common case answered without FastAPI's per-request machinery

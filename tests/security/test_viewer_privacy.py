@@ -66,6 +66,13 @@ async def test_viewers_see_initials_and_last_digits(
         assert customer["phone"] == mask_phone(real["phone"])
         if real["phone"]:
             assert real["phone"] not in str(customer)
+    # A customer's own page, too.
+    one = customers[0]
+    seen = (await clients.viewer.get(f"/api/v1/admin/emag-customers/{one['id']}")).json()
+    real = (await clients.admin.get(f"/api/v1/admin/emag-customers/{one['id']}")).json()
+    assert seen["customer"] == one
+    assert seen["customer"]["name"] == mask_name(real["customer"]["name"])
+    assert seen["customer"]["phone"] == mask_phone(real["customer"]["phone"])
 
     export = await clients.viewer.get("/api/v1/emag/orders/export", params={"format": "csv"})
     rows = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"))))

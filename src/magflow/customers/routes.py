@@ -20,7 +20,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from magflow.auth.dependencies import CurrentUser
-from magflow.auth.models import User
 from magflow.common.deps import Context, Session, read_only
 from magflow.common.privacy import mask_customer_key, mask_name, mask_phone, sees_personal_data
 from magflow.common.schemas import IdPath, Page, Skip
@@ -34,7 +33,6 @@ from magflow.customers.schemas import (
     CustomersPage,
     CustomerSpendOut,
     customer_fields,
-    customer_out,
 )
 from magflow.customers.service import SUMMARY_CACHE_TTL_SECONDS, customer_summary
 from magflow.orders import repository as orders_repository
@@ -49,17 +47,9 @@ ORDER_COLUMNS = tuple(OrderOut.model_fields)
 _FORMULAS = inspect.cleandoc(analytics.__doc__ or "").split("Defaults are", 1)[0]
 
 
-def _private(user: User, out: CustomerOut) -> CustomerOut:
-    """Viewers see initials and the phone's last digits (see common/privacy.py)."""
-    if not sees_personal_data(user):
-        out.name = mask_name(out.name)
-        out.phone = mask_phone(out.phone)
-        out.customer_key = mask_customer_key(out.customer_key) or out.customer_key
-    return out
-
-
 def _masked(fields: dict[str, Any]) -> dict[str, Any]:
-    """:func:`_private`'s masking, on a listing row's fields before their validation."""
+    """A customer's fields as a viewer sees them: initials and the phone's last digits (see
+    common/privacy.py); before their validation, in the listing and the detail alike."""
     fields["name"] = mask_name(fields["name"])
     fields["phone"] = mask_phone(fields["phone"])
     fields["customer_key"] = mask_customer_key(fields["customer_key"]) or fields["customer_key"]
@@ -151,8 +141,11 @@ async def get_customer(
         offset=skip,
         limit=limit,
     )
+    fields = customer_fields(customer, now, analytics_config(request))
     return CustomerDetail(
-        customer=_private(user, customer_out(customer, now, analytics_config(request))),
+        customer=CustomerOut.model_validate(
+            fields if sees_personal_data(user) else _masked(fields)
+        ),
         accounts=[
             CustomerAccountOut(
                 account_id=link.account_id,
