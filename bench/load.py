@@ -469,36 +469,40 @@ def _epoch(ts: str) -> float:
 
 async def capture_sql(token: str, paths: list[str]) -> dict[str, list[tuple[str, Any]]]:
     """The SQL each path runs in the API, captured by running the app itself in this process
-    (same settings, same database) under SQLAlchemy's ``before_cursor_execute``: the second call's
-    statements (the steady state: caches warm). A path whose steady state runs no SQL (the
-    enhanced status, served from the process's copy of the cache: ``Cache.near``) gets a floor
-    that runs none either and writes an empty list: what answering costs at all."""
-    from sqlalchemy import event
+    (same settings, same database) at psycopg's cursor, whichever way it was sent (SQLAlchemy's
+    execution, or a kept page statement sent to psycopg directly: ``db.query.fetch_page``): the
+    second call's statements (the steady state: caches warm). A path whose steady state runs no
+    SQL (the enhanced status, served from the process's copy of the cache: ``Cache.near``) gets a
+    floor that runs none either and writes an empty list: what answering costs at all."""
+    import psycopg
 
     from magflow.app import create_app
     from magflow.settings import Settings
 
     app = create_app(Settings())
     captured: dict[str, list[tuple[str, Any]]] = {}
-    async with app.router.lifespan_context(app):
-        statements: list[tuple[str, Any]] = []
+    statements: list[tuple[str, Any]] = []
+    execute = psycopg.AsyncCursor.execute
 
-        def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
-            statements.append((statement, params))
+    async def recording(cursor: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        statements.append((query, params))
+        return await execute(cursor, query, params, **kwargs)
 
-        engine = app.state.ctx.db.engine.sync_engine
-        event.listen(engine, "before_cursor_execute", record)
-        transport = httpx.ASGITransport(app=app)
-        headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(transport=transport, base_url="http://floor") as client:
-            for path in paths:
-                calls = []
-                for _ in range(2):
-                    statements.clear()
-                    (await client.get(path, headers=headers)).raise_for_status()
-                    calls.append(list(statements))
-                captured[path] = calls[1]
-        event.remove(engine, "before_cursor_execute", record)
+    psycopg.AsyncCursor.execute = recording  # type: ignore[method-assign]
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            headers = {"Authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(transport=transport, base_url="http://floor") as client:
+                for path in paths:
+                    calls = []
+                    for _ in range(2):
+                        statements.clear()
+                        (await client.get(path, headers=headers)).raise_for_status()
+                        calls.append(list(statements))
+                    captured[path] = calls[1]
+    finally:
+        psycopg.AsyncCursor.execute = execute  # type: ignore[method-assign]
     return captured
 
 
@@ -911,6 +915,34 @@ def start_floor(processes: Processes, token: str) -> tuple[str, int]:
         time.sleep(0.2)
 
 
+def start_profilers(
+    directory: Path, pids: dict[str, int], seconds: float | None
+) -> list[subprocess.Popen[bytes]]:
+    """py-spy recording each of ``pids`` (on-CPU samples with the GIL, collapsed stacks) into
+    ``directory/<name>.txt``, for ``seconds`` or until :func:`stop_profilers`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    py_spy = Path(sys.executable).parent / "py-spy"
+    duration = ["--duration", str(int(seconds))] if seconds is not None else []
+    profilers = []
+    for name, pid in pids.items():
+        output = str(directory / f"{name}.txt")
+        argv = [str(py_spy), "record", "--pid", str(pid), *duration, "--rate", "200",
+                "--nonblocking", "--gil", "--format", "raw", "-o", output]  # fmt: skip
+        profilers.append(
+            subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+    return profilers
+
+
+def stop_profilers(profilers: list[subprocess.Popen[bytes]], *, wait: bool = False) -> None:
+    """Wait for timed recordings (``wait``), or stop open-ended ones (py-spy writes its file on
+    SIGINT)."""
+    for profiler in profilers:
+        if not wait:
+            profiler.send_signal(signal.SIGINT)
+        profiler.wait(timeout=60)
+
+
 def endpoint_costs(
     n: int,
     processes: Processes,
@@ -919,6 +951,7 @@ def endpoint_costs(
     api_pids: list[int],
     state: RunState | None = None,
     paths: list[str] = READS,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """Each of ``paths`` (READS unless told) alone, while the sync runs: ``n`` requests one at a
     time, round robin over the APIs, each followed by the same request to the floor (the same SQL
@@ -930,7 +963,10 @@ def endpoint_costs(
     CPU the same work takes (the other CPU busy or not) by up to 2x from one second to the next,
     so two windows measured apart compare two machines; interleaved, the API and its floor run
     under the same load. CPU time is read to the nanosecond (``schedstat``). PostgreSQL's CPU is
-    given per pair (both requests' statements), but the sync's writes make it noisy."""
+    given per pair (both requests' statements), but the sync's writes make it noisy.
+
+    ``profile``: py-spy records the APIs and the floor over the measured requests (one file each,
+    as ``--profile`` does for a window), so that their stacks compare sample for sample."""
     floor_url, floor_pid = start_floor(processes, token)
 
     def cpu() -> tuple[float, float, float]:
@@ -949,6 +985,8 @@ def endpoint_costs(
         latencies.append(time.perf_counter() - sent)
 
     costs: dict[str, Any] = {}
+    pids = {f"api-{i}": pid for i, pid in enumerate(api_pids)} | {"floor": floor_pid}
+    profilers = start_profilers(profile, pids, seconds=None) if profile else []
     with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
         for path in paths:
             if state is not None:
@@ -981,6 +1019,7 @@ def endpoint_costs(
                 f"pair; p50 {costs[path]['api_p50_ms']} / {costs[path]['floor_p50_ms']} ms)",
                 flush=True,
             )
+    stop_profilers(profilers)
     processes.named.pop("floor").terminate()
     return {
         "requests_per_endpoint": n,
@@ -1073,17 +1112,7 @@ def window(
     while time.time() < window_start:
         time.sleep(0.05)
     others_start = all_proc_ticks()
-    profilers = []
-    if profile:
-        profile.mkdir(parents=True, exist_ok=True)
-        py_spy = Path(sys.executable).parent / "py-spy"
-        for name, pid in api_pids.items():
-            argv = [str(py_spy), "record", "--pid", str(pid), "--duration", str(int(seconds)),
-                    "--rate", "200", "--nonblocking", "--gil", "--format", "raw",
-                    "-o", str(profile / f"{name}.txt")]  # fmt: skip
-            profilers.append(
-                subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            )
+    profilers = start_profilers(profile, api_pids, seconds) if profile else []
     cpu_start = cpu_now()
     next_sample = time.time()
     while (now := time.time()) < window_end:
@@ -1096,8 +1125,7 @@ def window(
         time.sleep(max(0.0, min(next_sample, window_end) - time.time()))
     cpu_end = cpu_now()
     others_end = all_proc_ticks()
-    for profiler in profilers:
-        profiler.wait(timeout=60)
+    stop_profilers(profilers, wait=True)
     runs.append((time.time() - window_start, *state.get(run_id)))
     http_out, _ = http.communicate(timeout=args.timeout + 60)
     processes.named.pop("gen-http", None)
@@ -1344,9 +1372,8 @@ def measure(
     api_pids = [p.pid for name, p in processes.named.items() if name.startswith("api-")]
     if args.endpoint_costs:
         paths = [READS[i] for i in map(int, args.reads.split(","))] if args.reads else READS
-        costs = endpoint_costs(
-            args.endpoint_costs, processes, urls, token, api_pids, state, paths=paths
-        )
+        costs = endpoint_costs(args.endpoint_costs, processes, urls, token, api_pids, state,
+                               paths=paths, profile=args.profile)  # fmt: skip
         return {"bench": "load-endpoint-costs", **costs, "loadavg_after": loadavg()}
     if args.rps is None:
         return goal_run(args, processes, urls, token, sim_pid, run_id, state, machine_info)

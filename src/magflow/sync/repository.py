@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from magflow.db.query import column_select, fetch_page, fetch_records
+from magflow.db.query import KeptStatement, column_select, fetch_page, fetch_records
 from magflow.sync.models import SyncLog, SyncStatus
 
 ACTIVE = (SyncStatus.queued.value, SyncStatus.running.value)
@@ -54,8 +54,9 @@ PROGRESS_COLUMNS = (
 _runs = SyncLog.__table__.c
 # ``status = 'queued' OR status = 'running'``, not ``IN``: an ``IN`` list is a parameter that
 # SQLAlchemy expands into the SQL text again at every execution (a tenth of the progress poll's
-# CPU); these two are plain parameters of a statement compiled once.
-_RUNNING = (
+# CPU); these two are plain parameters of a statement compiled once. Kept: on a PostgreSQL read
+# session it goes to psycopg directly (``db.query.KeptStatement``).
+_RUNNING = KeptStatement(
     column_select(SyncLog, PROGRESS_COLUMNS)
     .where(or_(*(_runs.status == status for status in ACTIVE)))
     .order_by(_runs.id)
