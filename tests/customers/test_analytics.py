@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from types import SimpleNamespace
 
 import pytest
 
@@ -238,3 +240,91 @@ def test_a_config_fingerprint_names_its_parameters_and_is_kept() -> None:
     assert other.fingerprint() != default
     assert other.fingerprint() == analytics.AnalyticsConfig(active_days=7).fingerprint()
     assert analytics.DEFAULT_CONFIG.fingerprint() == default
+
+
+def _by_the_functions(
+    customer: SimpleNamespace, now: datetime, config: AnalyticsConfig
+) -> tuple[object, ...]:
+    """A customer's facts computed by the documented formula functions, one by one."""
+    n, c, r = customer.orders_count, customer.cancelled_count, customer.returned_count
+    kept = analytics.kept_orders(n, c, r)
+    spent = Decimal(customer.total_spent or 0)
+    score = analytics.loyalty_score(
+        orders=n,
+        cancelled=c,
+        returned=r,
+        total_spent=spent,
+        currency=customer.currency,
+        last_order_at=customer.last_order_at,
+        now=now,
+        config=config,
+    )
+    risk = analytics.risk_score(n, c, r, customer.cod_count, config)
+    return (
+        kept,
+        analytics.average_order_value(spent, analytics.spent_orders(kept, customer.spent_orders)),
+        analytics.tier_for(spent, customer.currency, config),
+        score,
+        analytics.loyalty_band(score),
+        round(risk, 4),
+        analytics.risk_level_for(risk, config),
+        analytics.preferred_channel(customer.main_orders, customer.fbe_orders, config),
+        round(c / n, 4) if n else 0.0,
+        round(r / n, 4) if n else 0.0,
+        round(customer.cod_count / n, 4) if n else 0.0,
+        analytics.is_repeat(n, c, config),
+    )
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        AnalyticsConfig(),
+        AnalyticsConfig(
+            tier_thresholds={"RON": TierThresholds(Decimal(1), Decimal(2), Decimal(3))},
+            weight_recency=0.5,
+            weight_frequency=0.25,
+            weight_monetary=0.25,
+            recency_half_days=7,
+            frequency_half_orders=1,
+            monetary_half={"RON": Decimal(50)},
+            risk_weight_cancelled=1.0,
+            risk_weight_returned=0.5,
+            risk_cod_amplifier=2.0,
+            risk_high=0.5,
+            risk_medium=0.2,
+            channel_dominance=Fraction(3, 5),
+            repeat_min_orders=4,
+        ),
+    ],
+)
+def test_insight_is_the_formula_functions(config: AnalyticsConfig) -> None:
+    """``insight`` (the formulas inlined, for the listing's rows) answers what the formula
+    functions answer, field for field, over many customers: small and large counts, spend at and
+    around the thresholds, in each currency, none and unknown, with and without an order date."""
+    rng = random.Random(18)
+    amounts = ["0", "0.0000", "0.01", "499.9999", "500", "500.0001", "1999.995", "2000", "5000",
+               "40000", "123456.7891", "-3.5"]  # fmt: skip
+    currencies = ["RON", "BGN", "EUR", "HUF", "XYZ", None]
+    for _ in range(3000):
+        n = rng.choice([0, 1, 2, 3, 7, 13, 800, rng.randint(0, 10_000)])
+        c = rng.randint(0, n)
+        r = rng.randint(0, n - c)
+        cod = rng.randint(0, n)
+        main = rng.randint(0, n)
+        amount = rng.choice([*amounts, str(Decimal(rng.randint(0, 10**9)) / 10_000)])
+        ago = timedelta(seconds=rng.randint(0, 10**8), microseconds=rng.randint(0, 999_999))
+        customer = SimpleNamespace(
+            orders_count=n,
+            cancelled_count=c,
+            returned_count=r,
+            cod_count=cod,
+            main_orders=main,
+            fbe_orders=n - main,
+            total_spent=Decimal(amount),
+            spent_orders=rng.choice([None, n - c - r, rng.randint(0, n)]),
+            currency=rng.choice(currencies),
+            last_order_at=rng.choice([None, NOW, NOW + timedelta(hours=1), NOW - ago]),
+        )
+        expected = _by_the_functions(customer, NOW, config)
+        assert tuple(analytics.insight(customer, NOW, config)) == expected, customer  # type: ignore[arg-type]

@@ -401,27 +401,122 @@ class CustomerInsight(NamedTuple):
 def insight(
     customer: EmagCustomer, now: datetime, config: AnalyticsConfig = DEFAULT_CONFIG
 ) -> CustomerInsight:
-    n, c, r = customer.orders_count, customer.cancelled_count, customer.returned_count
-    spent = Decimal(customer.total_spent or 0)
-    kept = kept_orders(n, c, r)
-    score = round_score(
-        _loyalty_of_kept(kept, spent, customer.currency, customer.last_order_at, now, config)
-    )
-    risk = risk_score(n, c, r, customer.cod_count, config)
+    """What the formulas say about ``customer`` at ``now`` (its stored counters)."""
     return CustomerInsight(
-        kept_orders=kept,
-        average_order_value=average_order_value(spent, spent_orders(kept, customer.spent_orders)),
-        tier=tier_for(spent, customer.currency, config),
-        loyalty_score=score,
-        loyalty_band=loyalty_band(score),
-        risk_score=round(risk, 4),
-        risk_level=risk_level_for(risk, config),
-        preferred_channel=preferred_channel(customer.main_orders, customer.fbe_orders, config),
-        cancellation_rate=round(c / n, 4) if n > 0 else 0.0,
-        return_rate=round(r / n, 4) if n > 0 else 0.0,
-        cod_share=round(customer.cod_count / n, 4) if n > 0 else 0.0,
-        is_repeat=is_repeat(n, c, config),
+        *facts(
+            customer.orders_count,
+            customer.cancelled_count,
+            customer.returned_count,
+            customer.cod_count,
+            customer.main_orders,
+            customer.fbe_orders,
+            customer.total_spent,
+            customer.spent_orders,
+            customer.currency,
+            customer.last_order_at,
+            now,
+            config,
+        )
     )
+
+
+def facts(
+    n: int,
+    c: int,
+    r: int,
+    cod: int,
+    main: int,
+    fbe: int,
+    total_spent: Decimal | None,
+    in_currency: int | None,
+    currency: str | None,
+    last_order_at: datetime | None,
+    now: datetime,
+    config: AnalyticsConfig,
+) -> tuple[Any, ...]:
+    """The fields of :class:`CustomerInsight`, in its order, from a customer's counters.
+
+    Every formula of the functions above, inlined with the same operations in the same order
+    (so the same floats): this runs for every row of every customers page, where a call per
+    formula cost more than the formulas (issue 18). ``tests/customers/test_analytics.py`` holds
+    it to those functions over many customers."""
+    spent = total_spent if total_spent.__class__ is Decimal else Decimal(total_spent or 0)
+    kept = n - c - r
+    if kept < 0:
+        kept = 0
+    # -- loyalty: R, F, M (recency_score, frequency_score, monetary_score) --
+    if last_order_at is None:
+        recency = 0.0
+    else:
+        days = (now - last_order_at).total_seconds() / SECONDS_PER_DAY
+        if days < 0.0:
+            days = 0.0
+        recency = config.recency_half_days / (config.recency_half_days + days)
+    frequency = kept / (kept + config.frequency_half_orders) if kept > 0 else 0.0
+    spent_float = float(spent)
+    if spent_float > 0:
+        half = config.monetary_half.get(currency or "")
+        if half is None:
+            half = config.monetary_half[config.fallback_currency]
+        monetary = spent_float / (spent_float + float(half))
+    else:
+        monetary = 0.0
+    score = math.floor(
+        100.0
+        * (
+            config.weight_recency * recency
+            + config.weight_frequency * frequency
+            + config.weight_monetary * monetary
+        )
+        + 0.5
+    )
+    band = LOYALTY_BANDS[-1][1]
+    for lower, name in LOYALTY_BANDS:
+        if score >= lower:
+            band = name
+            break
+    # -- tier (tier_for) --
+    thresholds = config.tier_thresholds.get(currency or "")
+    if thresholds is None:
+        thresholds = config.tier_thresholds[config.fallback_currency]
+    tier: Tier
+    if spent >= thresholds.platinum:
+        tier = "platinum"
+    elif spent >= thresholds.gold:
+        tier = "gold"
+    elif spent >= thresholds.silver:
+        tier = "silver"
+    else:
+        tier = "bronze"
+    # -- risk (risk_score, risk_level_for) and rates --
+    if n > 0:
+        risk = (config.risk_weight_cancelled * c + config.risk_weight_returned * r) / n
+        risk = risk * (1 + config.risk_cod_amplifier * cod / n)
+        rates = (round(c / n, 4), round(r / n, 4), round(cod / n, 4))
+    else:
+        risk = 0.0
+        rates = (0.0, 0.0, 0.0)
+    level: RiskLevel = (
+        "high" if risk >= config.risk_high else "medium" if risk >= config.risk_medium else "low"
+    )
+    # -- average order value (over spent_orders) --
+    spent_kept = kept if in_currency is None else in_currency
+    average = (spent / spent_kept).quantize(_CENT) if spent_kept > 0 else None
+    return (
+        kept,
+        average,
+        tier,
+        score,
+        band,
+        round(risk, 4),
+        level,
+        preferred_channel(main, fbe, config),
+        *rates,
+        n - c >= config.repeat_min_orders,
+    )
+
+
+_CENT = Decimal("0.01")
 
 
 __all__ = [

@@ -30,6 +30,7 @@ from magflow.customers.models import (
     EmagCustomerAccount,
     EmagCustomerSpend,
 )
+from magflow.customers.schemas import STORED_FIELDS
 from magflow.db.limits import fit_rows
 from magflow.db.query import (
     Record,
@@ -347,26 +348,7 @@ def count_query(filters: CustomerFilter) -> Select[Any]:
 
 #: The columns a listing row is made of (``customers.schemas.customer_fields`` and the
 #: formulas): not the row's own timestamps, two more times to parse per row for nothing.
-LISTING_COLUMNS = (
-    "id",
-    "customer_key",
-    "platform",
-    "emag_customer_id",
-    "name",
-    "email_hash",
-    "phone",
-    "currency",
-    "orders_count",
-    "total_spent",
-    "spent_orders",
-    "cancelled_count",
-    "returned_count",
-    "cod_count",
-    "main_orders",
-    "fbe_orders",
-    "first_order_at",
-    "last_order_at",
-)
+LISTING_COLUMNS = STORED_FIELDS
 
 
 async def page_customers(

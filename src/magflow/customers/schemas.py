@@ -12,6 +12,7 @@ from magflow.common.schemas import Money, Page, UtcDateTime
 from magflow.customers import analytics
 from magflow.customers.analytics import DEFAULT_CONFIG, AnalyticsConfig, Channel, RiskLevel, Tier
 from magflow.customers.models import EmagCustomer
+from magflow.db.query import Record
 from magflow.orders.schemas import OrderOut
 
 
@@ -115,41 +116,70 @@ def customer_fields(
     customer: EmagCustomer, now: datetime, config: AnalyticsConfig = DEFAULT_CONFIG
 ) -> dict[str, Any]:
     """The fields of :class:`CustomerOut`: the stored counters of ``customer`` and what the
-    formulas say of them at ``now`` (a listing validates a page of these at once)."""
-    facts = analytics.insight(customer, now, config)
-    return {
-        "id": customer.id,
-        "customer_key": customer.customer_key,
-        "platform": customer.platform,
-        "emag_customer_id": customer.emag_customer_id,
-        "name": customer.name,
-        "email_hash": customer.email_hash,
-        "phone": customer.phone,
-        "currency": customer.currency,
-        "orders_count": customer.orders_count,
-        "kept_orders": facts.kept_orders,
-        "cancelled_count": customer.cancelled_count,
-        "returned_count": customer.returned_count,
-        "cod_count": customer.cod_count,
-        "main_orders": customer.main_orders,
-        "fbe_orders": customer.fbe_orders,
-        "total_spent": customer.total_spent,
-        "orders_in_other_currencies": facts.kept_orders
-        - analytics.spent_orders(facts.kept_orders, customer.spent_orders),
-        "average_order_value": facts.average_order_value,
-        "first_order_at": customer.first_order_at,
-        "last_order_at": customer.last_order_at,
-        "tier": facts.tier,
-        "loyalty_score": facts.loyalty_score,
-        "loyalty_band": facts.loyalty_band,
-        "risk_level": facts.risk_level,
-        "risk_score": facts.risk_score,
-        "cancellation_rate": facts.cancellation_rate,
-        "return_rate": facts.return_rate,
-        "cod_share": facts.cod_share,
-        "preferred_channel": facts.preferred_channel,
-        "is_repeat": facts.is_repeat,
-    }
+    formulas say of them at ``now`` (a listing validates a page of these at once; the formulas'
+    answers are ``analytics.CustomerInsight``'s fields, in its order).
+
+    ``customer``: a row of the listing (``db.query.Record``: its columns are the listing's, and
+    are taken whole) or an ``EmagCustomer``. Columns that are not fields (``spent_orders``) are
+    left for the validation to ignore."""
+    if isinstance(customer, Record):
+        fields = dict(vars(customer))
+    else:
+        fields = {name: getattr(customer, name) for name in STORED_FIELDS}
+    answers = analytics.facts(
+        customer.orders_count,
+        customer.cancelled_count,
+        customer.returned_count,
+        customer.cod_count,
+        customer.main_orders,
+        customer.fbe_orders,
+        customer.total_spent,
+        customer.spent_orders,
+        customer.currency,
+        customer.last_order_at,
+        now,
+        config,
+    )
+    (
+        fields["kept_orders"],
+        fields["average_order_value"],
+        fields["tier"],
+        fields["loyalty_score"],
+        fields["loyalty_band"],
+        fields["risk_score"],
+        fields["risk_level"],
+        fields["preferred_channel"],
+        fields["cancellation_rate"],
+        fields["return_rate"],
+        fields["cod_share"],
+        fields["is_repeat"],
+    ) = answers
+    spent_orders = customer.spent_orders
+    fields["orders_in_other_currencies"] = 0 if spent_orders is None else answers[0] - spent_orders
+    return fields
+
+
+#: The columns of ``emag_customers`` a customer's fields are made of (the listing reads these).
+STORED_FIELDS = (
+    "id",
+    "customer_key",
+    "platform",
+    "emag_customer_id",
+    "name",
+    "email_hash",
+    "phone",
+    "currency",
+    "orders_count",
+    "total_spent",
+    "spent_orders",
+    "cancelled_count",
+    "returned_count",
+    "cod_count",
+    "main_orders",
+    "fbe_orders",
+    "first_order_at",
+    "last_order_at",
+)
 
 
 def customer_out(
