@@ -43,9 +43,10 @@ any non-2xx answer, transport error or a request not answered ``--timeout`` seco
 scheduled time. Sampled every second: each API's RSS, every process's CPU (APIs, workers,
 simulator, PostgreSQL, Redis, the generators, the busiest other processes) and the sync run's
 state. When the PostgreSQL server runs without autovacuum (as on the machine of the figures),
-``ANALYZE`` runs after the offers sync, when the orders sync starts and every 30 s, as autovacuum's
-autoanalyze would. Memory is *flat* when each API's mean RSS over the window's last 10 s is within
-10 % of its mean over the first 10 s. The last line printed is a JSON summary.
+``ANALYZE`` runs after the offers sync, when the orders sync starts and every 30 s while the sync
+writes, paced as autovacuum's autoanalyze would be. Memory is *flat* when each API's mean RSS
+over the window's last 10 s is within 10 % of its mean over the first 10 s. The last line
+printed is a JSON summary.
 
 Tools for finding where the time goes: ``--profile DIR`` records each API process with py-spy
 (``pip install py-spy``; on-CPU samples, collapsed stacks) over the window; ``--endpoint-costs N``
@@ -58,6 +59,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import random
@@ -725,16 +727,22 @@ class RunState:
     def analyze(self) -> None:
         """``ANALYZE`` when the server's autovacuum is off (as on the machine of the figures):
         the stand-in for its autoanalyze, without which PostgreSQL plans every query of a new
-        table as if a filter kept 0.5 % of the rows (a sort of all offers for each page)."""
+        table as if a filter kept 0.5 % of the rows (a sort of all offers for each page).
+
+        Paced as autovacuum paces its own: ``vacuum_cost_delay`` 2 ms, PostgreSQL's default
+        ``autovacuum_vacuum_cost_delay`` (an ``ANALYZE`` typed by hand runs unpaced, and its
+        burst of CPU stalled the API processes for long enough to fail a capacity step)."""
         if not self.autovacuum:
+            self.conn.execute("SET vacuum_cost_delay = '2ms'")
             self.conn.execute("ANALYZE")
             self.analyzed += 1
         self.last_analyze = time.monotonic()
 
-    def analyze_every(self, seconds: float = 30) -> None:
+    def analyze_every(self, seconds: float = 30, *, writing: bool = True) -> None:
         """:meth:`analyze` when the last one is ``seconds`` old: the cadence of autoanalyze on a
-        table the sync grows by ~1,200 rows a second, across all the windows of a run."""
-        if time.monotonic() - self.last_analyze >= seconds:
+        table the sync grows by ~1,200 rows a second, across all the windows of a run. Not when
+        nothing is ``writing`` (no sync running): autoanalyze runs only on tables that changed."""
+        if writing and time.monotonic() - self.last_analyze >= seconds:
             self.analyze()
 
     def get(self, run_id: int) -> tuple[str, int]:
@@ -1120,7 +1128,7 @@ def window(
             rss[name].append((now - window_start, rss_mb(pid)))
         runs.append((now - window_start, *state.get(run_id)))
         processes.check_alive()
-        state.analyze_every(30)
+        state.analyze_every(30, writing=runs[-1][1] in ("queued", "running"))
         next_sample += 1
         time.sleep(max(0.0, min(next_sample, window_end) - time.time()))
     cpu_end = cpu_now()
@@ -1549,6 +1557,13 @@ def main() -> None:
         raise_nofile()
         use_uvloop()
         role = http_load if args.role == "http" else ws_load
+        # A generator must not pause: with CPython's default thresholds a full collection walked
+        # every result kept so far (tens of thousands of tuples) while due requests piled up,
+        # then went out at once, a burst the APIs had to refuse (a 503 at 100 req/s). Its
+        # garbage is freed by reference counting; the process ends with the window.
+        gc.collect()
+        gc.freeze()
+        gc.disable()
         print(json.dumps(asyncio.run(role(json.loads(args.config)))), flush=True)
         return
     result = orchestrate(args)
