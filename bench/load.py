@@ -987,10 +987,11 @@ def endpoint_costs(
     api1, pg1, floor1 = cpu()
     idle_api, idle_pg, idle_floor = (api1 - api0) / 5, (pg1 - pg0) / 5, (floor1 - floor0) / 5
 
-    def timed(client: httpx.Client, url: str, latencies: list[float]) -> None:
+    def timed(client: httpx.Client, url: str, latencies: list[float]) -> int:
         sent = time.perf_counter()
-        client.get(url).raise_for_status()
+        response = client.get(url).raise_for_status()
         latencies.append(time.perf_counter() - sent)
+        return len(response.content)
 
     costs: dict[str, Any] = {}
     pids = {f"api-{i}": pid for i, pid in enumerate(api_pids)} | {"floor": floor_pid}
@@ -1007,8 +1008,8 @@ def endpoint_costs(
             a0, p0, f0 = cpu()
             started = time.perf_counter()
             for i in range(n):
-                timed(client, urls[i % len(urls)] + path, api_latencies)
-                timed(client, floor_url + path, floor_latencies)
+                api_bytes = timed(client, urls[i % len(urls)] + path, api_latencies)
+                floor_bytes = timed(client, floor_url + path, floor_latencies)
             elapsed = time.perf_counter() - started
             a1, p1, f1 = cpu()
             api_ms = round(1000 * (a1 - a0 - idle_api * elapsed) / n, 2)
@@ -1020,11 +1021,14 @@ def endpoint_costs(
                 "pg_cpu_ms_per_pair": round(1000 * (p1 - p0 - idle_pg * elapsed) / n, 2),
                 "api_p50_ms": ms(percentile(api_latencies, 50)),
                 "floor_p50_ms": ms(percentile(floor_latencies, 50)),
+                "api_body_bytes": api_bytes,
+                "floor_body_bytes": floor_bytes,
             }
             print(
                 f"  {path}: API {api_ms} ms CPU/request, floor {floor_ms} ms, ratio "
                 f"{costs[path]['ratio']} (PostgreSQL {costs[path]['pg_cpu_ms_per_pair']} ms per "
-                f"pair; p50 {costs[path]['api_p50_ms']} / {costs[path]['floor_p50_ms']} ms)",
+                f"pair; p50 {costs[path]['api_p50_ms']} / {costs[path]['floor_p50_ms']} ms; "
+                f"{api_bytes} / {floor_bytes} bytes)",
                 flush=True,
             )
     stop_profilers(profilers)
