@@ -402,44 +402,20 @@ def insight(
     customer: EmagCustomer, now: datetime, config: AnalyticsConfig = DEFAULT_CONFIG
 ) -> CustomerInsight:
     """What the formulas say about ``customer`` at ``now`` (its stored counters)."""
-    return CustomerInsight(
-        *facts(
-            customer.orders_count,
-            customer.cancelled_count,
-            customer.returned_count,
-            customer.cod_count,
-            customer.main_orders,
-            customer.fbe_orders,
-            customer.total_spent,
-            customer.spent_orders,
-            customer.currency,
-            customer.last_order_at,
-            now,
-            config,
-        )
-    )
+    return CustomerInsight(*facts(customer, now, config))
 
 
-def facts(
-    n: int,
-    c: int,
-    r: int,
-    cod: int,
-    main: int,
-    fbe: int,
-    total_spent: Decimal | None,
-    in_currency: int | None,
-    currency: str | None,
-    last_order_at: datetime | None,
-    now: datetime,
-    config: AnalyticsConfig,
-) -> tuple[Any, ...]:
-    """The fields of :class:`CustomerInsight`, in its order, from a customer's counters.
+def facts(customer: EmagCustomer, now: datetime, config: AnalyticsConfig) -> tuple[Any, ...]:
+    """The fields of :class:`CustomerInsight`, in its order, from a customer's counters (an
+    ``EmagCustomer``, or a listing's row read as one).
 
     Every formula of the functions above, inlined with the same operations in the same order
     (so the same floats): this runs for every row of every customers page, where a call per
     formula cost more than the formulas (issue 18). ``tests/customers/test_analytics.py`` holds
     it to those functions over many customers."""
+    n, c, r = customer.orders_count, customer.cancelled_count, customer.returned_count
+    cod, currency, last_order_at = customer.cod_count, customer.currency, customer.last_order_at
+    total_spent, in_currency = customer.total_spent, customer.spent_orders
     spent = total_spent if total_spent.__class__ is Decimal else Decimal(total_spent or 0)
     kept = n - c - r
     if kept < 0:
@@ -510,7 +486,7 @@ def facts(
         band,
         round(risk, 4),
         level,
-        preferred_channel(main, fbe, config),
+        preferred_channel(customer.main_orders, customer.fbe_orders, config),
         *rates,
         n - c >= config.repeat_min_orders,
     )

@@ -126,20 +126,7 @@ def customer_fields(
         fields = dict(vars(customer))
     else:
         fields = {name: getattr(customer, name) for name in STORED_FIELDS}
-    answers = analytics.facts(
-        customer.orders_count,
-        customer.cancelled_count,
-        customer.returned_count,
-        customer.cod_count,
-        customer.main_orders,
-        customer.fbe_orders,
-        customer.total_spent,
-        customer.spent_orders,
-        customer.currency,
-        customer.last_order_at,
-        now,
-        config,
-    )
+    answers = analytics.facts(customer, now, config)
     (
         fields["kept_orders"],
         fields["average_order_value"],

@@ -112,10 +112,6 @@ def _column_select(table: Table, columns: tuple[str, ...]) -> Select[Any]:
     return select(*(table.c[name] for name in columns))
 
 
-#: Page statements kept by :func:`page_statement` (all forgotten when that many are kept).
-PAGE_STATEMENTS_KEPT = 256
-
-
 class KeptStatement:
     """A statement built once and kept (a module's constant, or a page statement kept per
     filters: :func:`page_statement`), read by :func:`fetch_rows`.
