@@ -33,7 +33,7 @@ def _run(status: str, at: datetime, **fields: Any) -> SyncLog:
     )
 
 
-def _count_sqlalchemy_statements(database: Database) -> list[str]:
+def _sqlalchemy_statements(database: Database) -> list[str]:
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -78,7 +78,7 @@ async def test_a_kept_statement_reads_the_same_rows_past_sqlalchemy(ctx: AppCont
             # The kept connection answers in another zone: times come back in UTC all the same.
             async with database.read_session() as session:
                 await session.execute(text("SET TIME ZONE 'Asia/Tokyo'"))
-        seen = _count_sqlalchemy_statements(database)
+        seen = _sqlalchemy_statements(database)
         for skip, most in ((0, 10), (1, 1), (0, 2), (3, 5)):
             async with database.session() as session:
                 expected = await fetch_rows(session, kept.statement, {"skip": skip, "most": most})

@@ -225,11 +225,14 @@ def spent_orders(kept: int, in_currency: int | None) -> int:
     return kept if in_currency is None else in_currency
 
 
+_CENT = Decimal("0.01")
+
+
 def average_order_value(total_spent: Decimal, kept: int) -> Decimal | None:
     """Spend per kept order, to the cent; None without kept orders."""
     if kept <= 0:
         return None
-    return (Decimal(total_spent) / kept).quantize(Decimal("0.01"))
+    return (Decimal(total_spent) / kept).quantize(_CENT)
 
 
 def tier_for(
@@ -490,9 +493,6 @@ def facts(customer: EmagCustomer, now: datetime, config: AnalyticsConfig) -> tup
         *rates,
         n - c >= config.repeat_min_orders,
     )
-
-
-_CENT = Decimal("0.01")
 
 
 __all__ = [
