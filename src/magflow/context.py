@@ -82,6 +82,7 @@ class AppContext:
                     settings.db_max_overflow,
                     settings.db_pool_timeout_seconds,
                 ),
+                settings.db_backend_nice,
             ),
             tokens=TokenService(secret, settings.access_token_minutes, settings.refresh_token_days),
             cipher=CredentialCipher(secret),

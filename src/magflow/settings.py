@@ -221,6 +221,10 @@ class Settings(BaseSettings):
     db_pool_size: Annotated[int, Field(ge=1)] = 10
     db_max_overflow: Annotated[int, Field(ge=0)] = 10
     db_pool_timeout_seconds: Annotated[float, Field(gt=0)] = 3.0
+    # CPU priority of the PostgreSQL server processes serving this process's connections, when
+    # the server runs on this machine (db/engine.py, renice_backends). Unset: this process's own
+    # (a worker at nice 10 has its database work done at nice 10 too); 0: left as they are.
+    db_backend_nice: Annotated[int, Field(ge=0, le=19)] | None = None
 
     # -- intake (magflow.intake: eMAG callbacks, auto-acknowledge, catch-up poll) --------------
     # The address eMAG reaches MagFlow at (https://magflow.example.com): callback URLs are built

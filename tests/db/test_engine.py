@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
+
 import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import text
@@ -9,7 +14,14 @@ from magflow.app import ROUTERS
 from magflow.common.deps import is_read_only
 from magflow.context import AppContext
 from magflow.db import engine as engine_module
-from magflow.db.engine import Database, PoolLimits, ping_when_idle
+from magflow.db.engine import (
+    Database,
+    PoolLimits,
+    _local_host,
+    lower_server_priority,
+    ping_when_idle,
+)
+from magflow.settings import Settings
 
 
 async def test_reads_run_without_a_transaction_on_postgresql(ctx: AppContext) -> None:
@@ -158,3 +170,108 @@ async def test_a_read_that_raises_keeps_its_session_usable(ctx: AppContext) -> N
             assert (await session.execute(text("SELECT 2"))).scalar_one() == 2
     finally:
         await database.dispose()
+
+
+def _parent_pid(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
+async def test_server_processes_run_at_the_priority_asked(ctx: AppContext) -> None:
+    """A connection's PostgreSQL process gets the ``backend_nice`` asked; 0 leaves it at the
+    server's; a process already at lower priority is not raised; a process that is not
+    PostgreSQL's is never touched."""
+    if ctx.db.engine.dialect.name != "postgresql":
+        return
+    if os.geteuid() != 0:
+        pytest.skip("renicing PostgreSQL's processes takes root here")
+    niced = Database(ctx.settings.async_database_url, PoolLimits(size=2, overflow=0), 10)
+    plain = Database(ctx.settings.async_database_url, PoolLimits(size=2, overflow=0), 0)
+    try:
+        assert os.getpriority(os.PRIO_PROCESS, await _read_pid(niced)) == 10
+        pid = await _read_pid(plain)
+        server_nice = os.getpriority(os.PRIO_PROCESS, _parent_pid(pid))
+        assert os.getpriority(os.PRIO_PROCESS, pid) == server_nice < 10
+        os.setpriority(os.PRIO_PROCESS, pid, 15)
+        assert lower_server_priority(pid, 10) is False
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 15
+        assert lower_server_priority(pid, 17) is True
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 17
+    finally:
+        await niced.dispose()
+        await plain.dispose()
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        assert lower_server_priority(sleeper.pid, 10) is False
+        assert os.getpriority(os.PRIO_PROCESS, sleeper.pid) == os.getpriority(os.PRIO_PROCESS, 0)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_by_default_server_processes_follow_the_process_priority(settings: Settings) -> None:
+    """Unset (the default), the priority is the process's own: a worker started at ``nice 6``
+    has its database work done at 6."""
+    if not settings.async_database_url.startswith("postgresql"):
+        return
+    if os.geteuid() != 0:
+        pytest.skip("renicing PostgreSQL's processes takes root here")
+    script = (
+        "import asyncio, os, sys\n"
+        "from sqlalchemy import text\n"
+        "from magflow.db.engine import Database\n"
+        "async def main():\n"
+        "    db = Database(sys.argv[1], backend_nice=None)\n"
+        "    async with db.session() as s:\n"
+        "        pid = (await s.execute(text('SELECT pg_backend_pid()'))).scalar_one()\n"
+        "    print(os.getpriority(os.PRIO_PROCESS, pid))\n"
+        "    await db.dispose()\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        ["nice", "-n", "6", sys.executable, "-c", script, settings.async_database_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.strip() == "6"
+
+
+async def test_without_the_permission_connections_work_and_it_is_said_once(
+    ctx: AppContext, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    if ctx.db.engine.dialect.name != "postgresql":
+        return
+
+    def refused(_which: int, _who: int, _prio: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "setpriority", refused)
+    database = Database(ctx.settings.async_database_url, PoolLimits(size=2, overflow=0), 19)
+    try:
+        with caplog.at_level(logging.WARNING, logger="magflow"):
+            async with database.session() as one, database.session() as two:
+                for session in (one, two):
+                    assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await database.dispose()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "nice 19 wanted" in warnings[0]
+    assert "Operation not permitted" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("host", "local"),
+    [
+        ("/var/run/postgresql", True),
+        ("localhost", True),
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("db.internal", False),
+        ("10.0.0.5", False),
+    ],
+)
+def test_only_a_server_on_this_machine_is_reniced(host: str, local: bool) -> None:
+    assert _local_host(host) is local

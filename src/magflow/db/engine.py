@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from magflow.settings import private_sqlite_file, sqlite_path
+
+logger = logging.getLogger(__name__)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -57,7 +61,11 @@ class PoolLimits:
     timeout: float = 3.0
 
 
-def create_engine(url: str, pool: PoolLimits | None = None) -> AsyncEngine:
+def create_engine(
+    url: str, pool: PoolLimits | None = None, backend_nice: int | None = 0
+) -> AsyncEngine:
+    """An engine for ``url``; on PostgreSQL, ``backend_nice`` is the CPU priority its server
+    processes run at (:func:`renice_backends`; None: this process's own)."""
     pool = pool or PoolLimits()
     json_options: dict[str, Any] = {
         "json_serializer": _json_dumps,
@@ -81,7 +89,65 @@ def create_engine(url: str, pool: PoolLimits | None = None) -> AsyncEngine:
         return engine
     engine = create_async_engine(url, **pool_options, **json_options)
     ping_when_idle(engine, PING_AFTER_IDLE_SECONDS)
+    if backend_nice is None:
+        backend_nice = os.getpriority(os.PRIO_PROCESS, 0)
+    if backend_nice > 0:
+        renice_backends(engine, backend_nice)
     return engine
+
+
+def _local_host(host: str) -> bool:
+    """A PostgreSQL host that is this machine: a Unix socket directory or a loopback address."""
+    return host.startswith("/") or host in ("localhost", "127.0.0.1", "::1")
+
+
+def lower_server_priority(pid: int, nice: int) -> bool:
+    """Give PostgreSQL's process ``pid`` CPU priority ``nice`` unless it already runs at that or
+    lower; False (and nothing done) when ``pid`` is not a PostgreSQL process. Raises OSError
+    without the permission."""
+    with open(f"/proc/{pid}/comm", encoding="ascii") as comm:
+        if comm.read().strip() != "postgres":
+            return False
+    if os.getpriority(os.PRIO_PROCESS, pid) >= nice:
+        return False
+    os.setpriority(os.PRIO_PROCESS, pid, nice)
+    return True
+
+
+def renice_backends(engine: AsyncEngine, nice: int) -> None:
+    """Run the PostgreSQL server process of each new connection at CPU priority ``nice``.
+
+    PostgreSQL serves every connection in a process of its own, at the server's priority: a
+    worker at ``nice 10`` still has its sync's writes (most of the sync's CPU) done at full
+    priority, beside the API's reads (deploy/README.md, "Giving the API priority over the sync").
+    When the server runs on this machine, each new connection's server process (psycopg's
+    ``backend_pid``) is given ``nice``, so the sync's database work yields to the API's as the
+    worker itself does. Only ever lowered (a process already at ``nice`` or lower priority is
+    left alone), only a process that is PostgreSQL's (``/proc/<pid>/comm``: a server in a
+    container has pids of its own namespace), and never at the cost of the connection: without
+    the permission (root, the server's own user, or ``CAP_SYS_NICE``) it is said once in the
+    log and the connection is used as it is."""
+    warned = False
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        nonlocal warned
+        info = dbapi_connection.driver_connection.info
+        if not _local_host(info.host):
+            return
+        try:
+            lower_server_priority(info.backend_pid, nice)
+        except OSError as error:
+            if not warned:
+                warned = True
+                logger.warning(
+                    "database server processes keep their priority (nice %d wanted): %s; "
+                    "give this process CAP_SYS_NICE (deploy/README.md) or set "
+                    "MAGFLOW_DB_BACKEND_NICE=0",
+                    nice,
+                    error.strerror or error,
+                )
+
+    event.listen(engine.sync_engine, "connect", on_connect)
 
 
 #: A pooled connection idle longer than this is pinged before it is handed out.
@@ -138,9 +204,11 @@ class _KeptRead:
 class Database:
     """One engine and its session factory; owned by the app or the CLI command that made it."""
 
-    def __init__(self, url: str, pool: PoolLimits | None = None) -> None:
+    def __init__(
+        self, url: str, pool: PoolLimits | None = None, backend_nice: int | None = 0
+    ) -> None:
         self.url = url
-        self.engine = create_engine(url, pool)
+        self.engine = create_engine(url, pool, backend_nice)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # Kept read sessions (see read_session): idle ones, and how many exist.
         self._kept_idle: list[_KeptRead] = []
