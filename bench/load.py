@@ -41,10 +41,12 @@ After ``--warmup`` seconds the ``--seconds`` window is measured: latency counts 
 *scheduled* time (so a server that falls behind shows in it, no coordinated omission), errors are
 any non-2xx answer, transport error or a request not answered ``--timeout`` seconds after its
 scheduled time. Sampled every second: each API's RSS, every process's CPU (APIs, workers,
-simulator, PostgreSQL, Redis, the generators, the busiest other processes) and the sync run's
-state. When the PostgreSQL server runs without autovacuum (as on the machine of the figures),
-``ANALYZE`` runs after the offers sync, when the orders sync starts and every 30 s while the sync
-writes, paced as autovacuum's autoanalyze would be. Memory is *flat* when each API's mean RSS
+simulator, PostgreSQL, Redis, the generators, the busiest other processes; PostgreSQL's processes
+at a lower priority apart, as ``postgres-niced``: those of the workers' connections, which follow
+the workers' nice, ``MAGFLOW_DB_BACKEND_NICE``) and the sync run's state. When the PostgreSQL
+server runs without autovacuum (as on the machine of the figures), ``ANALYZE`` runs after the
+offers sync, when the orders sync starts and every 30 s while the sync writes, paced as
+autovacuum's autoanalyze would be. Memory is *flat* when each API's mean RSS
 over the window's last 10 s is within 10 % of its mean over the first 10 s. The last line
 printed is a JSON summary.
 
@@ -582,6 +584,14 @@ def proc_cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime (fields 14 and 15 of stat)
 
 
+def proc_nice(pid: int) -> int:
+    """The nice value of ``pid`` (0 when it is gone)."""
+    try:
+        return os.getpriority(os.PRIO_PROCESS, pid)
+    except OSError:
+        return 0
+
+
 def proc_cpu_seconds(pid: int) -> float:
     """CPU time of every thread of ``pid`` so far, in seconds, to the nanosecond
     (``/proc/<pid>/task/*/schedstat``): the endpoint costs divide a few hundred milliseconds by
@@ -1115,7 +1125,12 @@ def window(
 
     def cpu_now() -> dict[str, int]:
         ticks = {name: proc_cpu_ticks(pid) for name, pid in tracked.items()}
-        ticks["postgres"] = sum(proc_cpu_ticks(pid) for pid in procs_named("postgres"))
+        # PostgreSQL's processes at a lower priority serve the workers' connections (their
+        # MAGFLOW_DB_BACKEND_NICE follows the workers' nice): the sync's share of PostgreSQL.
+        backends = procs_named("postgres")
+        niced = {pid for pid in backends if proc_nice(pid) > 0}
+        ticks["postgres"] = sum(proc_cpu_ticks(pid) for pid in backends if pid not in niced)
+        ticks["postgres-niced"] = sum(proc_cpu_ticks(pid) for pid in niced)
         ticks["redis"] = sum(proc_cpu_ticks(pid) for pid in procs_named("redis-server"))
         ticks["orchestrator"] = proc_cpu_ticks(os.getpid())
         ticks["machine"], ticks["machine_total"] = machine_ticks()
@@ -1194,6 +1209,7 @@ def window(
         "sync_running_whole_window": all(status == "running" for _, status, _ in runs),
         "sync_status_window_end": runs[-1][1],
         "sync_orders_written_in_window": runs[-1][2] - runs[0][2],
+        "sync_orders_per_second": round((runs[-1][2] - runs[0][2]) / elapsed),
         "sync_processed_at_end": runs[-1][2],
         "loadavg_after": loadavg(),
         "analyze_stand_in_runs": state.analyzed,
@@ -1242,7 +1258,7 @@ def capacity_search(
                 f"  step {rate:g} req/s (attempt {attempt + 1}): "
                 f"{'pass' if passed else 'fail'}; achieved {step['rps_achieved']} req/s, "
                 f"p95 {step['p95_ms']} ms, shed {step['shed']}, timeouts {step['timeouts']}, "
-                f"errors {step['errors']}",
+                f"errors {step['errors']}; sync {step['sync_orders_per_second']:g} orders/s",
                 flush=True,
             )
             if passed:
@@ -1265,7 +1281,7 @@ def capacity_search(
 
 
 STEP_KEYS = ("rps_achieved", "p50_ms", "p95_ms", "admitted_p95_ms", "shed", "shed_p95_ms",
-             "timeouts", "errors", "error_kinds")  # fmt: skip
+             "timeouts", "errors", "error_kinds", "sync_orders_per_second")  # fmt: skip
 
 
 def idle_capacity_search(
