@@ -235,7 +235,8 @@ def test_by_default_server_processes_follow_the_process_priority(settings: Setti
         timeout=60,
         check=True,
     )
-    assert done.stdout.strip() == "6"
+    # nice adds to the niceness it starts from (this process's), up to 19.
+    assert done.stdout.strip() == str(min(19, os.getpriority(os.PRIO_PROCESS, 0) + 6))
 
 
 async def test_without_the_permission_connections_work_and_it_is_said_once(
