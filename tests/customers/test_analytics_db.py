@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 
 from magflow.context import AppContext
 from magflow.customers import analytics, analytics_sql, repository
@@ -310,3 +310,30 @@ async def test_a_page_statement_is_kept_only_when_it_holds_no_time(ctx: AppConte
         )
         scores = [analytics.insight(row, later).loyalty_score for row in page]
         assert scores == sorted(scores, reverse=True)
+
+
+async def test_the_summary_aggregate_runs_without_jit_in_any_session(ctx: AppContext) -> None:
+    """PostgreSQL: JIT compilation is off for the aggregate in an ordinary session and in a
+    listing's read session (autocommit, where ``SET LOCAL`` does nothing), and the session's
+    setting is the server's again afterwards."""
+    if ctx.db.engine.dialect.name != "postgresql":
+        return
+    await insert_customers(ctx, population())
+    during: list[str] = []
+
+    def show_jit(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        if "per_customer" in statement:
+            cursor.execute("SHOW jit")
+            during.append(cursor.fetchone()[0])
+
+    show = text("SHOW jit")
+    event.listen(ctx.db.engine.sync_engine, "before_cursor_execute", show_jit)
+    try:
+        for open_session in (ctx.db.read_session, ctx.db.session):
+            async with open_session() as session:
+                before = (await session.execute(show)).scalar_one()
+                await repository.customer_segments(session, NOW)
+                assert (await session.execute(show)).scalar_one() == before
+    finally:
+        event.remove(ctx.db.engine.sync_engine, "before_cursor_execute", show_jit)
+    assert during == ["off", "off"]

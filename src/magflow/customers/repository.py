@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.customers import analytics, analytics_sql
@@ -429,10 +431,11 @@ async def customer_segments(
     The inner query computes each formula once per customer (``OFFSET 0`` keeps PostgreSQL from
     inlining it, which would repeat the loyalty expression in every band's CASE); the outer one
     only compares those results. No join, no sort. On PostgreSQL, JIT compilation is turned off
-    for the transaction: at 200,000 customers it costs more than the whole aggregate."""
+    for the aggregate: at 200,000 customers it costs more than the whole aggregate. With ``SET``
+    and ``RESET``, not ``SET LOCAL``: the listing's read session runs each statement in a
+    transaction of its own (autocommit), where ``SET LOCAL`` does nothing."""
     c = EmagCustomer
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SET LOCAL jit = off"))
+    postgresql = session.get_bind().dialect.name == "postgresql"
     conditions = _conditions(CustomerFilter(now=now, config=config, account_ids=account_ids))
     per_customer = (
         select(
@@ -500,8 +503,17 @@ async def customer_segments(
             for name, lower, upper in band_bounds
         ],
     ).group_by(p.currency)
-    result = await session.execute(query)
-    return [dict(row._mapping) for row in result]
+    if postgresql:
+        await session.execute(text("SET jit = off"))
+    try:
+        result = await session.execute(query)
+        return [dict(row._mapping) for row in result]
+    finally:
+        if postgresql:
+            # A failed aggregate leaves an ordinary session's transaction aborted, and its
+            # rollback undoes the SET anyway.
+            with contextlib.suppress(DBAPIError):
+                await session.execute(text("RESET jit"))
 
 
 async def get_customer(session: AsyncSession, customer_id: int) -> EmagCustomer | None:
