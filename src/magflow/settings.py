@@ -200,12 +200,12 @@ class Settings(BaseSettings):
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
     # Admission control (common/admission.py): HTTP requests running at once per API process, and
     # how long one arriving beyond them may wait for a slot before it is answered 503.
-    # 10 (issue 18, BENCHMARKS.md): more requests at once lengthen each turn of the event loop,
-    # which every request, the refused ones included, waits through; fewer leave the API's CPU
-    # share to the sync when they wait on PostgreSQL (6 gave a quarter less capacity with a sync
-    # running). The wait absorbs bursts; once max_in_flight waits within a second end in a
-    # refusal, excess requests are refused without it for a second.
-    max_in_flight: Annotated[int, Field(ge=1)] = 10
+    # 6 (issue 18, BENCHMARKS.md): more requests at once only lengthen each turn of the event loop,
+    # and every request, the refused ones included, waits through it (10 and 16 were tried with a
+    # sync running: about the same capacity, slower refusals). The wait absorbs bursts; once
+    # max_in_flight waits within a second end in a refusal, excess requests are refused without
+    # it for a second.
+    max_in_flight: Annotated[int, Field(ge=1)] = 6
     admission_queue_wait_seconds: Annotated[float, Field(ge=0)] = 0.025
     # The hot read routes' common case answered without FastAPI's per-request machinery
     # (common/fastlane.py); the same answers either way.
