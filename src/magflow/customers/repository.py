@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from magflow.customers import analytics, analytics_sql
@@ -505,15 +503,13 @@ async def customer_segments(
     ).group_by(p.currency)
     if postgresql:
         await session.execute(text("SET jit = off"))
-    try:
-        result = await session.execute(query)
-        return [dict(row._mapping) for row in result]
-    finally:
-        if postgresql:
-            # A failed aggregate leaves an ordinary session's transaction aborted, and its
-            # rollback undoes the SET anyway.
-            with contextlib.suppress(DBAPIError):
-                await session.execute(text("RESET jit"))
+    result = await session.execute(query)
+    segments = [dict(row._mapping) for row in result]
+    if postgresql:
+        # (After a failure an ordinary session's rollback undoes the SET; a read session's
+        # connection keeps JIT off, which costs MagFlow's queries nothing.)
+        await session.execute(text("RESET jit"))
+    return segments
 
 
 async def get_customer(session: AsyncSession, customer_id: int) -> EmagCustomer | None:
