@@ -139,6 +139,60 @@ async def test_near_keeps_the_loaded_value_in_the_process_for_a_while(
     assert computed == 5 and Model.loads == 6
 
 
+async def test_near_serves_the_expired_value_while_this_process_computes_the_next(
+    cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Callers arriving while one computes an expired key get the expired near value at once
+    (not a wait, not a second computation); without a near value they wait for the one
+    computation; once it is done, everyone gets the new value."""
+    clock = Clock()
+    monkeypatch.setattr("magflow.cache.base.time.monotonic", clock)
+    release = asyncio.Event()
+    computed = 0
+
+    async def compute() -> dict[str, int]:
+        nonlocal computed
+        computed += 1
+        if computed > 1:
+            await release.wait()
+        return {"n": computed}
+
+    async def until_computed(times: int) -> None:
+        for _ in range(1000):  # the clock is frozen: turns of the loop, not sleeps
+            if computed >= times:
+                return
+            await asyncio.sleep(0)
+        raise AssertionError(f"not computed {times} times")
+
+    first = await cache.near("total:x", 5, compute, Model, seconds=1.0)
+    clock.now += 10  # the near copy has expired, and the shared entry (as if) too
+    await cache._delete("total:x")
+    recomputing = asyncio.create_task(cache.near("total:x", 5, compute, Model, seconds=1.0))
+    await until_computed(2)
+    meanwhile = asyncio.create_task(cache.near("total:x", 5, compute, Model, seconds=1.0))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert meanwhile.done() and meanwhile.result() is first
+    assert computed == 2 and not recomputing.done()
+    release.set()
+    second = await recomputing
+    assert second.raw == {"n": 2}
+    assert await cache.near("total:x", 5, compute, Model, seconds=1.0) is second
+    # Dropped by an invalidation here, there is nothing to serve meanwhile: callers wait.
+    await cache.invalidate_prefix("total:")
+    release.clear()
+    waiting = [
+        asyncio.create_task(cache.near("total:x", 5, compute, Model, seconds=1.0)) for _ in range(2)
+    ]
+    await until_computed(3)
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not any(task.done() for task in waiting)
+    release.set()
+    assert [(await task).raw for task in waiting] == [{"n": 3}, {"n": 3}]
+    assert computed == 3
+
+
 async def test_a_failing_compute_caches_nothing(cache: Cache) -> None:
     async def boom() -> int:
         raise RuntimeError("eMAG is down")

@@ -150,10 +150,19 @@ class Cache(ABC):
         The price: a value invalidated by another process (a sync run ending in a worker) is
         still served here for up to ``seconds``, and a value may be served up to ``seconds``
         past its ``ttl``. An invalidation in this process drops its near values at once. The
-        value is shared by every caller until then: never change it."""
+        value is shared by every caller until then: never change it.
+
+        While one caller of this process computes a new value (the shared entry expired too),
+        the others get the expired near value instead of waiting for it: a listing's total over
+        hundreds of thousands of orders takes a tenth of a second to count, and at a hundred
+        requests a second every request of that listing waited for it, each holding one of the
+        process's admission slots (BENCHMARKS.md, issue 18's eighth session: the slots all held,
+        the other listings' requests were refused). So a value may be served for as long as its
+        computation takes past ``seconds``; only a key with no near value yet (or one dropped
+        by an invalidation here) makes callers wait."""
         now = time.monotonic()
         entry = self._near.get(key)
-        if entry is not None and entry[0] > now:
+        if entry is not None and (entry[0] > now or key in self._inflight):
             self._hits.inc()
             return cast(V, entry[1])
         value = load(await self.get_or_compute(key, ttl, compute))
