@@ -172,7 +172,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             routes=[route for router in ROUTERS for route in router.routes],
         )
     # Admission control: at most max_in_flight requests at once in this process, the excess
-    # answered 503 + Retry-After at once (WebSockets, /health, /metrics, static files exempt).
+    # answered 503 + Retry-After after a bounded wait (WebSockets, /health, /metrics, static
+    # files exempt).
     # Inside the security headers, so its refusals carry them too.
     app.add_middleware(
         AdmissionMiddleware,

@@ -83,6 +83,7 @@ class AppContext:
                     settings.db_pool_timeout_seconds,
                 ),
                 settings.db_backend_nice,
+                settings.db_parallel_workers,
             ),
             tokens=TokenService(secret, settings.access_token_minutes, settings.refresh_token_days),
             cipher=CredentialCipher(secret),

@@ -202,11 +202,11 @@ class Settings(BaseSettings):
     # how long one arriving beyond them may wait for a slot before it is answered 503.
     # 6 (issue 18, BENCHMARKS.md): more requests at once only lengthen each turn of the event loop,
     # and every request, the refused ones included, waits through it (10 and 16 were tried with a
-    # sync running: about the same capacity, slower refusals). The wait absorbs bursts; once
-    # max_in_flight waits within a second end in a refusal, excess requests are refused without
-    # it for a second.
+    # sync running: about the same capacity, slower refusals). A request may wait
+    # admission_queue_wait_seconds for a slot, and is refused at once when it could not expect
+    # one within that time.
     max_in_flight: Annotated[int, Field(ge=1)] = 6
-    admission_queue_wait_seconds: Annotated[float, Field(ge=0)] = 0.025
+    admission_queue_wait_seconds: Annotated[float, Field(ge=0)] = 0.05
     # The hot read routes' common case answered without FastAPI's per-request machinery
     # (common/fastlane.py); the same answers either way.
     fast_lane: bool = True
@@ -226,6 +226,10 @@ class Settings(BaseSettings):
     # the server runs on this machine (db/engine.py, renice_backends). Unset: this process's own
     # (a worker at nice 10 has its database work done at nice 10 too); 0: left as they are.
     db_backend_nice: Annotated[int, Field(ge=0, le=19)] | None = None
+    # PostgreSQL's parallel workers per query (max_parallel_workers_per_gather) on this process's
+    # connections (db/engine.py, limit_parallel_query): 0, none, so that one query never takes
+    # every CPU of a small machine from the other requests (PostgreSQL's own default is 2).
+    db_parallel_workers: Annotated[int, Field(ge=0, le=64)] = 0
 
     # -- intake (magflow.intake: eMAG callbacks, auto-acknowledge, catch-up poll) --------------
     # The address eMAG reaches MagFlow at (https://magflow.example.com): callback URLs are built

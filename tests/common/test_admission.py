@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from websockets.asyncio.client import connect
 
 from magflow.app import create_app
-from magflow.common.admission import AdmissionMiddleware
+from magflow.common.admission import WAITING_PER_SLOT, AdmissionMiddleware
 from magflow.context import AppContext
 from magflow.settings import Settings
 from tests.factories import DEFAULT_PASSWORD, make_user
@@ -173,11 +173,16 @@ async def test_the_dashboards_own_api_calls_are_part_of_its_admitted_request(
             assert admission.admitted == admitted + 2 and admission.refused == 0
 
 
-async def test_a_waiting_request_gets_the_next_free_slot_and_the_queue_is_bounded(
+async def test_waiting_requests_get_the_freed_slots_in_turn_and_the_queue_is_bounded(
     settings: Settings, user_email: str
 ) -> None:
-    # One slot and a wait longer than the test: the queue (one place) decides, not a clock.
-    limited = settings.model_copy(update={"max_in_flight": 1, "admission_queue_wait_seconds": 3600})
+    # One slot and a wait longer than the test: the queue (WAITING_PER_SLOT places) decides.
+    limited = settings.model_copy(
+        update={
+            "max_in_flight": 1,
+            "admission_queue_wait_seconds": 3600,
+        }
+    )
     with serving(limited) as (server, admission):
         async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
             headers = await auth_headers(client, user_email)
@@ -185,27 +190,29 @@ async def test_a_waiting_request_gets_the_next_free_slot_and_the_queue_is_bounde
             held = HeldRequest(server.port, user_email)
             await held.start()
             await until(lambda: admission.in_flight == 1)
-            queued = asyncio.create_task(client.get(OFFERS, headers=headers))
-            await until(lambda: admission.waiting == 1)
-            # Beyond the queue's one place: refused at once, whatever the wait allowed.
+            queued = []
+            for n in range(1, WAITING_PER_SLOT + 1):
+                queued.append(asyncio.create_task(client.get(OFFERS, headers=headers)))
+                await until(lambda n=n: admission.waiting == n)  # type: ignore[misc]
+            # Beyond the queue's places: refused at once, whatever the wait allowed.
             assert_busy(await client.get(OFFERS, headers=headers), "1 requests in flight")
-            assert not queued.done()
+            assert admission.refused_after_wait == 0
+            assert not any(task.done() for task in queued)
             assert await held.finish() == 303
-            # The freed slot went to the queued request.
-            assert (await queued).status_code == 200
+            # The freed slot went from one queued request to the next.
+            assert [(await task).status_code for task in queued] == [200] * WAITING_PER_SLOT
             await until(lambda: admission.in_flight == 0 and admission.waiting == 0)
 
 
-async def test_repeated_refusals_after_a_wait_make_excess_requests_refused_without_one(
+async def test_a_request_that_could_not_expect_a_slot_in_time_is_refused_on_arrival(
     settings: Settings, user_email: str
 ) -> None:
-    """``max_in_flight`` waits ending in a 503 within ``strict_seconds`` mean an overload, not a
-    burst: for ``strict_seconds`` after them, a request finding every slot taken is refused on
-    arrival (``refused_after_wait`` does not move). A lone refusal does not do that, and once the
-    strict period is over, such a request may wait again."""
-    limited = settings.model_copy(update={"max_in_flight": 2, "admission_queue_wait_seconds": 0.05})
+    """A request finding every slot taken waits only when a slot should come its way within
+    half of ``queue_wait``, at one every ``mean_hold / max_in_flight``; otherwise its 503 comes
+    at once. A wait that outlasts ``queue_wait`` all the same ends in the 503 too. ``mean_hold``
+    follows the time admitted requests hold their slots."""
+    limited = settings.model_copy(update={"max_in_flight": 2, "admission_queue_wait_seconds": 0.3})
     with serving(limited) as (server, admission):
-        admission.strict_seconds = 3600  # the test decides when the strict period ends
         async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
             headers = await auth_headers(client, user_email)
             await until(lambda: admission.in_flight == 0)
@@ -213,18 +220,28 @@ async def test_repeated_refusals_after_a_wait_make_excess_requests_refused_witho
             for request in held:
                 await request.start()
             await until(lambda: admission.in_flight == 2)
+            await asyncio.sleep(0.4)  # held longer than the wait allows
+
+            admission.mean_hold = 0.25  # a slot every 0.125 s: the first place waits
+            assert admission.expected_wait(0) == 0.125 and admission.expected_wait(1) == 0.25
+            first = asyncio.create_task(client.get(OFFERS, headers=headers))
+            await until(lambda: admission.waiting == 1)
+            # The second could not expect a slot within half the 0.3 s: refused on arrival.
             assert_busy(await client.get(OFFERS, headers=headers), "in flight")
-            assert admission.refused_after_wait == 1  # waited: one refusal is a burst's tail
-            assert_busy(await client.get(OFFERS, headers=headers), "in flight")
-            assert admission.refused_after_wait == 2  # waited too; now the process is strict
-            for _ in range(3):
-                assert_busy(await client.get(OFFERS, headers=headers), "in flight")
-            assert admission.refused_after_wait == 2  # refused on arrival
-            admission._strict_until = float("-inf")  # the strict period is over
-            assert_busy(await client.get(OFFERS, headers=headers), "in flight")
-            assert admission.refused_after_wait == 3
+            assert admission.refused_after_wait == 0
+            # The first waited its 0.3 s in vain (the slots stayed taken): refused then.
+            assert_busy(await first, "in flight")
+            assert admission.refused_after_wait == 1
+
+            admission.mean_hold = 0.01  # slots free up fast: both places wait
+            waiting = [asyncio.create_task(client.get(OFFERS, headers=headers)) for _ in range(2)]
+            await until(lambda: admission.waiting == 2)
             assert [await request.finish() for request in held] == [303, 303]
-            assert (await client.get(OFFERS, headers=headers)).status_code == 200
+            assert [(await task).status_code for task in waiting] == [200, 200]
+            await until(lambda: admission.in_flight == 0)
+            # The two held requests, in their slots for over 0.7 s each, pushed the mean up.
+            assert admission.mean_hold > 0.05
+            assert admission.refused == 2
 
 
 @contextlib.asynccontextmanager

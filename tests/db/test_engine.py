@@ -276,3 +276,36 @@ async def test_without_the_permission_connections_work_and_it_is_said_once(
 )
 def test_only_a_server_on_this_machine_is_reniced(host: str, local: bool) -> None:
     assert _local_host(host) is local
+
+
+async def test_queries_use_the_parallel_workers_asked_in_every_session(ctx: AppContext) -> None:
+    """The app's connections run with no parallel workers by default (``db_parallel_workers``
+    0), in ordinary and read (autocommit) sessions alike, also after a rollback; unset, the
+    server's own setting stays."""
+    if ctx.db.engine.dialect.name != "postgresql":
+        return
+    show = text("SHOW max_parallel_workers_per_gather")
+    assert ctx.settings.db_parallel_workers == 0
+    async with ctx.db.read_session() as session:
+        assert (await session.execute(show)).scalar_one() == "0"
+    async with ctx.db.session() as session:
+        assert (await session.execute(show)).scalar_one() == "0"
+        await session.rollback()
+        assert (await session.execute(show)).scalar_one() == "0"
+    three = Database(ctx.settings.async_database_url, PoolLimits(size=1, overflow=0), 0, 3)
+    servers = Database(ctx.settings.async_database_url, PoolLimits(size=1, overflow=0), 0, None)
+    try:
+        async with three.session() as session:
+            assert (await session.execute(show)).scalar_one() == "3"
+        async with servers.session() as session:
+            server_default = (await session.execute(show)).scalar_one()
+        async with servers.read_session() as session:
+            assert (
+                await session.execute(
+                    text("SELECT reset_val FROM pg_settings WHERE name = :n"),
+                    {"n": "max_parallel_workers_per_gather"},
+                )
+            ).scalar_one() == server_default
+    finally:
+        await three.dispose()
+        await servers.dispose()

@@ -12,18 +12,21 @@ requests fast and tells the others, cheaply, to come back: ``503`` with ``Retry-
 - at most ``max_in_flight`` HTTP requests run at once in the process (``MAGFLOW_MAX_IN_FLIGHT``);
   a request counts from the moment it is admitted until its response is fully sent (a streamed
   export holds its slot while it streams);
-- a request arriving when all slots are taken waits for one at most ``queue_wait`` seconds
-  (``MAGFLOW_ADMISSION_QUEUE_WAIT_SECONDS``), first come first served, with at most
-  ``max_in_flight`` waiting; a short wait absorbs the bursts of an open-loop arrival (requests
-  never arrive evenly) without letting a queue build up. Beyond the wait, or when the queue is
-  full, the answer is ``503`` at once;
-- once ``max_in_flight`` waits have ended in a refusal (or found the queue full) within
-  :data:`STRICT_SECONDS`, the process is overloaded rather than hit by a burst: for
-  :data:`STRICT_SECONDS` after that, a request finding every slot taken is refused at once,
-  without the wait (which would only delay its ``503``: at 2x capacity, shed requests' p95 was
-  57 ms with every one of them allowed to wait, 18 ms refused at once). A lone refusal, the
-  tail of a burst, does not make the process strict (a strict second after every burst refused
-  more than 1 % of the requests at two thirds of the capacity);
+- a request arriving when all slots are taken may wait for one, first come first served, for
+  at most ``queue_wait`` seconds (``MAGFLOW_ADMISSION_QUEUE_WAIT_SECONDS``): a burst, or a stall
+  of a few tens of milliseconds (a slow query, a garbage collection, the CPU taken by another
+  process), delays requests instead of refusing them. But a request is only queued when it can
+  *expect* a slot soon: with ``k`` requests waiting before it and slots held ``h`` seconds on
+  average (:attr:`AdmissionMiddleware.mean_hold`, a moving average of the admitted requests'
+  times in a slot), a slot should come its way after about ``(k + 1) * h / max_in_flight``;
+  beyond half of ``queue_wait`` (:data:`QUEUE_FILL`), or with :data:`WAITING_PER_SLOT` requests
+  per slot already waiting, the answer is ``503`` at once. So in an overload the queue holds
+  about half of ``queue_wait`` of work, which keeps a request at hand for every slot that frees
+  up (the process serves at its capacity), and the excess is refused on arrival instead of
+  after waiting in vain. A wait that outlasts ``queue_wait`` anyway (a stall longer than the
+  estimate) ends in the ``503`` too. Why not a short fixed wait and a small queue: at 6 slots, a
+  6-place queue with a 25 ms wait refused 1-4 % of the requests at half the machine's capacity,
+  at p95 latencies of 10-60 ms (BENCHMARKS.md, the eighth issue 18 session);
 - never held back: WebSocket and lifespan scopes, ``/health`` and ``/metrics`` (a load balancer
   must see a busy process as alive, not dead), the dashboard's static files (no database, a few
   kilobytes from the page cache: a page whose fragments were refused should still render) and the
@@ -55,9 +58,21 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 #: Set in the scope of a request the app makes to itself (the dashboard's API calls): such a
 #: request is part of one already admitted. Only code in the process can set it.
 IN_PROCESS = "magflow.in_process"
-#: The window in which ``max_in_flight`` refused waits make the process strict, and how long
-#: excess requests are then refused without waiting.
-STRICT_SECONDS = 1.0
+#: Requests that may wait for a slot, per slot (beyond them: ``503`` at once), whatever the
+#: expected wait: a bound on the memory a flood can take.
+WAITING_PER_SLOT = 4
+#: Weight of the newest request in :attr:`AdmissionMiddleware.mean_hold` (an exponential moving
+#: average: about the last 20 requests count), and the longest time in a slot it counts, so that
+#: a streamed export holding its slot for minutes does not make the process refuse everything.
+HOLD_WEIGHT = 0.05
+HOLD_SAMPLE_MAX_SECONDS = 1.0
+#: The share of ``queue_wait`` a request must expect to wait at most to be queued: the estimate
+#: is an average, and a request expecting to wait nearly all of ``queue_wait`` would often end
+#: up refused after waiting it (at 2x capacity, with the whole of it: a tenth of the refusals
+#: came after the full wait, shed requests' p95 138 ms).
+QUEUE_FILL = 0.5
+#: ``mean_hold`` before any request has finished.
+INITIAL_HOLD_SECONDS = 0.01
 #: Seconds a refused client is asked to wait before trying again.
 RETRY_AFTER_SECONDS = 1
 #: Paths never refused: exact paths, and prefixes.
@@ -114,7 +129,6 @@ class AdmissionMiddleware:
         max_in_flight: int,
         queue_wait: float,
         also_exempt: Iterable[str] = (),
-        strict_seconds: float = STRICT_SECONDS,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
@@ -122,17 +136,14 @@ class AdmissionMiddleware:
         self.exempt_paths = EXEMPT_PATHS | frozenset(also_exempt)
         self.max_in_flight = max_in_flight
         self.queue_wait = max(0.0, queue_wait)
-        self.max_waiting = max_in_flight
-        self.strict_seconds = strict_seconds
+        self.max_waiting = WAITING_PER_SLOT * max_in_flight
         self.in_flight = 0
         self.admitted = 0
         self.refused = 0
         #: Refusals that waited for a slot first (the others were refused on arrival).
         self.refused_after_wait = 0
-        # Loop time until which excess requests are refused without waiting, and the loop times
-        # of the refusals of the last strict_seconds that decide it.
-        self._strict_until = float("-inf")
-        self._recent_refusals: deque[float] = deque()
+        #: Seconds an admitted request holds its slot, on average (see the module's docstring).
+        self.mean_hold = INITIAL_HOLD_SECONDS
         # Futures of the requests waiting for a slot, oldest first. A slot freed while some wait
         # is handed to the oldest one (its future resolves True) rather than released, so that a
         # newcomer cannot overtake the queue.
@@ -147,15 +158,24 @@ class AdmissionMiddleware:
             await self._refuse(send, wants_html(scope))
             return
         self.admitted += 1
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
             await self.app(scope, receive, send)
         finally:
+            held = min(loop.time() - started, HOLD_SAMPLE_MAX_SECONDS)
+            self.mean_hold += HOLD_WEIGHT * (held - self.mean_hold)
             self._release()
 
     @property
     def waiting(self) -> int:
         """Requests waiting for a slot now."""
-        return sum(1 for waiter in self._waiting if not waiter.done())
+        return len(self._waiting)
+
+    def expected_wait(self, position: int) -> float:
+        """Seconds until a slot comes to the request ``position`` places from the queue's head
+        (0: the next slot freed), slots freeing up one every ``mean_hold / max_in_flight``."""
+        return (position + 1) * self.mean_hold / self.max_in_flight
 
     def _exempt(self, path: str) -> bool:
         return path in self.exempt_paths or path.startswith(EXEMPT_PREFIXES)
@@ -164,12 +184,11 @@ class AdmissionMiddleware:
         if self.in_flight < self.max_in_flight and not self._waiting:
             self.in_flight += 1
             return True
+        position = len(self._waiting)
+        longest = QUEUE_FILL * self.queue_wait
+        if position >= self.max_waiting or self.expected_wait(position) > longest:
+            return False
         loop = asyncio.get_running_loop()
-        if self.queue_wait <= 0 or loop.time() < self._strict_until:
-            return False
-        if len(self._waiting) >= self.max_waiting:
-            self._note_refusal(loop.time())
-            return False
         waiter: asyncio.Future[bool] = loop.create_future()
         self._waiting.append(waiter)
         expiry = loop.call_later(self.queue_wait, self._expire, waiter)
@@ -191,25 +210,11 @@ class AdmissionMiddleware:
             waiter.set_result(False)
             self._waiting.remove(waiter)
             self.refused_after_wait += 1
-            self._note_refusal(asyncio.get_running_loop().time())
-
-    def _note_refusal(self, now: float) -> None:
-        """A wait ended in a refusal, or found the queue full: enough of them within
-        ``strict_seconds`` make the process strict for ``strict_seconds``."""
-        recent = self._recent_refusals
-        recent.append(now)
-        while recent and recent[0] < now - self.strict_seconds:
-            recent.popleft()
-        if len(recent) >= self.max_waiting:
-            self._strict_until = now + self.strict_seconds
-            recent.clear()
 
     def _release(self) -> None:
-        while self._waiting:
-            waiter = self._waiting.popleft()
-            if not waiter.done():
-                waiter.set_result(True)  # the slot passes to it; in_flight is unchanged
-                return
+        if self._waiting:
+            self._waiting.popleft().set_result(True)  # the slot passes on; in_flight unchanged
+            return
         self.in_flight -= 1
 
     async def _refuse(self, send: Send, html: bool) -> None:

@@ -62,10 +62,15 @@ class PoolLimits:
 
 
 def create_engine(
-    url: str, pool: PoolLimits | None = None, backend_nice: int | None = 0
+    url: str,
+    pool: PoolLimits | None = None,
+    backend_nice: int | None = 0,
+    parallel_workers: int | None = None,
 ) -> AsyncEngine:
-    """An engine for ``url``; on PostgreSQL, ``backend_nice`` is the CPU priority its server
-    processes run at (:func:`renice_backends`; None: this process's own)."""
+    """An engine for ``url``. On PostgreSQL, ``backend_nice`` is the CPU priority its server
+    processes run at (:func:`renice_backends`; None: this process's own), and
+    ``parallel_workers`` the parallel workers one of its queries may use
+    (:func:`limit_parallel_query`; None: the server's setting)."""
     pool = pool or PoolLimits()
     json_options: dict[str, Any] = {
         "json_serializer": _json_dumps,
@@ -93,7 +98,31 @@ def create_engine(
         backend_nice = os.getpriority(os.PRIO_PROCESS, 0)
     if backend_nice > 0:
         renice_backends(engine, backend_nice)
+    if parallel_workers is not None:
+        limit_parallel_query(engine, parallel_workers)
     return engine
+
+
+def limit_parallel_query(engine: AsyncEngine, workers: int) -> None:
+    """Let each query of ``engine``'s connections use at most ``workers`` parallel workers
+    (PostgreSQL's ``max_parallel_workers_per_gather``, set on each new connection).
+
+    PostgreSQL's default (2) lets one query take three CPUs: a listing's ``COUNT(*)`` over
+    hundreds of thousands of orders, or the customers summary, ran on both CPUs of a 2-vCPU
+    machine for tens of milliseconds, and every other request of every API process waited
+    (BENCHMARKS.md, issue 18's seventh and eighth sessions: with it off, the capacity steps'
+    p95 fell from 96-175 ms to 51-84 ms). MagFlow's queries are a web application's: many small
+    ones at once, which gain nothing from being split, so its default is 0. A ``SET`` rather
+    than a startup option, which connection poolers such as PgBouncer refuse."""
+    statement = f"SET max_parallel_workers_per_gather = {int(workers)}"
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(statement)
+        cursor.close()
+        dbapi_connection.commit()
+
+    event.listen(engine.sync_engine, "connect", on_connect)
 
 
 def _local_host(host: str) -> bool:
@@ -205,10 +234,14 @@ class Database:
     """One engine and its session factory; owned by the app or the CLI command that made it."""
 
     def __init__(
-        self, url: str, pool: PoolLimits | None = None, backend_nice: int | None = 0
+        self,
+        url: str,
+        pool: PoolLimits | None = None,
+        backend_nice: int | None = 0,
+        parallel_workers: int | None = None,
     ) -> None:
         self.url = url
-        self.engine = create_engine(url, pool, backend_nice)
+        self.engine = create_engine(url, pool, backend_nice, parallel_workers)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # Kept read sessions (see read_session): idle ones, and how many exist.
         self._kept_idle: list[_KeptRead] = []
