@@ -204,7 +204,7 @@ class Settings(BaseSettings):
     # and every request, the refused ones included, waits through it (10 and 16 were tried with a
     # sync running: about the same capacity, slower refusals). A request may wait
     # admission_queue_wait_seconds for a slot, and is refused at once when it could not expect
-    # one within that time.
+    # one within half that time.
     max_in_flight: Annotated[int, Field(ge=1)] = 6
     admission_queue_wait_seconds: Annotated[float, Field(ge=0)] = 0.05
     # The hot read routes' common case answered without FastAPI's per-request machinery
