@@ -297,3 +297,36 @@ async def test_no_database_connection_in_time_is_503_not_500(
                 assert not login.done()
             assert (await login).status_code == 200
             assert (await client.get(OFFERS, headers=headers)).status_code == 200
+
+
+async def test_a_slot_freed_just_as_a_waiting_client_goes_away_is_not_handed_to_it() -> None:
+    """A waiting request whose client goes away is cancelled at once but leaves the queue only
+    when its task next runs; a slot freed in between skips it (and, with nobody else waiting,
+    is released) instead of failing the request that freed it."""
+    finish: dict[str, asyncio.Event] = {}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await finish[scope["path"]].wait()
+
+    admission = AdmissionMiddleware(app, max_in_flight=1, queue_wait=3600)
+
+    async def request(path: str) -> None:
+        finish[path] = asyncio.Event()
+        scope = {"type": "http", "path": path, "headers": []}
+        await admission(scope, None, None)  # type: ignore[arg-type]
+
+    holder = asyncio.create_task(request("/a"))
+    await until(lambda: admission.in_flight == 1)
+    leaver = asyncio.create_task(request("/b"))
+    await until(lambda: admission.waiting == 1)
+    finish["/a"].set()  # the holder finishes first, then the waiting client goes away
+    leaver.cancel()
+    await holder  # no error: the cancelled waiter was skipped
+    with pytest.raises(asyncio.CancelledError):
+        await leaver
+    assert admission.in_flight == 0 and admission.waiting == 0
+    follower = asyncio.create_task(request("/c"))
+    await until(lambda: admission.in_flight == 1)
+    finish["/c"].set()
+    await follower
+    assert admission.in_flight == 0 and admission.admitted == 2

@@ -212,9 +212,13 @@ class AdmissionMiddleware:
             self.refused_after_wait += 1
 
     def _release(self) -> None:
-        if self._waiting:
-            self._waiting.popleft().set_result(True)  # the slot passes on; in_flight unchanged
-            return
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            # A waiter whose client went away is cancelled at once, but leaves the queue only
+            # when its task runs again: skip it.
+            if not waiter.done():
+                waiter.set_result(True)  # the slot passes to it; in_flight is unchanged
+                return
         self.in_flight -= 1
 
     async def _refuse(self, send: Send, html: bool) -> None:
