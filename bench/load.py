@@ -1319,6 +1319,18 @@ def idle_capacity_search(
     return capacity_search(run_step, start, args.idle_max_steps, args.step_retries)
 
 
+def admission_refusals(urls: list[str]) -> dict[str, int]:
+    """The APIs' ``magflow_admission_refused_total`` (``/metrics``), summed: refused on arrival
+    and after waiting for a slot."""
+    counts = {"on_arrival": 0, "after_wait": 0}
+    for url in urls:
+        for line in httpx.get(url + "/metrics", timeout=30).text.splitlines():
+            if line.startswith("magflow_admission_refused_total{"):
+                kind = "after_wait" if 'waited="true"' in line else "on_arrival"
+                counts[kind] += int(float(line.rsplit(" ", 1)[1]))
+    return counts
+
+
 def goal_run(
     args: argparse.Namespace,
     processes: Processes,
@@ -1346,9 +1358,13 @@ def goal_run(
     if capacity <= 0:
         raise RuntimeError(f"no rate passed, down to {steps[-1]['rps']} req/s: {steps}")
     print(f"capacity {capacity:g} req/s; overload at {2 * capacity:g} req/s", flush=True)
+    refused_before = admission_refusals(urls)
     overload = window(args, processes, urls, token, sim_pid, run_id, state,
                       rps=2 * capacity, warmup=args.warmup, seconds=args.overload_seconds,
                       ws=ws, profile=args.profile)  # fmt: skip
+    refused_after = admission_refusals(urls)
+    # The APIs' own count of their 503s over the warm-up and the window: how many waited first.
+    overload["api_refused"] = {k: refused_after[k] - refused_before[k] for k in refused_after}
     ws_result = collect_ws(ws)
     idle_capacity, idle_steps = idle_capacity_search(
         args, processes, urls, token, run_id, run_step, capacity
@@ -1483,7 +1499,8 @@ def report_goal(result: dict[str, Any]) -> None:
         f"admitted {over['admitted']} (p50 {over['admitted_p50_ms']} ms, p95 "
         f"{over['admitted_p95_ms']} ms), shed {over['shed']} (p50 {over['shed_p50_ms']} ms, "
         f"p95 {over['shed_p95_ms']} ms), timeouts {over['timeouts']}, errors "
-        f"{over['error_kinds']}"
+        f"{over['error_kinds']}; the APIs refused {over['api_refused']['on_arrival']} on "
+        f"arrival and {over['api_refused']['after_wait']} after a wait (with the warm-up)"
     )
     print(
         f"capacity with no sync (same run, after cancelling it): {result['capacity_idle_rps']} "

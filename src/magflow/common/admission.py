@@ -53,6 +53,7 @@ from collections import deque
 from collections.abc import Iterable
 
 import orjson
+from prometheus_client import Counter, Gauge
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 #: Set in the scope of a request the app makes to itself (the dashboard's API calls): such a
@@ -73,6 +74,19 @@ HOLD_SAMPLE_MAX_SECONDS = 1.0
 QUEUE_FILL = 0.5
 #: ``mean_hold`` before any request has finished.
 INITIAL_HOLD_SECONDS = 0.01
+ADMISSION_REFUSED = Counter(
+    "magflow_admission_refused_total",
+    "HTTP requests answered 503 by the admission control: on arrival (waited=\"false\": every "
+    "slot taken and none to expect in time, or the queue full) or after waiting in vain "
+    "(waited=\"true\").",
+    ["waited"],
+)
+_REFUSED_ON_ARRIVAL = ADMISSION_REFUSED.labels(waited="false")
+_REFUSED_AFTER_WAIT = ADMISSION_REFUSED.labels(waited="true")
+ADMISSION_IN_FLIGHT = Gauge(
+    "magflow_admission_in_flight", "HTTP requests holding an admission slot now."
+)
+ADMISSION_WAITING = Gauge("magflow_admission_waiting", "HTTP requests waiting for a slot now.")
 #: Seconds a refused client is asked to wait before trying again.
 RETRY_AFTER_SECONDS = 1
 #: Paths never refused: exact paths, and prefixes.
@@ -148,6 +162,9 @@ class AdmissionMiddleware:
         # is handed to the oldest one (its future resolves True) rather than released, so that a
         # newcomer cannot overtake the queue.
         self._waiting: deque[asyncio.Future[bool]] = deque()
+        # The gauges read this process's middleware (one per app; the last one made in tests).
+        ADMISSION_IN_FLIGHT.set_function(lambda: self.in_flight)
+        ADMISSION_WAITING.set_function(lambda: self.waiting)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or IN_PROCESS in scope or self._exempt(scope["path"]):
@@ -187,6 +204,7 @@ class AdmissionMiddleware:
         position = len(self._waiting)
         longest = QUEUE_FILL * self.queue_wait
         if position >= self.max_waiting or self.expected_wait(position) > longest:
+            _REFUSED_ON_ARRIVAL.inc()
             return False
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[bool] = loop.create_future()
@@ -210,6 +228,7 @@ class AdmissionMiddleware:
             waiter.set_result(False)
             self._waiting.remove(waiter)
             self.refused_after_wait += 1
+            _REFUSED_AFTER_WAIT.inc()
 
     def _release(self) -> None:
         while self._waiting:
