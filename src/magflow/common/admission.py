@@ -76,9 +76,9 @@ QUEUE_FILL = 0.5
 INITIAL_HOLD_SECONDS = 0.01
 ADMISSION_REFUSED = Counter(
     "magflow_admission_refused_total",
-    "HTTP requests answered 503 by the admission control: on arrival (waited=\"false\": every "
+    'HTTP requests answered 503 by the admission control: on arrival (waited="false": every '
     "slot taken and none to expect in time, or the queue full) or after waiting in vain "
-    "(waited=\"true\").",
+    '(waited="true").',
     ["waited"],
 )
 _REFUSED_ON_ARRIVAL = ADMISSION_REFUSED.labels(waited="false")
