@@ -1322,9 +1322,13 @@ def idle_capacity_search(
 def admission_refusals(urls: list[str]) -> dict[str, int]:
     """The APIs' ``magflow_admission_refused_total`` (``/metrics``), summed: refused on arrival
     and after waiting for a slot."""
+    token = os.environ.get("MAGFLOW_METRICS_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     counts = {"on_arrival": 0, "after_wait": 0}
     for url in urls:
-        for line in httpx.get(url + "/metrics", timeout=30).text.splitlines():
+        response = httpx.get(url + "/metrics", headers=headers, timeout=30)
+        response.raise_for_status()  # a refused scrape is not zero refusals
+        for line in response.text.splitlines():
             if line.startswith("magflow_admission_refused_total{"):
                 kind = "after_wait" if 'waited="true"' in line else "on_arrival"
                 counts[kind] += int(float(line.rsplit(" ", 1)[1]))
