@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+
 from sqlalchemy import inspect, text
 
 from magflow.context import AppContext
@@ -39,6 +42,9 @@ def test_fresh_sqlite_file_is_created_and_migrated(tmp_path) -> None:  # type: i
     url = f"sqlite+aiosqlite:///{tmp_path}/sub/dir/new.db"
     upgrade(url)
     assert current_revision(url) == head_revision()
+    # In WAL already, before any connection of the app (which would otherwise race to switch).
+    with contextlib.closing(sqlite3.connect(tmp_path / "sub" / "dir" / "new.db")) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 async def test_the_database_answers(ctx: AppContext) -> None:

@@ -6,6 +6,8 @@ driver and ``postgresql+psycopg`` is psycopg 3, which is sync and async at once.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 
 from alembic import command
@@ -35,6 +37,12 @@ def upgrade(async_url: str, revision: str = "head") -> None:
         path = sqlite_path(async_url)
         if path is not None:
             private_sqlite_file(path)  # 0600 in a 0700 directory when created here
+            # WAL is kept in the file: switched on here, before any app connection, the app's
+            # connections find it on (db/engine.py, _sqlite_pragmas) instead of racing to
+            # switch a new file, which takes a lock that a busy timeout does not wait for
+            # (two connections opened at once on a fresh file: "database is locked" in CI).
+            with contextlib.closing(sqlite3.connect(path)) as connection:
+                connection.execute("PRAGMA journal_mode=WAL")
     command.upgrade(alembic_config(async_url), revision)
 
 
