@@ -517,7 +517,7 @@ def floor_app(database_url: str, captured: dict[str, list[tuple[str, Any]]]) -> 
     write the rows with orjson. No framework, no validation, no authentication: the floor of what
     an endpoint can cost. Like the API's read-only listings (``common/deps.read_only``), the
     connection is in autocommit: no ``BEGIN``/``ROLLBACK`` around the statements (the API sent
-    them too before; the floor did as it did)."""
+    them too before; the floor did as it did), and in UTC."""
     import orjson
     import psycopg
     from sqlalchemy.engine import make_url
@@ -531,9 +531,12 @@ def floor_app(database_url: str, captured: dict[str, list[tuple[str, Any]]]) -> 
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
-                    state["conn"] = await psycopg.AsyncConnection.connect(
+                    state["conn"] = conn = await psycopg.AsyncConnection.connect(
                         conninfo_text, autocommit=True
                     )
+                    # In UTC, as the API's connections are (``db.engine.in_utc``): psycopg
+                    # reads a time in UTC at a fraction of its cost in another zone.
+                    await conn.execute("SET TIME ZONE 'UTC'")
                     await send({"type": "lifespan.startup.complete"})
                 else:
                     await state["conn"].close()

@@ -99,6 +99,24 @@ async def test_a_kept_statement_reads_the_same_rows_past_sqlalchemy(ctx: AppCont
     assert everything[0]["errors"] == []
 
 
+async def test_times_read_past_sqlalchemy_are_in_utc_as_its_reads_are(ctx: AppContext) -> None:
+    """A connection in UTC (``db.engine.in_utc``) gives psycopg's times in ``UTC`` itself, which
+    a kept statement passes on as they are: the same value and zone as SQLAlchemy's read (through
+    ``UTCDateTime``)."""
+    started = datetime(2026, 11, 30, 23, 59, 59, 999999, tzinfo=UTC)
+    async with ctx.db.session() as session:
+        session.add(_run("running", started))
+        await session.commit()
+    kept = KeptStatement(column_select(SyncLog, ("started_at",)))
+    async with ctx.db.session() as session:
+        (expected,) = await fetch_rows(session, kept.statement)
+    async with ctx.db.read_session() as session:
+        (row,) = await fetch_rows(session, kept)
+    assert row == expected == {"started_at": started}
+    assert row["started_at"].tzinfo is UTC
+    assert expected["started_at"].tzinfo is UTC
+
+
 async def test_a_kept_statement_that_fails_raises_as_sqlalchemy_would(ctx: AppContext) -> None:
     """A statement the server refuses raises SQLAlchemy's exception (with the server's message),
     and the kept session stays usable; a connection lost during the read fails that read and

@@ -94,6 +94,7 @@ def create_engine(
         return engine
     engine = create_async_engine(url, **pool_options, **json_options)
     ping_when_idle(engine, PING_AFTER_IDLE_SECONDS)
+    in_utc(engine)
     if backend_nice is None:
         backend_nice = os.getpriority(os.PRIO_PROCESS, 0)
     if backend_nice > 0:
@@ -101,6 +102,29 @@ def create_engine(
     if parallel_workers is not None:
         limit_parallel_query(engine, parallel_workers)
     return engine
+
+
+def _set_on_connect(engine: AsyncEngine, statement: str) -> None:
+    """Run ``statement`` (a ``SET``) on each new connection of ``engine``. A ``SET`` rather than
+    a startup option, which connection poolers such as PgBouncer refuse."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(statement)
+        cursor.close()
+        dbapi_connection.commit()
+
+    event.listen(engine.sync_engine, "connect", on_connect)
+
+
+def in_utc(engine: AsyncEngine) -> None:
+    """Put ``engine``'s connections in UTC (``SET TIME ZONE 'UTC'``), whatever the server's
+    ``TimeZone``: psycopg then gives every ``timestamptz`` in ``datetime.timezone.utc`` (its own
+    name for ``UTC``; a server set to ``Etc/UTC`` or a local zone gives a ``ZoneInfo``), which is
+    what ``db.base.UTCDateTime`` would turn it into: a page read through psycopg directly skips
+    that conversion (``db.query._RawStatement``). MagFlow's SQL never depends on the session's
+    zone (a day or an hour is cut in a zone it names: ``orders.repository``)."""
+    _set_on_connect(engine, "SET TIME ZONE 'UTC'")
 
 
 def limit_parallel_query(engine: AsyncEngine, workers: int) -> None:
@@ -112,17 +136,8 @@ def limit_parallel_query(engine: AsyncEngine, workers: int) -> None:
     machine for tens of milliseconds, and every other request of every API process waited
     (BENCHMARKS.md, issue 18's seventh and eighth sessions: with it off, the capacity steps'
     p95 fell from 96-175 ms to 51-84 ms). MagFlow's queries are a web application's: many small
-    ones at once, which gain nothing from being split, so its default is 0. A ``SET`` rather
-    than a startup option, which connection poolers such as PgBouncer refuse."""
-    statement = f"SET max_parallel_workers_per_gather = {int(workers)}"
-
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute(statement)
-        cursor.close()
-        dbapi_connection.commit()
-
-    event.listen(engine.sync_engine, "connect", on_connect)
+    ones at once, which gain nothing from being split, so its default is 0."""
+    _set_on_connect(engine, f"SET max_parallel_workers_per_gather = {int(workers)}")
 
 
 def _local_host(host: str) -> bool:

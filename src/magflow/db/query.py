@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
+from datetime import UTC
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -24,6 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
+
+from magflow.db.base import UTCDateTime
 
 
 def like_pattern(text: str) -> str:
@@ -124,8 +127,8 @@ class KeptStatement:
     (a page statement's are part of its key), so its text and processed parameters are computed
     once, at its first such read: each later read is the psycopg call, the parameters given
     then (``variable``: a page's offset and limit; never an ``IN`` list, whose length would
-    change the text) and the columns' own result processors (SQLAlchemy's, e.g.
-    ``db.base.UTCDateTime``)."""
+    change the text) and the columns' own result processors (SQLAlchemy's; ``db.base.UTCDateTime``
+    only on a connection that is not in UTC: ``db.engine.in_utc``)."""
 
     def __init__(self, statement: Select[Any], variable: tuple[str, ...] = ()) -> None:
         self.statement = statement
@@ -162,6 +165,9 @@ class _RawStatement:
     dialect: Any
     #: Each column's result processor (or None), from the first answer's column types.
     processors: tuple[Callable[[Any], Any] | None, ...] | None = None
+    #: The same without ``UTCDateTime``'s, for a connection in UTC (``db.engine.in_utc``):
+    #: psycopg's times are then already what it would make of them.
+    processors_in_utc: tuple[Callable[[Any], Any] | None, ...] | None = None
 
     @classmethod
     def of(cls, kept: KeptStatement, dialect: Any) -> _RawStatement:
@@ -190,12 +196,10 @@ class _RawStatement:
         async with connection.cursor() as cursor:
             await cursor.execute(self.sql, params)
             rows = await cursor.fetchall()
-            processors = self.processors
-            if processors is None:
-                processors = self.processors = tuple(
-                    kind.result_processor(self.dialect, column.type_code)
-                    for kind, column in zip(self.result_types, cursor.description, strict=True)
-                )
+            if self.processors is None:
+                self._set_processors(cursor.description)
+        processors = self.processors_in_utc if connection.info.timezone is UTC else self.processors
+        assert processors is not None
         keys = self.keys
         if not any(processors):
             return [dict(zip(keys, row, strict=True)) for row in rows]
@@ -206,6 +210,17 @@ class _RawStatement:
             }
             for row in rows
         ]
+
+    def _set_processors(self, description: Any) -> None:
+        processors = tuple(
+            kind.result_processor(self.dialect, column.type_code)
+            for kind, column in zip(self.result_types, description, strict=True)
+        )
+        self.processors = processors
+        self.processors_in_utc = tuple(
+            None if isinstance(kind, UTCDateTime) else process
+            for kind, process in zip(self.result_types, processors, strict=True)
+        )
 
 
 #: Page statements kept by :func:`page_statement` (all forgotten when that many are kept).
