@@ -204,11 +204,11 @@ class Settings(BaseSettings):
     # and every request, the refused ones included, waits through it (10 and 16 were tried with a
     # sync running: about the same capacity, slower refusals). A request may wait
     # admission_queue_wait_seconds for a slot, and is refused at once when it could not expect
-    # one within half that time. 0.03: at 2x capacity, 0.05 added its whole wait to the tail of
-    # the admitted and the refused requests alike, and 0.02 refused requests in short stalls at
-    # two thirds of the capacity (BENCHMARKS.md, issue 18's ninth session).
+    # one within half that time. 0.03 and 0.02 were tried (BENCHMARKS.md, issue 18's ninth
+    # session): they refused requests in short stalls well below the capacity, and the refused
+    # requests' p95 at 2x capacity stayed 56-57 ms (41 ms at 0.02, from a lower capacity).
     max_in_flight: Annotated[int, Field(ge=1)] = 6
-    admission_queue_wait_seconds: Annotated[float, Field(ge=0)] = 0.03
+    admission_queue_wait_seconds: Annotated[float, Field(ge=0)] = 0.05
     # The hot read routes' common case answered without FastAPI's per-request machinery
     # (common/fastlane.py); the same answers either way.
     fast_lane: bool = True
