@@ -328,3 +328,40 @@ def test_insight_is_the_formula_functions(config: AnalyticsConfig) -> None:
         )
         expected = _by_the_functions(customer, NOW, config)
         assert tuple(analytics.insight(customer, NOW, config)) == expected, customer  # type: ignore[arg-type]
+
+
+def _counted(orders: int, cancelled: int) -> SimpleNamespace:
+    return SimpleNamespace(
+        orders_count=orders,
+        cancelled_count=cancelled,
+        returned_count=0,
+        cod_count=0,
+        main_orders=orders,
+        fbe_orders=0,
+        total_spent=Decimal("10"),
+        spent_orders=None,
+        currency="RON",
+        last_order_at=NOW,
+    )
+
+
+def test_what_the_counts_say_is_kept_per_config_and_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the order counts alone say (risk, channel, rates, repeat) is kept per config: a
+    config with other risk thresholds answers the same counts with its own level, before and
+    after the default config kept them. At most ``COUNTS_KEPT`` counts are kept per config."""
+    customer = _counted(10, 1)
+    default_level = analytics.risk_level_for(analytics.risk_score(10, 1, 0, 0))
+    strict = AnalyticsConfig(risk_medium=0.0, risk_high=0.001)
+    assert default_level != "high"
+    assert analytics.insight(customer, NOW).risk_level == default_level  # type: ignore[arg-type]
+    assert analytics.insight(customer, NOW, strict).risk_level == "high"  # type: ignore[arg-type]
+    assert analytics.insight(customer, NOW).risk_level == default_level  # type: ignore[arg-type]
+
+    monkeypatch.setattr(analytics, "COUNTS_KEPT", 3)
+    config = AnalyticsConfig()
+    for orders in range(10):
+        facts = analytics.insight(_counted(orders, 0), NOW, config)  # type: ignore[arg-type]
+        assert facts.kept_orders == orders
+        assert len(config._by_counts) <= 3

@@ -158,6 +158,10 @@ class AnalyticsConfig:
     channel_dominance: Fraction = CHANNEL_DOMINANCE
     active_days: int = ACTIVE_DAYS
     repeat_min_orders: int = REPEAT_MIN_ORDERS
+    #: What the order counts alone say, per counts (:func:`facts`); not a parameter.
+    _by_counts: dict[tuple[int, ...], tuple[Any, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         weights = (self.weight_recency, self.weight_frequency, self.weight_monetary)
@@ -200,7 +204,7 @@ class AnalyticsConfig:
                 {
                     k: v
                     for k, v in vars(self).items()
-                    if k not in ("tier_thresholds", "monetary_half", "_fingerprint")
+                    if k not in ("tier_thresholds", "monetary_half", "_fingerprint", "_by_counts")
                 },
             )
         )
@@ -408,21 +412,64 @@ def insight(
     return CustomerInsight(*facts(customer, now, config))
 
 
+#: Order counts whose facts a config keeps (all forgotten when that many are kept): most
+#: customers have one to a few orders, so a page's rows share a few hundred count tuples.
+COUNTS_KEPT = 4096
+
+
+def _count_facts(
+    n: int, c: int, r: int, cod: int, main: int, fbe: int, config: AnalyticsConfig
+) -> tuple[Any, ...]:
+    """What the order counts alone say: kept orders, the rounded risk score and its level, the
+    preferred channel, the three rates and whether the customer is a repeat one (risk_score,
+    risk_level_for, preferred_channel, is_repeat; the rates rounded as :func:`facts` says)."""
+    kept = n - c - r
+    if kept < 0:
+        kept = 0
+    if n > 0:
+        risk = (config.risk_weight_cancelled * c + config.risk_weight_returned * r) / n
+        risk = risk * (1 + config.risk_cod_amplifier * cod / n)
+        rates = (round(c / n, 4), round(r / n, 4), round(cod / n, 4))
+    else:
+        risk = 0.0
+        rates = (0.0, 0.0, 0.0)
+    level: RiskLevel = (
+        "high" if risk >= config.risk_high else "medium" if risk >= config.risk_medium else "low"
+    )
+    return (
+        kept,
+        round(risk, 4),
+        level,
+        preferred_channel(main, fbe, config),
+        *rates,
+        n - c >= config.repeat_min_orders,
+    )
+
+
 def facts(customer: EmagCustomer, now: datetime, config: AnalyticsConfig) -> tuple[Any, ...]:
     """The fields of :class:`CustomerInsight`, in its order, from a customer's counters (an
     ``EmagCustomer``, or a listing's row read as one).
 
     Every formula of the functions above, inlined with the same operations in the same order
     (so the same floats): this runs for every row of every customers page, where a call per
-    formula cost more than the formulas (issue 18). ``tests/customers/test_analytics.py`` holds
-    it to those functions over many customers."""
+    formula cost more than the formulas (issue 18). What the order counts alone say
+    (:func:`_count_facts`: half of a row's formulas) is kept per config and counts, up to
+    :data:`COUNTS_KEPT` of them: the same counts always give the same answers.
+    ``tests/customers/test_analytics.py`` holds it to those functions over many customers."""
     n, c, r = customer.orders_count, customer.cancelled_count, customer.returned_count
     cod, currency, last_order_at = customer.cod_count, customer.currency, customer.last_order_at
     total_spent, in_currency = customer.total_spent, customer.spent_orders
     spent = total_spent if total_spent.__class__ is Decimal else Decimal(total_spent or 0)
-    kept = n - c - r
-    if kept < 0:
-        kept = 0
+    main, fbe = customer.main_orders, customer.fbe_orders
+    by_counts = config._by_counts
+    counts = (n, c, r, cod, main, fbe)
+    known = by_counts.get(counts)
+    if known is None:
+        known = _count_facts(n, c, r, cod, main, fbe, config)
+        if len(by_counts) >= COUNTS_KEPT:
+            by_counts.clear()
+        by_counts[counts] = known
+    kept, risk, level, channel, cancellation_rate, return_rate, cod_share, repeat = known
     # -- loyalty: R, F, M (recency_score, frequency_score, monetary_score) --
     if last_order_at is None:
         recency = 0.0
@@ -467,17 +514,6 @@ def facts(customer: EmagCustomer, now: datetime, config: AnalyticsConfig) -> tup
         tier = "silver"
     else:
         tier = "bronze"
-    # -- risk (risk_score, risk_level_for) and rates --
-    if n > 0:
-        risk = (config.risk_weight_cancelled * c + config.risk_weight_returned * r) / n
-        risk = risk * (1 + config.risk_cod_amplifier * cod / n)
-        rates = (round(c / n, 4), round(r / n, 4), round(cod / n, 4))
-    else:
-        risk = 0.0
-        rates = (0.0, 0.0, 0.0)
-    level: RiskLevel = (
-        "high" if risk >= config.risk_high else "medium" if risk >= config.risk_medium else "low"
-    )
     # -- average order value (over spent_orders) --
     spent_kept = kept if in_currency is None else in_currency
     average = (spent / spent_kept).quantize(_CENT) if spent_kept > 0 else None
@@ -487,11 +523,13 @@ def facts(customer: EmagCustomer, now: datetime, config: AnalyticsConfig) -> tup
         tier,
         score,
         band,
-        round(risk, 4),
+        risk,
         level,
-        preferred_channel(customer.main_orders, customer.fbe_orders, config),
-        *rates,
-        n - c >= config.repeat_min_orders,
+        channel,
+        cancellation_rate,
+        return_rate,
+        cod_share,
+        repeat,
     )
 
 
