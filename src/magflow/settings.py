@@ -204,9 +204,10 @@ class Settings(BaseSettings):
     # and every request, the refused ones included, waits through it (10 and 16 were tried with a
     # sync running: about the same capacity, slower refusals). A request may wait
     # admission_queue_wait_seconds for a slot, and is refused at once when it could not expect
-    # one within half that time. 0.03 and 0.02 were tried (BENCHMARKS.md, issue 18's ninth
-    # session): they refused requests in short stalls well below the capacity, and the refused
-    # requests' p95 at 2x capacity stayed 56-57 ms (41 ms at 0.02, from a lower capacity).
+    # one within half that time. 0.03 (two runs) and 0.02 (one) were tried (BENCHMARKS.md, issue
+    # 18's ninth session): in two of the three the capacity with a sync fell from 1,200 to 800
+    # req/s on requests refused in short stalls, and the refused requests' p95 at 2x capacity
+    # was still 56-57 ms at 0.03 (41 ms at 0.02, at the lower capacity).
     max_in_flight: Annotated[int, Field(ge=1)] = 6
     admission_queue_wait_seconds: Annotated[float, Field(ge=0)] = 0.05
     # The hot read routes' common case answered without FastAPI's per-request machinery

@@ -313,7 +313,8 @@ async def test_queries_use_the_parallel_workers_asked_in_every_session(ctx: AppC
 
 async def test_sessions_run_in_utc_whatever_the_servers_zone(ctx: AppContext) -> None:
     """Every connection is put in UTC (``in_utc``), in ordinary and read sessions alike, also
-    after a rollback; the server's own zone (``Etc/UTC`` on the CI's server) is left as it is."""
+    after a rollback, whatever the server's zone (``Etc/UTC`` on the CI's server, which psycopg
+    reads as a ``ZoneInfo``)."""
     if ctx.db.engine.dialect.name != "postgresql":
         return
     show = text("SHOW TIME ZONE")
@@ -323,7 +324,3 @@ async def test_sessions_run_in_utc_whatever_the_servers_zone(ctx: AppContext) ->
         assert (await session.execute(show)).scalar_one() == "UTC"
         await session.rollback()
         assert (await session.execute(show)).scalar_one() == "UTC"
-        server_zone = (
-            await session.execute(text("SELECT reset_val FROM pg_settings WHERE name = 'TimeZone'"))
-        ).scalar_one()
-    assert server_zone  # the server's setting, untouched (whatever it is)
