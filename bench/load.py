@@ -1331,14 +1331,17 @@ def admission_refusals(urls: list[str]) -> dict[str, int]:
     and after waiting for a slot."""
     token = os.environ.get("MAGFLOW_METRICS_TOKEN")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    from prometheus_client.parser import text_string_to_metric_families
+
     counts = {"on_arrival": 0, "after_wait": 0}
     for url in urls:
         response = httpx.get(url + "/metrics", headers=headers, timeout=30)
         response.raise_for_status()  # a refused scrape is not zero refusals
-        for line in response.text.splitlines():
-            if line.startswith("magflow_admission_refused_total{"):
-                kind = "after_wait" if 'waited="true"' in line else "on_arrival"
-                counts[kind] += int(float(line.rsplit(" ", 1)[1]))
+        for family in text_string_to_metric_families(response.text):
+            for sample in family.samples:
+                if sample.name == "magflow_admission_refused_total":
+                    kind = "after_wait" if sample.labels["waited"] == "true" else "on_arrival"
+                    counts[kind] += int(sample.value)
     return counts
 
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 from fastapi.routing import APIRoute
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.exc import DBAPIError
 
 from magflow.app import ROUTERS
@@ -278,6 +278,18 @@ def test_only_a_server_on_this_machine_is_reniced(host: str, local: bool) -> Non
     assert _local_host(host) is local
 
 
+async def _shown_in_every_session(database: Database, show: TextClause) -> list[str]:
+    """What ``show`` answers in a read (autocommit) session, an ordinary one, and that one
+    after a rollback."""
+    async with database.read_session() as session:
+        shown = [(await session.execute(show)).scalar_one()]
+    async with database.session() as session:
+        shown.append((await session.execute(show)).scalar_one())
+        await session.rollback()
+        shown.append((await session.execute(show)).scalar_one())
+    return shown
+
+
 async def test_queries_use_the_parallel_workers_asked_in_every_session(ctx: AppContext) -> None:
     """The app's connections run with no parallel workers by default (``db_parallel_workers``
     0), in ordinary and read (autocommit) sessions alike, also after a rollback; unset, the
@@ -286,12 +298,7 @@ async def test_queries_use_the_parallel_workers_asked_in_every_session(ctx: AppC
         return
     show = text("SHOW max_parallel_workers_per_gather")
     assert ctx.settings.db_parallel_workers == 0
-    async with ctx.db.read_session() as session:
-        assert (await session.execute(show)).scalar_one() == "0"
-    async with ctx.db.session() as session:
-        assert (await session.execute(show)).scalar_one() == "0"
-        await session.rollback()
-        assert (await session.execute(show)).scalar_one() == "0"
+    assert await _shown_in_every_session(ctx.db, show) == ["0", "0", "0"]
     three = Database(ctx.settings.async_database_url, PoolLimits(size=1, overflow=0), 0, 3)
     servers = Database(ctx.settings.async_database_url, PoolLimits(size=1, overflow=0), 0, None)
     try:
@@ -317,10 +324,4 @@ async def test_sessions_run_in_utc_whatever_the_servers_zone(ctx: AppContext) ->
     reads as a ``ZoneInfo``)."""
     if ctx.db.engine.dialect.name != "postgresql":
         return
-    show = text("SHOW TIME ZONE")
-    async with ctx.db.read_session() as session:
-        assert (await session.execute(show)).scalar_one() == "UTC"
-    async with ctx.db.session() as session:
-        assert (await session.execute(show)).scalar_one() == "UTC"
-        await session.rollback()
-        assert (await session.execute(show)).scalar_one() == "UTC"
+    assert await _shown_in_every_session(ctx.db, text("SHOW TIME ZONE")) == ["UTC"] * 3
