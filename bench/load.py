@@ -4,7 +4,7 @@
                                    [--seconds 60] [--warmup 10] [--orders N] [--apis 2]
                                    [--workers 2] [--client raw|httpx] [--redis-url URL]
                                    [--profile DIR] [--endpoint-costs N] [--reads 2,3]
-                                   [--start-rps 25] [--max-steps 9] [--step-seconds 12]
+                                   [--start-rps 100] [--max-steps 9] [--step-seconds 12]
                                    [--step-warmup 3] [--step-retries 1] [--overload-seconds 60]
                                    [--costs-requests 150]
 
@@ -25,7 +25,8 @@ on several: a fresh PostgreSQL database (created on the server of ``MAGFLOW_BENC
 default ``postgresql://postgres@127.0.0.1:5432/test``, dropped at the end), Redis (bus, cache,
 shared rate limiter), ``--apis`` uvicorn API processes (``magflow serve``) on their own ports and
 ``--workers`` procrastinate workers (``magflow worker``, ``MAGFLOW_JOBS=procrastinate``) that run
-the sync, at ``--worker-nice`` (10, as deploy/'s units run them). ``--topology single`` is the
+the sync, at ``--worker-nice`` (10, as deploy/'s units run them; the simulator too, since it
+stands in for eMAG's servers, which are not on the seller's machine). ``--topology single`` is the
 earlier set-up: one API process on SQLite whose in-process job runner runs the sync (Redis
 bus/cache when Redis answers). In both, the eMAG simulator runs in its own process with eMAG's
 rate limits on.
@@ -601,6 +602,12 @@ def proc_nice(pid: int) -> int:
         return 0
 
 
+def renice(pid: int, nice: int) -> None:
+    """Set the nice of every thread of ``pid`` (Linux's setpriority sets one thread's)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        os.setpriority(os.PRIO_PROCESS, int(task.name), nice)
+
+
 def proc_cpu_seconds(pid: int) -> float:
     """CPU time of every thread of ``pid`` so far, in seconds, to the nanosecond
     (``/proc/<pid>/task/*/schedstat``): the endpoint costs divide a few hundred milliseconds by
@@ -877,6 +884,11 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             accounts=[SimAccount(name="load", username="load-seller", password="load-seller-pw")],  # noqa: S106
         )  # fmt: skip
         sim = stack.enter_context(SimulatorServer(config, subprocess=True))
+        if args.worker_nice:
+            # The simulator stands in for eMAG's servers, which are not on the seller's machine:
+            # it yields the CPU as the sync's own processes do, so that its share (which a
+            # deployment does not have) weighs on the APIs as little as one machine allows.
+            renice(sim.pid, args.worker_nice)
         subprocess.run(
             [*magflow, "accounts", "add", "load", "--platform", "ro", "--type", "main",
              "--username", "load-seller", "--base-url", sim.base_url, "--password-stdin"],
@@ -1565,7 +1577,7 @@ def main() -> None:
     parser.add_argument(
         "--timeout", type=float, default=10, help="per request, from its scheduled time, s"
     )
-    parser.add_argument("--start-rps", type=float, default=25, help="capacity search: first rate")
+    parser.add_argument("--start-rps", type=float, default=100, help="capacity search: first rate")
     parser.add_argument("--max-steps", type=int, default=9, help="capacity search: most steps")
     parser.add_argument("--step-seconds", type=float, default=12, help="capacity search: window")
     parser.add_argument("--step-warmup", type=float, default=3, help="capacity search: warm-up")

@@ -200,16 +200,15 @@ class Settings(BaseSettings):
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
     # Admission control (common/admission.py): HTTP requests running at once per API process, and
     # how long one arriving beyond them may wait for a slot before it is answered 503.
-    # 6 (issue 18, BENCHMARKS.md): more requests at once only lengthen each turn of the event loop,
-    # and every request, the refused ones included, waits through it (10 and 16 were tried with a
-    # sync running: about the same capacity, slower refusals). A request may wait
-    # admission_queue_wait_seconds for a slot, and is refused at once when it could not expect
-    # one within half that time. 0.03 (two runs) and 0.02 (one) were tried (BENCHMARKS.md, issue
-    # 18's ninth session): in two of the three the capacity with a sync fell from 1,200 to 800
-    # req/s on requests refused in short stalls, and the refused requests' p95 at 2x capacity
-    # was still 56-57 ms at 0.03 (41 ms at 0.02, at the lower capacity).
-    max_in_flight: Annotated[int, Field(ge=1)] = 6
-    admission_queue_wait_seconds: Annotated[float, Field(ge=0)] = 0.05
+    # 4 (issue 18, BENCHMARKS.md): more requests at once only lengthen each turn of the event loop,
+    # and every request, the refused ones included, waits through it. On a 2-vCPU machine with a
+    # sync running, 4 gave the same capacity as 6 (700-800 req/s) and refused requests a p95 of
+    # 39-49 ms at 2x capacity (6: 63 ms; 10 and 16, in earlier sessions: slower still). A request
+    # may wait admission_queue_wait_seconds for a slot while the queue passes (a stall), and is
+    # refused at once when it could not expect one within half that time; once the queue stands
+    # (an overload), newcomers wait a few milliseconds at most (common/admission.py).
+    max_in_flight: Annotated[int, Field(ge=1)] = 4
+    admission_queue_wait_seconds: Annotated[float, Field(ge=0)] = 0.1
     # The hot read routes' common case answered without FastAPI's per-request machinery
     # (common/fastlane.py); the same answers either way.
     fast_lane: bool = True

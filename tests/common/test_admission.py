@@ -23,7 +23,12 @@ from sqlalchemy.engine import make_url
 from websockets.asyncio.client import connect
 
 from magflow.app import create_app
-from magflow.common.admission import WAITING_PER_SLOT, AdmissionMiddleware
+from magflow.common import admission as admission_module
+from magflow.common.admission import (
+    STANDING_WAIT_SECONDS,
+    WAITING_PER_SLOT,
+    AdmissionMiddleware,
+)
 from magflow.context import AppContext
 from magflow.settings import Settings
 from tests.factories import DEFAULT_PASSWORD, make_user
@@ -259,6 +264,59 @@ async def test_a_request_that_could_not_expect_a_slot_in_time_is_refused_on_arri
             # The two held requests, in their slots for over 0.7 s each, pushed the mean up.
             assert admission.mean_hold > 0.05
             assert admission.refused == 2
+
+
+async def test_a_standing_queue_lets_newcomers_wait_only_briefly_until_the_refusals_stop(
+    settings: Settings, user_email: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queue that has not emptied for STANDING_AFTER_SECONDS is an overload, not a stall: a
+    newcomer may then wait STANDING_WAIT_SECONDS, not ``queue_wait``, and so is refused while
+    the request queued before it still waits. The queue keeps standing while requests are
+    refused, even once it has emptied; after that long with no refusal, newcomers get the whole
+    wait again."""
+    standing_after = 0.5  # long beside a request's round trip here, so the test cannot flake
+    monkeypatch.setattr(admission_module, "STANDING_AFTER_SECONDS", standing_after)
+    limited = settings.model_copy(update={"max_in_flight": 1, "admission_queue_wait_seconds": 60})
+    with serving(limited) as (server, admission):
+        async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
+            headers = await auth_headers(client, user_email)
+            await until(lambda: admission.in_flight == 0)
+            holding, queued = (HeldRequest(server.port, user_email) for _ in range(2))
+            await holding.start()
+            await until(lambda: admission.in_flight == 1)
+            admission.mean_hold = 0.0001  # slots expected to free up at once: places may wait
+            await queued.start()
+            await until(lambda: admission.waiting == 1)
+            assert admission.wait_allowed(asyncio.get_running_loop().time()) == 60
+            await asyncio.sleep(standing_after * 1.2)  # the queue stands
+
+            # Newcomers are refused after their short wait (or on arrival), while the request
+            # queued before the queue stood still waits for its 60 s.
+            for refused in (1, 2):
+                admission.mean_hold = 0.0001
+                assert_busy(await client.get(OFFERS, headers=headers), "in flight")
+                assert admission.refused == refused and admission.waiting == 1
+            loop_time = asyncio.get_running_loop().time()
+            assert admission.wait_allowed(loop_time) == STANDING_WAIT_SECONDS
+
+            # The slot passes to the queued request, which keeps it: the queue is empty, but the
+            # refusals go on, each keeping the queue standing a while longer.
+            assert await holding.finish() == 303
+            await until(lambda: admission.waiting == 0 and admission.in_flight == 1)
+            for refused in (3, 4, 5):
+                await asyncio.sleep(standing_after * 0.6)
+                assert_busy(await client.get(OFFERS, headers=headers), "in flight")
+                assert admission.refused == refused
+
+            # That long with no refusal: a newcomer may wait the whole 60 s again.
+            await asyncio.sleep(standing_after * 1.2)
+            later = asyncio.create_task(client.get(OFFERS, headers=headers, timeout=60))
+            await until(lambda: admission.waiting == 1)
+            await asyncio.sleep(STANDING_WAIT_SECONDS * 20)  # far beyond the short wait
+            assert not later.done() and admission.waiting == 1
+            assert await queued.finish() == 303
+            assert (await later).status_code == 200
+            assert admission.refused == 5
 
 
 @contextlib.asynccontextmanager

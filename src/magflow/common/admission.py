@@ -27,6 +27,16 @@ requests fast and tells the others, cheaply, to come back: ``503`` with ``Retry-
   estimate) ends in the ``503`` too. Why not a short fixed wait and a small queue: at 6 slots, a
   6-place queue with a 25 ms wait refused 1-4 % of the requests at half the machine's capacity,
   at p95 latencies of 10-60 ms (BENCHMARKS.md, the eighth issue 18 session);
+- the full ``queue_wait`` is for a *passing* queue. A queue that has not emptied for
+  :data:`STANDING_AFTER_SECONDS` is a standing one: the process is overloaded, not stalled for a
+  moment, and waiting only delays the same ``503`` (and every admitted request behind it). A
+  newcomer then may wait :data:`STANDING_WAIT_SECONDS` at most, and the queue counts as standing
+  until :data:`STANDING_AFTER_SECONDS` have passed with no refusal (the controlled delay of
+  Maurer, "Fail at scale", ACM Queue 13(8), 2015: a long timeout while the queue keeps
+  emptying, a short one once it stands). Measured at 2x capacity (BENCHMARKS.md, the tenth
+  issue 18 session): with no queue at all, the refused requests' p95 was half and the
+  throughput higher than with the full wait for everyone, but a process with no queue refuses
+  requests well below its capacity whenever it stalls;
 - never held back: WebSocket and lifespan scopes, ``/health`` and ``/metrics`` (a load balancer
   must see a busy process as alive, not dead), the dashboard's static files (no database, a few
   kilobytes from the page cache: a page whose fragments were refused should still render) and the
@@ -72,6 +82,13 @@ HOLD_SAMPLE_MAX_SECONDS = 1.0
 #: up refused after waiting it (at 2x capacity, with the whole of it: a tenth of the refusals
 #: came after the full wait, shed requests' p95 138 ms).
 QUEUE_FILL = 0.5
+#: A queue that has not emptied for this long stands (see the module's docstring): longer than
+#: the stalls the queue is for (tens of milliseconds), short beside an overload.
+STANDING_AFTER_SECONDS = 0.2
+#: How long a newcomer may wait for a slot while the queue stands: a few milliseconds, enough to
+#: keep a request at hand for each slot that frees up, so that the process still serves at its
+#: capacity.
+STANDING_WAIT_SECONDS = 0.005
 #: ``mean_hold`` before any request has finished.
 INITIAL_HOLD_SECONDS = 0.01
 ADMISSION_REFUSED = Counter(
@@ -162,6 +179,11 @@ class AdmissionMiddleware:
         # is handed to the oldest one (its future resolves True) rather than released, so that a
         # newcomer cannot overtake the queue.
         self._waiting: deque[asyncio.Future[bool]] = deque()
+        # Event-loop time when the queue last went from empty to not empty (read only while it
+        # is not empty): how long it has stood. Until ``_standing_until`` the queue counts as
+        # standing (see :meth:`wait_allowed`).
+        self._queue_since = 0.0
+        self._standing_until = 0.0
         # The gauges read this process's middleware (one per app; the last one made in tests).
         ADMISSION_IN_FLIGHT.set_function(lambda: self.in_flight)
         ADMISSION_WAITING.set_function(lambda: self.waiting)
@@ -194,6 +216,24 @@ class AdmissionMiddleware:
         (0: the next slot freed), slots freeing up one every ``mean_hold / max_in_flight``."""
         return (position + 1) * self.mean_hold / self.max_in_flight
 
+    def wait_allowed(self, now: float) -> float:
+        """Seconds a request arriving at event-loop time ``now`` may wait for a slot:
+        ``queue_wait``, or :data:`STANDING_WAIT_SECONDS` while the queue stands.
+
+        The queue stands from the moment it has not emptied for :data:`STANDING_AFTER_SECONDS`,
+        and keeps standing while requests are refused (each refusal extends it by as much):
+        under the short wait the queue empties often, which says nothing about the overload
+        being over; that long with no refusal does."""
+        if self._waiting and now - self._queue_since >= STANDING_AFTER_SECONDS:
+            self._standing_until = now + STANDING_AFTER_SECONDS
+        if now < self._standing_until:
+            return min(STANDING_WAIT_SECONDS, self.queue_wait)
+        return self.queue_wait
+
+    def _refused_at(self, now: float) -> None:
+        if now < self._standing_until:
+            self._standing_until = now + STANDING_AFTER_SECONDS
+
     def _exempt(self, path: str) -> bool:
         return path in self.exempt_paths or path.startswith(EXEMPT_PREFIXES)
 
@@ -201,15 +241,19 @@ class AdmissionMiddleware:
         if self.in_flight < self.max_in_flight and not self._waiting:
             self.in_flight += 1
             return True
-        position = len(self._waiting)
-        longest = QUEUE_FILL * self.queue_wait
-        if position >= self.max_waiting or self.expected_wait(position) > longest:
-            _REFUSED_ON_ARRIVAL.inc()
-            return False
         loop = asyncio.get_running_loop()
+        now = loop.time()
+        position = len(self._waiting)
+        wait = self.wait_allowed(now)
+        if position >= self.max_waiting or self.expected_wait(position) > QUEUE_FILL * wait:
+            _REFUSED_ON_ARRIVAL.inc()
+            self._refused_at(now)
+            return False
+        if not position:
+            self._queue_since = now
         waiter: asyncio.Future[bool] = loop.create_future()
         self._waiting.append(waiter)
-        expiry = loop.call_later(self.queue_wait, self._expire, waiter)
+        expiry = loop.call_later(wait, self._expire, waiter)
         try:
             return await waiter
         except asyncio.CancelledError:
@@ -229,6 +273,7 @@ class AdmissionMiddleware:
             self._waiting.remove(waiter)
             self.refused_after_wait += 1
             _REFUSED_AFTER_WAIT.inc()
+            self._refused_at(asyncio.get_running_loop().time())
 
     def _release(self) -> None:
         while self._waiting:
