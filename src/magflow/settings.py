@@ -203,7 +203,7 @@ class Settings(BaseSettings):
     # 4 (issue 18, BENCHMARKS.md): more requests at once only lengthen each turn of the event loop,
     # and every request, the refused ones included, waits through it. On a 2-vCPU machine with a
     # sync running, 4 gave the same capacity as 6 (750-800 req/s) and refused requests a p95 of
-    # 39-50 ms at 2x capacity (6: 63 ms; 10 and 16, in earlier sessions: slower still). A request
+    # 39-53 ms at 2x capacity (6: 63-72 ms; 10 and 16, in earlier sessions: slower still). A request
     # may wait admission_queue_wait_seconds for a slot while the queue passes (a stall), and is
     # refused at once when it could not expect one within half that time; once the queue stands
     # (an overload), newcomers wait a few milliseconds at most (common/admission.py).
