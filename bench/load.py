@@ -80,6 +80,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -1343,8 +1344,6 @@ def admission_refusals(urls: list[str]) -> dict[str, int]:
     and after waiting for a slot."""
     token = os.environ.get("MAGFLOW_METRICS_TOKEN")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    from prometheus_client.parser import text_string_to_metric_families
-
     counts = {"on_arrival": 0, "after_wait": 0}
     for url in urls:
         response = httpx.get(url + "/metrics", headers=headers, timeout=30)
