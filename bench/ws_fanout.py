@@ -76,7 +76,7 @@ def serve(port: int, default_gc: bool) -> None:
 
     import uvicorn
 
-    from magflow.app import create_app
+    from magflow.app import SERVER_OPTIONS, create_app
     from magflow.settings import Settings
 
     app = create_app(Settings())
@@ -91,7 +91,7 @@ def serve(port: int, default_gc: bool) -> None:
 
         app.router.lifespan_context = lifespan
     uvicorn.run(
-        app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio", backlog=4096
+        app, host="127.0.0.1", port=port, log_level="warning", backlog=4096, **SERVER_OPTIONS
     )
 
 
@@ -279,7 +279,7 @@ def start_thread_server(
 
     import uvicorn
 
-    from magflow.app import create_app
+    from magflow.app import SERVER_OPTIONS, create_app
     from magflow.settings import Settings
 
     os.environ.update(env)
@@ -297,7 +297,7 @@ def start_thread_server(
 
     app.router.lifespan_context = lifespan
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio", backlog=4096
+        app, host="127.0.0.1", port=port, log_level="warning", backlog=4096, **SERVER_OPTIONS
     )
     threading.Thread(target=uvicorn.Server(config).run, daemon=True).start()
     if not ready.wait(60):

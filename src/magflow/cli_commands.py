@@ -44,12 +44,9 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Run the API server (migrates the database first)."""
-    import uvicorn
+    from magflow.app import serve as serve_app
 
-    from magflow.app import create_app
-
-    settings = settings_or_exit()
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    serve_app(settings_or_exit(), host, port)
 
 
 @db_app.command("upgrade")
@@ -399,10 +396,8 @@ def demo(
     Refuses to start while another demo serves on the port or uses the same MAGFLOW_VAR_DIR;
     a later start reuses the database, accounts and admin (same password) of the earlier one.
     """
-    import uvicorn
-
     from magflow import demo as demo_module
-    from magflow.app import create_app
+    from magflow.app import serve as serve_app
 
     settings = settings_or_exit()
     try:
@@ -440,7 +435,7 @@ def demo(
                 )
             console.print(f"simulator: {sim.root_url}  (eMAG API at {sim.base_url})")
             console.rule()
-            uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+            serve_app(settings, host, port)
         finally:
             sim.stop()
     finally:

@@ -130,6 +130,10 @@ async def test_two_apis_two_workers_share_the_work_and_survive_a_killed_worker(
             ]
             for ws in sockets:
                 assert json.loads(await ws.recv())["type"] == "hello"
+                # The client offered permessage-deflate (websockets does by default, as browsers
+                # do); `magflow serve` declines it (magflow.app.SERVER_OPTIONS).
+                assert "permessage-deflate" in ws.request.headers["Sec-WebSocket-Extensions"]
+                assert "Sec-WebSocket-Extensions" not in ws.response.headers
             response = await api.post(
                 "/api/v1/emag/enhanced/sync/orders", json={"account": "big", "mode": "full"}
             )

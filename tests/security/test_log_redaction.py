@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 from websockets.asyncio.client import connect
 
-from magflow.app import create_app
+from magflow.app import SERVER_OPTIONS, create_app
 from magflow.common.logging import configure_logging
 from magflow.context import AppContext
 from magflow.settings import LogFormat, Settings
@@ -33,7 +33,7 @@ def logged_server(settings: Settings, capfd: pytest.CaptureFixture[str]) -> Iter
         port=port,
         log_config=None,
         log_level="info",
-        ws="websockets-sansio",
+        **SERVER_OPTIONS,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -10,6 +10,8 @@ from types import TracebackType
 import uvicorn
 from fastapi import FastAPI
 
+from magflow.app import SERVER_OPTIONS
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -29,7 +31,7 @@ class UvicornThread:
             port=self.port,
             log_level="warning",
             lifespan="on",
-            ws="websockets-sansio",
+            **SERVER_OPTIONS,  # as magflow serve runs it
         )
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
