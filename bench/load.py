@@ -1113,6 +1113,7 @@ def window(
     process's CPU and the sync's progress over the ``seconds`` after ``warmup``. With ``ws`` (the
     WebSocket generator), its window is this one."""
     me = [sys.executable, str(Path(__file__).resolve())]
+    refused_before = admission_refusals(urls)
     start_at = time.time() + 1.0
     window_start = start_at + warmup
     window_end = window_start + seconds
@@ -1179,6 +1180,13 @@ def window(
     http_out, _ = http.communicate(timeout=args.timeout + 60)
     processes.named.pop("gen-http", None)
     http_result = json.loads(http_out.strip().splitlines()[-1])
+    # The APIs' own count of their 503s over the warm-up and the window, by reason.
+    refused_after = admission_refusals(urls)
+    api_refused = {
+        reason: count - refused_before.get(reason, 0)
+        for reason, count in refused_after.items()
+        if count > refused_before.get(reason, 0)
+    }
 
     elapsed = window_end - window_start
     cpu = {
@@ -1223,6 +1231,7 @@ def window(
         "seconds": seconds,
         "warmup": warmup,
         **http_result,
+        "api_refused": api_refused,
         "rss": memory,
         "memory_flat": all(m["flat"] for m in memory.values()),
         "cpu_percent_of_one_cpu": cpu,
@@ -1280,7 +1289,8 @@ def capacity_search(
                 f"  step {rate:g} req/s (attempt {attempt + 1}): "
                 f"{'pass' if passed else 'fail'}; achieved {step['rps_achieved']} req/s, "
                 f"p95 {step['p95_ms']} ms, shed {step['shed']}, timeouts {step['timeouts']}, "
-                f"errors {step['errors']}; sync {step['sync_orders_per_second']:g} orders/s",
+                f"errors {step['errors']}; sync {step['sync_orders_per_second']:g} orders/s; "
+                f"refused by the APIs, warm-up included: {refusals_text(step['api_refused'])}",
                 flush=True,
             )
             if passed:
@@ -1303,7 +1313,8 @@ def capacity_search(
 
 
 STEP_KEYS = ("rps_achieved", "p50_ms", "p95_ms", "admitted_p95_ms", "shed", "shed_p95_ms",
-             "timeouts", "errors", "error_kinds", "sync_orders_per_second")  # fmt: skip
+             "timeouts", "errors", "error_kinds", "sync_orders_per_second",
+             "api_refused")  # fmt: skip
 
 
 def idle_capacity_search(
@@ -1340,20 +1351,26 @@ def idle_capacity_search(
 
 
 def admission_refusals(urls: list[str]) -> dict[str, int]:
-    """The APIs' ``magflow_admission_refused_total`` (``/metrics``), summed: refused on arrival
-    and after waiting for a slot."""
+    """The APIs' ``magflow_admission_refused_total`` (``/metrics``), summed, by reason
+    (``common/admission.py``: queue_full, no_slot_in_time, overloaded on arrival;
+    waited_in_vain)."""
     token = os.environ.get("MAGFLOW_METRICS_TOKEN")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    counts = {"on_arrival": 0, "after_wait": 0}
+    counts: dict[str, int] = {}
     for url in urls:
         response = httpx.get(url + "/metrics", headers=headers, timeout=30)
         response.raise_for_status()  # a refused scrape is not zero refusals
         for family in text_string_to_metric_families(response.text):
             for sample in family.samples:
                 if sample.name == "magflow_admission_refused_total":
-                    kind = "after_wait" if sample.labels["waited"] == "true" else "on_arrival"
-                    counts[kind] += int(sample.value)
+                    reason = sample.labels["reason"]
+                    counts[reason] = counts.get(reason, 0) + int(sample.value)
     return counts
+
+
+def refusals_text(refused: dict[str, int]) -> str:
+    """``api_refused`` of a window as text: ``queue_full 3, overloaded 120`` (or ``none``)."""
+    return ", ".join(f"{reason} {count}" for reason, count in sorted(refused.items())) or "none"
 
 
 def goal_run(
@@ -1383,13 +1400,9 @@ def goal_run(
     if capacity <= 0:
         raise RuntimeError(f"no rate passed, down to {steps[-1]['rps']} req/s: {steps}")
     print(f"capacity {capacity:g} req/s; overload at {2 * capacity:g} req/s", flush=True)
-    refused_before = admission_refusals(urls)
     overload = window(args, processes, urls, token, sim_pid, run_id, state,
                       rps=2 * capacity, warmup=args.warmup, seconds=args.overload_seconds,
                       ws=ws, profile=args.profile)  # fmt: skip
-    refused_after = admission_refusals(urls)
-    # The APIs' own count of their 503s over the warm-up and the window: how many waited first.
-    overload["api_refused"] = {k: refused_after[k] - refused_before[k] for k in refused_after}
     ws_result = collect_ws(ws)
     idle_capacity, idle_steps = idle_capacity_search(
         args, processes, urls, token, run_id, run_step, capacity
@@ -1466,7 +1479,8 @@ def report(result: dict[str, Any]) -> None:
         f"window {result['seconds']} s (after {result['warmup']} s warm-up): "
         f"{result['requests']} requests offered = {result['rps_offered']} req/s "
         f"(target {result['rps_target']}), achieved {result['rps_achieved']} req/s (2xx); "
-        f"errors {result['errors']} {result['error_kinds']}"
+        f"errors {result['errors']} {result['error_kinds']}; the APIs' refusals (with the "
+        f"warm-up): {refusals_text(result['api_refused'])}"
     )
     print(
         f"latency from the scheduled time: p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, "
@@ -1524,8 +1538,8 @@ def report_goal(result: dict[str, Any]) -> None:
         f"admitted {over['admitted']} (p50 {over['admitted_p50_ms']} ms, p95 "
         f"{over['admitted_p95_ms']} ms), shed {over['shed']} (p50 {over['shed_p50_ms']} ms, "
         f"p95 {over['shed_p95_ms']} ms), timeouts {over['timeouts']}, errors "
-        f"{over['error_kinds']}; the APIs refused {over['api_refused']['on_arrival']} on "
-        f"arrival and {over['api_refused']['after_wait']} after a wait (with the warm-up)"
+        f"{over['error_kinds']}; the APIs' refusals (with the warm-up): "
+        f"{refusals_text(over['api_refused'])}"
     )
     print(
         f"capacity with no sync (same run, after cancelling it): {result['capacity_idle_rps']} "

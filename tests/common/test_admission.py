@@ -110,13 +110,28 @@ def assert_busy(response: httpx.Response, about: str) -> None:
     assert response.headers["x-content-type-options"] == "nosniff"  # security headers too
 
 
+REASONS = {
+    "queue_full": "false",
+    "no_slot_in_time": "false",
+    "overloaded": "false",
+    "waited_in_vain": "true",
+}
+
+
 def refusals() -> dict[str, float]:
-    """``magflow_admission_refused_total`` by ``waited`` (the server runs in this process)."""
+    """``magflow_admission_refused_total`` by ``reason`` (the server runs in this process)."""
     return {
-        waited: REGISTRY.get_sample_value("magflow_admission_refused_total", {"waited": waited})
+        reason: REGISTRY.get_sample_value(
+            "magflow_admission_refused_total", {"waited": waited, "reason": reason}
+        )
         or 0.0
-        for waited in ("false", "true")
+        for reason, waited in REASONS.items()
     }
+
+
+def refused_since(before: dict[str, float]) -> dict[str, float]:
+    """The refusals counted since ``before`` (a :func:`refusals`), by reason, zeros left out."""
+    return {k: v - before[k] for k, v in refusals().items() if v != before[k]}
 
 
 async def ws_hello(port: int, token: str) -> dict[str, Any]:
@@ -210,7 +225,9 @@ async def test_waiting_requests_get_the_freed_slots_in_turn_and_the_queue_is_bou
                 queued.append(asyncio.create_task(client.get(OFFERS, headers=headers)))
                 await until(lambda n=n: admission.waiting == n)  # type: ignore[misc]
             # Beyond the queue's places: refused at once, whatever the wait allowed.
+            before = refusals()
             assert_busy(await client.get(OFFERS, headers=headers), "1 requests in flight")
+            assert refused_since(before) == {"queue_full": 1}
             assert admission.refused_after_wait == 0
             assert not any(task.done() for task in queued)
             assert await held.finish() == 303
@@ -248,8 +265,7 @@ async def test_a_request_that_could_not_expect_a_slot_in_time_is_refused_on_arri
             # The first waited its 0.3 s in vain (the slots stayed taken): refused then.
             assert_busy(await first, "in flight")
             assert admission.refused_after_wait == 1
-            after = refusals()
-            assert after["false"] - before["false"] == 1 and after["true"] - before["true"] == 1
+            assert refused_since(before) == {"no_slot_in_time": 1, "waited_in_vain": 1}
             metrics = (await client.get("/metrics")).text
             assert "magflow_admission_in_flight 2.0" in metrics
             assert "magflow_admission_waiting 0.0" in metrics
@@ -290,12 +306,14 @@ async def test_a_standing_queue_lets_newcomers_wait_only_briefly_until_the_refus
             assert admission.wait_allowed(asyncio.get_running_loop().time()) == 60
             await asyncio.sleep(standing_after * 1.2)  # the queue stands
 
-            # Newcomers are refused after their short wait (or on arrival), while the request
-            # queued before the queue stood still waits for its 60 s.
+            # Newcomers are refused after their short wait, while the request queued before the
+            # queue stood still waits for its 60 s.
+            before = refusals()
             for refused in (1, 2):
                 admission.mean_hold = 0.0001
                 assert_busy(await client.get(OFFERS, headers=headers), "in flight")
                 assert admission.refused == refused and admission.waiting == 1
+            assert refused_since(before) == {"waited_in_vain": 2}
             loop_time = asyncio.get_running_loop().time()
             assert admission.wait_allowed(loop_time) == STANDING_WAIT_SECONDS
 
@@ -303,10 +321,14 @@ async def test_a_standing_queue_lets_newcomers_wait_only_briefly_until_the_refus
             # refusals go on, each keeping the queue standing a while longer.
             assert await holding.finish() == 303
             await until(lambda: admission.waiting == 0 and admission.in_flight == 1)
+            # The held request's second in its slot raised mean_hold to about 0.05 s: no slot to
+            # expect within the short wait, so the refusals now come on arrival.
+            before = refusals()
             for refused in (3, 4, 5):
                 await asyncio.sleep(standing_after / 2)
                 assert_busy(await client.get(OFFERS, headers=headers), "in flight")
                 assert admission.refused == refused
+            assert refused_since(before) == {"overloaded": 3}
 
             # That long with no refusal: a newcomer may wait the whole 60 s again.
             await asyncio.sleep(standing_after * 1.2)

@@ -93,13 +93,16 @@ STANDING_WAIT_SECONDS = 0.005
 INITIAL_HOLD_SECONDS = 0.01
 ADMISSION_REFUSED = Counter(
     "magflow_admission_refused_total",
-    'HTTP requests answered 503 by the admission control: on arrival (waited="false": every '
-    "slot taken and none to expect in time, or the queue full) or after waiting in vain "
-    '(waited="true").',
-    ["waited"],
+    'HTTP requests answered 503 by the admission control, on arrival (waited="false") or after '
+    'waiting for a slot in vain (waited="true"), and why: reason="queue_full" (every place in '
+    'the queue taken), "no_slot_in_time" (no slot to expect within the wait), "overloaded" (the '
+    'queue stands, and no slot to expect within its short wait) or "waited_in_vain".',
+    ["waited", "reason"],
 )
-_REFUSED_ON_ARRIVAL = ADMISSION_REFUSED.labels(waited="false")
-_REFUSED_AFTER_WAIT = ADMISSION_REFUSED.labels(waited="true")
+_QUEUE_FULL = ADMISSION_REFUSED.labels(waited="false", reason="queue_full")
+_NO_SLOT_IN_TIME = ADMISSION_REFUSED.labels(waited="false", reason="no_slot_in_time")
+_OVERLOADED = ADMISSION_REFUSED.labels(waited="false", reason="overloaded")
+_WAITED_IN_VAIN = ADMISSION_REFUSED.labels(waited="true", reason="waited_in_vain")
 ADMISSION_IN_FLIGHT = Gauge(
     "magflow_admission_in_flight", "HTTP requests holding an admission slot now."
 )
@@ -245,8 +248,14 @@ class AdmissionMiddleware:
         now = loop.time()
         position = len(self._waiting)
         wait = self.wait_allowed(now)
-        if position >= self.max_waiting or self.expected_wait(position) > QUEUE_FILL * wait:
-            _REFUSED_ON_ARRIVAL.inc()
+        if position >= self.max_waiting:
+            refusal = _QUEUE_FULL
+        elif self.expected_wait(position) > QUEUE_FILL * wait:
+            refusal = _OVERLOADED if wait < self.queue_wait else _NO_SLOT_IN_TIME
+        else:
+            refusal = None
+        if refusal is not None:
+            refusal.inc()
             self._refused_at(now)
             return False
         if not position:
@@ -272,7 +281,7 @@ class AdmissionMiddleware:
             waiter.set_result(False)
             self._waiting.remove(waiter)
             self.refused_after_wait += 1
-            _REFUSED_AFTER_WAIT.inc()
+            _WAITED_IN_VAIN.inc()
             self._refused_at(asyncio.get_running_loop().time())
 
     def _release(self) -> None:
