@@ -251,7 +251,7 @@ class AdmissionMiddleware:
         if position >= self.max_waiting:
             refusal = _QUEUE_FULL
         elif self.expected_wait(position) > QUEUE_FILL * wait:
-            refusal = _OVERLOADED if wait < self.queue_wait else _NO_SLOT_IN_TIME
+            refusal = _OVERLOADED if now < self._standing_until else _NO_SLOT_IN_TIME
         else:
             refusal = None
         if refusal is not None:
