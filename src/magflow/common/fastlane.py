@@ -57,6 +57,7 @@ from magflow.auth.dependencies import current_user
 from magflow.auth.tokens import InvalidTokenError
 from magflow.common.deps import context_dependency, get_session, is_read_only
 from magflow.common.errors import pool_timeout_response
+from magflow.common.schemas import PageJson
 from magflow.common.security import text_problem
 from magflow.context import AppContext
 
@@ -267,6 +268,8 @@ class FastLaneMiddleware:
                 raise
             return None
         plan.hits += 1
+        if result.__class__ is PageJson:
+            return bytes(result.body)
         last = plan.last_answer
         if last is not None and last[0] is result:
             return last[1]

@@ -4,14 +4,24 @@ one way an API answer writes a time (UTC, ``Z``) and an amount of money (4 decim
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import IntEnum
 from typing import Annotated, Any, Generic, TypeVar
 
+import orjson
 from fastapi import Path, Query
-from pydantic import AfterValidator, BaseModel, Field, GetCoreSchemaHandler, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    GetCoreSchemaHandler,
+    PlainSerializer,
+    TypeAdapter,
+)
 from pydantic_core import core_schema
+from starlette.responses import Response
 
 from magflow.common.security import text_problem
 
@@ -130,13 +140,131 @@ def page_model(item: type[Item]) -> type[Page[Item]]:
     return Page[item]  # type: ignore[valid-type]
 
 
-def page_of(item: type[Item], rows: list[Any], *, total: int, skip: int, limit: int) -> Page[Item]:
-    """A listing's page validated once, items and all, in one pass of pydantic's validator.
+#: Rows kept written per item model (:class:`RowsJson`): a few screens' pages at 50 to 500 rows,
+#: each about 2 KB with the copy of its columns it is compared with.
+ROWS_KEPT = 1024
+#: Versions kept per row id: an admin and a viewer (masked names) polling the same page.
+VERSIONS_KEPT = 4
 
-    ``rows`` are plain dicts (:func:`magflow.db.query.fetch_rows`): the cheapest input to
-    validate (an ORM object or a row mapping is read attribute by attribute, key by key). The
-    route returns the page as its ``response_model``: FastAPI then only checks that it is an
-    instance of it and writes it as JSON, so the page is validated once and serialized once."""
-    return page_model(item).model_validate(
-        {"total": total, "skip": skip, "limit": limit, "items": rows}
-    )
+
+class RowsJson:
+    """Listing rows validated by an item model and written as JSON, each kept by its content.
+
+    Validating a page's rows and writing them is most of a listing's CPU in the API (issue 18,
+    BENCHMARKS.md "load"), and a screen polls the same pages: a row that comes back unchanged
+    is validated once per process, not once per request.
+
+    Kept by the row's ``id`` with a copy of its columns, and written as kept only when every
+    column is equal to the copy's: the same names, equal values, and a JSON column (a list or
+    a dict) with the same JSON text (in JSON, ``1``, ``1.0`` and ``true`` differ, though Python
+    finds them equal). Equal values validate and write the same way with the field types of the
+    listings' models: ints, text, floats, booleans, ``Money`` (written with 4 decimals whatever
+    the value's scale) and ``UtcDateTime`` (written in UTC whatever the zone). Compared, not
+    hashed: a fresh ``Decimal`` or aware ``datetime`` costs more to hash than to compare.
+
+    A row that changed in any column is validated again; a row that fails validation raises,
+    as it did, and is not kept. At most :data:`ROWS_KEPT` rows (all forgotten when full) and
+    :data:`VERSIONS_KEPT` versions of a row (the oldest dropped)."""
+
+    def __init__(self, item: type[BaseModel]) -> None:
+        self.adapter: TypeAdapter[Any] = TypeAdapter(item)
+        self._kept: dict[Any, list[_KeptRow]] = {}
+        self._rows = 0
+
+    def array(self, rows: list[dict[str, Any]]) -> bytes:
+        """``rows`` validated and written as a JSON array (what pydantic writes for them)."""
+        adapter = self.adapter
+        parts = []
+        for row in rows:
+            written = self._kept_written(row)
+            if written is None:
+                written = adapter.dump_json(adapter.validate_python(row), by_alias=True)
+                self._keep(row, written)
+            parts.append(written)
+        return b"[" + b",".join(parts) + b"]"
+
+    def _kept_written(self, row: dict[str, Any]) -> bytes | None:
+        for kept in self._kept.get(row.get("id"), ()):
+            if kept.columns == row and all(
+                _json_text(row[name]) == text for name, text in kept.json_texts
+            ):
+                return kept.written
+        return None
+
+    def _keep(self, row: dict[str, Any], written: bytes) -> None:
+        row_id = row.get("id")
+        if row_id is None:
+            return
+        json_texts = []
+        for name, value in row.items():
+            if value.__class__ in (list, dict):
+                text = _json_text(value)
+                if text is None:
+                    return
+                json_texts.append((name, text))
+        if self._rows >= ROWS_KEPT:
+            self._kept.clear()
+            self._rows = 0
+        versions = self._kept.setdefault(row_id, [])
+        if len(versions) >= VERSIONS_KEPT:
+            del versions[0]
+            self._rows -= 1
+        versions.append(_KeptRow(dict(row), tuple(json_texts), written))
+        self._rows += 1
+
+
+@dataclass(frozen=True, slots=True)
+class _KeptRow:
+    columns: dict[str, Any]
+    #: The JSON text of each list or dict column.
+    json_texts: tuple[tuple[str, bytes], ...]
+    written: bytes
+
+
+def _json_text(value: Any) -> bytes | None:
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return None
+
+
+class PageJson(Response):
+    """A listing page already validated and written (:func:`page_of`): FastAPI sends a returned
+    response as it is, and so does the fast lane (``common/fastlane.py``)."""
+
+    media_type = "application/json"
+
+
+@functools.cache
+def rows_json(item: type[Item]) -> RowsJson:
+    """The :class:`RowsJson` of ``item`` (one per item model and process)."""
+    return RowsJson(item)
+
+
+def page_of(
+    item: type[Item],
+    rows: list[dict[str, Any]],
+    *,
+    total: int,
+    skip: int,
+    limit: int,
+    page: type[BaseModel] | None = None,
+    **fields: Any,
+) -> PageJson:
+    """A listing's page, validated once and written once: ``Page[item]`` (or ``page``, a
+    subclass with more ``fields``) over ``rows``, which are plain dicts
+    (:func:`magflow.db.query.fetch_rows`; the cheapest input to validate: an ORM object or a row
+    mapping is read attribute by attribute).
+
+    The rows go through :func:`rows_json` (each row validated once per process while it does
+    not change); the rest of the page is validated and written by the page model with no items,
+    and the rows' JSON array takes the place of its empty ``items``: the same text as the page
+    model writes for the whole page (``total``, ``skip`` and ``limit``, integers, come first;
+    ``tests/common/test_schemas.py`` compares the two)."""
+    model = page or page_model(item)
+    outer = model.model_validate(
+        {"total": total, "skip": skip, "limit": limit, "items": (), **fields}
+    ).model_dump_json()
+    items = rows_json(item).array(rows)
+    body = outer.encode().replace(b'"items":[]', b'"items":' + items, 1)
+    return PageJson(body)

@@ -22,7 +22,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from magflow.auth.dependencies import CurrentUser
 from magflow.common.deps import Context, Session, read_only
 from magflow.common.privacy import mask_customer_key, mask_name, mask_phone, sees_personal_data
-from magflow.common.schemas import IdPath, Page, Skip
+from magflow.common.schemas import IdPath, Page, Skip, page_of
 from magflow.customers import analytics, repository
 from magflow.customers.filters import CustomerFilterQuery, analytics_config
 from magflow.customers.models import NO_CURRENCY
@@ -101,9 +101,8 @@ async def list_customers(
     items = [customer_fields(row, now, config) for row in rows]
     if not sees_personal_data(user):
         items = [_masked(fields) for fields in items]
-    # Validated once, rows and all (as ``common.schemas.page_of`` does for the other listings).
-    return CustomersPage.model_validate(
-        {"total": total, "skip": skip, "limit": limit, "items": items, "summary": summary}
+    return page_of(
+        CustomerOut, items, total=total, skip=skip, limit=limit, page=CustomersPage, summary=summary
     )
 
 

@@ -16,6 +16,7 @@ from magflow.orders.schemas import (
     OrderFilterQuery,
     OrderOut,
     private_order,
+    private_order_fields,
 )
 
 router = APIRouter(prefix="/api/v1/emag/orders", tags=["orders"])
@@ -64,11 +65,10 @@ async def list_orders(
         page_rows=len(rows),
         count=lambda: repository.count_orders(session, filters),
     )
-    page = page_of(OrderOut, rows, total=total, skip=skip, limit=limit)
     if not sees_personal_data(user):
-        for item in page.items:
-            private_order(user, item)
-    return page
+        for row in rows:
+            private_order_fields(row)
+    return page_of(OrderOut, rows, total=total, skip=skip, limit=limit)
 
 
 @router.get(

@@ -61,6 +61,14 @@ class OrderDetailOut(OrderOut):
 _Order = TypeVar("_Order", bound=OrderOut)
 
 
+def private_order_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """A listing row of an order (:class:`OrderOut`'s fields, before their validation) as a
+    viewer sees it: what :func:`private_order` masks on a validated one."""
+    fields["customer_name"] = mask_name(fields["customer_name"])
+    fields["customer_key"] = mask_customer_key(fields["customer_key"])
+    return fields
+
+
 def private_order(user: User, out: _Order) -> _Order:
     """``out`` as ``user`` may see it: viewers get the customer's name as initials, a masked
     customer key and, on the detail, a masked customer document (common/privacy.py)."""
