@@ -27,6 +27,7 @@ from magflow.catalog.routes import router as offers_router
 from magflow.common import errors, openapi
 from magflow.common.admission import AdmissionMiddleware
 from magflow.common.fastlane import FastLaneMiddleware
+from magflow.common.logging import buffer_lines
 from magflow.common.runtime import tune_gc
 from magflow.common.security import (
     MIB,
@@ -115,9 +116,12 @@ SERVER_OPTIONS: dict[str, Any] = {"ws": "websockets-sansio", "ws_per_message_def
 
 def serve(settings: Settings, host: str, port: int) -> None:
     """Serve the app with uvicorn on ``host:port`` until stopped, logging through the handlers
-    ``configure_logging`` installed (``log_config=None``: uvicorn's own would replace them)."""
+    ``configure_logging`` installed (``log_config=None``: uvicorn's own would replace them),
+    their lines written in batches (``common.logging.buffer_lines``: an access line per
+    request)."""
     import uvicorn
 
+    buffer_lines()
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, **SERVER_OPTIONS)
 
 

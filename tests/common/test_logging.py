@@ -1,14 +1,18 @@
-"""``configure_logging``: the two formats, and records that skip what no format writes."""
+"""``configure_logging``: the two formats, and records that skip what no format writes;
+``buffer_lines``: the API server's lines written in batches, in order, nothing lost."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from magflow.common.logging import configure_logging
+from magflow.common import logging as magflow_logging
+from magflow.common.logging import BufferedStreamHandler, buffer_lines, configure_logging
 from magflow.settings import LogFormat
 
 
@@ -86,3 +90,73 @@ def test_an_access_line_is_written_without_looking_up_its_caller(
         "(unknown file)",
     )
     assert record.thread is None and record.process is None
+
+
+def test_the_servers_lines_are_buffered_with_the_same_format_and_redaction(
+    restored_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(LogFormat.json, "INFO")
+    buffer_lines()
+    (handler,) = logging.getLogger().handlers
+    assert isinstance(handler, BufferedStreamHandler)
+    access = logging.getLogger("uvicorn.access")
+    access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", "/x?token=abc", "1.1", 200)
+    assert capsys.readouterr().err == ""  # held
+    handler.flush()
+    (line,) = capsys.readouterr().err.splitlines()
+    assert json.loads(line)["message"] == '127.0.0.1:1 - "GET /x?token=[redacted] HTTP/1.1" 200'
+
+
+def handler_on(stream: io.StringIO) -> tuple[BufferedStreamHandler, logging.Logger]:
+    handler = BufferedStreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger(f"magflow.test.buffered.{id(stream)}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.handlers[:] = [handler]
+    return handler, logger
+
+
+def test_a_warning_writes_every_line_held_before_it_in_order() -> None:
+    stream = io.StringIO()
+    _handler, logger = handler_on(stream)
+    logger.info("one")
+    logger.info("two")
+    assert stream.getvalue() == ""
+    logger.warning("three")
+    assert stream.getvalue() == "INFO one\nINFO two\nWARNING three\n"
+    logger.error("four")  # nothing held: written at once
+    assert stream.getvalue().endswith("INFO two\nWARNING three\nERROR four\n")
+
+
+def test_lines_are_written_when_enough_are_held(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(magflow_logging, "FLUSH_CHARACTERS", 30)
+    stream = io.StringIO()
+    handler, logger = handler_on(stream)
+    for n in range(4):
+        logger.info("line %d", n)  # "INFO line n\n": 12 characters each
+    assert stream.getvalue() == "INFO line 0\nINFO line 1\nINFO line 2\n"
+    handler.flush()
+    assert stream.getvalue().endswith("INFO line 3\n")
+
+
+def test_held_lines_are_written_soon_without_another_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(magflow_logging, "FLUSH_SECONDS", 0.05)
+    stream = io.StringIO()
+    _handler, logger = handler_on(stream)
+    logger.info("alone")
+    deadline = time.monotonic() + 10
+    while stream.getvalue() == "" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stream.getvalue() == "INFO alone\n"
+    assert _handler._timer is None  # nothing held: no timer armed
+
+
+def test_logging_shutdown_writes_what_is_held() -> None:
+    stream = io.StringIO()
+    handler, logger = handler_on(stream)
+    logger.info("last words")
+    logging.shutdown([lambda: handler])  # what runs at exit, for this handler alone
+    assert stream.getvalue() == "INFO last words\n"

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from datetime import UTC, datetime
+from typing import Any
 
 from magflow.settings import LogFormat
 
@@ -97,3 +99,77 @@ def configure_logging(fmt: LogFormat, level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # httpx logs every request URL at INFO; keep it quiet unless asked.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+#: A buffered handler writes what it holds once it holds this many characters...
+FLUSH_CHARACTERS = 32_768
+#: ... or this long after the first line it holds (or at once for a warning or worse).
+FLUSH_SECONDS = 0.5
+
+
+class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A :class:`logging.StreamHandler` that writes its lines in batches: at
+    :data:`FLUSH_CHARACTERS`, :data:`FLUSH_SECONDS` after the first line it holds (a timer
+    thread, only while it holds lines), with any record at ``WARNING`` or worse (and everything
+    before it, in order), and when logging shuts down (``logging.shutdown`` at exit flushes
+    every handler).
+
+    Why (issue 18, BENCHMARKS.md "load"): the API writes an access line per request, and one
+    write per line was about a fifth of what a small answer (the enhanced status) costs the API
+    process. A line reaches the log at most half a second late; a process killed outright
+    (``SIGKILL``) loses at most that half second of lines below ``WARNING``."""
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        self._held: list[str] = []
+        self._held_characters = 0
+        self._timer: threading.Timer | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # Called with the handler's lock held (Handler.handle).
+        try:
+            line = self.format(record)
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+            return
+        self._held.append(line)
+        self._held_characters += len(line) + 1
+        if record.levelno >= logging.WARNING or self._held_characters >= FLUSH_CHARACTERS:
+            self.flush()
+        elif self._timer is None:
+            self._timer = threading.Timer(FLUSH_SECONDS, self.flush)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            timer, self._timer = self._timer, None
+            if timer is not None and timer is not threading.current_thread():
+                timer.cancel()
+            if self._held:
+                text = self.terminator.join(self._held) + self.terminator
+                self._held.clear()
+                self._held_characters = 0
+                try:
+                    self.stream.write(text)
+                except Exception:
+                    # What StreamHandler.emit does when its stream fails.
+                    self.handleError(logging.makeLogRecord({"msg": text}))
+            super().flush()
+
+
+def buffer_lines() -> None:
+    """Make the root logger's stream handler (``configure_logging``'s) a
+    :class:`BufferedStreamHandler` with the same stream, format, filters and level: for the API
+    server (``magflow.app.serve``), whose access log writes a line per request."""
+    root = logging.getLogger()
+    for index, handler in enumerate(root.handlers):
+        if type(handler) is logging.StreamHandler:
+            buffered = BufferedStreamHandler(handler.stream)
+            buffered.setFormatter(handler.formatter)
+            buffered.setLevel(handler.level)
+            for kept_filter in handler.filters:
+                buffered.addFilter(kept_filter)
+            root.handlers[index] = buffered
