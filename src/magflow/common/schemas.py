@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import typing
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import IntEnum
@@ -182,22 +181,21 @@ class RowsJson:
         """``rows`` validated and written as a JSON array (what pydantic writes for them)."""
         # pydantic-core's own calls: TypeAdapter's wrappers cost as much again per row.
         validate, to_json = self.adapter.validator.validate_python, self.adapter.serializer.to_json
+        kept = self._kept
         parts = []
         for row in rows:
-            written = self._kept_written(row)
+            written = None
+            for columns, json_texts, kept_written in kept.get(row.get("id"), ()):
+                if columns == row and all(
+                    _json_text(row[name]) == text for name, text in json_texts
+                ):
+                    written = kept_written
+                    break
             if written is None:
                 written = to_json(validate(row), by_alias=True)
                 self._keep(row, written)
             parts.append(written)
         return b"[" + b",".join(parts) + b"]"
-
-    def _kept_written(self, row: dict[str, Any]) -> bytes | None:
-        for kept in self._kept.get(row.get("id"), ()):
-            if kept.columns == row and all(
-                _json_text(row[name]) == text for name, text in kept.json_texts
-            ):
-                return kept.written
-        return None
 
     def _keep(self, row: dict[str, Any], written: bytes) -> None:
         row_id = row.get("id")
@@ -218,16 +216,12 @@ class RowsJson:
         if len(versions) >= VERSIONS_KEPT:
             del versions[0]
             self._rows -= 1
-        versions.append(_KeptRow(dict(row), tuple(json_texts), written))
+        versions.append((dict(row), tuple(json_texts), written))
         self._rows += 1
 
 
-@dataclass(frozen=True, slots=True)
-class _KeptRow:
-    columns: dict[str, Any]
-    #: The JSON text of each list or dict column.
-    json_texts: tuple[tuple[str, bytes], ...]
-    written: bytes
+#: A kept row: a copy of its columns, the JSON text of each of its lists and dicts, its JSON.
+_KeptRow = tuple[dict[str, Any], tuple[tuple[str, bytes], ...], bytes]
 
 
 def _holds_containers(annotation: Any) -> bool:
