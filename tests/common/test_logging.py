@@ -12,7 +12,12 @@ from collections.abc import Iterator
 import pytest
 
 from magflow.common import logging as magflow_logging
-from magflow.common.logging import BufferedStreamHandler, buffer_lines, configure_logging
+from magflow.common.logging import (
+    BufferedStreamHandler,
+    TextFormatter,
+    buffer_lines,
+    configure_logging,
+)
 from magflow.settings import LogFormat
 
 
@@ -160,3 +165,13 @@ def test_logging_shutdown_writes_what_is_held() -> None:
     logger.info("last words")
     logging.shutdown([lambda: handler])  # what runs at exit, for this handler alone
     assert stream.getvalue() == "INFO last words\n"
+
+
+def test_the_text_format_writes_each_time_as_logging_does() -> None:
+    standard = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ours = TextFormatter()
+    # The same second twice (its text kept), the next second, and back to an earlier one.
+    for created in (1796099061.5, 1796099061.9999, 1796099062.0421, 1796099061.0, 1.5):
+        record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, "%s %d", ("a", 1), None)
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        assert ours.format(record) == standard.format(record)

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,12 +50,28 @@ class RedactTokensFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken format string: let the handler report it as usual
             return True
-        redacted = redact(message)
-        if redacted != message:
-            record.msg = redacted
-            record.args = None
+        # The message is kept formatted (redacted or not): the formatter does not format it again.
+        record.msg = redact(message)
+        record.args = None
         record.magflow_redacted = True
         return True
+
+
+class TextFormatter(logging.Formatter):
+    """``<time> <level> <logger>: <message>``, the time as logging writes it by default (local
+    time, milliseconds after a comma); each second's text is made once, not once per line."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second, text = self._second
+        if int(record.created) != second:
+            second = int(record.created)
+            text = time.strftime(self.default_time_format, self.converter(record.created))
+            self._second = (second, text)  # one assignment: safe across threads
+        return f"{text},{int(record.msecs):03d}"  # logging's default_msec_format
 
 
 class JsonFormatter(logging.Formatter):
@@ -82,7 +99,7 @@ def configure_logging(fmt: LogFormat, level: str = "INFO") -> None:
     if fmt is LogFormat.json:
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter())
     redacting = RedactTokensFilter()
     handler.addFilter(redacting)
     root = logging.getLogger()
