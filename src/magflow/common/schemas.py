@@ -186,8 +186,9 @@ class RowsJson:
         for row in rows:
             written = None
             for columns, json_texts, kept_written in kept.get(row.get("id"), ()):
-                if columns == row and all(
-                    _json_text(row[name]) == text for name, text in json_texts
+                if columns == row and (
+                    not json_texts
+                    or all(_json_text(row[name]) == text for name, text in json_texts)
                 ):
                     written = kept_written
                     break
