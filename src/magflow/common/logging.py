@@ -126,21 +126,26 @@ FLUSH_SECONDS = 0.5
 
 class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A :class:`logging.StreamHandler` that writes its lines in batches: at
-    :data:`FLUSH_CHARACTERS`, :data:`FLUSH_SECONDS` after the first line it holds (a timer
-    thread, only while it holds lines), with any record at ``WARNING`` or worse (and everything
-    before it, in order), and when logging shuts down (``logging.shutdown`` at exit flushes
-    every handler).
+    :data:`FLUSH_CHARACTERS`, :data:`FLUSH_SECONDS` after the first line it holds, with any
+    record at ``WARNING`` or worse (and everything before it, in order), and when logging shuts
+    down (``logging.shutdown`` at exit flushes every handler).
 
     Why (issue 18, BENCHMARKS.md "load"): the API writes an access line per request, and one
-    write per line was about a fifth of what a small answer (the enhanced status) costs the API
+    write per line was a large part of what a small answer (the enhanced status) costs the API
     process. A line reaches the log at most half a second late; a process killed outright
-    (``SIGKILL``) loses at most that half second of lines below ``WARNING``."""
+    (``SIGKILL``) loses at most that half second of lines below ``WARNING``.
+
+    The timed write is done by one thread per handler, started with its first line and asleep
+    while nothing is held. Not a timer thread per batch: starting a thread waits for it to run,
+    and on a busy machine that stalled the event loop that logged the line for milliseconds."""
 
     def __init__(self, stream: Any = None) -> None:
         super().__init__(stream)
         self._held: list[str] = []
         self._held_characters = 0
-        self._timer: threading.Timer | None = None
+        #: Set while lines are held: the flushing thread waits for it.
+        self._holding = threading.Event()
+        self._flusher: threading.Thread | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         # Called with the handler's lock held (Handler.handle).
@@ -155,16 +160,22 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._held_characters += len(line) + 1
         if record.levelno >= logging.WARNING or self._held_characters >= FLUSH_CHARACTERS:
             self.flush()
-        elif self._timer is None:
-            self._timer = threading.Timer(FLUSH_SECONDS, self.flush)
-            self._timer.daemon = True
-            self._timer.start()
+        elif not self._holding.is_set():
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=self._flush_soon, name="magflow-log-flush", daemon=True
+                )
+                self._flusher.start()
+            self._holding.set()
+
+    def _flush_soon(self) -> None:
+        while True:
+            self._holding.wait()
+            time.sleep(FLUSH_SECONDS)
+            self.flush()
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
-            timer, self._timer = self._timer, None
-            if timer is not None and timer is not threading.current_thread():
-                timer.cancel()
             if self._held:
                 text = self.terminator.join(self._held) + self.terminator
                 self._held.clear()
@@ -174,6 +185,7 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
                 except Exception:
                     # What StreamHandler.emit does when its stream fails.
                     self.handleError(logging.makeLogRecord({"msg": text}))
+            self._holding.clear()
             super().flush()
 
 
