@@ -159,8 +159,10 @@ class RowsJson:
     a dict) with the same JSON text (in JSON, ``1``, ``1.0`` and ``true`` differ, though Python
     finds them equal). Equal values validate and write the same way with the field types of the
     listings' models: ints, text, floats, booleans, ``Money`` (written with 4 decimals whatever
-    the value's scale) and ``UtcDateTime`` (written in UTC whatever the zone). Compared, not
-    hashed: a fresh ``Decimal`` or aware ``datetime`` costs more to hash than to compare.
+    the value's scale) and ``UtcDateTime`` (written in UTC whatever the zone); the one
+    difference equality hides from them is a zero's sign (``-0.0 == 0.0``), so a row whose only
+    change is that is written as kept. Compared, not hashed: a fresh ``Decimal`` or aware
+    ``datetime`` costs more to hash than to compare.
 
     A row that changed in any column is validated again; a row that fails validation raises,
     as it did, and is not kept. At most :data:`ROWS_KEPT` rows (all forgotten when full) and
@@ -275,7 +277,7 @@ def page_of(
     model = page or page_model(item)
     outer = model.model_validate(
         {"total": total, "skip": skip, "limit": limit, "items": (), **fields}
-    ).model_dump_json()
+    ).model_dump_json(by_alias=True)
     items = rows_json(item).array(rows)
     body = outer.encode().replace(b'"items":[]', b'"items":' + items, 1)
     return PageJson(body)
