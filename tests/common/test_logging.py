@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 
@@ -112,7 +113,7 @@ def test_the_servers_lines_are_buffered_with_the_same_format_and_redaction(
     assert json.loads(line)["message"] == '127.0.0.1:1 - "GET /x?token=[redacted] HTTP/1.1" 200'
 
 
-def handler_on(stream: io.StringIO) -> tuple[BufferedStreamHandler, logging.Logger]:
+def handler_on(stream: io.TextIOBase) -> tuple[BufferedStreamHandler, logging.Logger]:
     handler = BufferedStreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     logger = logging.getLogger(f"magflow.test.buffered.{id(stream)}")
@@ -179,3 +180,21 @@ def test_the_text_format_writes_each_time_as_logging_does() -> None:
         record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, "%s %d", ("a", 1), None)
         record.created, record.msecs = created, (created - int(created)) * 1000
         assert ours.format(record) == standard.format(record)
+
+
+def test_the_flushing_thread_outlives_a_closed_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(magflow_logging, "FLUSH_SECONDS", 0.05)
+    monkeypatch.setattr(logging, "raiseExceptions", False)  # handleError: no traceback printed
+    failures: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", failures.append)
+    stream = io.TextIOWrapper(io.BytesIO())  # as pytest's capture: closed, even flush() fails
+    handler, logger = handler_on(stream)
+    logger.info("held when the stream closes")
+    stream.close()
+    deadline = time.monotonic() + 10
+    while handler._holding.is_set() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    assert not handler._holding.is_set()
+    assert failures == []
+    assert handler._flusher is not None and handler._flusher.is_alive()

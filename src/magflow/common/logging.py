@@ -10,6 +10,7 @@ whichever logger wrote it; likewise the secret segment of eMAG's callback URLs
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -172,7 +173,10 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         while True:
             self._holding.wait()
             time.sleep(FLUSH_SECONDS)
-            self.flush()
+            # A stream closed under the handler (which logging.shutdown ignores too): the lines
+            # it held were reported by handleError, and the thread carries on.
+            with contextlib.suppress(OSError, ValueError):
+                self.flush()
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
