@@ -151,13 +151,15 @@ def test_held_lines_are_written_soon_without_another_record(
 ) -> None:
     monkeypatch.setattr(magflow_logging, "FLUSH_SECONDS", 0.05)
     stream = io.StringIO()
-    _handler, logger = handler_on(stream)
+    handler, logger = handler_on(stream)
     logger.info("alone")
     deadline = time.monotonic() + 10
     while stream.getvalue() == "" and time.monotonic() < deadline:
         time.sleep(0.01)
     assert stream.getvalue() == "INFO alone\n"
+    flusher = handler._flusher
     logger.info("again")  # the same thread writes the next batch
+    assert handler._flusher is flusher
     deadline = time.monotonic() + 10
     while stream.getvalue() == "INFO alone\n" and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -18,7 +18,8 @@ work directly, planned once per route from the route's own dependency graph (:fu
    the user are provided here, every other dependency (an account lookup, the filters, a role
    check) is called as FastAPI would call it;
 3. the result is serialized once by the response model's ``TypeAdapter``, as FastAPI writes it
-   (and once per value: the same kept value returned again gets the same body).
+   (and once per value: the same kept value returned again gets the same body); a listing's
+   page comes already written (``common.schemas.page_of``) and is sent as it is.
 
 Anything but the common case goes to FastAPI unchanged: no token, a token or user that fails, a
 role too low, a query the model refuses, a repeated parameter, text the request guard would

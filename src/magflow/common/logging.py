@@ -131,10 +131,11 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     record at ``WARNING`` or worse (and everything before it, in order), and when logging shuts
     down (``logging.shutdown`` at exit flushes every handler).
 
-    Why (issue 18, BENCHMARKS.md "load"): the API writes an access line per request, and one
-    write per line was a large part of what a small answer (the enhanced status) costs the API
-    process. A line reaches the log at most half a second late; a process killed outright
-    (``SIGKILL``) loses at most that half second of lines below ``WARNING``.
+    Why (issue 18, BENCHMARKS.md "load"): the API writes an access line per request, and that
+    line was up to a fifth of what a small answer (the enhanced status) costs the API process;
+    its write, a system call per line, is the part batching saves. A line reaches the log at
+    most half a second late; a process killed outright (``SIGKILL``) loses at most that half
+    second of lines below ``WARNING``.
 
     The timed write is done by one thread per handler, started with its first line and asleep
     while nothing is held. Not a timer thread per batch: starting a thread waits for it to run,
