@@ -26,7 +26,9 @@ default ``postgresql://postgres@127.0.0.1:5432/test``, dropped at the end), Redi
 shared rate limiter), ``--apis`` uvicorn API processes (``magflow serve``) on their own ports and
 ``--workers`` procrastinate workers (``magflow worker``, ``MAGFLOW_JOBS=procrastinate``) that run
 the sync, at ``--worker-nice`` (10, as deploy/'s units run them; the simulator too, since it
-stands in for eMAG's servers, which are not on the seller's machine). ``--topology single`` is the
+stands in for eMAG's servers, which are not on the seller's machine), each process in a session of
+its own whose autogroup gets the process's nice, as systemd gives each unit a cgroup of its own
+(:func:`session_nice`). ``--topology single`` is the
 earlier set-up: one API process on SQLite whose in-process job runner runs the sync (Redis
 bus/cache when Redis answers). In both, the eMAG simulator runs in its own process with eMAG's
 rate limits on.
@@ -99,6 +101,8 @@ WS_PATH = "/api/v1/emag/enhanced/ws/sync-progress"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 #: The generator's names for a request not answered in time.
 TIMEOUT_KINDS = ("ReadTimeout", "PoolTimeout", "Timeout")
+#: Linux's switch for autogroups (:func:`session_nice`).
+AUTOGROUP_SWITCH = "/proc/sys/kernel/sched_autogroup_enabled"
 #: The load generators' priority (root only): ahead of everything under test.
 GENERATOR_NICE = -10
 #: eMAG's order bucket (12 req/s) times 100 orders a page: the fastest a full orders sync can go.
@@ -604,9 +608,24 @@ def proc_nice(pid: int) -> int:
 
 
 def renice(pid: int, nice: int) -> None:
-    """Set the nice of every thread of ``pid`` (Linux's setpriority sets one thread's)."""
+    """Set the nice of every thread of ``pid`` (Linux's setpriority sets one thread's), and of
+    its session's autogroup (:func:`session_nice`)."""
     for task in Path(f"/proc/{pid}/task").iterdir():
         os.setpriority(os.PRIO_PROCESS, int(task.name), nice)
+    session_nice(pid, nice)
+
+
+def session_nice(pid: int, nice: int) -> None:
+    """Give the session that ``pid`` leads the CPU priority ``nice`` where the kernel schedules
+    by autogroup (``db.engine.lower_session_priority`` says why a process's own nice then only
+    counts within its session). Every process of the run leads a session of its own
+    (:meth:`Processes.start`), as systemd starts each unit of deploy/ in a cgroup of its own:
+    without that, the APIs, the workers, the simulator and the generators shared one share of
+    the CPU, the same as each PostgreSQL server process had. Root only (a negative nice, or
+    another user's); otherwise the run goes on with the session's priority as it is."""
+    with contextlib.suppress(OSError):
+        if os.getsid(pid) == pid and Path(AUTOGROUP_SWITCH).read_text().strip() == "1":
+            Path(f"/proc/{pid}/autogroup").write_text(str(nice))
 
 
 def proc_cpu_seconds(pid: int) -> float:
@@ -708,9 +727,10 @@ class Processes:
         self.env: dict[str, str] = dict(os.environ)
 
     def start(self, name: str, argv: list[str], env: dict[str, str], **kw: Any) -> Any:
+        """Start ``argv`` as ``name``, in a session of its own (:func:`session_nice`)."""
         log = (self.logs / f"{name}.log").open("wb")
         kw.setdefault("stdout", log)
-        process = subprocess.Popen(argv, env=env, stderr=log, **kw)
+        process = subprocess.Popen(argv, env=env, stderr=log, start_new_session=True, **kw)
         self.named[name] = process
         return process
 
@@ -884,7 +904,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             seed=5, offers=args.offers, orders=orders, history_days=80,
             accounts=[SimAccount(name="load", username="load-seller", password="load-seller-pw")],  # noqa: S106
         )  # fmt: skip
-        sim = stack.enter_context(SimulatorServer(config, subprocess=True))
+        sim = stack.enter_context(SimulatorServer(config, subprocess=True, own_session=True))
         if args.worker_nice:
             # The simulator stands in for eMAG's servers, which are not on the seller's machine:
             # it yields the CPU as the sync's own processes do, so that its share (which a
@@ -900,7 +920,8 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         # the CPU to the APIs when both want it (deploy/README.md, "Giving the API priority").
         niced = ["nice", "-n", str(args.worker_nice)] if args.worker_nice else []
         for i in range(workers):
-            processes.start(f"worker-{i}", [*niced, *magflow, "worker"], env)
+            worker = processes.start(f"worker-{i}", [*niced, *magflow, "worker"], env)
+            session_nice(worker.pid, args.worker_nice)
         urls = []
         for i in range(apis):
             port = free_port()
@@ -1648,6 +1669,7 @@ def main() -> None:
         # Root only; otherwise they stay at the default priority (their lag is reported).
         with contextlib.suppress(PermissionError):
             os.setpriority(os.PRIO_PROCESS, 0, GENERATOR_NICE)
+        session_nice(os.getpid(), GENERATOR_NICE)
         print(json.dumps(asyncio.run(role(json.loads(args.config)))), flush=True)
         return
     result = orchestrate(args)

@@ -15,9 +15,11 @@ from magflow.common.deps import is_read_only
 from magflow.context import AppContext
 from magflow.db import engine as engine_module
 from magflow.db.engine import (
+    AUTOGROUP_SWITCH,
     Database,
     PoolLimits,
     _local_host,
+    cgroup_is_root,
     lower_server_priority,
     ping_when_idle,
 )
@@ -177,6 +179,19 @@ def _parent_pid(pid: int) -> int:
         return int(stat.read().rsplit(")", 1)[1].split()[1])
 
 
+def _autogroups_on() -> bool:
+    try:
+        with open(AUTOGROUP_SWITCH, encoding="ascii") as switch:
+            return switch.read().strip() == "1"
+    except FileNotFoundError:
+        return False
+
+
+def _autogroup_nice(pid: int) -> int:
+    with open(f"/proc/{pid}/autogroup", encoding="ascii") as group:
+        return int(group.read().split()[-1])
+
+
 async def test_server_processes_run_at_the_priority_asked(ctx: AppContext) -> None:
     """A connection's PostgreSQL process gets the ``backend_nice`` asked; 0 leaves it at the
     server's; a process already at lower priority is not raised; a process that is not
@@ -188,15 +203,25 @@ async def test_server_processes_run_at_the_priority_asked(ctx: AppContext) -> No
     niced = Database(ctx.settings.async_database_url, PoolLimits(size=2, overflow=0), 10)
     plain = Database(ctx.settings.async_database_url, PoolLimits(size=2, overflow=0), 0)
     try:
-        assert os.getpriority(os.PRIO_PROCESS, await _read_pid(niced)) == 10
+        niced_pid = await _read_pid(niced)
+        assert os.getpriority(os.PRIO_PROCESS, niced_pid) == 10
         pid = await _read_pid(plain)
         server_nice = os.getpriority(os.PRIO_PROCESS, _parent_pid(pid))
         assert os.getpriority(os.PRIO_PROCESS, pid) == server_nice < 10
+        if _autogroups_on():
+            # Each server process leads a session of its own, whose group gets the nice too.
+            assert os.getsid(niced_pid) == niced_pid
+            assert _autogroup_nice(niced_pid) == 10
+            assert _autogroup_nice(pid) < 10
         os.setpriority(os.PRIO_PROCESS, pid, 15)
-        assert lower_server_priority(pid, 10) is False
+        # Its own nice is lower already: only its group's (if any) changes.
+        assert lower_server_priority(pid, 10) is _autogroups_on()
         assert os.getpriority(os.PRIO_PROCESS, pid) == 15
+        assert lower_server_priority(pid, 10) is False
         assert lower_server_priority(pid, 17) is True
         assert os.getpriority(os.PRIO_PROCESS, pid) == 17
+        if _autogroups_on():
+            assert _autogroup_nice(pid) == 17
     finally:
         await niced.dispose()
         await plain.dispose()
@@ -259,8 +284,23 @@ async def test_without_the_permission_connections_work_and_it_is_said_once(
         await database.dispose()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
-    assert "nice 19 wanted" in warnings[0]
+    assert "do not all get nice 19" in warnings[0]
     assert "Operation not permitted" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("cgroups", "root"),
+    [
+        ("0::/\n", True),  # cgroup v2, no cgroup of its own (autogroups decide)
+        ("0::/system.slice/postgresql@15-main.service\n", False),  # v2, systemd
+        ("3:cpuset:/\n2:cpu,cpuacct:/\n1:name=systemd:/\n0::/\n", True),  # v1
+        ("2:cpu,cpuacct:/docker/4f2a\n1:memory:/docker/4f2a\n0::/\n", False),  # v1, a container
+        ("4:memory:/process_api/c8f6\n1:cpu:/\n0::/\n", True),  # v1, only memory limited
+        ("1:name=systemd:/system.slice/pg.service\n0::/system.slice/pg.service\n", False),
+    ],
+)
+def test_autogroups_count_only_in_the_root_cpu_cgroup(cgroups: str, root: bool) -> None:
+    assert cgroup_is_root(cgroups) is root
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from typing import Any
 
@@ -95,6 +96,15 @@ def test_subprocess_mode() -> None:
             f"{sim.root_url}/_sim/accounts/main/orders/new", json={"count": 2}
         ).json()["created"]
         assert len(created) == 2
+
+
+def test_subprocess_mode_in_a_session_of_its_own_only_when_asked() -> None:
+    """Asked (a benchmark), the simulator leads a session of its own; by default it stays in
+    the caller's, so that closing the caller's terminal closes it too."""
+    with SimulatorServer(small_config(), subprocess=True) as sim:
+        assert os.getsid(sim.pid) == os.getsid(0)
+    with SimulatorServer(small_config(), subprocess=True, own_session=True) as sim:
+        assert os.getsid(sim.pid) == sim.pid != os.getsid(0)
 
 
 async def test_usable_inside_async_tests() -> None:

@@ -147,15 +147,73 @@ def _local_host(host: str) -> bool:
 
 def lower_server_priority(pid: int, nice: int) -> bool:
     """Give PostgreSQL's process ``pid`` CPU priority ``nice`` unless it already runs at that or
-    lower; False (and nothing done) when ``pid`` is not a PostgreSQL process. Raises OSError
-    without the permission."""
+    lower, and its session's scheduling group too (:func:`lower_session_priority`); False (and
+    nothing done) when ``pid`` is not a PostgreSQL process or already runs that low. Raises
+    OSError without the permission."""
     with open(f"/proc/{pid}/comm", encoding="ascii") as comm:
         if comm.read().strip() != "postgres":
             return False
-    if os.getpriority(os.PRIO_PROCESS, pid) >= nice:
+    lowered = False
+    if os.getpriority(os.PRIO_PROCESS, pid) < nice:
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+        lowered = True
+    return lower_session_priority(pid, nice) or lowered
+
+
+#: Linux's switch for autogroups (``CONFIG_SCHED_AUTOGROUP``; absent on kernels without them).
+AUTOGROUP_SWITCH = "/proc/sys/kernel/sched_autogroup_enabled"
+
+
+def lower_session_priority(pid: int, nice: int) -> bool:
+    """Give the autogroup of ``pid``, when it is a session of its own, CPU priority ``nice``
+    unless it already has that or lower; False when nothing changed.
+
+    Why: with autogroups on (Linux's default on many distributions, and on these benchmark
+    machines), the scheduler first shares the CPUs between *sessions*, equally at equal
+    autogroup nice, and a process's own nice only counts against the processes of its session.
+    Every PostgreSQL server process starts a session of its own (``setsid``), so a server
+    process at ``nice 10`` still had a whole session's share: the sync's writes took as much CPU
+    as all of the API processes together (the benchmark's API processes, workers and simulator
+    share one session). Setting the autogroup's nice (``/proc/<pid>/autogroup``) is what makes
+    the nice count. Only for a process that leads its own session: another's group would be
+    shared (with the server's other processes, say). Nothing to do where autogroups are off or
+    where the server runs in a cgroup of its own (systemd, a container: :func:`_in_root_cgroup`):
+    the kernel then ignores autogroups and the process's nice counts within its cgroup, whose
+    weight is the deployment's to set. Raises OSError without the permission (root, or the
+    server's own user within the kernel's limit of one change per 100 ms)."""
+    try:
+        with open(AUTOGROUP_SWITCH, encoding="ascii") as switch:
+            if switch.read().strip() != "1":
+                return False
+    except FileNotFoundError:
         return False
-    os.setpriority(os.PRIO_PROCESS, pid, nice)
+    if os.getsid(pid) != pid or not _in_root_cgroup(pid):
+        return False
+    path = f"/proc/{pid}/autogroup"
+    with open(path, encoding="ascii") as group:
+        # "/autogroup-123 nice 0"
+        if int(group.read().split()[-1]) >= nice:
+            return False
+    with open(path, "w", encoding="ascii") as group:
+        group.write(str(nice))
     return True
+
+
+def _in_root_cgroup(pid: int) -> bool:
+    """Whether ``pid`` runs in the root CPU cgroup, the only one where the kernel schedules by
+    autogroup."""
+    with open(f"/proc/{pid}/cgroup", encoding="ascii") as groups:
+        return cgroup_is_root(groups.read())
+
+
+def cgroup_is_root(cgroups: str) -> bool:
+    """Whether ``/proc/<pid>/cgroup``'s text puts the process in the root CPU cgroup: that of
+    cgroup v1's ``cpu`` hierarchy when one is mounted, else the v2 hierarchy's."""
+    lines = [line.split(":", 2) for line in cgroups.splitlines() if line.count(":") >= 2]
+    for _, controllers, path in lines:
+        if "cpu" in controllers.split(","):
+            return path == "/"
+    return all(path == "/" for hierarchy, _, path in lines if hierarchy == "0")
 
 
 def renice_backends(engine: AsyncEngine, nice: int) -> None:
@@ -165,8 +223,9 @@ def renice_backends(engine: AsyncEngine, nice: int) -> None:
     worker at ``nice 10`` still has its sync's writes (most of the sync's CPU) done at full
     priority, beside the API's reads (deploy/README.md, "Giving the API priority over the sync").
     When the server runs on this machine, each new connection's server process (psycopg's
-    ``backend_pid``) is given ``nice``, so the sync's database work yields to the API's as the
-    worker itself does. Only ever lowered (a process already at ``nice`` or lower priority is
+    ``backend_pid``) is given ``nice``, and so is its session's autogroup where the kernel has
+    them (:func:`lower_session_priority`), so the sync's database work yields to the API's as
+    the worker itself does. Only ever lowered (a process already at ``nice`` or lower priority is
     left alone), only a process that is PostgreSQL's (``/proc/<pid>/comm``: a server in a
     container has pids of its own namespace), and never at the cost of the connection: without
     the permission (root, the server's own user, or ``CAP_SYS_NICE``) it is said once in the
@@ -184,7 +243,7 @@ def renice_backends(engine: AsyncEngine, nice: int) -> None:
             if not warned:
                 warned = True
                 logger.warning(
-                    "database server processes keep their priority (nice %d wanted): %s; "
+                    "database server processes do not all get nice %d: %s; "
                     "give this process CAP_SYS_NICE (deploy/README.md) or set "
                     "MAGFLOW_DB_BACKEND_NICE=0",
                     nice,

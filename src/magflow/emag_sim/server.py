@@ -67,9 +67,15 @@ class SimulatorServer:
         port: int = 0,
         log_level: str = "warning",
         startup_timeout: float = 60.0,
+        own_session: bool = False,
     ) -> None:
         self.config = config or SimConfig()
         self.subprocess = subprocess
+        #: Subprocess mode: start it in a session of its own (as eMAG's servers are not the
+        #: caller's), which a benchmark gives a CPU priority of its own (bench/load.py,
+        #: ``session_nice``). Off by default: a terminal closed on the caller then closes the
+        #: simulator too.
+        self.own_session = own_session
         self.host = host
         self.port = port
         self.log_level = log_level
@@ -154,7 +160,9 @@ class SimulatorServer:
             self.log_level,
         ]
         env = {**os.environ, "MAGFLOW_SIM_CONFIG": self.config.to_json()}
-        self._proc = sp.Popen(cmd, stdout=sp.PIPE, text=True, env=env)  # noqa: S603
+        self._proc = sp.Popen(  # noqa: S603
+            cmd, stdout=sp.PIPE, text=True, env=env, start_new_session=self.own_session
+        )
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline()
         if not line.startswith(READY_PREFIX):
