@@ -172,11 +172,11 @@ def lower_session_priority(pid: int, nice: int) -> bool:
     machines), the scheduler first shares the CPUs between *sessions*, equally at equal
     autogroup nice, and a process's own nice only counts against the processes of its session.
     Every PostgreSQL server process starts a session of its own (``setsid``), so a server
-    process at ``nice 10`` still had a whole session's share: the sync's writes took as much CPU
-    as all of the API processes together (the benchmark's API processes, workers and simulator
-    share one session). Setting the autogroup's nice (``/proc/<pid>/autogroup``) is what makes
-    the nice count. Only for a process that leads its own session: another's group would be
-    shared (with the server's other processes, say). Nothing to do where autogroups are off or
+    process at ``nice 10`` still had a whole session's share, as much as all the processes
+    started from one shell together (BENCHMARKS.md, issue 18's thirteenth session). Setting
+    the autogroup's nice (``/proc/<pid>/autogroup``) is what makes the nice count. Only for a
+    process that leads its own session: another's group would be shared (with the server's
+    other processes, say). Nothing to do where autogroups are off or
     where the server runs in a cgroup of its own (systemd, a container: :func:`_in_root_cgroup`):
     the kernel then ignores autogroups and the process's nice counts within its cgroup, whose
     weight is the deployment's to set. Raises OSError without the permission (root, or the
@@ -243,8 +243,8 @@ def renice_backends(engine: AsyncEngine, nice: int) -> None:
             if not warned:
                 warned = True
                 logger.warning(
-                    "database server processes do not all get nice %d: %s; "
-                    "give this process CAP_SYS_NICE (deploy/README.md) or set "
+                    "database server processes do not all get nice %d: %s; see "
+                    "deploy/README.md (giving the API priority over the sync) or set "
                     "MAGFLOW_DB_BACKEND_NICE=0",
                     nice,
                     error.strerror or error,
