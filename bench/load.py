@@ -101,8 +101,6 @@ WS_PATH = "/api/v1/emag/enhanced/ws/sync-progress"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 #: The generator's names for a request not answered in time.
 TIMEOUT_KINDS = ("ReadTimeout", "PoolTimeout", "Timeout")
-#: Linux's switch for autogroups (:func:`session_nice`).
-AUTOGROUP_SWITCH = "/proc/sys/kernel/sched_autogroup_enabled"
 #: The load generators' priority (root only): ahead of everything under test.
 GENERATOR_NICE = -10
 #: eMAG's order bucket (12 req/s) times 100 orders a page: the fastest a full orders sync can go.
@@ -623,8 +621,10 @@ def session_nice(pid: int, nice: int) -> None:
     without that, the APIs, the workers, the simulator and the generators shared one share of
     the CPU, the same as each PostgreSQL server process had. Root only (a negative nice, or
     another user's); otherwise the run goes on with the session's priority as it is."""
+    from magflow.db.engine import autogroups_on
+
     with contextlib.suppress(OSError):
-        if os.getsid(pid) == pid and Path(AUTOGROUP_SWITCH).read_text().strip() == "1":
+        if os.getsid(pid) == pid and autogroups_on():
             Path(f"/proc/{pid}/autogroup").write_text(str(nice))
 
 

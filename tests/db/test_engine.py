@@ -15,10 +15,10 @@ from magflow.common.deps import is_read_only
 from magflow.context import AppContext
 from magflow.db import engine as engine_module
 from magflow.db.engine import (
-    AUTOGROUP_SWITCH,
     Database,
     PoolLimits,
     _local_host,
+    autogroups_on,
     cgroup_is_root,
     lower_server_priority,
     ping_when_idle,
@@ -179,14 +179,6 @@ def _parent_pid(pid: int) -> int:
         return int(stat.read().rsplit(")", 1)[1].split()[1])
 
 
-def _autogroups_on() -> bool:
-    try:
-        with open(AUTOGROUP_SWITCH, encoding="ascii") as switch:
-            return switch.read().strip() == "1"
-    except FileNotFoundError:
-        return False
-
-
 def _autogroup_nice(pid: int) -> int:
     with open(f"/proc/{pid}/autogroup", encoding="ascii") as group:
         return int(group.read().split()[-1])
@@ -208,19 +200,19 @@ async def test_server_processes_run_at_the_priority_asked(ctx: AppContext) -> No
         pid = await _read_pid(plain)
         server_nice = os.getpriority(os.PRIO_PROCESS, _parent_pid(pid))
         assert os.getpriority(os.PRIO_PROCESS, pid) == server_nice < 10
-        if _autogroups_on():
+        if autogroups_on():
             # Each server process leads a session of its own, whose group gets the nice too.
             assert os.getsid(niced_pid) == niced_pid
             assert _autogroup_nice(niced_pid) == 10
             assert _autogroup_nice(pid) < 10
         os.setpriority(os.PRIO_PROCESS, pid, 15)
         # Its own nice is lower already: only its group's (if any) changes.
-        assert lower_server_priority(pid, 10) is _autogroups_on()
+        assert lower_server_priority(pid, 10) is autogroups_on()
         assert os.getpriority(os.PRIO_PROCESS, pid) == 15
         assert lower_server_priority(pid, 10) is False
         assert lower_server_priority(pid, 17) is True
         assert os.getpriority(os.PRIO_PROCESS, pid) == 17
-        if _autogroups_on():
+        if autogroups_on():
             assert _autogroup_nice(pid) == 17
     finally:
         await niced.dispose()

@@ -164,6 +164,15 @@ def lower_server_priority(pid: int, nice: int) -> bool:
 AUTOGROUP_SWITCH = "/proc/sys/kernel/sched_autogroup_enabled"
 
 
+def autogroups_on() -> bool:
+    """Whether the kernel shares the CPUs by session (see :func:`lower_session_priority`)."""
+    try:
+        with open(AUTOGROUP_SWITCH, encoding="ascii") as switch:
+            return switch.read().strip() == "1"
+    except FileNotFoundError:
+        return False
+
+
 def lower_session_priority(pid: int, nice: int) -> bool:
     """Give the autogroup of ``pid``, when it is a session of its own, CPU priority ``nice``
     unless it already has that or lower; False when nothing changed.
@@ -176,18 +185,12 @@ def lower_session_priority(pid: int, nice: int) -> bool:
     started from one shell together (BENCHMARKS.md, issue 18's thirteenth session). Setting
     the autogroup's nice (``/proc/<pid>/autogroup``) is what makes the nice count. Only for a
     process that leads its own session: another's group would be shared (with the server's
-    other processes, say). Nothing to do where autogroups are off or
-    where the server runs in a cgroup of its own (systemd, a container: :func:`_in_root_cgroup`):
-    the kernel then ignores autogroups and the process's nice counts within its cgroup, whose
-    weight is the deployment's to set. Raises OSError without the permission (root, or the
-    server's own user within the kernel's limit of one change per 100 ms)."""
-    try:
-        with open(AUTOGROUP_SWITCH, encoding="ascii") as switch:
-            if switch.read().strip() != "1":
-                return False
-    except FileNotFoundError:
-        return False
-    if os.getsid(pid) != pid or not _in_root_cgroup(pid):
+    other processes, say). Nothing to do where autogroups are off or where the server runs in a
+    cgroup of its own (systemd, a container: :func:`_in_root_cgroup`): the kernel then ignores
+    autogroups and the process's nice counts within its cgroup, whose weight is the
+    deployment's to set. Raises OSError without the permission (root, or the server's own user
+    within the kernel's limit of one change per 100 ms)."""
+    if not autogroups_on() or os.getsid(pid) != pid or not _in_root_cgroup(pid):
         return False
     path = f"/proc/{pid}/autogroup"
     with open(path, encoding="ascii") as group:
